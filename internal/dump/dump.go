@@ -1,0 +1,215 @@
+// Package dump reads and writes NDJSON document dumps in the line format
+// elasticdump writes: one {"_index","_id","_source",...} object a line,
+// optionally gzip-compressed.
+package dump
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// Doc is one document: a dump line or an index hit.
+type Doc struct {
+	// Index is the _index the document came from; it may be empty.
+	Index string
+	// ID is the document _id.
+	ID string
+	// Routing is the custom routing value, empty when none.
+	Routing string
+	// Source is the raw _source object.
+	Source json.RawMessage
+	// Line is the 1-based line of the document in its dump, 0 for index
+	// hits.
+	Line int
+}
+
+// MaxLine is the longest line a Reader accepts. Longer lines are reported
+// as bad lines, not read into memory.
+const MaxLine = 64 << 20
+
+// Errors wrapped by LineError.
+var (
+	ErrMalformed     = errors.New("malformed JSON")
+	ErrNotObject     = errors.New("line is not a JSON object")
+	ErrMissingID     = errors.New("missing _id")
+	ErrMissingSource = errors.New("missing _source")
+	ErrSourceType    = errors.New("_source is not an object")
+	ErrLineTooLong   = errors.New("line too long")
+)
+
+// LineError is a bad line of a dump. Reader.Next returns it and goes on
+// with the next line when called again.
+type LineError struct {
+	Name string // dump name, e.g. the file path
+	Line int    // 1-based
+	ID   string // _id when the line had one
+	Err  error
+}
+
+func (e *LineError) Error() string {
+	if e.ID != "" {
+		return fmt.Sprintf("%s:%d: document %q: %v", e.Name, e.Line, e.ID, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %v", e.Name, e.Line, e.Err)
+}
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Reader reads documents from a dump.
+type Reader struct {
+	name string
+	br   *bufio.Reader
+	line int
+	buf  []byte
+}
+
+// NewReader reads the dump r, decompressing it when it starts with the
+// gzip magic bytes. name identifies the dump in errors.
+func NewReader(r io.Reader, name string) (*Reader, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	magic, err := br.Peek(2)
+	if err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		br = bufio.NewReaderSize(zr, 256<<10)
+	}
+	return &Reader{name: name, br: br}, nil
+}
+
+// line is the JSON shape of a dump line.
+type line struct {
+	Index    string          `json:"_index"`
+	ID       json.RawMessage `json:"_id"`
+	Routing  json.RawMessage `json:"_routing"`
+	Routing2 json.RawMessage `json:"routing"`
+	Source   json.RawMessage `json:"_source"`
+}
+
+// Next returns the next document, io.EOF at the end, a *LineError for a bad
+// line (call Next again to go on), or another error when reading fails.
+// The returned Source is owned by the caller.
+func (r *Reader) Next() (Doc, error) {
+	for {
+		raw, err := r.readLine()
+		if err != nil {
+			return Doc{}, err
+		}
+		r.line++
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 {
+			continue
+		}
+		if len(raw) > MaxLine {
+			return Doc{}, &LineError{Name: r.name, Line: r.line, Err: ErrLineTooLong}
+		}
+		return r.parse(raw)
+	}
+}
+
+// readLine reads one line; a line longer than MaxLine is drained and
+// returned truncated to MaxLine+1 bytes.
+func (r *Reader) readLine() ([]byte, error) {
+	r.buf = r.buf[:0]
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(r.buf) <= MaxLine {
+			r.buf = append(r.buf, chunk...)
+		}
+		switch {
+		case err == nil:
+			return r.buf, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if len(r.buf) > 0 {
+				return r.buf, nil
+			}
+			return nil, io.EOF
+		default:
+			return nil, fmt.Errorf("%s:%d: read: %w", r.name, r.line+1, err)
+		}
+	}
+}
+
+func (r *Reader) parse(raw []byte) (Doc, error) {
+	bad := func(id string, err error) (Doc, error) {
+		return Doc{}, &LineError{Name: r.name, Line: r.line, ID: id, Err: err}
+	}
+	if raw[0] != '{' {
+		if !json.Valid(raw) {
+			return bad("", ErrMalformed)
+		}
+		return bad("", ErrNotObject)
+	}
+	var l line
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return bad("", fmt.Errorf("%w: %v", ErrMalformed, err))
+	}
+	id, ok := scalar(l.ID)
+	if !ok || id == "" {
+		return bad("", ErrMissingID)
+	}
+	src := bytes.TrimSpace(l.Source)
+	if len(src) == 0 || string(src) == "null" {
+		return bad(id, ErrMissingSource)
+	}
+	if src[0] != '{' {
+		return bad(id, ErrSourceType)
+	}
+	routing, _ := scalar(l.Routing)
+	if routing == "" {
+		routing, _ = scalar(l.Routing2)
+	}
+	return Doc{Index: l.Index, ID: id, Routing: routing, Source: bytes.Clone(src), Line: r.line}, nil
+}
+
+// scalar reads a JSON string or number as a string.
+func scalar(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", false
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+		return s, true
+	}
+	if _, err := strconv.ParseFloat(string(raw), 64); err == nil {
+		return string(raw), true
+	}
+	return "", false
+}
+
+// AppendLine appends d as one dump line, newline included.
+func AppendLine(b []byte, d Doc) []byte {
+	b = append(b, '{')
+	if d.Index != "" {
+		b = append(b, `"_index":`...)
+		b = appendString(b, d.Index)
+		b = append(b, ',')
+	}
+	b = append(b, `"_id":`...)
+	b = appendString(b, d.ID)
+	if d.Routing != "" {
+		b = append(b, `,"_routing":`...)
+		b = appendString(b, d.Routing)
+	}
+	b = append(b, `,"_source":`...)
+	b = append(b, d.Source...)
+	return append(b, '}', '\n')
+}
+
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}

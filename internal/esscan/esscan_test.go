@@ -1,0 +1,99 @@
+package esscan
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/dump"
+)
+
+func scanIDs(t *testing.T, es *fixtures.ES, index string, opt Options) ([]string, error) {
+	t.Helper()
+	var mu sync.Mutex
+	var ids []string
+	err := Scan(t.Context(), es.Client(), index, opt, func(_ context.Context, _ int, page []dump.Doc) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, d := range page {
+			if !opt.NoSource && len(d.Source) == 0 {
+				t.Errorf("doc %s: no source", d.ID)
+			}
+			if opt.NoSource && len(d.Source) != 0 {
+				t.Errorf("doc %s: source with NoSource", d.ID)
+			}
+			ids = append(ids, d.ID)
+		}
+		return nil
+	})
+	sort.Strings(ids)
+	return ids, err
+}
+
+func TestScanEverySliceCount(t *testing.T) {
+	es := fixtures.NewES(t)
+	docs := fixtures.Commons(1234, 5)
+	if err := es.LoadDocs("docs", docs, 3); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, len(docs))
+	for i, d := range docs {
+		want[i] = d.ID
+	}
+	sort.Strings(want)
+	for _, opt := range []Options{{}, {Slices: 2, PageSize: 100}, {Slices: 5, PageSize: 77, NoSource: true}} {
+		got, err := scanIDs(t, es, "docs", opt)
+		if err != nil {
+			t.Fatalf("%+v: %v", opt, err)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%+v: scanned %d ids, want the %d loaded", opt, len(got), len(want))
+		}
+	}
+	n, err := Count(t.Context(), es.Client(), "docs")
+	if err != nil || n != int64(len(docs)) {
+		t.Errorf("Count = %d, %v; want %d", n, err, len(docs))
+	}
+}
+
+func TestScanNeverShort(t *testing.T) {
+	es := fixtures.NewES(t)
+	if err := es.LoadDocs("docs", fixtures.Commons(300, 1), 3); err != nil {
+		t.Fatal(err)
+	}
+	es.SetFaults(fixtures.Faults{ShardFailure: 1})
+	if _, err := scanIDs(t, es, "docs", Options{PageSize: 50}); !errors.Is(err, ErrShardFailure) {
+		t.Errorf("shard failure: got %v, want ErrShardFailure", err)
+	}
+	es.SetFaults(fixtures.Faults{ExpireContextsAfter: 2})
+	if _, err := scanIDs(t, es, "docs", Options{PageSize: 50}); !errors.Is(err, ErrContextExpired) {
+		t.Errorf("expired: got %v, want ErrContextExpired", err)
+	}
+	es.SetFaults(fixtures.Faults{})
+	if _, err := scanIDs(t, es, "nope", Options{}); !errors.Is(err, ErrIndexNotFound) {
+		t.Errorf("missing index: got %v, want ErrIndexNotFound", err)
+	}
+}
+
+func TestScanRetriesTransientErrors(t *testing.T) {
+	es := fixtures.NewES(t)
+	if err := es.LoadDocs("docs", fixtures.Commons(400, 1), 2); err != nil {
+		t.Fatal(err)
+	}
+	es.SetFaults(fixtures.Faults{Seed: 3, Reject429: 0.3, Unavailable503: 0.2, Endpoints: []string{"search"}})
+	got, err := scanIDs(t, es, "docs", Options{PageSize: 40, MaxAttempts: 20, Backoff: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 400 {
+		t.Errorf("scanned %d, want 400", len(got))
+	}
+	inj := es.Injected()
+	if inj["429"]+inj["503"] == 0 {
+		t.Errorf("no faults injected: %v", inj)
+	}
+}
