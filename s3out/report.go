@@ -1,0 +1,138 @@
+package s3out
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+)
+
+// Names of the report's objects under OUTPUT/ORIGINAL/RUN_ID/.
+const (
+	SummaryName  = "summary.json"
+	DiffName     = "diff.ndjson.gz"
+	FailuresName = "failures.ndjson.gz"
+)
+
+// Report writes one run's report under ORIGINAL/RUN_ID of a destination:
+// the diff and failures streams first, the summary last. A reader that
+// finds summary.json finds every object it names complete; a stream that
+// was aborted leaves no object at all.
+type Report struct {
+	ctx context.Context
+	d   Destination
+	dir string
+	err error // an unusable original or run id, returned by every method
+
+	mu      sync.Mutex
+	writers []ObjectWriter
+}
+
+// NewReport returns the report of run runID on index original. ctx governs
+// the Diff and Failures streams. An original or run id that cannot be a
+// key segment makes every method fail with ErrInvalid.
+func NewReport(ctx context.Context, d Destination, original, runID string) *Report {
+	var errs []error
+	for _, f := range []struct{ field, v string }{{"original", original}, {"run id", runID}} {
+		if f.v == "" || f.v == "." || f.v == ".." || strings.ContainsAny(f.v, `/\`) {
+			errs = append(errs, invalid(f.field, `must be a non-empty name without "/"`, fmt.Sprintf("%q", f.v)))
+		}
+	}
+	return &Report{ctx: ctx, d: d, dir: joinKey(original, runID), err: errors.Join(errs...)}
+}
+
+// Dir is the report's key prefix relative to the destination:
+// ORIGINAL/RUN_ID.
+func (r *Report) Dir() string { return r.dir }
+
+// URL is the address of the report's object name (SummaryName, …).
+func (r *Report) URL(name string) string { return r.d.URL(joinKey(r.dir, name)) }
+
+// Preflight checks that the report's directory is writable; see
+// Destination.Preflight.
+func (r *Report) Preflight(ctx context.Context) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.d.Preflight(ctx, r.dir)
+}
+
+// Diff starts diff.ndjson.gz: what is written is gzip-compressed and
+// streamed. Close commits it; Abort (of the report) discards it.
+func (r *Report) Diff() (io.WriteCloser, error) { return r.gzipObject(DiffName) }
+
+// Failures starts failures.ndjson.gz, like Diff.
+func (r *Report) Failures() (io.WriteCloser, error) { return r.gzipObject(FailuresName) }
+
+func (r *Report) gzipObject(name string) (io.WriteCloser, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	w, err := r.d.Create(r.ctx, joinKey(r.dir, name), GzipNDJSON)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.writers = append(r.writers, w)
+	r.mu.Unlock()
+	return &gzipWriter{zw: gzip.NewWriter(w), w: w}, nil
+}
+
+// WriteSummary writes summary as indented JSON to summary.json in one piece
+// (a single PUT, or a rename), so readers see all of it or none. Call it
+// last, with a live ctx: after a failure or an interruption, write
+// `complete: false` and the error rather than nothing.
+func (r *Report) WriteSummary(ctx context.Context, summary any) error {
+	if r.err != nil {
+		return r.err
+	}
+	key := joinKey(r.dir, SummaryName)
+	data, err := json.MarshalIndent(summary, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", r.d.URL(key), err)
+	}
+	w, err := r.d.Create(ctx, key, JSON)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if _, err := w.Write(append(data, '\n')); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// Abort discards the Diff and Failures objects that are not closed yet,
+// leaving no object and no multipart parts. Closed ones stay. It returns
+// the clean-ups that failed.
+func (r *Report) Abort() error {
+	r.mu.Lock()
+	writers := r.writers
+	r.mu.Unlock()
+	var errs []error
+	for _, w := range writers {
+		errs = append(errs, w.Abort())
+	}
+	return errors.Join(errs...)
+}
+
+// gzipWriter compresses into an object.
+type gzipWriter struct {
+	zw *gzip.Writer
+	w  ObjectWriter
+}
+
+func (g *gzipWriter) Write(p []byte) (int, error) { return g.zw.Write(p) }
+
+// Close ends the gzip stream and commits the object, or discards it if
+// either fails.
+func (g *gzipWriter) Close() error {
+	if err := g.zw.Close(); err != nil {
+		return errors.Join(err, g.w.Abort())
+	}
+	return g.w.Close()
+}

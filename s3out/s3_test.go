@@ -1,0 +1,368 @@
+package s3out_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/esrestore/esrestore/s3out"
+)
+
+// Each misconfiguration a preflight can meet fails with an error that names
+// it, and never with the secret.
+func TestPreflightErrors(t *testing.T) {
+	tg := s3Target(t)
+	srv := tg.srv
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := "http://" + closed.Addr().String()
+	closed.Close()
+
+	tests := []struct {
+		name    string
+		url     string
+		opt     func(*s3out.Options)
+		env     map[string]string
+		want    error
+		msg     []string
+		secrets []string
+	}{
+		{name: "ok", url: tg.url},
+		{
+			name: "no such bucket", url: "s3://esrestore-missing/reports",
+			want: s3out.ErrNoSuchBucket, msg: []string{`no such bucket "esrestore-missing"`, "put s3://esrestore-missing/reports/run/.esrestore-preflight-"},
+		},
+		{
+			name: "wrong secret key", url: tg.url,
+			env:  map[string]string{"AWS_SECRET_ACCESS_KEY": "wrong-" + srv.SecretKey[:8]},
+			want: s3out.ErrSignatureMismatch, msg: []string{"signature mismatch"},
+			secrets: []string{srv.SecretKey, "wrong-" + srv.SecretKey[:8]},
+		},
+		{
+			// versitygw answers XAdminUserNotFound where AWS answers
+			// InvalidAccessKeyId; both are recognised.
+			name: "unknown access key", url: tg.url,
+			env:  map[string]string{"AWS_ACCESS_KEY_ID": "AKIAUNKNOWN"},
+			want: s3out.ErrInvalidAccessKey, msg: []string{"invalid access key id"},
+			secrets: []string{srv.SecretKey},
+		},
+		{
+			name: "no credentials", url: tg.url,
+			env:  map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+			want: s3out.ErrNoCredentials, msg: []string{"no aws credentials"},
+		},
+		{
+			name: "endpoint unreachable", url: tg.url,
+			opt:  func(o *s3out.Options) { o.Endpoint = unreachable },
+			env:  map[string]string{"AWS_MAX_ATTEMPTS": "1"},
+			want: s3out.ErrUnreachable, msg: []string{"endpoint unreachable", closed.Addr().String()},
+		},
+		{
+			name: "region mismatch", url: tg.url,
+			opt:  func(o *s3out.Options) { o.Region = "eu-west-1" },
+			want: s3out.ErrRegionMismatch, msg: []string{`is in "us-east-1", requests signed for "eu-west-1"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			opt := tg.opt
+			if tt.opt != nil {
+				tt.opt(&opt)
+			}
+			d, err := s3out.Open(t.Context(), tt.url, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			err = d.Preflight(t.Context(), "run")
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				tg.assertObjects(t) // the marker is gone
+				return
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want an error matching %q", err, tt.want)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("got %q, want it to contain %q", err, m)
+				}
+			}
+			for _, s := range tt.secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("got %q, which leaks the secret %q", err, s)
+				}
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("preflight took %v, want a quick failure", d)
+			}
+		})
+	}
+}
+
+// versitygw grants its root user everything, so the access-denied path is
+// checked on the error S3 returns.
+func TestAccessDeniedNamesAction(t *testing.T) {
+	tg := s3Target(t)
+	opt := s3out.WithClientOptions(tg.opt, func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, denyOperation("DeleteObject"))
+	})
+	d := tg.open(t, t.Context(), opt)
+	err := d.Preflight(t.Context(), "run")
+	if !errors.Is(err, s3out.ErrAccessDenied) {
+		t.Fatalf("got %v, want ErrAccessDenied", err)
+	}
+	if want := "access denied for s3:DeleteObject"; !strings.Contains(err.Error(), want) {
+		t.Errorf("got %q, want it to contain %q", err, want)
+	}
+}
+
+// Server-side encryption reaches S3 on every request that creates an
+// object. versitygw accepts the headers but does not store them (HeadObject
+// returns no ServerSideEncryption), so the requests are checked as signed.
+func TestSSEHeaders(t *testing.T) {
+	tg := s3Target(t)
+	tests := []struct {
+		name, sse, kms string
+	}{
+		{"none", "", ""},
+		{"AES256", s3out.SSEAES256, ""},
+		{"aws:kms default key", s3out.SSEKMS, ""},
+		{"aws:kms with key", s3out.SSEKMS, "arn:aws:kms:us-east-1:111122223333:key/abcd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec recorder
+			opt := s3out.WithClientOptions(tg.opt, rec.option)
+			opt.SSE, opt.KMSKeyID = tt.sse, tt.kms
+			opt.MaxObjectSize = s3out.MinPartSize * s3out.MaxParts
+			d := tg.open(t, t.Context(), opt)
+			if err := d.Preflight(t.Context(), "sse"); err != nil {
+				t.Fatal(err)
+			}
+			for _, size := range []int{10, int(s3out.MinPartSize) + 10} { // single PUT, multipart
+				w, err := d.Create(t.Context(), "sse/object", s3out.GzipNDJSON)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Write(bytes.Repeat([]byte("x"), size)); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var checked int
+			for _, op := range []string{"PutObject", "CreateMultipartUpload"} {
+				for _, req := range rec.ops(op) {
+					checked++
+					if got := req.header.Get("X-Amz-Server-Side-Encryption"); got != tt.sse {
+						t.Errorf("%s: got x-amz-server-side-encryption %q, want %q", op, got, tt.sse)
+					}
+					if got := req.header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"); got != tt.kms {
+						t.Errorf("%s: got kms key id %q, want %q", op, got, tt.kms)
+					}
+				}
+			}
+			if checked != 4 { // preflight's PUT and multipart upload, then ours
+				t.Errorf("got %d requests creating objects, want 4", checked)
+			}
+		})
+	}
+}
+
+// A cancelled upload leaves no object and no multipart upload behind,
+// whether Write or Close sees the cancellation, and an Abort from another
+// goroutine unblocks a Write waiting for a free part.
+func TestCancelMidUpload(t *testing.T) {
+	tg := s3Target(t)
+	part := int(s3out.MinPartSize)
+	data := diffLines(3, 4*part)
+	tests := []struct {
+		name string
+		// stop interrupts the upload; it runs when part 2 is about to be sent.
+		stop func(cancel context.CancelFunc, w s3out.ObjectWriter)
+	}{
+		{"context cancelled", func(cancel context.CancelFunc, _ s3out.ObjectWriter) { cancel() }},
+		{"abort from another goroutine", func(_ context.CancelFunc, w s3out.ObjectWriter) {
+			go func() { _ = w.Abort() }()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var (
+				mu      sync.Mutex
+				w       s3out.ObjectWriter
+				stopped = make(chan struct{})
+				once    sync.Once
+			)
+			opt := s3out.WithClientOptions(tg.opt, onUploadPart(2, func() {
+				once.Do(func() {
+					mu.Lock()
+					defer mu.Unlock()
+					tt.stop(cancel, w)
+					close(stopped)
+				})
+			}))
+			opt.MaxObjectSize = s3out.MinPartSize * s3out.MaxParts
+			opt.Concurrency = 1
+			d := tg.open(t, ctx, opt)
+			mu.Lock()
+			w, err := d.Create(ctx, "cancel/diff.ndjson", s3out.GzipNDJSON)
+			mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var werr error
+			for chunk := range slicesChunk(data, 64<<10) {
+				if _, werr = w.Write(chunk); werr != nil {
+					break
+				}
+			}
+			<-stopped
+			if werr == nil {
+				werr = w.Close()
+			} else if err := w.Close(); err == nil {
+				t.Errorf("close after a failed write: got nil, want an error")
+			}
+			if werr == nil {
+				t.Fatal("got a committed upload, want an error")
+			}
+			if !errors.Is(werr, context.Canceled) && !strings.Contains(werr.Error(), "aborted") {
+				t.Errorf("got %v, want cancellation or abort", werr)
+			}
+			_ = w.Abort()
+			tg.assertObjects(t) // no object, no multipart upload
+		})
+	}
+}
+
+// A writer whose part fails aborts the multipart upload by itself.
+func TestFailedPartAborts(t *testing.T) {
+	tg := s3Target(t)
+	opt := s3out.WithClientOptions(tg.opt, func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, denyOperation("UploadPart"))
+	})
+	opt.MaxObjectSize = s3out.MinPartSize * s3out.MaxParts
+	d := tg.open(t, t.Context(), opt)
+	w, err := d.Create(t.Context(), "denied", s3out.GzipNDJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var werr error
+	for chunk := range slicesChunk(diffLines(4, 3*int(s3out.MinPartSize)), 64<<10) {
+		if _, werr = w.Write(chunk); werr != nil {
+			break
+		}
+	}
+	if werr == nil {
+		werr = w.Close()
+	}
+	if !errors.Is(werr, s3out.ErrAccessDenied) || !strings.Contains(werr.Error(), "upload part 1 of "+d.URL("denied")) {
+		t.Errorf("got %v, want access denied on part 1 naming the object", werr)
+	}
+	tg.assertObjects(t)
+}
+
+// denyOperation answers op with S3's AccessDenied without sending it.
+func denyOperation(op string) func(*middleware.Stack) error {
+	return failOperation(op, "AccessDenied", "Access Denied")
+}
+
+// failOperation answers op with an S3 error code without sending it.
+func failOperation(op, code, msg string) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("esrestoreFail",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if middleware.GetOperationName(ctx) == op {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: code, Message: msg}
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
+}
+
+// AWS error codes that versitygw does not produce map to the same errors.
+func TestAWSErrorCodes(t *testing.T) {
+	tg := s3Target(t)
+	tests := []struct {
+		code, msg string
+		want      error
+		text      string
+	}{
+		{"InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", s3out.ErrInvalidAccessKey, "invalid access key id"},
+		{"AllAccessDisabled", "All access to this object has been disabled", s3out.ErrAccessDenied, "access denied for s3:PutObject"},
+		{"PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified endpoint.", s3out.ErrRegionMismatch, "region mismatch"},
+		{"AuthorizationHeaderMalformed", "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-central-1'", s3out.ErrRegionMismatch, `is in "eu-central-1", requests signed for "us-east-1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			opt := s3out.WithClientOptions(tg.opt, func(o *s3.Options) {
+				o.APIOptions = append(o.APIOptions, failOperation("PutObject", tt.code, tt.msg))
+			})
+			d := tg.open(t, t.Context(), opt)
+			err := d.Preflight(t.Context(), "codes")
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.text) {
+				t.Errorf("got %v, want %q containing %q", err, tt.want, tt.text)
+			}
+		})
+	}
+}
+
+func TestFilePreflight(t *testing.T) {
+	root := t.TempDir()
+	d, err := s3out.Open(t.Context(), filepath.Join(root, "out"), s3out.NewOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Preflight(t.Context(), "docs/run1"); err != nil {
+		t.Fatalf("preflight: %v", err)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "out", "docs", "run1"))
+	if err != nil || len(entries) != 0 {
+		t.Errorf("got %v entries (%v), want an empty directory", entries, err)
+	}
+	// The output is valid at Open but a file takes the report's place.
+	if err := os.WriteFile(filepath.Join(root, "out", "other"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = d.Preflight(t.Context(), "other/run1")
+	if want := "mkdir " + filepath.Join(root, "out", "other") + ": not a directory"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want an error containing %q", err, want)
+	}
+}
+
+// Open does no I/O: a wrong bucket or a dead endpoint shows up at
+// Preflight, not before.
+func TestOpenDoesNoIO(t *testing.T) {
+	isolateAWS(t)
+	opt := s3out.NewOptions()
+	opt.Endpoint = "http://127.0.0.1:1"
+	d, err := s3out.Open(t.Context(), "s3://esrestore-any/prefix", opt)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if got, want := d.URL("a/b.json"), "s3://esrestore-any/prefix/a/b.json"; got != want {
+		t.Errorf("got URL %q, want %q", got, want)
+	}
+}
