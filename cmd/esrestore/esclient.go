@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// newESClient builds the official client for c. Requests that fail with
+// 429 or 502-504 are retried by the client with backoff; restore/ also
+// retries single bulk items.
+func newESClient(env *Env, c esConfig) (*elasticsearch.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	if c.CACert != "" || c.TLSServerName != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
+		if c.CACert != "" {
+			pem, err := env.ReadFile(c.CACert)
+			if err != nil {
+				return nil, fmt.Errorf("read CA certificate %q: %w", c.CACert, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("CA certificate %q: no PEM certificate in it", c.CACert)
+			}
+			tc.RootCAs = pool
+		}
+		tr.TLSClientConfig = tc
+	}
+	cfg := elasticsearch.Config{
+		Addresses:     c.URLs,
+		Username:      c.Username,
+		Password:      c.Password,
+		APIKey:        c.APIKey,
+		ServiceToken:  c.BearerToken,
+		Transport:     tr,
+		RetryOnStatus: []int{429, 502, 503, 504},
+		MaxRetries:    5,
+		RetryBackoff: func(attempt int) time.Duration {
+			return min(time.Duration(1<<min(attempt, 6))*100*time.Millisecond, 10*time.Second)
+		},
+	}
+	es, err := elasticsearch.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch client: %w", err)
+	}
+	return es, nil
+}
+
+// ErrESAuth means Elasticsearch refused the credentials.
+var ErrESAuth = errors.New("elasticsearch refused the credentials")
+
+// pingES checks that Elasticsearch answers and accepts the credentials,
+// and returns its version.
+func pingES(ctx context.Context, es *elasticsearch.Client, where string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := esapi.InfoRequest{}.Do(ctx, es)
+	if err != nil {
+		return "", fmt.Errorf("elasticsearch at %s is unreachable: %w", where, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	switch {
+	case res.StatusCode == 401:
+		return "", fmt.Errorf("elasticsearch at %s: %w (401 %s)", where, ErrESAuth, esscan.ParseError(401, body).Reason)
+	case res.StatusCode == 403:
+		return "", fmt.Errorf("elasticsearch at %s: the user lacks the monitor privilege for GET / (403 %s)", where, esscan.ParseError(403, body).Reason)
+	case res.StatusCode >= 300:
+		return "", fmt.Errorf("elasticsearch at %s: %v", where, esscan.ParseError(res.StatusCode, body))
+	}
+	var info struct {
+		Version struct {
+			Number string `json:"number"`
+		} `json:"version"`
+	}
+	if err := json.Unmarshal(body, &info); err != nil || info.Version.Number == "" {
+		return "", fmt.Errorf("elasticsearch at %s: unexpected answer to GET /", where)
+	}
+	return info.Version.Number, nil
+}
