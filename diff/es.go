@@ -1,0 +1,200 @@
+package diff
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// lookup names one document to fetch.
+type lookup struct {
+	id, routing string
+}
+
+// fetched is one document as _mget or a search returned it.
+type fetched struct {
+	ID      string          `json:"_id"`
+	Routing string          `json:"_routing"`
+	Found   bool            `json:"found"`
+	Source  json.RawMessage `json:"_source"`
+	Error   json.RawMessage `json:"error"`
+}
+
+// mget fetches docs from index by id, with their routing, in one _mget.
+// The answer has one entry per lookup, in order; a document-level error
+// (a missing index, a routing the mapping requires) fails the whole call,
+// since treating it as "not found" would report a document as missing.
+func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lookup, source bool, maxAttempts int) ([]fetched, error) {
+	body := make([]byte, 0, 32+len(docs)*48)
+	body = append(body, `{"docs":[`...)
+	for i, d := range docs {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, `{"_id":`...)
+		body = appendString(body, d.id)
+		if d.routing != "" {
+			body = append(body, `,"routing":`...)
+			body = appendString(body, d.routing)
+		}
+		body = append(body, '}')
+	}
+	body = append(body, "]}"...)
+	req := esapi.MgetRequest{Index: index}
+	if !source {
+		req.Source = []string{"false"}
+	}
+	var out struct {
+		Docs []fetched `json:"docs"`
+	}
+	err := retry(ctx, maxAttempts, func() (*esapi.Response, error) {
+		req.Body = bytes.NewReader(body)
+		return req.Do(ctx, es)
+	}, &out)
+	if err != nil {
+		return nil, fmt.Errorf("mget %d documents from %q: %w", len(docs), index, err)
+	}
+	if len(out.Docs) != len(docs) {
+		return nil, fmt.Errorf("mget %d documents from %q: %w: got %d answers", len(docs), index, ErrCountMismatch, len(out.Docs))
+	}
+	for i, f := range out.Docs {
+		if len(f.Error) > 0 {
+			return nil, fmt.Errorf("mget document %q from %q: %w", docs[i].id, index, docError(f.Error))
+		}
+		if f.ID != docs[i].id {
+			return nil, fmt.Errorf("mget from %q: answer %d is for %q, asked for %q", index, i, f.ID, docs[i].id)
+		}
+		if source && f.Found && len(f.Source) == 0 {
+			return nil, fmt.Errorf("mget document %q from %q: %w", f.ID, index, ErrNoSource)
+		}
+	}
+	return out.Docs, nil
+}
+
+// docError reads the error of one _mget entry.
+func docError(raw json.RawMessage) error {
+	var e struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(raw, &e) != nil || e.Type == "" {
+		return fmt.Errorf("error %s", raw)
+	}
+	if e.Type == "index_not_found_exception" {
+		return fmt.Errorf("%w: %s: %s", esscan.ErrIndexNotFound, e.Type, e.Reason)
+	}
+	return fmt.Errorf("%s: %s", e.Type, e.Reason)
+}
+
+// searchIDs finds documents by id on every shard, whatever their routing:
+// the fallback when an _mget with one side's routing misses, so that a
+// document whose routing changed is found rather than reported missing.
+func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids []string, source bool, maxAttempts int) ([]fetched, error) {
+	body := make([]byte, 0, 96+len(ids)*24)
+	body = append(body, `{"query":{"ids":{"values":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = appendString(body, id)
+	}
+	body = append(body, `]}},"size":`...)
+	// One more than asked: an id on two shards (indexed twice with two
+	// routings) must show, not be cut off.
+	body = fmt.Appendf(body, "%d", len(ids)+1)
+	body = append(body, `,"track_total_hits":false`...)
+	if !source {
+		body = append(body, `,"_source":false`...)
+	}
+	body = append(body, '}')
+	partial := false
+	var out struct {
+		Shards struct {
+			Total    int               `json:"total"`
+			Failed   int               `json:"failed"`
+			Failures []json.RawMessage `json:"failures"`
+		} `json:"_shards"`
+		Hits struct {
+			Hits []fetched `json:"hits"`
+		} `json:"hits"`
+	}
+	err := retry(ctx, maxAttempts, func() (*esapi.Response, error) {
+		return esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body), AllowPartialSearchResults: &partial}.Do(ctx, es)
+	}, &out)
+	if err != nil {
+		return nil, fmt.Errorf("search %d ids in %q: %w", len(ids), index, err)
+	}
+	if out.Shards.Failed > 0 {
+		detail := "no failure detail"
+		if len(out.Shards.Failures) > 0 {
+			detail = string(out.Shards.Failures[0])
+		}
+		return nil, fmt.Errorf("search %d ids in %q: %w: %d of %d shards failed: %s", len(ids), index, esscan.ErrShardFailure, out.Shards.Failed, out.Shards.Total, detail)
+	}
+	for i := range out.Hits.Hits {
+		h := &out.Hits.Hits[i]
+		h.Found = true
+		if source && len(h.Source) == 0 {
+			return nil, fmt.Errorf("search document %q in %q: %w", h.ID, index, ErrNoSource)
+		}
+	}
+	return out.Hits.Hits, nil
+}
+
+// retry sends a read request until it succeeds, fails for good, or the
+// attempts run out, and decodes a 2xx answer into out. 429, 502, 503, 504
+// and transport errors are retried with exponential backoff and jitter.
+func retry(ctx context.Context, maxAttempts int, send func() (*esapi.Response, error), out any) error {
+	delay := 200 * time.Millisecond
+	var last error
+	for attempt := 1; ; attempt++ {
+		res, err := send()
+		if err == nil {
+			body, rerr := io.ReadAll(res.Body)
+			res.Body.Close()
+			switch {
+			case rerr != nil:
+				err = fmt.Errorf("read answer: %w", rerr)
+			case res.StatusCode < 300:
+				if err := json.Unmarshal(body, out); err != nil {
+					return fmt.Errorf("decode answer: %w", err)
+				}
+				return nil
+			default:
+				e := esscan.ParseError(res.StatusCode, body)
+				if res.StatusCode == 404 && e.Type == "index_not_found_exception" {
+					return fmt.Errorf("%w: %v", esscan.ErrIndexNotFound, e)
+				}
+				if !esscan.Retryable(res.StatusCode) {
+					return e
+				}
+				last = e
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			last = err
+		}
+		if attempt >= maxAttempts {
+			return fmt.Errorf("after %d attempts: %w", attempt, last)
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		delay *= 2
+	}
+}

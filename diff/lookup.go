@@ -1,0 +1,204 @@
+package diff
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/esrestore/esrestore/internal/dump"
+)
+
+// lookupJoin diffs two indexes. Elasticsearch cannot sort on _id, so
+// instead of walking both in step it looks documents up:
+//
+//   - pass 1 scans the original (sliced over Workers) and fetches each
+//     page's ids from the restored index with one _mget, with the original
+//     hit's routing; it classifies them as unchanged, changed or removed;
+//   - pass 2 scans the restored index's ids and routings only, asks the
+//     original for them with _source:false, and fetches the sources of the
+//     ids the original lacks: added.
+//
+// An _mget miss is confirmed by an ids query over every shard before it
+// counts, so a document whose routing changed is reported as changed, not
+// as removed plus added. The documents each pass read are checked against
+// _count, and the documents found on both sides by one pass against the
+// other.
+func (d *Differ) lookupJoin(ctx context.Context, log *slog.Logger, o, r *indexSide, rep *sorter) (Counts, error) {
+	opt := &d.opt
+	workers := make([]*worker, opt.Workers)
+	for i := range workers {
+		workers[i] = d.newWorker()
+	}
+	preferOriginal := opt.Overlay == OverlayPreferOriginal
+
+	start := time.Now()
+	var origRead, matched atomic.Int64
+	err := o.scan(ctx, opt, preferOriginal, func(ctx context.Context, slice int, page []dump.Doc) error {
+		origRead.Add(int64(len(page)))
+		d.live.original.Add(int64(len(page)))
+		if preferOriginal {
+			// The merge keeps every document of the original as it is;
+			// only the ids pass 2 finds missing here are news.
+			d.live.unchanged.Add(int64(len(page)))
+			return nil
+		}
+		return d.lookupOriginalPage(ctx, workers[slice], o, r, page, rep, &matched)
+	})
+	if err != nil {
+		return Counts{}, fmt.Errorf("pass 1 (original %q): %w", o.index, err)
+	}
+	log.Info("diff pass 1 done", "read", origRead.Load(), "found_in_restored", matched.Load(),
+		"elapsed", time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	var restRead, both atomic.Int64
+	err = r.scan(ctx, opt, true, func(ctx context.Context, slice int, page []dump.Doc) error {
+		restRead.Add(int64(len(page)))
+		d.live.restored.Add(int64(len(page)))
+		return d.lookupRestoredPage(ctx, workers[slice], o, r, page, rep, &both)
+	})
+	if err != nil {
+		return Counts{}, fmt.Errorf("pass 2 (restored %q): %w", r.index, err)
+	}
+	log.Info("diff pass 2 done", "read", restRead.Load(), "found_in_original", both.Load(),
+		"elapsed", time.Since(start).Round(time.Millisecond))
+
+	for _, s := range []struct {
+		side *indexSide
+		read int64
+	}{{o, origRead.Load()}, {r, restRead.Load()}} {
+		n, err := s.side.count(ctx)
+		if err != nil {
+			return Counts{}, err
+		}
+		if n != s.read {
+			return Counts{}, fmt.Errorf("%w: index %q: _count is %d, the scan read %d", ErrCountMismatch, s.side.index, n, s.read)
+		}
+	}
+	if !preferOriginal && matched.Load() != both.Load() {
+		return Counts{}, fmt.Errorf("%w: %d documents of %q found in %q, but %d of %q found in %q",
+			ErrCountMismatch, matched.Load(), o.index, r.index, both.Load(), r.index, o.index)
+	}
+	return d.totals(origRead.Load(), restRead.Load(), both.Load())
+}
+
+// lookupOriginalPage classifies one page of the original.
+func (d *Differ) lookupOriginalPage(ctx context.Context, w *worker, o, r *indexSide, page []dump.Doc, rep *sorter, matched *atomic.Int64) error {
+	opt := &d.opt
+	lookups := make([]lookup, len(page))
+	for i, doc := range page {
+		lookups[i] = lookup{id: doc.ID, routing: doc.Routing}
+	}
+	got, err := mget(ctx, r.es, r.index, lookups, true, opt.MaxAttempts)
+	if err != nil {
+		return err
+	}
+	var miss []int
+	for i, g := range got {
+		if !g.Found {
+			miss = append(miss, i)
+			continue
+		}
+		matched.Add(1)
+		if err := d.both(w, rep, page[i].ID, page[i].Routing, g.Routing, page[i].Source, g.Source); err != nil {
+			return err
+		}
+	}
+	if len(miss) == 0 {
+		return nil
+	}
+	found, err := d.findAnyRouting(ctx, r, page, miss, true)
+	if err != nil {
+		return err
+	}
+	for _, i := range miss {
+		doc := page[i]
+		if g, ok := found[doc.ID]; ok {
+			matched.Add(1)
+			if err := d.both(w, rep, doc.ID, doc.Routing, g.Routing, doc.Source, g.Source); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := d.onlyOriginal(w, rep, doc.ID, doc.Routing, doc.Source); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lookupRestoredPage finds the documents of one page of restored ids that
+// the original lacks, and reports them added.
+func (d *Differ) lookupRestoredPage(ctx context.Context, w *worker, o, r *indexSide, page []dump.Doc, rep *sorter, both *atomic.Int64) error {
+	opt := &d.opt
+	lookups := make([]lookup, len(page))
+	for i, doc := range page {
+		lookups[i] = lookup{id: doc.ID, routing: doc.Routing}
+	}
+	got, err := mget(ctx, o.es, o.index, lookups, false, opt.MaxAttempts)
+	if err != nil {
+		return err
+	}
+	var miss []int
+	for i, g := range got {
+		if g.Found {
+			both.Add(1)
+		} else {
+			miss = append(miss, i)
+		}
+	}
+	if len(miss) == 0 {
+		return nil
+	}
+	found, err := d.findAnyRouting(ctx, o, page, miss, false)
+	if err != nil {
+		return err
+	}
+	var fetch []lookup
+	for _, i := range miss {
+		if _, ok := found[page[i].ID]; ok {
+			both.Add(1) // its routing changed; pass 1 reported it
+			continue
+		}
+		fetch = append(fetch, lookups[i])
+	}
+	if len(fetch) == 0 {
+		return nil
+	}
+	docs, err := mget(ctx, r.es, r.index, fetch, true, opt.MaxAttempts)
+	if err != nil {
+		return err
+	}
+	for i, g := range docs {
+		if !g.Found {
+			return fmt.Errorf("%w: document %q of %q vanished between its scan and its fetch", ErrCountMismatch, fetch[i].id, r.index)
+		}
+		if err := d.onlyRestored(w, rep, g.ID, g.Routing, g.Source); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findAnyRouting looks the ids of page[miss] up in s with an ids query,
+// which searches every shard, and returns the hits by id.
+func (d *Differ) findAnyRouting(ctx context.Context, s *indexSide, page []dump.Doc, miss []int, source bool) (map[string]fetched, error) {
+	ids := make([]string, len(miss))
+	for j, i := range miss {
+		ids[j] = page[i].ID
+	}
+	hits, err := searchIDs(ctx, s.es, s.index, ids, source, d.opt.MaxAttempts)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]fetched, len(hits))
+	for _, h := range hits {
+		if prev, dup := found[h.ID]; dup {
+			return nil, fmt.Errorf("%w %q in index %q: routings %q and %q", ErrDuplicateID, h.ID, s.index, prev.Routing, h.Routing)
+		}
+		found[h.ID] = h
+	}
+	return found, nil
+}

@@ -1,0 +1,132 @@
+package diff
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+)
+
+// Overlay says how the restored side is built from a source, for a diff of
+// what a merge restore would produce without writing it (esrestore's dry
+// run).
+type Overlay string
+
+const (
+	// OverlayNone is a plain diff: the restored side is the restored
+	// document set itself.
+	OverlayNone Overlay = ""
+	// OverlayPreferOriginal treats the restored side as a source merged
+	// onto the original, the original winning on ids in both: ids only in
+	// the original and ids in both are unchanged (the target would keep
+	// them), ids only in the source are added.
+	OverlayPreferOriginal Overlay = "prefer-original"
+	// OverlayPreferSource treats the restored side as a source merged onto
+	// the original, the source winning on ids in both: ids only in the
+	// original are unchanged, ids in both are compared with the source's
+	// document, ids only in the source are added.
+	OverlayPreferSource Overlay = "prefer-source"
+)
+
+// Defaults of Options.
+const (
+	DefaultWorkers      = 4
+	DefaultPageSize     = 1000
+	DefaultMemoryBudget = 64 << 20
+	DefaultMaxAttempts  = 5
+	// MaxPageSize is Elasticsearch's default index.max_result_window: the
+	// most hits one search returns, and so the largest page.
+	MaxPageSize = 10000
+)
+
+// ErrBadOptions is wrapped by Options.Validate errors.
+var ErrBadOptions = errors.New("bad diff options")
+
+// Options tune a diff. The zero value of each field means its default.
+type Options struct {
+	// Workers is the number of slices an index is scanned with, and of
+	// comparisons run at once. Default 4.
+	Workers int
+	// PageSize is the number of documents of a scan page and of an _mget.
+	// Default 1000, at most MaxPageSize.
+	PageSize int
+	// Ignore lists JSON Pointers removed from both documents before they
+	// are compared; "*" matches one segment: "/modified", "/tags/*/id".
+	// They are listed in Counts.Ignored.
+	Ignore []string
+	// MemoryBudget is how many bytes of report lines are held in memory
+	// before a sorted run is spilled to TempDir. When a side is a dump, the
+	// documents of each side are sorted with the same budget. Default 64 MiB.
+	MemoryBudget int64
+	// TempDir holds the spilled runs, removed when Run returns. Default
+	// os.TempDir().
+	TempDir string
+	// Overlay makes the restored side a source merged onto the original;
+	// see Overlay. Default OverlayNone, a plain diff.
+	Overlay Overlay
+	// MaxAttempts bounds the tries of an Elasticsearch request that fails
+	// with 429, 502, 503, 504 or a transport error. Default 5.
+	MaxAttempts int
+	// Logger receives progress at Info and per-document events at Debug.
+	// Default slog.Default().
+	Logger *slog.Logger
+}
+
+// NewOptions returns the default options.
+func NewOptions() Options {
+	o := Options{}
+	o.defaults()
+	return o
+}
+
+// defaults fills in the zero fields; it is the one place defaults are set.
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	if o.TempDir == "" {
+		o.TempDir = os.TempDir()
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Validate reports every bad field at once, each naming the value seen.
+// Zero values are valid: they mean the default.
+func (o Options) Validate() error {
+	var errs []error
+	bad := func(field, reason string, v any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s (got %v)", ErrBadOptions, field, reason, v))
+	}
+	if o.Workers < 0 {
+		bad("workers", "must be at least 1", o.Workers)
+	}
+	if o.PageSize < 0 || o.PageSize > MaxPageSize {
+		bad("page size", fmt.Sprintf("must be between 1 and %d", MaxPageSize), o.PageSize)
+	}
+	if o.MemoryBudget < 0 {
+		bad("memory budget", "must be positive", o.MemoryBudget)
+	}
+	if o.MaxAttempts < 0 {
+		bad("max attempts", "must be at least 1", o.MaxAttempts)
+	}
+	switch o.Overlay {
+	case OverlayNone, OverlayPreferOriginal, OverlayPreferSource:
+	default:
+		bad("overlay", fmt.Sprintf("must be %q, %q or empty", OverlayPreferOriginal, OverlayPreferSource), o.Overlay)
+	}
+	if _, err := ParsePointers(o.Ignore); err != nil {
+		errs = append(errs, fmt.Errorf("%w: ignore: %w", ErrBadOptions, err))
+	}
+	return errors.Join(errs...)
+}

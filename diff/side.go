@@ -1,0 +1,137 @@
+package diff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// Side is one of the two document sets a diff compares: an Elasticsearch
+// index (IndexSide) or an NDJSON dump (DumpSide).
+type Side interface {
+	// Name identifies the side in errors and logs: the index name or the
+	// dump's name.
+	Name() string
+
+	// scan passes every document to fn in pages; an index is read in
+	// opt.Workers slices, calling fn concurrently from different slices.
+	// With noSource the pages may hold ids and routing only.
+	scan(ctx context.Context, opt *Options, noSource bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error
+}
+
+var (
+	_ Side = (*indexSide)(nil)
+	_ Side = (*dumpSide)(nil)
+)
+
+// IndexSide is the index (or alias) index read through es: scanned through
+// a point in time with search_after on _shard_doc, sliced over
+// Options.Workers, and looked up with _mget when the other side is an index
+// too.
+func IndexSide(es *elasticsearch.Client, index string) Side {
+	return &indexSide{es: es, index: index}
+}
+
+type indexSide struct {
+	es    *elasticsearch.Client
+	index string
+}
+
+func (s *indexSide) Name() string { return s.index }
+
+func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error {
+	return esscan.Scan(ctx, s.es, s.index, esscan.Options{
+		Slices:      opt.Workers,
+		PageSize:    opt.PageSize,
+		NoSource:    noSource,
+		MaxAttempts: opt.MaxAttempts,
+	}, esscan.PageFunc(fn))
+}
+
+// count is _count on the index, to check a scan read every document.
+func (s *indexSide) count(ctx context.Context) (int64, error) {
+	return esscan.Count(ctx, s.es, s.index)
+}
+
+// DumpSide is an NDJSON dump in the elasticdump line format, plain or
+// gzip-compressed (detected from its first bytes). open is called once per
+// diff; name (a path or URL) names the dump in errors as name:line.
+//
+// A bad line is an error, never a skipped document: a diff of a corrupt
+// dump must not report its documents as removed or added. Run reads the
+// whole dump and reports up to maxBadLines bad lines at once.
+func DumpSide(open func(ctx context.Context) (io.ReadCloser, error), name string) Side {
+	return &dumpSide{open: open, name: name}
+}
+
+type dumpSide struct {
+	open func(ctx context.Context) (io.ReadCloser, error)
+	name string
+}
+
+// maxBadLines bounds the bad lines one error lists.
+const maxBadLines = 10
+
+func (s *dumpSide) Name() string { return s.name }
+
+func (s *dumpSide) scan(ctx context.Context, opt *Options, _ bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error {
+	rc, err := s.open(ctx)
+	if err != nil {
+		return fmt.Errorf("open dump %s: %w", s.name, err)
+	}
+	defer rc.Close()
+	r, err := dump.NewReader(rc, s.name)
+	if err != nil {
+		return fmt.Errorf("read dump %s: %w", s.name, err)
+	}
+	var bad []error
+	nbad := 0
+	page := make([]dump.Doc, 0, opt.PageSize)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		d, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var le *dump.LineError
+		if errors.As(err, &le) {
+			nbad++
+			if len(bad) < maxBadLines {
+				bad = append(bad, le)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read dump %s: %w", s.name, err)
+		}
+		if nbad > 0 {
+			continue // the diff fails anyway; only look for more bad lines
+		}
+		page = append(page, d)
+		if len(page) == cap(page) {
+			if err := fn(ctx, 0, page); err != nil {
+				return err
+			}
+			page = make([]dump.Doc, 0, opt.PageSize)
+		}
+	}
+	if nbad > 0 {
+		more := ""
+		if nbad > len(bad) {
+			more = fmt.Sprintf(" (the first %d shown)", len(bad))
+		}
+		return fmt.Errorf("dump %s: %w: %d bad lines%s: %w", s.name, ErrBadDump, nbad, more, errors.Join(bad...))
+	}
+	if len(page) > 0 {
+		return fn(ctx, 0, page)
+	}
+	return nil
+}
