@@ -1,0 +1,430 @@
+package diff
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+func load(t testing.TB, es *fixtures.ES, index string, docs []fixtures.Doc, shards int) {
+	t.Helper()
+	if err := es.LoadDocs(index, docs, shards); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// do sends a request and fails the test on an error answer.
+func do(t testing.TB, es *elasticsearch.Client, req esapi.Request) []byte {
+	t.Helper()
+	res, err := req.Do(context.Background(), es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.IsError() {
+		t.Fatalf("%T: %s", req, b)
+	}
+	return b
+}
+
+// dumpOf writes docs as an NDJSON dump side.
+func dumpOf(name string, docs []fixtures.Doc) Side {
+	var b []byte
+	for i, d := range docs {
+		b = dump.AppendLine(b, dump.Doc{ID: d.ID, Routing: d.Routing, Source: d.Source, Line: i + 1})
+	}
+	return stringSide(name, string(b))
+}
+
+func TestIndexSubset(t *testing.T) {
+	es := fixtures.NewES(t)
+	var four []fixtures.Doc
+	for i := 1; i <= 4; i++ {
+		four = append(four, fixtures.Doc{ID: fmt.Sprint(i), Source: fmt.Appendf(nil, `{"id":"%d"}`, i)})
+	}
+	load(t, es, "four", four, 3)
+	load(t, es, "one", four[:1], 3)
+	c := es.Client()
+	tests := []struct {
+		name       string
+		orig, rest string
+		change     string
+		want       Counts
+	}{
+		{"removed", "four", "one", ChangeRemoved, Counts{Original: 4, Restored: 1, Unchanged: 1, Removed: 3, Ignored: []string{}}},
+		{"added", "one", "four", ChangeAdded, Counts{Original: 1, Restored: 4, Unchanged: 1, Added: 3, Ignored: []string{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, workers := range []int{1, 4} {
+				report, counts := runDiff(t, IndexSide(c, tt.orig), IndexSide(c, tt.rest), Options{Workers: workers})
+				got := classes(parseReport(t, report))
+				if strings.Join(got[tt.change], ",") != "2,3,4" || len(got) != 1 {
+					t.Errorf("workers %d: got %v, want %s 2,3,4 only", workers, got, tt.change)
+				}
+				if fmt.Sprint(counts) != fmt.Sprint(tt.want) {
+					t.Errorf("workers %d: got counts %+v, want %+v", workers, counts, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// restoreSnapshot restores the scenario's snapshot under a new name through
+// the client, as esrestore's snapshot source does.
+func restoreSnapshot(t testing.TB, c *elasticsearch.Client, repo, snap, index, target string) {
+	t.Helper()
+	wait := true
+	body := fmt.Sprintf(`{"indices":%q,"rename_pattern":"(.+)","rename_replacement":%q,"include_aliases":false}`, index, target)
+	do(t, c, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, Body: strings.NewReader(body), WaitForCompletion: &wait})
+}
+
+func TestCommonsLossScenario(t *testing.T) {
+	es := fixtures.NewES(t)
+	sc := fixtures.NewScenario(2000, 0.02, 7)
+	if err := es.LoadScenario("documents", "backups", "before-loss", sc, 3); err != nil {
+		t.Fatal(err)
+	}
+	c := es.Client()
+	restoreSnapshot(t, c, "backups", "before-loss", "documents", "restored_documents")
+
+	report, counts := runDiff(t, IndexSide(c, "documents"), IndexSide(c, "restored_documents"), Options{Workers: 1})
+	lines := parseReport(t, report)
+	got := classes(lines)
+	if !slices.Equal(got[ChangeAdded], sc.Lost) {
+		t.Errorf("added: got %d ids, want the %d lost ones\ngot  %v\nwant %v", len(got[ChangeAdded]), len(sc.Lost), got[ChangeAdded], sc.Lost)
+	}
+	var stripped []string
+	for id := range sc.Stripped {
+		stripped = append(stripped, id)
+	}
+	slices.Sort(stripped)
+	if !slices.Equal(got[ChangeChanged], stripped) {
+		t.Errorf("changed: got %v, want the stripped %v", got[ChangeChanged], stripped)
+	}
+	if len(got[ChangeRemoved]) != 0 {
+		t.Errorf("removed: got %v, want none", got[ChangeRemoved])
+	}
+	want := Counts{Original: int64(len(sc.Original)), Restored: int64(len(sc.Complete)), Unchanged: int64(len(sc.Original) - len(stripped)),
+		Changed: int64(len(stripped)), Added: int64(len(sc.Lost)), Ignored: []string{}}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("got counts %+v, want %+v", counts, want)
+	}
+
+	// The patches put the stripped fields back, and only those.
+	orig := map[string][]byte{}
+	for _, d := range sc.Original {
+		orig[d.ID] = d.Source
+	}
+	complete := map[string][]byte{}
+	for _, d := range sc.Complete {
+		complete[d.ID] = d.Source
+	}
+	for _, l := range lines {
+		switch l.Change {
+		case ChangeChanged:
+			patched, err := applyPatch(t, decodeJSON(t, orig[l.ID]), l.Patch)
+			if err != nil {
+				t.Fatalf("%s: %v", l.ID, err)
+			}
+			if !semanticEqual(patched, decodeJSON(t, complete[l.ID])) {
+				t.Errorf("%s: the patch does not give back the complete document", l.ID)
+			}
+			var paths []string
+			for _, op := range decodeJSON(t, l.Patch).([]any) {
+				paths = append(paths, op.(map[string]any)["path"].(string))
+			}
+			if !slices.Equal(paths, sc.Stripped[l.ID]) {
+				t.Errorf("%s: patch paths %v, want the stripped %v", l.ID, paths, sc.Stripped[l.ID])
+			}
+		case ChangeAdded:
+			if !bytes.Equal(l.Restored, complete[l.ID]) {
+				t.Errorf("%s: added document is not the snapshot's bytes", l.ID)
+			}
+		}
+	}
+
+	// Byte-identical with more workers, with every line spilled, and with
+	// the original given as a dump instead of an index.
+	variants := []struct {
+		name string
+		orig Side
+		opt  Options
+	}{
+		{"workers 4", IndexSide(c, "documents"), Options{Workers: 4}},
+		{"workers 3, page 7, spilled", IndexSide(c, "documents"), Options{Workers: 3, PageSize: 7, MemoryBudget: 1}},
+		{"original as a dump", dumpOf("documents.ndjson", sc.Original), Options{Workers: 2}},
+		{"original as a dump, spilled", dumpOf("documents.ndjson", sc.Original), Options{Workers: 2, MemoryBudget: 4096}},
+	}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			r, cnt := runDiff(t, v.orig, IndexSide(c, "restored_documents"), v.opt)
+			if r != report {
+				t.Errorf("report differs from workers 1 (%d bytes vs %d)", len(r), len(report))
+			}
+			if fmt.Sprint(cnt) != fmt.Sprint(counts) {
+				t.Errorf("got counts %+v, want %+v", cnt, counts)
+			}
+		})
+	}
+}
+
+// TestIndexMatchesDump runs the golden cases with both sides loaded into
+// indexes: the lookup join must write the same bytes as the merge join.
+func TestIndexMatchesDump(t *testing.T) {
+	es := fixtures.NewES(t)
+	c := es.Client()
+	for _, tt := range []struct {
+		dir string
+		opt Options
+	}{
+		{"classes", Options{}},
+		{"classes", Options{Overlay: OverlayPreferOriginal}},
+		{"classes", Options{Overlay: OverlayPreferSource}},
+		{"arrays", Options{}},
+		{"ignore", Options{Ignore: []string{"/modified", "/tags/*/id"}}},
+		{"unicode", Options{}},
+		{"numbers", Options{}},
+		{"routing", Options{}},
+	} {
+		name := tt.dir + string(tt.opt.Overlay)
+		t.Run(name, func(t *testing.T) {
+			var idx [2]string
+			for i, side := range []string{"original", "restored"} {
+				path := "testdata/cases/" + tt.dir + "/" + side + ".ndjson"
+				idx[i] = strings.ToLower(strings.ReplaceAll(name, "-", "") + "_" + side)
+				load(t, es, idx[i], readDumpDocs(t, path), 5)
+			}
+			wantReport, wantCounts := runDiff(t, fileSide("testdata/cases/"+tt.dir+"/original.ndjson"), fileSide("testdata/cases/"+tt.dir+"/restored.ndjson"), tt.opt)
+			for _, workers := range []int{1, 4} {
+				opt := tt.opt
+				opt.Workers = workers
+				report, counts := runDiff(t, IndexSide(c, idx[0]), IndexSide(c, idx[1]), opt)
+				if report != wantReport {
+					t.Errorf("workers %d: index report differs from the dump report:\n%s\nwant:\n%s", workers, report, wantReport)
+				}
+				if fmt.Sprint(counts) != fmt.Sprint(wantCounts) {
+					t.Errorf("workers %d: got counts %+v, want %+v", workers, counts, wantCounts)
+				}
+			}
+		})
+	}
+}
+
+func readDumpDocs(t testing.TB, path string) []fixtures.Doc {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dump.NewReader(bytes.NewReader(b), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []fixtures.Doc
+	for {
+		d, err := r.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fixtures.Doc{ID: d.ID, Routing: d.Routing, Source: d.Source})
+	}
+}
+
+// twoIndexes loads n Commons documents into "orig" and the same with every
+// tenth changed into "rest".
+func twoIndexes(t testing.TB, es *fixtures.ES, n int) {
+	t.Helper()
+	docs := fixtures.Commons(n, 3)
+	load(t, es, "orig", docs, 3)
+	changed := make([]fixtures.Doc, len(docs))
+	for i, d := range docs {
+		changed[i] = d
+		if i%10 == 0 {
+			changed[i].Source = bytes.Replace(d.Source, []byte(`"visibility":"`), []byte(`"visibility":"x`), 1)
+		}
+	}
+	load(t, es, "rest", changed, 3)
+}
+
+func TestScanFailuresAreErrors(t *testing.T) {
+	es := fixtures.NewES(t)
+	twoIndexes(t, es, 300)
+	c := es.Client()
+	tests := []struct {
+		name   string
+		faults fixtures.Faults
+		orig   Side
+		want   error
+	}{
+		{"shard failure", fixtures.Faults{Seed: 1, ShardFailure: 1}, IndexSide(c, "orig"), esscan.ErrShardFailure},
+		{"shard failure on some pages", fixtures.Faults{Seed: 2, ShardFailure: 0.3}, IndexSide(c, "orig"), esscan.ErrShardFailure},
+		{"shard failure, dump against index", fixtures.Faults{Seed: 1, ShardFailure: 1}, dumpOf("orig.ndjson", fixtures.Commons(300, 3)), esscan.ErrShardFailure},
+		{"expired point in time", fixtures.Faults{ExpireContextsAfter: 3}, IndexSide(c, "orig"), esscan.ErrContextExpired},
+		{"expired point in time, dump against index", fixtures.Faults{ExpireContextsAfter: 3}, dumpOf("orig.ndjson", fixtures.Commons(300, 3)), esscan.ErrContextExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es.SetFaults(tt.faults)
+			defer es.SetFaults(fixtures.Faults{})
+			var buf bytes.Buffer
+			_, err := Run(context.Background(), tt.orig, IndexSide(c, "rest"), &buf,
+				Options{Workers: 2, PageSize: 20, Logger: quiet, TempDir: t.TempDir()})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got error %v, want %v", err, tt.want)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("a failed diff wrote %d bytes of report", buf.Len())
+			}
+			if len(es.Injected()) == 0 {
+				t.Error("no fault was injected")
+			}
+		})
+	}
+}
+
+func TestRetriesRejectedRequests(t *testing.T) {
+	es := fixtures.NewES(t)
+	twoIndexes(t, es, 200)
+	c := es.Client()
+	want, wantCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25})
+	es.SetFaults(fixtures.Faults{Seed: 5, Reject429: 0.3, Unavailable503: 0.1, Endpoints: []string{"mget", "search"}})
+	got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25})
+	inj := es.Injected()
+	if inj["429"]+inj["503"] == 0 {
+		t.Fatalf("no 429 or 503 injected: %v", inj)
+	}
+	if got != want || fmt.Sprint(gotCounts) != fmt.Sprint(wantCounts) {
+		t.Errorf("with retried requests: counts %+v, want %+v; reports equal: %v", gotCounts, wantCounts, got == want)
+	}
+	if wantCounts.Changed != 20 || wantCounts.Unchanged != 180 {
+		t.Errorf("got %+v, want 20 changed and 180 unchanged", wantCounts)
+	}
+}
+
+func TestCountMismatch(t *testing.T) {
+	es := fixtures.NewES(t)
+	docs := fixtures.Commons(50, 9)
+	load(t, es, "orig", docs, 3)
+	load(t, es, "rest", docs[:49], 3)
+	c := es.Client()
+	// The restored index stops refreshing, then gets the last document:
+	// _mget sees it (real time), the point in time and _count do not.
+	do(t, c, esapi.IndicesPutSettingsRequest{Index: []string{"rest"}, Body: strings.NewReader(`{"index":{"refresh_interval":"-1"}}`)})
+	do(t, c, esapi.IndexRequest{Index: "rest", DocumentID: docs[49].ID, Body: bytes.NewReader(docs[49].Source)})
+	var buf bytes.Buffer
+	_, err := Run(context.Background(), IndexSide(c, "orig"), IndexSide(c, "rest"), &buf, Options{Logger: quiet})
+	if !errors.Is(err, ErrCountMismatch) {
+		t.Fatalf("got %v, want ErrCountMismatch", err)
+	}
+	if !strings.Contains(err.Error(), `50 documents of "orig" found in "rest", but 49 of "rest" found in "orig"`) {
+		t.Errorf("error does not say what did not add up: %v", err)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("report written despite the error")
+	}
+}
+
+func TestIndexRoutingChanged(t *testing.T) {
+	es := fixtures.NewES(t)
+	c := es.Client()
+	load(t, es, "orig", []fixtures.Doc{
+		{ID: "moved", Routing: "a", Source: []byte(`{"id":"moved"}`)},
+		{ID: "unrouted", Source: []byte(`{"id":"unrouted"}`)},
+		{ID: "same", Routing: "a", Source: []byte(`{"id":"same"}`)},
+	}, 5)
+	// Pick a routing that puts "moved" on another shard, so that _mget
+	// with the original's routing misses it.
+	var other string
+	for _, r := range []string{"b", "c", "d", "e", "f", "g", "h", "i", "j", "k"} {
+		load(t, es, "probe_"+r, []fixtures.Doc{{ID: "moved", Routing: r, Source: []byte(`{}`)}}, 5)
+		res, err := esapi.GetRequest{Index: "probe_" + r, DocumentID: "moved", Routing: "a"}.Do(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == 404 {
+			other = r
+			break
+		}
+	}
+	if other == "" {
+		t.Fatal("no routing lands on another shard")
+	}
+	load(t, es, "rest", []fixtures.Doc{
+		{ID: "moved", Routing: other, Source: []byte(`{"id":"moved"}`)},
+		{ID: "unrouted", Routing: other, Source: []byte(`{"id":"unrouted","x":1}`)},
+		{ID: "same", Routing: "a", Source: []byte(`{"id":"same"}`)},
+	}, 5)
+	for _, dir := range []struct {
+		name string
+		a, b string
+	}{{"forward", "orig", "rest"}, {"backward", "rest", "orig"}} {
+		t.Run(dir.name, func(t *testing.T) {
+			report, counts := runDiff(t, IndexSide(c, dir.a), IndexSide(c, dir.b), Options{Workers: 2})
+			lines := parseReport(t, report)
+			if len(lines) != 2 || lines[0].ID != "moved" || lines[1].ID != "unrouted" {
+				t.Fatalf("got report %s, want moved and unrouted changed", report)
+			}
+			for _, l := range lines {
+				if l.Change != ChangeChanged || l.Routing == nil {
+					t.Errorf("%s: got %s without routing, want changed with routing", l.ID, l.Change)
+				}
+			}
+			if r := lines[0].Routing; r != nil && (r.Original == nil || r.Restored == nil || *r.Original == *r.Restored) {
+				t.Errorf("moved: routing %+v", r)
+			}
+			want := Counts{Original: 3, Restored: 3, Unchanged: 1, Changed: 2, RoutingChanged: 2, Ignored: []string{}}
+			if fmt.Sprint(counts) != fmt.Sprint(want) {
+				t.Errorf("got counts %+v, want %+v", counts, want)
+			}
+		})
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	es := fixtures.NewES(t)
+	twoIndexes(t, es, 100)
+	c := es.Client()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, orig := range []Side{IndexSide(c, "orig"), dumpOf("orig.ndjson", fixtures.Commons(100, 3))} {
+		var buf bytes.Buffer
+		_, err := Run(ctx, orig, IndexSide(c, "rest"), &buf, Options{Logger: quiet})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: got %v, want context.Canceled", orig.Name(), err)
+		}
+		if buf.Len() != 0 {
+			t.Errorf("%s: report written after cancel", orig.Name())
+		}
+	}
+}
+
+func TestMissingIndex(t *testing.T) {
+	es := fixtures.NewES(t)
+	twoIndexes(t, es, 10)
+	c := es.Client()
+	for _, tt := range []struct{ orig, rest string }{{"nope", "rest"}, {"orig", "nope"}} {
+		_, err := Run(context.Background(), IndexSide(c, tt.orig), IndexSide(c, tt.rest), io.Discard, Options{Logger: quiet})
+		if !errors.Is(err, esscan.ErrIndexNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+			t.Errorf("%s vs %s: got %v, want ErrIndexNotFound naming the index", tt.orig, tt.rest, err)
+		}
+	}
+}
