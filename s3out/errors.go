@@ -1,6 +1,7 @@
 package s3out
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -90,8 +91,8 @@ func (e *s3Error) Unwrap() []error { return []error{e.kind, e.err} }
 // such as "s3:PutObject") on bucket, so that a misconfiguration reads as
 // one. Errors it cannot name are returned as they are.
 func classify(err error, action, bucket, region string) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err // the caller's doing, not the endpoint's
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {

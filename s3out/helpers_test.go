@@ -33,9 +33,9 @@ type target struct {
 	opt  s3out.Options
 	// objects lists every object or file under the destination, relative
 	// to it, temporary files included.
-	objects func(t *testing.T) []string
+	objects func(t testing.TB) []string
 	// uploads counts multipart uploads in progress.
-	uploads func(t *testing.T) int
+	uploads func(t testing.TB) int
 	// srv is the S3 server; nil for files.
 	srv    *s3test.Server
 	bucket string
@@ -43,7 +43,7 @@ type target struct {
 
 // s3Target starts an S3 server with a fresh bucket and points the SDK's
 // default chain at it through the environment.
-func s3Target(t *testing.T) target {
+func s3Target(t testing.TB) target {
 	t.Helper()
 	srv := s3test.Start(t)
 	srv.SetEnv(t)
@@ -54,28 +54,28 @@ func s3Target(t *testing.T) target {
 		name: "s3",
 		url:  "s3://" + bucket + "/reports",
 		opt:  opt,
-		objects: func(t *testing.T) []string {
+		objects: func(t testing.TB) []string {
 			var rel []string
 			for _, k := range srv.Keys(t, bucket, "") {
 				rel = append(rel, strings.TrimPrefix(k, "reports/"))
 			}
 			return rel
 		},
-		uploads: func(t *testing.T) int { return len(srv.Uploads(t, bucket)) },
+		uploads: func(t testing.TB) int { return len(srv.Uploads(t, bucket)) },
 		srv:     srv,
 		bucket:  bucket,
 	}
 }
 
 // fileTarget is a temporary directory, written as a file:// URL.
-func fileTarget(t *testing.T) target {
+func fileTarget(t testing.TB) target {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "out")
 	return target{
 		name: "file",
 		url:  "file://" + dir,
 		opt:  s3out.NewOptions(),
-		objects: func(t *testing.T) []string {
+		objects: func(t testing.TB) []string {
 			t.Helper()
 			var rel []string
 			err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -91,11 +91,11 @@ func fileTarget(t *testing.T) target {
 			}
 			return rel
 		},
-		uploads: func(*testing.T) int { return 0 },
+		uploads: func(testing.TB) int { return 0 },
 	}
 }
 
-func targets() []func(*testing.T) target { return []func(*testing.T) target{s3Target, fileTarget} }
+func targets() []func(testing.TB) target { return []func(testing.TB) target{s3Target, fileTarget} }
 
 // open opens the target's destination with opt.
 func (tg target) open(t *testing.T, ctx context.Context, opt s3out.Options) s3out.Destination {

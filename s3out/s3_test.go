@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,7 +70,6 @@ func TestPreflightErrors(t *testing.T) {
 		{
 			name: "endpoint unreachable", url: tg.url,
 			opt:  func(o *s3out.Options) { o.Endpoint = unreachable },
-			env:  map[string]string{"AWS_MAX_ATTEMPTS": "1"},
 			want: s3out.ErrUnreachable, msg: []string{"endpoint unreachable", closed.Addr().String()},
 		},
 		{
@@ -278,8 +280,8 @@ func TestFailedPartAborts(t *testing.T) {
 	if werr == nil {
 		werr = w.Close()
 	}
-	if !errors.Is(werr, s3out.ErrAccessDenied) || !strings.Contains(werr.Error(), "upload part 1 of "+d.URL("denied")) {
-		t.Errorf("got %v, want access denied on part 1 naming the object", werr)
+	if !errors.Is(werr, s3out.ErrAccessDenied) || !strings.Contains(werr.Error(), " of "+d.URL("denied")+": access denied for s3:PutObject") {
+		t.Errorf("got %v, want access denied on a part, naming the object", werr)
 	}
 	tg.assertObjects(t)
 }
@@ -365,4 +367,50 @@ func TestOpenDoesNoIO(t *testing.T) {
 	if got, want := d.URL("a/b.json"), "s3://esrestore-any/prefix/a/b.json"; got != want {
 		t.Errorf("got URL %q, want %q", got, want)
 	}
+}
+
+// Throttling is retried by the SDK, part bodies included: the object
+// arrives whole.
+func TestRetriesThrottling(t *testing.T) {
+	tg := s3Target(t)
+	var slow slowDownOnce
+	opt := s3out.WithClientOptions(tg.opt, func(o *s3.Options) {
+		slow.next = o.HTTPClient
+		o.HTTPClient = &slow
+	})
+	opt.MaxObjectSize = s3out.MinPartSize * s3out.MaxParts
+	d := tg.open(t, t.Context(), opt)
+	data := diffLines(5, 2*int(s3out.MinPartSize)+1000)
+	writeAll(t, data)(d.Create(t.Context(), "retried.ndjson", s3out.GzipNDJSON))
+	if got := readAll(t, d.URL("retried.ndjson"), opt); !bytes.Equal(got, data) {
+		t.Errorf("got %d bytes back, want the %d written", len(got), len(data))
+	}
+	if got := slow.throttled.Load(); got != 1 {
+		t.Errorf("got %d throttled requests, want 1", got)
+	}
+	tg.assertObjects(t, "retried.ndjson")
+}
+
+// slowDownOnce answers the first request for part 2 with S3's 503 SlowDown.
+type slowDownOnce struct {
+	next      s3.HTTPClient
+	throttled atomic.Int32
+}
+
+func (s *slowDownOnce) Do(req *http.Request) (*http.Response, error) {
+	if req.URL.Query().Get("partNumber") == "2" && s.throttled.CompareAndSwap(0, 1) {
+		if req.Body != nil {
+			_, _ = io.Copy(io.Discard, req.Body)
+			_ = req.Body.Close()
+		}
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`
+		return &http.Response{
+			StatusCode: http.StatusServiceUnavailable,
+			Status:     "503 Slow Down",
+			Header:     http.Header{"Content-Type": {"application/xml"}},
+			Body:       io.NopCloser(strings.NewReader(body)),
+			Request:    req,
+		}, nil
+	}
+	return s.next.Do(req)
 }

@@ -1,0 +1,143 @@
+package s3out_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/esrestore/esrestore/s3out"
+)
+
+// BenchmarkUpload streams a generated diff to versitygw, as raw bytes
+// through an ObjectWriter and gzip-compressed through Report.Diff, and
+// reports the peak heap next to the bound of (Concurrency+1) parts: it must
+// follow the part size, not the object size.
+//
+// ESRESTORE_BENCH_UPLOAD_MB lists the sizes in MB (default "256,1024").
+func BenchmarkUpload(b *testing.B) {
+	sizes := []int64{256, 1024}
+	if env := os.Getenv("ESRESTORE_BENCH_UPLOAD_MB"); env != "" {
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			mb, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil || mb <= 0 {
+				b.Fatalf("ESRESTORE_BENCH_UPLOAD_MB: %q is not a positive number of MB", f)
+			}
+			sizes = append(sizes, mb)
+		}
+	}
+	tg := s3Target(b)
+	const partSize = 16 << 20
+	opt := tg.opt
+	opt.PartSize = partSize
+	opt.MaxObjectSize = partSize * s3out.MaxParts
+	opt.Concurrency = 4
+	d, err := s3out.Open(b.Context(), tg.url, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bound := float64(int64(opt.Concurrency+1)*opt.EffectivePartSize()) / 1e6
+
+	for _, path := range []string{"writer", "report"} {
+		for _, mb := range sizes {
+			size := mb * 1e6
+			b.Run(fmt.Sprintf("%s/size=%dMB", path, mb), func(b *testing.B) {
+				open := func(ctx context.Context) (io.WriteCloser, error) {
+					if path == "writer" {
+						return d.Create(ctx, "bench/diff.ndjson", s3out.GzipNDJSON)
+					}
+					return s3out.NewReport(ctx, d, "bench", "run").Diff()
+				}
+				gen := newDiffStream()
+				b.SetBytes(size)
+				b.ReportAllocs()
+				peak := watchHeap(b)
+				for b.Loop() {
+					w, err := open(b.Context())
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := gen.writeTo(w, size); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(peak())/1e6, "peak-heap-MB")
+				b.ReportMetric(bound, "bound-MB")
+			})
+		}
+	}
+}
+
+// diffStream produces NDJSON diff lines from a small set of random
+// payloads, cycled with fresh ids: cheap to generate, and the set spans
+// more than gzip's 32 KiB window so it compresses like real text does.
+type diffStream struct {
+	lines []string // formats taking the id
+}
+
+func newDiffStream() *diffStream {
+	r := rand.NewChaCha8([32]byte{7})
+	raw := make([]byte, 3<<10)
+	s := &diffStream{}
+	for i := range 64 {
+		_, _ = r.Read(raw)
+		s.lines = append(s.lines, fmt.Sprintf(`{"_id":"doc-%%09d","change":"added","restored":{"n":%d,"content":%q}}`+"\n", i, base64.StdEncoding.EncodeToString(raw)))
+	}
+	return s
+}
+
+// writeTo writes size bytes of lines to w in 32 KiB writes.
+func (s *diffStream) writeTo(w io.Writer, size int64) error {
+	buf := make([]byte, 0, 64<<10)
+	for i, n := 0, int64(0); n < size; i++ {
+		buf = fmt.Appendf(buf, s.lines[i%len(s.lines)], i)
+		if len(buf) >= 32<<10 || n+int64(len(buf)) >= size {
+			k := min(int64(len(buf)), size-n)
+			if _, err := w.Write(buf[:k]); err != nil {
+				return err
+			}
+			n += k
+			buf = buf[:0]
+		}
+	}
+	return nil
+}
+
+// watchHeap samples the heap's live and not yet swept objects every
+// millisecond until the benchmark ends; the returned func gives the peak.
+func watchHeap(b *testing.B) func() uint64 {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	b.Cleanup(func() { close(done); <-stopped })
+	return func() uint64 { return peak.Load() }
+}
