@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -413,4 +414,38 @@ func (s *slowDownOnce) Do(req *http.Request) (*http.Response, error) {
 		}, nil
 	}
 	return s.next.Do(req)
+}
+
+// Concurrency bounds the parts in flight, and with them the memory.
+func TestConcurrencyBoundsPartsInFlight(t *testing.T) {
+	tg := s3Target(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 5*int(s3out.MinPartSize)/16) // 5 parts
+	for _, conc := range []int{1, 3} {
+		t.Run(fmt.Sprint("concurrency=", conc), func(t *testing.T) {
+			var inFlight, peak atomic.Int32
+			opt := s3out.WithClientOptions(tg.opt, func(o *s3.Options) {
+				o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+					return st.Initialize.Add(middleware.InitializeMiddlewareFunc("esrestoreInFlight",
+						func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+							if middleware.GetOperationName(ctx) != "UploadPart" {
+								return next.HandleInitialize(ctx, in)
+							}
+							n := inFlight.Add(1)
+							defer inFlight.Add(-1)
+							for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+							}
+							time.Sleep(250 * time.Millisecond) // let the others catch up
+							return next.HandleInitialize(ctx, in)
+						}), middleware.Before)
+				})
+			})
+			opt.MaxObjectSize = s3out.MinPartSize * s3out.MaxParts
+			opt.Concurrency = conc
+			d := tg.open(t, t.Context(), opt)
+			writeAll(t, data)(d.Create(t.Context(), "parallel", s3out.GzipNDJSON))
+			if got := peak.Load(); got != int32(conc) {
+				t.Errorf("got at most %d parts in flight, want %d", got, conc)
+			}
+		})
+	}
 }
