@@ -42,7 +42,7 @@ type command interface {
 }
 
 func commands() []command {
-	return []command{versionCmd{}}
+	return []command{runCmd{}, restoreCmd{}, diffCmd{}, checkCmd{}, demoCmd{}, versionCmd{}}
 }
 
 func main() {

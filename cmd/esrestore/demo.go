@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/s3out"
+)
+
+type demoCmd struct{}
+
+func (demoCmd) Name() string { return "demo" }
+
+func (demoCmd) Summary() string {
+	return "run the whole job on an in-process fixture cluster with a simulated loss"
+}
+
+const demoHelp = `Starts a fixture Elasticsearch in this process holding a Content Commons-like
+index "documents" that lost some documents and some fields, and a snapshot
+backups/before-loss taken before the loss; runs 'esrestore run' against it; and
+writes the report under ./esrestore-demo/. Needs no cluster, bucket or credentials.`
+
+var demoFlags = []flagDef{
+	{name: "docs", def: "5000", usage: "documents in the index before the loss (10..200000)"},
+	{name: "loss", def: "0.05", usage: "fraction of documents lost (0.001..0.5); half as many lose fields"},
+	{name: "seed", def: "1", usage: "seed of the generated data"},
+	{name: "output", def: "esrestore-demo", usage: "directory the report goes to"},
+	{name: "workers", def: "4", usage: "concurrent _bulk requests and scan slices (1..256)"},
+}
+
+func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs, fv := newFlagSet("demo", demoHelp, env, demoFlags, logFlags)
+	if err := fs.Parse(args); err != nil {
+		return flagParseError(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	}
+	var errs []error
+	docs := fv.intIn("docs", 10, 200000, &errs)
+	seed := fv.intIn("seed", 0, 1<<30, &errs)
+	loss, err := strconv.ParseFloat(fv.str("loss"), 64)
+	if err != nil || loss < 0.001 || loss > 0.5 {
+		errs = append(errs, fv.bad("loss", "must be a fraction between 0.001 and 0.5"))
+	}
+	if len(errs) > 0 {
+		return usageError(fmt.Errorf("invalid configuration:\n%w", sortedErrors(errs)))
+	}
+	out := fv.str("output")
+	if env.WorkDir != "" && !filepath.IsAbs(out) {
+		out = filepath.Join(env.WorkDir, out)
+	}
+	if abs, err := filepath.Abs(out); err == nil {
+		out = abs
+	}
+	if !fv.get("log-level").set {
+		fv.get("log-level").value = "warn"
+	}
+	if !fv.get("progress").set {
+		fv.get("progress").value = "0"
+	}
+
+	srv := fixtures.NewServer(fixtures.Options{})
+	sc := fixtures.NewScenario(docs, loss, int64(seed))
+	if err := srv.LoadScenario("documents", "backups", "before-loss", sc, 3); err != nil {
+		return fmt.Errorf("load demo data: %w", err)
+	}
+	es, err := fixtures.Listen("127.0.0.1:0", srv)
+	if err != nil {
+		return fmt.Errorf("start fixture elasticsearch: %w", err)
+	}
+	defer es.Close()
+	fmt.Fprintf(env.Stdout, "A fixture Elasticsearch at %s holds the index \"documents\": %d documents after losing %d,\nand %d others lost fields. The snapshot backups/before-loss holds all %d as they were.\n\n",
+		es.URL, len(sc.Original), len(sc.Lost), len(sc.Stripped), len(sc.Complete))
+
+	// The demo is a real run: the same flags, validation and guard rails.
+	runArgs := []string{
+		"--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
+		"--prefer", "source", "--output", "file://" + out, "--environment", "demo",
+		"--workers", fv.str("workers"), "--log-format", fv.str("log-format"), "--log-level", fv.str("log-level"),
+		"--progress", fv.str("progress"), "--fail-on", "failed,removed",
+	}
+	rfs, rfv := newFlagSet("run", runHelp, &Env{Getenv: func(string) string { return "" }, ReadFile: env.ReadFile, Stderr: env.Stderr},
+		esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
+	if err := rfs.Parse(runArgs); err != nil {
+		return err
+	}
+	cfg, err := rfv.build(time.Now(), "es-url", "original", "source", "environment")
+	if err != nil {
+		return err
+	}
+	j := newJob("demo", env, cfg, phases{restore: true, diff: true})
+	runErr := j.run(ctx)
+	if exitCode(runErr) == exitError || exitCode(runErr) == exitInterrupted || exitCode(runErr) == exitUsage {
+		return runErr
+	}
+	j.explain(sc)
+	return runErr
+}
+
+// explain tells a newcomer what happened and where to look.
+func (j *job) explain(sc fixtures.Scenario) {
+	s := j.summary
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nWhat happened\n")
+	if r := s.Restore; r != nil {
+		fmt.Fprintf(&b, "  esrestore restored the snapshot into a staging index, then built the new index %s:\n", s.Target)
+		fmt.Fprintf(&b, "  the backup's %d documents first (--prefer source), then the live index's documents the backup lacks.\n", len(sc.Complete))
+		fmt.Fprintf(&b, "  %d written, %d kept as they were, %d failed. The original was only read.\n", r.Indexed, r.Kept, r.Failed)
+	}
+	if d := s.Diff; d != nil {
+		fmt.Fprintf(&b, "  Comparing \"documents\" with %s, document by document:\n", s.Target)
+		fmt.Fprintf(&b, "    %d added    the lost documents, back (the demo lost %d)\n", d.Added, len(sc.Lost))
+		fmt.Fprintf(&b, "    %d changed  documents whose lost fields came back, each with a JSON Patch (the demo stripped %d)\n", d.Changed, len(sc.Stripped))
+		fmt.Fprintf(&b, "    %d removed  documents the restored index would lose if the alias moved\n", d.Removed)
+		fmt.Fprintf(&b, "    %d unchanged\n", d.Unchanged)
+	}
+	if j.report != nil {
+		fmt.Fprintf(&b, "\nWhere to look\n")
+		fmt.Fprintf(&b, "  %s  complete: %v, the counts and options\n", j.report.URL(s3out.SummaryName), s.Complete)
+		fmt.Fprintf(&b, "  %s  one line per added, changed or removed document (zcat it)\n", j.report.URL(s3out.DiffName))
+		fmt.Fprintf(&b, "  %s  documents that could not be restored, with the Elasticsearch error\n", j.report.URL(s3out.FailuresName))
+	}
+	fmt.Fprint(j.env.Stdout, b.String())
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/esrestore/esrestore/diff"
+)
+
+type diffCmd struct{}
+
+func (diffCmd) Name() string { return "diff" }
+
+func (diffCmd) Summary() string { return "compare two indexes or NDJSON dumps, document by document" }
+
+const diffHelp = `Compares --original and --restored, each an index name (with --es-url) or an
+NDJSON dump (file://..., s3://..., or a path ending in .ndjson or .ndjson.gz),
+and writes summary.json and diff.ndjson.gz: one line per changed, added or
+removed document, sorted by _id.`
+
+var diffSideFlags = []flagDef{
+	{name: "original", usage: "the original: an index name or an NDJSON dump URL"},
+	{name: "restored", usage: "the restored side: an index name or an NDJSON dump URL"},
+	{name: "workers", def: "4", usage: "concurrent scan slices and comparisons (1..256)"},
+}
+
+func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs, fv := newFlagSet("diff", diffHelp, env, esFlags, diffSideFlags, diffFlags, outputFlags, diffJobFlags(), logFlags)
+	if err := fs.Parse(args); err != nil {
+		return flagParseError(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	}
+	required := []string{"original", "restored"}
+	if !isDumpURL(fv.str("original")) || !isDumpURL(fv.str("restored")) {
+		required = append(required, "es-url")
+	}
+	cfg, err := fv.build(time.Now(), required...)
+	if err != nil {
+		return err
+	}
+	restored := fv.str("restored")
+	if why := validIndexName(restored); why != "" && restored != "" && !isDumpURL(restored) {
+		return usageError(fmt.Errorf("invalid configuration:\n%w", fv.bad("restored", why)))
+	}
+	if restored == cfg.Original {
+		return usageError(fmt.Errorf("invalid configuration:\n%w", fv.bad("restored", "must differ from --original")))
+	}
+	if cfg.Environment == "" {
+		cfg.Environment = "local"
+	}
+	j := newJob("diff", env, cfg, phases{diff: true})
+	j.summary.Restored = redactURL(restored)
+	logConfig(j.log, j.cmd, j.cfg)
+	if err := j.openReport(ctx); err != nil {
+		return err
+	}
+	if len(cfg.ES.URLs) > 0 {
+		if err := j.connect(ctx); err != nil {
+			return err
+		}
+	}
+	err = j.diffPhase(ctx, j.side(cfg.Original), j.side(restored), diff.OverlayNone)
+	if err == nil {
+		err = j.failOn()
+		j.printSummary()
+		if err != nil {
+			return j.finishFailOn(ctx, err)
+		}
+	}
+	return interrupted(ctx, j.finish(ctx, err))
+}
+
+// diffJobFlags are the job flags that apply to a diff alone.
+func diffJobFlags() []flagDef {
+	var out []flagDef
+	for _, f := range jobFlags {
+		switch f.name {
+		case "environment":
+			f.usage = "environment name shown in logs and the summary (default local)"
+			out = append(out, f)
+		case "run-id":
+			out = append(out, f)
+		case "fail-on":
+			f.def = "removed"
+			f.usage = "exit 3 when the diff finds any of: removed, changed (comma-separated, or none)"
+			out = append(out, f)
+		}
+	}
+	return out
+}
