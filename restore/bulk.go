@@ -1,0 +1,465 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// Failure is one line of Options.Failures: a document (or a dump line) that
+// could not be restored, with what Elasticsearch said about it.
+type Failure struct {
+	// ID is the document's _id; empty for a dump line without one.
+	ID string `json:"_id,omitempty"`
+	// Index is the _index the document came from (the dump line's, the
+	// original, the source or staging index).
+	Index   string `json:"_index,omitempty"`
+	Routing string `json:"_routing,omitempty"`
+	// Source names the side it was read from: Source.Name(), or
+	// "original:NAME" for the original in merge mode.
+	Source string `json:"source"`
+	// Line is the 1-based line in a dump, 0 for index documents.
+	Line int `json:"line,omitempty"`
+	// OpType is the bulk action tried: "index" or "create".
+	OpType string `json:"op_type,omitempty"`
+	// Status is the HTTP status of the item (or of the whole request when
+	// it failed as one), 0 when the document was never sent.
+	Status int `json:"status,omitempty"`
+	// Attempts is how many times the document was sent.
+	Attempts int `json:"attempts,omitempty"`
+	// Error is Elasticsearch's error object ({"type","reason",...}), or
+	// one of ours with a type naming the problem: bad_dump_line,
+	// id_too_long, missing_source, invalid_source.
+	Error json.RawMessage `json:"error"`
+	// Document is the _source that was sent, absent for bad dump lines.
+	Document json.RawMessage `json:"document,omitempty"`
+}
+
+// maxIDBytes is Elasticsearch's limit on _id; a longer one fails the
+// whole _bulk request, so it is failed here instead.
+const maxIDBytes = 512
+
+// bulkFilter trims item answers to what is read.
+var bulkFilter = []string{"errors", "items.*.status", "items.*.result", "items.*.error"}
+
+// pass is one read of one side into the target.
+type pass struct {
+	src  Source
+	name string // Source.Name(), or original:NAME
+	op   string // "index" or "create"
+}
+
+// item is one document of a batch: its place in the batch body and what
+// a failure report needs.
+type item struct {
+	id, index, routing string
+	line               int
+	start              int // action line
+	src, end           int // _source, without the newline
+}
+
+// batch is one _bulk request: an NDJSON body and its items.
+type batch struct {
+	body  []byte
+	items []item
+}
+
+// bodyOf returns the NDJSON body of some items of the batch, in order.
+func (b *batch) bodyOf(items []item) []byte {
+	if len(items) == len(b.items) {
+		return b.body
+	}
+	n := 0
+	for _, it := range items {
+		n += it.end + 1 - it.start
+	}
+	out := make([]byte, 0, n)
+	for _, it := range items {
+		out = append(out, b.body[it.start:it.end+1]...)
+	}
+	return out
+}
+
+// batcher turns pages from a source into batches bounded by bytes and
+// documents, and starts a worker on each full one. Sliced sources call add
+// concurrently, hence the lock; Go blocking under it is the backpressure.
+type batcher struct {
+	r    *Restorer
+	p    *pass
+	g    *errgroup.Group
+	ctx  context.Context
+	mu   sync.Mutex
+	cur  *batch
+	hint int // capacity for a new body: the largest seen
+}
+
+func (b *batcher) add(docs []dump.Doc) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.r
+	for i := range docs {
+		d := &docs[i]
+		r.st.read.Add(1)
+		r.st.bytes.Add(int64(len(d.Source)))
+		if err := b.bad(d); err != nil {
+			if err == errSkip {
+				continue
+			}
+			return err
+		}
+		size := len(d.ID) + len(d.Routing) + len(d.Source) + 48
+		if b.cur != nil && (len(b.cur.items) >= r.opt.BatchDocs || len(b.cur.body)+size > r.opt.BatchBytes) {
+			if err := b.dispatch(); err != nil {
+				return err
+			}
+		}
+		if b.cur == nil {
+			b.cur = &batch{body: make([]byte, 0, max(b.hint, size)), items: make([]item, 0, min(r.opt.BatchDocs, 1024))}
+		}
+		if err := b.append(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errSkip marks a document failed before it is batched.
+var errSkip = errors.New("skip")
+
+// bad fails, without sending it, a document Elasticsearch would refuse as
+// a whole request or that cannot be written as one bulk line.
+func (b *batcher) bad(d *dump.Doc) error {
+	var typ, reason string
+	switch {
+	case len(d.ID) > maxIDBytes:
+		typ, reason = "id_too_long", fmt.Sprintf("_id is %d bytes, Elasticsearch accepts at most %d", len(d.ID), maxIDBytes)
+	case d.ID == "":
+		typ, reason = "missing_id", "document has no _id"
+	case len(bytes.TrimSpace(d.Source)) == 0:
+		typ, reason = "missing_source", "document has no _source"
+	default:
+		return nil
+	}
+	return b.r.fail(b.p, Failure{ID: d.ID, Index: d.Index, Routing: d.Routing, Line: d.Line,
+		Error: errorJSON(typ, reason), Document: d.Source}, errSkip)
+}
+
+func (b *batcher) append(d *dump.Doc) error {
+	c := b.cur
+	it := item{id: d.ID, index: d.Index, routing: d.Routing, line: d.Line, start: len(c.body)}
+	body := append(c.body, `{"`...)
+	body = append(body, b.p.op...)
+	body = append(body, `":{"_id":`...)
+	body = appendJSONString(body, d.ID)
+	if d.Routing != "" {
+		body = append(body, `,"routing":`...)
+		body = appendJSONString(body, d.Routing)
+	}
+	body = append(body, "}}\n"...)
+	it.src = len(body)
+	if bytes.ContainsAny(d.Source, "\r\n") {
+		// A pretty-printed _source (as stored by whoever indexed it) would
+		// break the NDJSON framing.
+		buf := bytes.NewBuffer(body)
+		if err := json.Compact(buf, d.Source); err != nil {
+			c.body = body[:it.start]
+			return b.r.fail(b.p, Failure{ID: d.ID, Index: d.Index, Routing: d.Routing, Line: d.Line,
+				Error: errorJSON("invalid_source", err.Error()), Document: nil}, nil)
+		}
+		body = buf.Bytes()
+	} else {
+		body = append(body, d.Source...)
+	}
+	it.end = len(body)
+	c.body = append(body, '\n')
+	c.items = append(c.items, it)
+	if len(c.items) >= b.r.opt.BatchDocs {
+		return b.dispatch()
+	}
+	return nil
+}
+
+// dispatch hands the current batch to a worker; it blocks while Workers
+// requests are in flight.
+func (b *batcher) dispatch() error {
+	c := b.cur
+	b.cur = nil
+	if c == nil || len(c.items) == 0 {
+		return nil
+	}
+	b.hint = max(b.hint, cap(c.body))
+	if err := b.ctx.Err(); err != nil {
+		return err // a worker failed or the run was cancelled: stop reading
+	}
+	b.g.Go(func() error { return b.r.sendBatch(b.ctx, b.p, c) })
+	return nil
+}
+
+// flush dispatches the last, partial batch.
+func (b *batcher) flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dispatch()
+}
+
+// unit is a part of a batch sent together: the whole batch, the items left
+// to retry, or a half of a batch refused as a whole.
+type unit struct {
+	items   []item
+	attempt int
+	// ambiguous: a request of these items failed in transport, so it may
+	// have been applied; a later "updated" or 409 may then be our own
+	// write.
+	ambiguous bool
+}
+
+// bulkAnswer is the part of a _bulk answer that is read.
+type bulkAnswer struct {
+	Errors bool `json:"errors"`
+	Items  []struct {
+		Index  *bulkItem `json:"index"`
+		Create *bulkItem `json:"create"`
+	} `json:"items"`
+}
+
+type bulkItem struct {
+	Status int             `json:"status"`
+	Result string          `json:"result"`
+	Error  json.RawMessage `json:"error"`
+}
+
+// errorType reads the type of an error object.
+func errorType(raw json.RawMessage) string {
+	var e struct {
+		Type string `json:"type"`
+	}
+	json.Unmarshal(raw, &e) //nolint:errcheck // empty type then
+	return e.Type
+}
+
+// retryableItem reports whether an item may succeed when sent again.
+func retryableItem(it *bulkItem) bool {
+	return esscan.Retryable(it.Status) || errorType(it.Error) == "es_rejected_execution_exception"
+}
+
+// sendBatch sends a batch until every item has its fate, retrying what
+// may succeed later. It returns an error only when the run must stop: the
+// context is done, a request kept failing as a whole, or the failures
+// cannot be written. Items without a fate then stay pending.
+func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
+	stack := []unit{{items: b.items, attempt: 1}}
+	for len(stack) > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		status, body, err := r.bulk(ctx, b.bodyOf(u.items))
+		var ans bulkAnswer
+		if err == nil && status >= 200 && status < 300 {
+			if derr := json.Unmarshal(body, &ans); derr != nil {
+				err = fmt.Errorf("decode answer: %w", derr)
+			} else if len(ans.Items) != len(u.items) {
+				err = fmt.Errorf("answer has %d items for %d documents", len(ans.Items), len(u.items))
+			}
+		}
+		switch {
+		case err != nil || esscan.Retryable(status):
+			// Nothing is known of the items: send them all again.
+			cause := err
+			if cause == nil {
+				cause = esscan.ParseError(status, body)
+			}
+			if u.attempt >= r.opt.MaxAttempts {
+				return fmt.Errorf("bulk into %q: %d documents from %s: after %d attempts: %w: %w",
+					r.opt.Target, len(u.items), p.name, u.attempt, ErrBulk, cause)
+			}
+			r.st.retried.Add(int64(len(u.items)))
+			r.log.Debug("bulk request failed, retrying", "documents", len(u.items), "attempt", u.attempt, "error", cause)
+			if err := r.backoff(ctx, u.attempt); err != nil {
+				return err
+			}
+			// Only a 429 says for sure the request was not applied; after a
+			// transport error or a 5xx (maybe from a proxy) it may have been.
+			stack = append(stack, unit{items: u.items, attempt: u.attempt + 1, ambiguous: u.ambiguous || status != 429})
+		case status == 400 || status == 413:
+			// The request was refused as a whole (too large, or a line it
+			// cannot take): halve it until the one document is found.
+			if len(u.items) > 1 {
+				h := len(u.items) / 2
+				stack = append(stack, unit{u.items[h:], u.attempt, u.ambiguous}, unit{u.items[:h], u.attempt, u.ambiguous})
+				continue
+			}
+			if err := r.failItem(p, b, u.items[0], status, requestError(status, body), u.attempt); err != nil {
+				return err
+			}
+		case status == 401:
+			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrUnauthorized, esscan.ParseError(status, body))
+		case status == 403:
+			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrForbidden, esscan.ParseError(status, body))
+		case status < 200 || status >= 300:
+			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrBulk, esscan.ParseError(status, body))
+		default:
+			var retry []item
+			for i := range ans.Items {
+				res := ans.Items[i].Index
+				if res == nil {
+					res = ans.Items[i].Create
+				}
+				it := u.items[i]
+				switch {
+				case res == nil || res.Status == 0:
+					return fmt.Errorf("bulk into %q: %w: answer item %d (%q) has no status", r.opt.Target, ErrBulk, i, it.id)
+				case res.Status < 300:
+					r.st.indexed.Add(1)
+					if res.Result == "created" {
+						r.st.created.Add(1)
+					} else if u.ambiguous {
+						r.st.ambiguous.Add(1)
+					}
+				case res.Status == 409 && p.op == "create":
+					r.st.kept.Add(1)
+					if u.ambiguous {
+						r.st.ambiguous.Add(1)
+					}
+				case retryableItem(res) && u.attempt < r.opt.MaxAttempts:
+					retry = append(retry, it)
+				default:
+					if err := r.failItem(p, b, it, res.Status, res.Error, u.attempt); err != nil {
+						return err
+					}
+				}
+			}
+			if len(retry) > 0 {
+				r.st.retried.Add(int64(len(retry)))
+				r.log.Debug("bulk items rejected, retrying", "documents", len(retry), "attempt", u.attempt)
+				if err := r.backoff(ctx, u.attempt); err != nil {
+					return err
+				}
+				stack = append(stack, unit{items: retry, attempt: u.attempt + 1, ambiguous: u.ambiguous})
+			}
+		}
+	}
+	return nil
+}
+
+// bulk sends one _bulk request. It runs on a context of its own, bounded
+// by Timeout, so that a cancelled run lets the requests in flight finish.
+func (r *Restorer) bulk(ctx context.Context, body []byte) (int, []byte, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opt.Timeout)
+	defer cancel()
+	res, err := esapi.BulkRequest{Index: r.opt.Target, Body: bytes.NewReader(body), FilterPath: bulkFilter}.Do(rctx, r.es)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read answer: %w", err)
+	}
+	return res.StatusCode, out, nil
+}
+
+// backoff waits before attempt+1: Backoff doubled per attempt, capped at
+// MaxBackoff, drawn in [d/2, d] so that workers rejected together do not
+// come back together.
+func (r *Restorer) backoff(ctx context.Context, attempt int) error {
+	d := r.opt.Backoff
+	for i := 1; i < attempt && d < r.opt.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, r.opt.MaxBackoff)
+	if d > 0 {
+		d = d/2 + rand.N(d/2+1)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// requestError is the error object of a request refused as a whole.
+func requestError(status int, body []byte) json.RawMessage {
+	var env struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &env) == nil && len(env.Error) > 0 && env.Error[0] == '{' {
+		return env.Error
+	}
+	return errorJSON(http.StatusText(status), string(bytes.TrimSpace(body)))
+}
+
+// errorJSON builds an error object like Elasticsearch's.
+func errorJSON(typ, reason string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"type": typ, "reason": reason})
+	return b
+}
+
+// failItem reports a batch item that failed for good.
+func (r *Restorer) failItem(p *pass, b *batch, it item, status int, errObj json.RawMessage, attempts int) error {
+	return r.fail(p, Failure{
+		ID: it.id, Index: it.index, Routing: it.routing, Line: it.line, OpType: p.op,
+		Status: status, Attempts: attempts, Error: errObj, Document: b.body[it.src:it.end],
+	}, nil)
+}
+
+// badLine reports a dump line that is not a document.
+func (r *Restorer) badLine(p *pass, le *dump.LineError) error {
+	r.st.read.Add(1)
+	return r.fail(p, Failure{ID: le.ID, Line: le.Line, Error: errorJSON("bad_dump_line", le.Error())}, nil)
+}
+
+// fail counts a failed document and writes its Failure; it returns ret,
+// or the error of a failures writer that cannot take it (then the run
+// stops: a failure must not go unrecorded).
+func (r *Restorer) fail(p *pass, f Failure, ret error) error {
+	r.st.failed.Add(1)
+	f.Source = p.name
+	line, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("encode failure of %q: %w", f.ID, err)
+	}
+	level := r.failLevel
+	r.log.Log(context.Background(), level, "document failed", "source", f.Source, "id", f.ID, "line", f.Line,
+		"status", f.Status, "error", json.RawMessage(f.Error))
+	if r.opt.Failures == nil {
+		return ret
+	}
+	line = append(line, '\n')
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	if _, err := r.opt.Failures.Write(line); err != nil {
+		return fmt.Errorf("write failure of %q: %w", f.ID, err)
+	}
+	return ret
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

@@ -1,0 +1,40 @@
+package restore
+
+import "errors"
+
+// Errors a Restorer returns, wrapped with the object they concern; check
+// them with errors.Is.
+var (
+	// ErrInvalidOptions is a bad field in Options.
+	ErrInvalidOptions = errors.New("invalid options")
+	// ErrUnreachable means Elasticsearch did not answer (connection refused,
+	// DNS, TLS, timeout) or answered as something else.
+	ErrUnreachable = errors.New("elasticsearch unreachable")
+	// ErrUnauthorized is a 401: missing or wrong credentials.
+	ErrUnauthorized = errors.New("elasticsearch rejected the credentials")
+	// ErrForbidden is a 403: the user lacks a privilege for an action.
+	ErrForbidden = errors.New("elasticsearch refused the action to this user")
+	// ErrOriginalMissing means the original index does not exist.
+	ErrOriginalMissing = errors.New("original index not found")
+	// ErrTargetIsOriginal means the target names the original index or one
+	// of its aliases: restoring into it would write to the original.
+	ErrTargetIsOriginal = errors.New("target is the original index or one of its aliases")
+	// ErrTargetExists means the target exists and is not this run's (its
+	// _meta.esrestore.run_id differs or is absent).
+	ErrTargetExists = errors.New("target index already exists")
+	// ErrSourceMissing means the source index, repository, snapshot or the
+	// index inside the snapshot does not exist.
+	ErrSourceMissing = errors.New("source not found")
+	// ErrSourceIsTarget means the source index is the target itself.
+	ErrSourceIsTarget = errors.New("source is the target index")
+	// ErrSourceDisabled means an index to read has _source disabled, so its
+	// documents cannot be copied.
+	ErrSourceDisabled = errors.New("_source is disabled")
+	// ErrBulk means a _bulk request kept failing as a whole (transport
+	// errors, 429 or 5xx past MaxAttempts, or an answer that cannot be
+	// read); the run stops and can be resumed.
+	ErrBulk = errors.New("bulk request failed")
+	// ErrInvariant means the counts do not add up at the end: read !=
+	// indexed + kept + failed, or the target's _count disagrees.
+	ErrInvariant = errors.New("restore counts do not add up")
+)

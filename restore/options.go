@@ -1,0 +1,245 @@
+package restore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// Mode says what the target holds at the end.
+type Mode string
+
+const (
+	// ModeMerge makes the target the union of the original and the source;
+	// Prefer decides which side wins on an id present in both.
+	ModeMerge Mode = "merge"
+	// ModeSource makes the target a copy of the source alone.
+	ModeSource Mode = "source"
+)
+
+// Prefer says which side wins, in merge mode, on an id both sides hold.
+type Prefer string
+
+const (
+	// PreferOriginal keeps the live document.
+	PreferOriginal Prefer = "original"
+	// PreferSource takes the document from the source (the backup).
+	PreferSource Prefer = "source"
+)
+
+// Options configure a Restorer. The zero value of every field means its
+// default, noted on the field and filled in by New (and NewOptions).
+type Options struct {
+	// Original is the live index that lost documents. It is read (its
+	// mappings and settings, and its documents in merge mode) and never
+	// written, nor are its aliases. Required.
+	Original string
+	// Target is the index the job creates and fills. It must not be the
+	// original or one of its aliases, and must not exist unless its
+	// mappings._meta.esrestore.run_id is RunID (a resumed run). Required.
+	Target string
+
+	// Mode is ModeMerge (default) or ModeSource.
+	Mode Mode
+	// Prefer is PreferOriginal (default) or PreferSource; merge mode only.
+	Prefer Prefer
+
+	// Workers is the number of _bulk requests in flight. Default 4.
+	Workers int
+	// BatchBytes bounds the body of one _bulk request. A document larger
+	// than that goes alone in its request. Default 5 MiB.
+	BatchBytes int
+	// BatchDocs bounds the documents of one _bulk request. Default 1000.
+	BatchDocs int
+	// Slices is the number of slices the original is read with in merge
+	// mode. Default 1.
+	Slices int
+
+	// MaxAttempts bounds the tries of a document rejected with 429,
+	// es_rejected_execution_exception or 502/503/504, and of a _bulk
+	// request failing as a whole (transport error, 429, 5xx). Default 5.
+	MaxAttempts int
+	// Backoff is the delay before the first retry; it doubles with every
+	// attempt, up to MaxBackoff, each delay drawn in [d/2, d]. Default 100ms.
+	Backoff time.Duration
+	// MaxBackoff caps the retry delay. Default 10s.
+	MaxBackoff time.Duration
+	// Timeout bounds one _bulk request. In-flight requests finish or time
+	// out after a cancellation, so it is also how long a cancelled Run can
+	// wait for them. Default 2m.
+	Timeout time.Duration
+
+	// RunID identifies the run in the target's mappings._meta.esrestore;
+	// a target carrying the same run id is resumed. Default: NewRunID of
+	// Started, which no later run can resume.
+	RunID string
+	// ToolVersion is recorded in the target's _meta. Default: the main
+	// module's version from the build info.
+	ToolVersion string
+	// Started is recorded in the target's _meta. Default: when New ran.
+	Started time.Time
+
+	// KeepStaging keeps the staging index a snapshot source restores into
+	// (SnapshotSource has its own keep argument; either keeps it).
+	KeepStaging bool
+
+	// Failures receives one NDJSON line per document that could not be
+	// restored (see Failure). The caller compresses and closes it. Nil: the
+	// failures are counted and logged at Warn level only.
+	Failures io.Writer
+	// Logger receives progress at Info and per-document events at Debug.
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultWorkers     = 4
+	DefaultBatchBytes  = 5 << 20
+	DefaultBatchDocs   = 1000
+	DefaultSlices      = 1
+	DefaultMaxAttempts = 5
+	DefaultBackoff     = 100 * time.Millisecond
+	DefaultMaxBackoff  = 10 * time.Second
+	DefaultTimeout     = 2 * time.Minute
+)
+
+// NewOptions returns Options with every static default filled in. RunID,
+// Started and ToolVersion stay empty: New fills them when it runs.
+func NewOptions() Options {
+	var o Options
+	o.fillStatic()
+	return o
+}
+
+// fillStatic fills the defaults that do not depend on when New runs. It is
+// the one place zero values become defaults; negative values are left for
+// validate to report.
+func (o *Options) fillStatic() {
+	if o.Mode == "" {
+		o.Mode = ModeMerge
+	}
+	if o.Prefer == "" {
+		o.Prefer = PreferOriginal
+	}
+	setInt := func(p *int, def int) {
+		if *p == 0 {
+			*p = def
+		}
+	}
+	setInt(&o.Workers, DefaultWorkers)
+	setInt(&o.BatchBytes, DefaultBatchBytes)
+	setInt(&o.BatchDocs, DefaultBatchDocs)
+	setInt(&o.Slices, DefaultSlices)
+	setInt(&o.MaxAttempts, DefaultMaxAttempts)
+	setDur := func(p *time.Duration, def time.Duration) {
+		if *p == 0 {
+			*p = def
+		}
+	}
+	setDur(&o.Backoff, DefaultBackoff)
+	setDur(&o.MaxBackoff, DefaultMaxBackoff)
+	setDur(&o.Timeout, DefaultTimeout)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// fill fills every default, the time-dependent ones from now.
+func (o *Options) fill(now time.Time) {
+	o.fillStatic()
+	if o.Started.IsZero() {
+		o.Started = now
+	}
+	if o.RunID == "" {
+		o.RunID = NewRunID(o.Started)
+	}
+	if o.ToolVersion == "" {
+		o.ToolVersion = "(devel)"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+			o.ToolVersion = bi.Main.Version
+		}
+	}
+}
+
+// validate reports every bad field at once, each as "field: reason (got v)".
+func (o *Options) validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidOptions, field, fmt.Sprintf(format, a...)))
+	}
+	if o.Original == "" {
+		bad("original", "required")
+	}
+	if o.Target == "" {
+		bad("target", "required")
+	} else if err := validIndexName(o.Target); err != nil {
+		bad("target", "%v (got %q)", err, o.Target)
+	}
+	if o.Target != "" && o.Target == o.Original {
+		errs = append(errs, fmt.Errorf("target %q: %w", o.Target, ErrTargetIsOriginal))
+	}
+	switch o.Mode {
+	case ModeMerge, ModeSource:
+	default:
+		bad("mode", "must be %q or %q (got %q)", ModeMerge, ModeSource, o.Mode)
+	}
+	switch o.Prefer {
+	case PreferOriginal, PreferSource:
+	default:
+		bad("prefer", "must be %q or %q (got %q)", PreferOriginal, PreferSource, o.Prefer)
+	}
+	positive := func(field string, v int) {
+		if v < 1 {
+			bad(field, "must be at least 1 (got %d)", v)
+		}
+	}
+	// Workers < 1 would make errgroup.SetLimit(0) block forever.
+	positive("workers", o.Workers)
+	positive("batch-bytes", o.BatchBytes)
+	positive("batch-docs", o.BatchDocs)
+	positive("slices", o.Slices)
+	positive("max-attempts", o.MaxAttempts)
+	if o.Backoff < 0 {
+		bad("backoff", "must not be negative (got %s)", o.Backoff)
+	}
+	if o.MaxBackoff < o.Backoff {
+		bad("max-backoff", "must be at least backoff %s (got %s)", o.Backoff, o.MaxBackoff)
+	}
+	if o.Timeout < 0 {
+		bad("timeout", "must not be negative (got %s)", o.Timeout)
+	}
+	return errors.Join(errs...)
+}
+
+// validIndexName checks a name Elasticsearch would accept for a new index,
+// so a bad target is a configuration error, not a failed request.
+func validIndexName(name string) error {
+	switch {
+	case name == "." || name == "..":
+		return errors.New("must not be '.' or '..'")
+	case strings.ToLower(name) != name:
+		return errors.New("must be lowercase")
+	case strings.HasPrefix(name, "_") || strings.HasPrefix(name, "-") || strings.HasPrefix(name, "+"):
+		return errors.New("must not start with '_', '-' or '+'")
+	case len(name) > 255:
+		return fmt.Errorf("must be at most 255 bytes, is %d", len(name))
+	case strings.ContainsAny(name, `\/*?"<>| ,#:`):
+		return errors.New(`must not contain \ / * ? " < > | space , # :`)
+	}
+	return nil
+}
+
+// NewRunID returns a run id for a run started at t: its UTC time and six
+// random hex digits, e.g. 20211202T101500Z-3f9a1c.
+func NewRunID(t time.Time) string {
+	var b [3]byte
+	rand.Read(b[:]) //nolint:errcheck // never fails
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,404 @@
+// Package restore brings lost Elasticsearch documents back into a new index.
+//
+// A Restorer reads a Source (an index of this or another cluster, a
+// snapshot restored into a staging index, an NDJSON dump) and writes its
+// documents into the target, an index it creates with the original's
+// mappings and settings. It never writes to the original or its aliases.
+//
+// In merge mode the target becomes the union of the original and the
+// source: the preferred side is written with op_type=index, then the other
+// with op_type=create, so that on an id both hold the preferred document
+// stays and the other's create answers 409 (counted as kept). Running it
+// again gives the same index. In source mode the target is the source.
+//
+// Every document read ends indexed, kept or failed; failures go to
+// Options.Failures with the document and Elasticsearch's error. At the end
+// Run checks that read == indexed + kept + failed and that the target's
+// _count agrees (see Stats).
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// Stats count what a run did. Read == Indexed + Kept + Failed + Pending().
+type Stats struct {
+	// Read counts documents read, from both sides in merge mode (the
+	// original and the source), bad dump lines included.
+	Read int64
+	// Indexed counts documents the target accepted (op_type index or a
+	// successful create).
+	Indexed int64
+	// Kept counts creates answered 409 in merge mode: the target already
+	// held the id (the preferred side's document, or, on a resumed run,
+	// one written by the earlier attempt).
+	Kept int64
+	// Failed counts documents that could not be restored, each written to
+	// Options.Failures.
+	Failed int64
+	// Retried counts documents sent again (one per document per retry).
+	Retried int64
+	// Bytes counts the _source bytes read.
+	Bytes int64
+	// Created counts the indexed documents that were new in the target
+	// ("created"); the others replaced a document with the same id.
+	Created int64
+	// Ambiguous counts documents answered "updated" or 409 after an
+	// earlier request with them failed in transport: that request may have
+	// written them, so they may be this run's own.
+	Ambiguous int64
+	// Existing is the target's _count when loading began: 0 for a new
+	// target, what an earlier attempt wrote for a resumed one.
+	Existing int64
+	// Count is the target's _count at the end, -1 until checked. It must
+	// be Existing + Created (up to Ambiguous more): on a new target with
+	// unique ids that is Indexed.
+	Count int64
+	// Elapsed is the time since Run began, or its duration once it ended.
+	Elapsed time.Duration
+}
+
+// Pending counts documents read whose fate is unknown: after an
+// interrupted run, those in a request that did not finish. A rerun with
+// the same run id settles them.
+func (s Stats) Pending() int64 { return s.Read - s.Indexed - s.Kept - s.Failed }
+
+// counters are the live Stats.
+type counters struct {
+	read, indexed, kept, failed, retried, bytes, created, ambiguous, existing, count atomic.Int64
+	start, end                                                                       atomic.Int64 // unix nanoseconds
+}
+
+// Restorer restores documents into one target. It runs one Check or Run at
+// a time; Stats may be called at any time from any goroutine.
+type Restorer struct {
+	es        *elasticsearch.Client
+	opt       Options
+	log       *slog.Logger
+	failLevel slog.Level
+
+	busy atomic.Bool
+	st   counters
+
+	failMu sync.Mutex
+	// readOnly holds the original's concrete name and aliases, once
+	// checked: no write may name them.
+	readOnly map[string]bool
+}
+
+// New returns a Restorer writing through es. It fills the defaults of opt
+// and reports every bad field at once (errors wrapping ErrInvalidOptions).
+func New(es *elasticsearch.Client, opt Options) (*Restorer, error) {
+	opt.fill(time.Now())
+	err := opt.validate()
+	if es == nil {
+		err = errors.Join(err, fmt.Errorf("%w: elasticsearch client: required", ErrInvalidOptions))
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &Restorer{es: es, opt: opt, log: opt.Logger, failLevel: slog.LevelDebug}
+	if opt.Failures == nil {
+		// The log is the only record of a failure then.
+		r.failLevel = slog.LevelWarn
+	}
+	r.st.count.Store(-1)
+	return r, nil
+}
+
+// Options returns the options in effect, defaults filled in.
+func (r *Restorer) Options() Options { return r.opt }
+
+// Stats returns a snapshot of the counters; safe while Run works.
+func (r *Restorer) Stats() Stats {
+	s := Stats{
+		Read: r.st.read.Load(), Indexed: r.st.indexed.Load(), Kept: r.st.kept.Load(), Failed: r.st.failed.Load(),
+		Retried: r.st.retried.Load(), Bytes: r.st.bytes.Load(), Created: r.st.created.Load(),
+		Ambiguous: r.st.ambiguous.Load(), Existing: r.st.existing.Load(), Count: r.st.count.Load(),
+	}
+	if start := r.st.start.Load(); start != 0 {
+		end := r.st.end.Load()
+		if end == 0 {
+			end = time.Now().UnixNano()
+		}
+		s.Elapsed = time.Duration(end - start)
+	}
+	return s
+}
+
+// plan is what the checks found.
+type plan struct {
+	original indexMeta
+	resume   bool
+}
+
+// Check runs the guard rails without writing anything: Elasticsearch is
+// reachable and accepts the credentials, the original exists, the target
+// is neither the original nor one of its aliases and does not exist (or
+// carries this run id: a resume), and the source exists. Each failure
+// names its object and wraps one of the package's errors.
+func (r *Restorer) Check(ctx context.Context, src Source) error {
+	if !r.busy.CompareAndSwap(false, true) {
+		return errors.New("restore: a Check or Run is already in progress")
+	}
+	defer r.busy.Store(false)
+	_, err := r.check(ctx, src)
+	return err
+}
+
+func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
+	if src == nil {
+		return nil, fmt.Errorf("%w: source: required", ErrInvalidOptions)
+	}
+	ci, err := ping(ctx, r.es, "reach elasticsearch")
+	if err != nil {
+		return nil, err
+	}
+	orig, found, err := getIndex(ctx, r.es, r.opt.Original, fmt.Sprintf("get original index %q", r.opt.Original))
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("original index %q: %w", r.opt.Original, ErrOriginalMissing)
+	}
+	readOnly := orig.names()
+	readOnly[r.opt.Original] = true
+	r.readOnly = readOnly
+	if readOnly[r.opt.Target] {
+		return nil, fmt.Errorf("target %q (original %q is index %q): %w", r.opt.Target, r.opt.Original, orig.Name, ErrTargetIsOriginal)
+	}
+	if r.opt.Mode == ModeMerge && orig.sourceDisabled() {
+		return nil, fmt.Errorf("original index %q: %w, merge mode cannot copy its documents", r.opt.Original, ErrSourceDisabled)
+	}
+	p := &plan{original: orig}
+	tgt, found, err := getIndex(ctx, r.es, r.opt.Target, fmt.Sprintf("get target index %q", r.opt.Target))
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		switch id := runIDOf(tgt); {
+		case tgt.Name != r.opt.Target:
+			return nil, fmt.Errorf("target %q is an alias of index %q: %w", r.opt.Target, tgt.Name, ErrTargetExists)
+		case id == "":
+			return nil, fmt.Errorf("target %q (no esrestore run id in its _meta): %w", r.opt.Target, ErrTargetExists)
+		case id != r.opt.RunID:
+			return nil, fmt.Errorf("target %q (written by run %q, this is run %q): %w", r.opt.Target, id, r.opt.RunID, ErrTargetExists)
+		}
+		p.resume = true
+	}
+	protected := map[string]bool{r.opt.Target: true}
+	for n := range readOnly {
+		protected[n] = true
+	}
+	if b, ok := src.(binder); ok {
+		b.bind(runInfo{
+			es: r.es, cluster: ci, protected: protected, original: orig.Name, target: r.opt.Target,
+			runID: r.opt.RunID, keep: r.opt.KeepStaging, log: r.log,
+		})
+	}
+	if err := src.Check(ctx); err != nil {
+		return nil, err
+	}
+	r.log.Info("checks passed", "cluster", ci.Name, "version", ci.Version.Number, "original", orig.Name,
+		"target", r.opt.Target, "resume", p.resume, "source", src.Name(), "run_id", r.opt.RunID)
+	return p, nil
+}
+
+// writable refuses any write naming the original or one of its aliases.
+func (r *Restorer) writable(name string) error {
+	if name == r.opt.Original || r.readOnly[name] || r.readOnly == nil {
+		return fmt.Errorf("refusing to write to %q: %w", name, ErrTargetIsOriginal)
+	}
+	return nil
+}
+
+// Run checks (as Check), prepares the source, creates the target (or
+// resumes it), loads it, puts the original's refresh interval and replicas
+// back and refreshes it (also after a failure), verifies the counts, and
+// cleans the source up. It returns the final Stats with its error.
+//
+// On cancellation it stops reading, lets the requests in flight finish or
+// time out, and returns the counts with an error wrapping ctx's: documents
+// read but not settled are Stats.Pending, and a rerun with the same RunID
+// resumes.
+func (r *Restorer) Run(ctx context.Context, src Source) (Stats, error) {
+	if !r.busy.CompareAndSwap(false, true) {
+		return r.Stats(), errors.New("restore: a Check or Run is already in progress")
+	}
+	defer r.busy.Store(false)
+	r.reset()
+	err := r.run(ctx, src)
+	r.st.end.Store(time.Now().UnixNano())
+	st := r.Stats()
+	if err != nil {
+		r.log.Error("restore failed", "target", r.opt.Target, "read", st.Read, "indexed", st.Indexed, "kept", st.Kept,
+			"failed", st.Failed, "pending", st.Pending(), "error", err)
+		return st, err
+	}
+	r.log.Info("restore done", "target", r.opt.Target, "read", st.Read, "indexed", st.Indexed, "kept", st.Kept,
+		"failed", st.Failed, "retried", st.Retried, "count", st.Count, "elapsed", st.Elapsed)
+	return st, nil
+}
+
+func (r *Restorer) reset() {
+	for _, c := range []*atomic.Int64{&r.st.read, &r.st.indexed, &r.st.kept, &r.st.failed, &r.st.retried,
+		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end} {
+		c.Store(0)
+	}
+	r.st.count.Store(-1)
+	r.st.start.Store(time.Now().UnixNano())
+}
+
+func (r *Restorer) run(ctx context.Context, src Source) (err error) {
+	p, err := r.check(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx := ctx
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+			defer cancel()
+		}
+		if cerr := src.Cleanup(cctx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("clean up source %s: %w", src.Name(), cerr))
+		}
+	}()
+	if err := src.Prepare(ctx); err != nil {
+		return fmt.Errorf("prepare source %s: %w", src.Name(), err)
+	}
+	if err := r.createTarget(ctx, p, src); err != nil {
+		return err
+	}
+	loadErr := r.resumeCount(ctx, p)
+	if loadErr == nil {
+		loadErr = r.load(ctx, p, src)
+	}
+	if err := r.finish(ctx, p); err != nil {
+		return errors.Join(loadErr, err)
+	}
+	if loadErr != nil {
+		return loadErr
+	}
+	return r.verify(ctx)
+}
+
+// resumeCount records what an earlier attempt left in a resumed target.
+func (r *Restorer) resumeCount(ctx context.Context, p *plan) error {
+	if !p.resume {
+		return nil
+	}
+	if err := r.refresh(ctx); err != nil {
+		return err
+	}
+	n, err := esscan.Count(ctx, r.es, r.opt.Target)
+	if err != nil {
+		return err
+	}
+	r.st.existing.Store(n)
+	r.log.Info("resuming into existing target", "target", r.opt.Target, "documents", n, "run_id", r.opt.RunID)
+	return nil
+}
+
+// load runs the passes: in merge mode the preferred side with op_type
+// index, then the other with create; in source mode the source alone.
+func (r *Restorer) load(ctx context.Context, p *plan, src Source) error {
+	if err := r.writable(r.opt.Target); err != nil {
+		return err
+	}
+	orig := &pass{
+		src:  &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices},
+		name: "original:" + r.opt.Original,
+	}
+	source := &pass{src: src, name: src.Name()}
+	var passes []*pass
+	switch {
+	case r.opt.Mode == ModeSource:
+		source.op = "index"
+		passes = []*pass{source}
+	case r.opt.Prefer == PreferSource:
+		source.op, orig.op = "index", "create"
+		passes = []*pass{source, orig}
+	default:
+		orig.op, source.op = "index", "create"
+		passes = []*pass{orig, source}
+	}
+	for _, ps := range passes {
+		r.log.Info("loading", "from", ps.name, "op_type", ps.op, "target", r.opt.Target)
+		if err := r.loadPass(ctx, ps); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("restore into %q interrupted while reading %s: %w", r.opt.Target, ps.name, context.Cause(ctx))
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// loadPass reads one side into the target: the reader stays in this
+// goroutine and starts one worker per batch, at most Workers at a time.
+func (r *Restorer) loadPass(ctx context.Context, p *pass) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opt.Workers)
+	b := &batcher{r: r, p: p, g: g, ctx: gctx}
+	scanErr := p.src.Scan(gctx, func(ctx context.Context, docs []dump.Doc, bad []*dump.LineError) error {
+		if err := gctx.Err(); err != nil {
+			return err
+		}
+		for _, le := range bad {
+			if err := r.badLine(p, le); err != nil {
+				return err
+			}
+		}
+		return b.add(docs)
+	})
+	if err := b.flush(); scanErr == nil {
+		scanErr = err
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if scanErr != nil {
+		return fmt.Errorf("read %s: %w", p.name, scanErr)
+	}
+	return nil
+}
+
+// verify checks the counts against each other and against the target.
+func (r *Restorer) verify(ctx context.Context) error {
+	s := r.Stats()
+	if s.Read != s.Indexed+s.Kept+s.Failed {
+		return fmt.Errorf("%w: read %d != indexed %d + kept %d + failed %d", ErrInvariant, s.Read, s.Indexed, s.Kept, s.Failed)
+	}
+	n, err := esscan.Count(ctx, r.es, r.opt.Target)
+	if err != nil {
+		return fmt.Errorf("verify target: %w", err)
+	}
+	r.st.count.Store(n)
+	want := s.Existing + s.Created
+	if n < want || n > want+s.Ambiguous {
+		return fmt.Errorf("%w: target %q has _count %d, want %d (existing %d + created %d, up to %d ambiguous more)",
+			ErrInvariant, r.opt.Target, n, want, s.Existing, s.Created, s.Ambiguous)
+	}
+	if s.Existing == 0 && s.Indexed-s.Created > s.Ambiguous {
+		r.log.Warn("some documents replaced one written earlier in this run: the source repeats ids",
+			"indexed", s.Indexed, "created", s.Created)
+	}
+	return nil
+}
+
+// discardLogger is the logger of a source used without a Restorer.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

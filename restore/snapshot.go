@@ -1,0 +1,250 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+)
+
+// SnapshotSource restores index from snapshot snap of repository repo into a
+// staging index, reads it, and deletes it in Cleanup unless keep (or
+// Options.KeepStaging) is set.
+//
+// Elasticsearch does the restore (_snapshot/REPO/SNAP/_restore with
+// wait_for_completion, rename_pattern/rename_replacement, include_aliases
+// false, no replicas, no ILM policy), so the snapshot's documents are read
+// back exactly as they were stored. The staging index is named
+// "esrestore-staging-RUNID" (lowercased; runID "" means the Restorer's
+// RunID), so a resumed run finds and replaces its own. An empty index
+// means the original's concrete name, which the Restorer tells the source
+// before Check.
+func SnapshotSource(es *elasticsearch.Client, repo, snap, index string, keep bool, runID string) Source {
+	return &snapshotSource{es: es, repo: repo, snap: snap, index: index, keep: keep, runID: runID}
+}
+
+type snapshotSource struct {
+	es          *elasticsearch.Client
+	repo, snap  string
+	index       string
+	keep        bool
+	runID       string
+	run         runInfo
+	staging     string
+	created     bool // a restore into staging was asked for
+	stagingSeen bool // staging existed at Check
+}
+
+func (s *snapshotSource) Name() string {
+	n := "snapshot:" + s.repo + "/" + s.snap
+	if s.index != "" {
+		n += "/" + s.index
+	}
+	return n
+}
+
+func (s *snapshotSource) bind(ri runInfo) {
+	s.run = ri
+	if s.run.log == nil {
+		s.run.log = discardLogger()
+	}
+	if s.index == "" {
+		s.index = ri.original
+	}
+	if s.runID == "" {
+		s.runID = ri.runID
+	}
+	s.keep = s.keep || ri.keep
+	s.staging = stagingName(s.runID)
+}
+
+// stagingName derives a valid index name from a run id.
+func stagingName(runID string) string {
+	var b strings.Builder
+	b.WriteString("esrestore-staging-")
+	for _, r := range strings.ToLower(runID) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	n := b.String()
+	if len(n) > 255 {
+		n = n[:255]
+	}
+	return n
+}
+
+type snapshotInfo struct {
+	Snapshot string   `json:"snapshot"`
+	State    string   `json:"state"`
+	Indices  []string `json:"indices"`
+}
+
+func (s *snapshotSource) Check(ctx context.Context) error {
+	if s.es == nil {
+		return fmt.Errorf("snapshot %s/%s: no elasticsearch client", s.repo, s.snap)
+	}
+	if s.staging == "" {
+		s.bind(runInfo{es: s.es, log: discardLogger()})
+	}
+	if s.index == "" {
+		return fmt.Errorf("%w: snapshot %s/%s: no index to restore", ErrInvalidOptions, s.repo, s.snap)
+	}
+	what := fmt.Sprintf("get snapshot %s/%s", s.repo, s.snap)
+	a, err := send(ctx, s.es, what, esapi.SnapshotGetRequest{Repository: s.repo, Snapshot: []string{s.snap}})
+	if err != nil {
+		return err
+	}
+	if a.status == 404 {
+		e := a.err()
+		switch e.Type {
+		case "repository_missing_exception":
+			return fmt.Errorf("%s: repository %q: %w: %v", what, s.repo, ErrSourceMissing, e)
+		case "snapshot_missing_exception":
+			return fmt.Errorf("%s: snapshot %q in repository %q: %w: %v", what, s.snap, s.repo, ErrSourceMissing, e)
+		}
+		return fmt.Errorf("%s: %w: %v", what, ErrSourceMissing, e)
+	}
+	if !a.ok() {
+		return fmt.Errorf("%s: %v", what, a.err())
+	}
+	var out struct {
+		Snapshots []snapshotInfo `json:"snapshots"`
+	}
+	if err := json.Unmarshal(a.body, &out); err != nil {
+		return fmt.Errorf("%s: decode answer: %w", what, err)
+	}
+	i := slices.IndexFunc(out.Snapshots, func(si snapshotInfo) bool { return si.Snapshot == s.snap })
+	if i < 0 {
+		return fmt.Errorf("%s: snapshot %q in repository %q: %w", what, s.snap, s.repo, ErrSourceMissing)
+	}
+	si := out.Snapshots[i]
+	switch si.State {
+	case "SUCCESS", "":
+	case "PARTIAL":
+		s.run.log.Warn("snapshot is partial: some shards may be missing and their restore fail", "snapshot", s.repo+"/"+s.snap)
+	default:
+		return fmt.Errorf("%s: snapshot state is %s, not restorable", what, si.State)
+	}
+	if !slices.Contains(si.Indices, s.index) {
+		held := si.Indices
+		if len(held) > 10 {
+			held = append(held[:10:10], "...")
+		}
+		return fmt.Errorf("%s: index %q is not in it (it holds %d indices: %s): %w",
+			what, s.index, len(si.Indices), strings.Join(held, ", "), ErrSourceMissing)
+	}
+	if s.run.protected[s.staging] {
+		return fmt.Errorf("%w: staging index %q (from run id %q) is the original, one of its aliases or the target",
+			ErrInvalidOptions, s.staging, s.runID)
+	}
+	im, found, err := getIndex(ctx, s.es, s.staging, fmt.Sprintf("get staging index %q", s.staging))
+	if err != nil {
+		return err
+	}
+	if found && im.Name != s.staging {
+		return fmt.Errorf("staging index %q is an alias of %q: %w", s.staging, im.Name, ErrTargetExists)
+	}
+	s.stagingSeen = found
+	if found {
+		s.run.log.Info("staging index left by an earlier attempt of this run: it will be restored again", "staging", s.staging)
+	}
+	return nil
+}
+
+func (s *snapshotSource) Prepare(ctx context.Context) error {
+	if s.run.protected[s.staging] || s.staging == "" {
+		return fmt.Errorf("%w: staging index %q is protected", ErrInvalidOptions, s.staging)
+	}
+	if s.stagingSeen {
+		// Elasticsearch cannot restore over an open index, and a staging
+		// index from an interrupted attempt may be incomplete.
+		if err := s.deleteStaging(ctx); err != nil {
+			return err
+		}
+	}
+	body, err := json.Marshal(map[string]any{
+		"indices":               s.index,
+		"rename_pattern":        ".+",
+		"rename_replacement":    s.staging,
+		"include_aliases":       false,
+		"include_global_state":  false,
+		"index_settings":        map[string]any{"index.number_of_replicas": 0},
+		"ignore_index_settings": []string{"index.lifecycle.name", "index.lifecycle.rollover_alias"},
+	})
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("restore %s/%s/%s into staging index %q", s.repo, s.snap, s.index, s.staging)
+	s.run.log.Info("restoring snapshot into staging index", "snapshot", s.repo+"/"+s.snap, "index", s.index, "staging", s.staging)
+	wait := true
+	s.created = true
+	a, err := sendOK(ctx, s.es, what, esapi.SnapshotRestoreRequest{
+		Repository: s.repo, Snapshot: s.snap, Body: bytes.NewReader(body), WaitForCompletion: &wait,
+	})
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Snapshot struct {
+			Indices []string `json:"indices"`
+			Shards  struct {
+				Total  int `json:"total"`
+				Failed int `json:"failed"`
+			} `json:"shards"`
+		} `json:"snapshot"`
+	}
+	if err := json.Unmarshal(a.body, &out); err != nil {
+		return fmt.Errorf("%s: decode answer: %w", what, err)
+	}
+	if out.Snapshot.Shards.Failed > 0 {
+		return fmt.Errorf("%s: %d of %d shards failed", what, out.Snapshot.Shards.Failed, out.Snapshot.Shards.Total)
+	}
+	if !slices.Contains(out.Snapshot.Indices, s.staging) {
+		return fmt.Errorf("%s: answer does not list the staging index (got %v)", what, out.Snapshot.Indices)
+	}
+	return nil
+}
+
+func (s *snapshotSource) Scan(ctx context.Context, fn ScanFunc) error {
+	if !s.created {
+		return fmt.Errorf("snapshot %s/%s: scan before prepare", s.repo, s.snap)
+	}
+	src := &indexSource{es: s.es, index: s.staging, slices: 1}
+	return src.Scan(ctx, fn)
+}
+
+func (s *snapshotSource) Cleanup(ctx context.Context) error {
+	if !s.created {
+		return nil
+	}
+	if s.keep {
+		s.run.log.Info("staging index kept", "staging", s.staging)
+		return nil
+	}
+	return s.deleteStaging(ctx)
+}
+
+func (s *snapshotSource) deleteStaging(ctx context.Context) error {
+	if s.run.protected[s.staging] || s.staging == "" {
+		return fmt.Errorf("%w: refusing to delete protected index %q", ErrInvalidOptions, s.staging)
+	}
+	what := fmt.Sprintf("delete staging index %q", s.staging)
+	a, err := send(ctx, s.es, what, esapi.IndicesDeleteRequest{Index: []string{s.staging}, ExpandWildcards: "none"})
+	if err != nil {
+		return err
+	}
+	if !a.ok() && a.status != 404 {
+		return fmt.Errorf("%s: %v", what, a.err())
+	}
+	s.run.log.Info("staging index deleted", "staging", s.staging)
+	return nil
+}

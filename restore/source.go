@@ -1,0 +1,279 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// Source is where the lost documents come back from. A Restorer calls
+// Check, then Prepare, Scan once, and Cleanup (also after a failure).
+type Source interface {
+	// Name says what the source is, for logs, failures and the target's
+	// _meta, e.g. "snapshot:backups/before-loss/documents". It must not
+	// hold secrets.
+	Name() string
+	// Check verifies, without writing anything, that the source exists:
+	// the index, the repository and snapshot and the index in it. It
+	// fails fast with an error wrapping ErrSourceMissing.
+	Check(ctx context.Context) error
+	// Prepare makes the documents readable, e.g. restores a snapshot into
+	// a staging index.
+	Prepare(ctx context.Context) error
+	// Scan passes every document to fn, in pages; fn may be called
+	// concurrently (sliced index reads). A dump passes its bad lines too.
+	// Scan stops at fn's first error and returns it.
+	Scan(ctx context.Context, fn ScanFunc) error
+	// Cleanup removes what Prepare made, unless told to keep it.
+	Cleanup(ctx context.Context) error
+}
+
+// ScanFunc receives a page of documents and, from dumps, the lines that are
+// not documents (malformed JSON, not an object, missing _id or _source). It
+// must not keep the slices after it returns.
+type ScanFunc func(ctx context.Context, docs []dump.Doc, bad []*dump.LineError) error
+
+// runInfo is what a Restorer tells its sources before Check.
+type runInfo struct {
+	es      *elasticsearch.Client // the cluster holding the original and the target
+	cluster clusterInfo           // its GET / answer, empty without the monitor privilege
+	// protected are the names a source must never write or delete: the
+	// original, its aliases and the target.
+	protected map[string]bool
+	original  string
+	target    string
+	runID     string
+	keep      bool // Options.KeepStaging
+	log       *slog.Logger
+}
+
+// binder is a Source that wants to know the run it serves.
+type binder interface{ bind(runInfo) }
+
+var (
+	_ Source = (*indexSource)(nil)
+	_ Source = (*ndjsonSource)(nil)
+	_ Source = (*snapshotSource)(nil)
+	_ Source = named{}
+	_ binder = (*indexSource)(nil)
+	_ binder = (*snapshotSource)(nil)
+	_ binder = named{}
+)
+
+// IndexSource reads index through a point in time, with search_after on
+// _shard_doc, in slices read concurrently (slices < 1 means 1). es may be
+// the target's cluster or another one; when it is the same client, the
+// index must not be the target. Name is "index:INDEX".
+func IndexSource(es *elasticsearch.Client, index string, slices int) Source {
+	return &indexSource{es: es, index: index, slices: max(slices, 1), name: "index:" + index}
+}
+
+type indexSource struct {
+	es     *elasticsearch.Client
+	index  string
+	slices int
+	name   string
+	run    runInfo
+}
+
+func (s *indexSource) Name() string { return s.name }
+
+func (s *indexSource) bind(ri runInfo) { s.run = ri }
+
+func (s *indexSource) Check(ctx context.Context) error {
+	if s.es == nil {
+		return fmt.Errorf("source index %q: no elasticsearch client", s.index)
+	}
+	ci := s.run.cluster
+	if s.es != s.run.es {
+		var err error
+		if ci, err = ping(ctx, s.es, "reach the source cluster"); err != nil {
+			return err
+		}
+	}
+	im, found, err := getIndex(ctx, s.es, s.index, fmt.Sprintf("get source index %q", s.index))
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("source index %q: %w", s.index, ErrSourceMissing)
+	}
+	same := s.es == s.run.es || (ci.UUID != "" && ci.UUID == s.run.cluster.UUID)
+	if same && s.run.target != "" && im.Name == s.run.target {
+		return fmt.Errorf("source index %q: %w", s.index, ErrSourceIsTarget)
+	}
+	if im.sourceDisabled() {
+		return fmt.Errorf("source index %q: %w, its documents cannot be read back", s.index, ErrSourceDisabled)
+	}
+	return nil
+}
+
+func (s *indexSource) Prepare(context.Context) error { return nil }
+
+func (s *indexSource) Scan(ctx context.Context, fn ScanFunc) error {
+	return esscan.Scan(ctx, s.es, s.index, esscan.Options{Slices: s.slices}, func(ctx context.Context, _ int, page []dump.Doc) error {
+		return fn(ctx, page, nil)
+	})
+}
+
+func (s *indexSource) Cleanup(context.Context) error { return nil }
+
+// NDJSONSource reads a dump in the elasticdump line format, one
+// {"_index","_id","_routing","_source"} object a line, plain or gzip (told
+// by its magic bytes). The caller opens r (a file, an S3 stream) and closes
+// it after Run; name (a path or URL, without secrets) identifies it in
+// failures as name:line.
+//
+// A line that is not a document (malformed JSON, not an object, missing or
+// non-object _source) is counted read and failed, reported with its line,
+// and the run goes on. A line without _id fails the same way: an id is
+// never generated, because a rerun of the same dump would then add the
+// document a second time under another id, and a reviewer could not tell
+// the restored copy from the lost one.
+func NDJSONSource(r io.Reader, name string) Source {
+	return &ndjsonSource{r: r, name: name}
+}
+
+type ndjsonSource struct {
+	r     io.Reader
+	name  string
+	dr    *dump.Reader
+	used  bool
+	docs  int // page bounds
+	bytes int
+}
+
+// Page bounds of a dump: pages are copied into _bulk batches, so they only
+// need to be large enough to make the handover cheap.
+const (
+	ndjsonPageDocs  = 500
+	ndjsonPageBytes = 1 << 20
+)
+
+func (s *ndjsonSource) Name() string { return s.name }
+
+func (s *ndjsonSource) open() error {
+	if s.dr != nil {
+		return nil
+	}
+	if s.r == nil {
+		return fmt.Errorf("dump %s: %w: no reader", s.name, ErrSourceMissing)
+	}
+	dr, err := dump.NewReader(s.r, s.name)
+	if err != nil {
+		return fmt.Errorf("open dump %s: %w", s.name, err)
+	}
+	s.dr = dr
+	return nil
+}
+
+// Check opens the dump: a corrupt gzip header fails here.
+func (s *ndjsonSource) Check(context.Context) error { return s.open() }
+
+func (s *ndjsonSource) Prepare(context.Context) error { return s.open() }
+
+func (s *ndjsonSource) Scan(ctx context.Context, fn ScanFunc) error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	if s.used {
+		return fmt.Errorf("dump %s: already read; a dump can be read once", s.name)
+	}
+	s.used = true
+	pageDocs, pageBytes := s.docs, s.bytes
+	if pageDocs <= 0 {
+		pageDocs = ndjsonPageDocs
+	}
+	if pageBytes <= 0 {
+		pageBytes = ndjsonPageBytes
+	}
+	var (
+		docs []dump.Doc
+		bad  []*dump.LineError
+		size int
+	)
+	flush := func() error {
+		if len(docs) == 0 && len(bad) == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := fn(ctx, docs, bad)
+		// fn must not keep the slices, so they are reused; clear drops the
+		// references to the sources.
+		clear(docs)
+		docs, bad, size = docs[:0], nil, 0
+		return err
+	}
+	for {
+		d, err := s.dr.Next()
+		if errors.Is(err, io.EOF) {
+			return flush()
+		}
+		var le *dump.LineError
+		switch {
+		case errors.As(err, &le):
+			bad = append(bad, le)
+		case err != nil:
+			return fmt.Errorf("read dump %s: %w", s.name, err)
+		default:
+			docs = append(docs, d)
+			size += len(d.Source)
+		}
+		if len(docs) >= pageDocs || size >= pageBytes || len(bad) >= pageDocs {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *ndjsonSource) Cleanup(context.Context) error { return nil }
+
+// Named returns src under another name, e.g. the URL of another cluster
+// (without credentials) for an IndexSource.
+func Named(src Source, name string) Source { return named{Source: src, name: name} }
+
+type named struct {
+	Source
+	name string
+}
+
+func (n named) Name() string { return n.name }
+
+func (n named) bind(ri runInfo) {
+	if b, ok := n.Source.(binder); ok {
+		b.bind(ri)
+	}
+}
+
+// ParseSource builds a source on es from "index:NAME" or
+// "snapshot:REPO/SNAPSHOT[/INDEX]". URLs of other clusters and dumps are
+// the caller's: it builds their client or opens their stream and calls
+// IndexSource or NDJSONSource.
+func ParseSource(es *elasticsearch.Client, spec string, slices int, keepStaging bool, runID string) (Source, error) {
+	kind, rest, ok := strings.Cut(spec, ":")
+	switch {
+	case ok && kind == "index" && rest != "" && !strings.ContainsAny(rest, "/,*"):
+		return IndexSource(es, rest, slices), nil
+	case ok && kind == "snapshot":
+		parts := strings.Split(rest, "/")
+		if (len(parts) == 2 || len(parts) == 3) && parts[0] != "" && parts[1] != "" && (len(parts) == 2 || parts[2] != "") {
+			index := ""
+			if len(parts) == 3 {
+				index = parts[2]
+			}
+			return SnapshotSource(es, parts[0], parts[1], index, keepStaging, runID), nil
+		}
+	}
+	return nil, fmt.Errorf("%w: source: want index:NAME or snapshot:REPO/SNAPSHOT[/INDEX] (got %q)", ErrInvalidOptions, spec)
+}
