@@ -202,13 +202,11 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 	for n := range readOnly {
 		protected[n] = true
 	}
-	if b, ok := src.(binder); ok {
-		b.bind(runInfo{
-			es: r.es, cluster: ci, protected: protected, original: orig.Name, target: r.opt.Target,
-			runID: r.opt.RunID, keep: r.opt.KeepStaging, log: r.log,
-		})
+	run := RunInfo{
+		ES: r.es, ClusterUUID: ci.UUID, Original: orig.Name, Target: r.opt.Target, Protected: protected,
+		RunID: r.opt.RunID, KeepStaging: r.opt.KeepStaging, Logger: r.log,
 	}
-	if err := src.Check(ctx); err != nil {
+	if err := src.Check(ctx, run); err != nil {
 		return nil, err
 	}
 	r.log.Info("checks passed", "cluster", ci.Name, "version", ci.Version.Number, "original", orig.Name,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -34,7 +35,8 @@ type snapshotSource struct {
 	index       string
 	keep        bool
 	runID       string
-	run         runInfo
+	protected   map[string]bool
+	log         *slog.Logger
 	staging     string
 	created     bool // a restore into staging was asked for
 	stagingSeen bool // staging existed at Check
@@ -48,18 +50,21 @@ func (s *snapshotSource) Name() string {
 	return n
 }
 
-func (s *snapshotSource) bind(ri runInfo) {
-	s.run = ri
-	if s.run.log == nil {
-		s.run.log = discardLogger()
+// bind learns the run: the default index and run id, the names never to
+// touch, the logger.
+func (s *snapshotSource) bind(run RunInfo) {
+	s.protected = run.Protected
+	s.log = run.Logger
+	if s.log == nil {
+		s.log = discardLogger()
 	}
 	if s.index == "" {
-		s.index = ri.original
+		s.index = run.Original
 	}
 	if s.runID == "" {
-		s.runID = ri.runID
+		s.runID = run.RunID
 	}
-	s.keep = s.keep || ri.keep
+	s.keep = s.keep || run.KeepStaging
 	s.staging = stagingName(s.runID)
 }
 
@@ -88,13 +93,11 @@ type snapshotInfo struct {
 	Indices  []string `json:"indices"`
 }
 
-func (s *snapshotSource) Check(ctx context.Context) error {
+func (s *snapshotSource) Check(ctx context.Context, run RunInfo) error {
 	if s.es == nil {
 		return fmt.Errorf("snapshot %s/%s: no elasticsearch client", s.repo, s.snap)
 	}
-	if s.staging == "" {
-		s.bind(runInfo{es: s.es, log: discardLogger()})
-	}
+	s.bind(run)
 	if s.index == "" {
 		return fmt.Errorf("%w: snapshot %s/%s: no index to restore", ErrInvalidOptions, s.repo, s.snap)
 	}
@@ -130,7 +133,7 @@ func (s *snapshotSource) Check(ctx context.Context) error {
 	switch si.State {
 	case "SUCCESS", "":
 	case "PARTIAL":
-		s.run.log.Warn("snapshot is partial: some shards may be missing and their restore fail", "snapshot", s.repo+"/"+s.snap)
+		s.log.Warn("snapshot is partial: some shards may be missing and their restore fail", "snapshot", s.repo+"/"+s.snap)
 	default:
 		return fmt.Errorf("%s: snapshot state is %s, not restorable", what, si.State)
 	}
@@ -142,7 +145,7 @@ func (s *snapshotSource) Check(ctx context.Context) error {
 		return fmt.Errorf("%s: index %q is not in it (it holds %d indices: %s): %w",
 			what, s.index, len(si.Indices), strings.Join(held, ", "), ErrSourceMissing)
 	}
-	if s.run.protected[s.staging] {
+	if s.protected[s.staging] {
 		return fmt.Errorf("%w: staging index %q (from run id %q) is the original, one of its aliases or the target",
 			ErrInvalidOptions, s.staging, s.runID)
 	}
@@ -155,13 +158,13 @@ func (s *snapshotSource) Check(ctx context.Context) error {
 	}
 	s.stagingSeen = found
 	if found {
-		s.run.log.Info("staging index left by an earlier attempt of this run: it will be restored again", "staging", s.staging)
+		s.log.Info("staging index left by an earlier attempt of this run: it will be restored again", "staging", s.staging)
 	}
 	return nil
 }
 
 func (s *snapshotSource) Prepare(ctx context.Context) error {
-	if s.run.protected[s.staging] || s.staging == "" {
+	if s.protected[s.staging] || s.staging == "" {
 		return fmt.Errorf("%w: staging index %q is protected", ErrInvalidOptions, s.staging)
 	}
 	if s.stagingSeen {
@@ -184,7 +187,7 @@ func (s *snapshotSource) Prepare(ctx context.Context) error {
 		return err
 	}
 	what := fmt.Sprintf("restore %s/%s/%s into staging index %q", s.repo, s.snap, s.index, s.staging)
-	s.run.log.Info("restoring snapshot into staging index", "snapshot", s.repo+"/"+s.snap, "index", s.index, "staging", s.staging)
+	s.log.Info("restoring snapshot into staging index", "snapshot", s.repo+"/"+s.snap, "index", s.index, "staging", s.staging)
 	wait := true
 	s.created = true
 	a, err := sendOK(ctx, s.es, what, esapi.SnapshotRestoreRequest{
@@ -227,14 +230,14 @@ func (s *snapshotSource) Cleanup(ctx context.Context) error {
 		return nil
 	}
 	if s.keep {
-		s.run.log.Info("staging index kept", "staging", s.staging)
+		s.log.Info("staging index kept", "staging", s.staging)
 		return nil
 	}
 	return s.deleteStaging(ctx)
 }
 
 func (s *snapshotSource) deleteStaging(ctx context.Context) error {
-	if s.run.protected[s.staging] || s.staging == "" {
+	if s.protected[s.staging] || s.staging == "" {
 		return fmt.Errorf("%w: refusing to delete protected index %q", ErrInvalidOptions, s.staging)
 	}
 	what := fmt.Sprintf("delete staging index %q", s.staging)
@@ -245,6 +248,6 @@ func (s *snapshotSource) deleteStaging(ctx context.Context) error {
 	if !a.ok() && a.status != 404 {
 		return fmt.Errorf("%s: %v", what, a.err())
 	}
-	s.run.log.Info("staging index deleted", "staging", s.staging)
+	s.log.Info("staging index deleted", "staging", s.staging)
 	return nil
 }

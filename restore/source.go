@@ -23,8 +23,10 @@ type Source interface {
 	Name() string
 	// Check verifies, without writing anything, that the source exists:
 	// the index, the repository and snapshot and the index in it. It
-	// fails fast with an error wrapping ErrSourceMissing.
-	Check(ctx context.Context) error
+	// fails fast with an error wrapping ErrSourceMissing. run describes
+	// the run the source serves; a wrapper that embeds a Source passes it
+	// on unchanged.
+	Check(ctx context.Context, run RunInfo) error
 	// Prepare makes the documents readable, e.g. restores a snapshot into
 	// a staging index.
 	Prepare(ctx context.Context) error
@@ -41,31 +43,32 @@ type Source interface {
 // must not keep the slices after it returns.
 type ScanFunc func(ctx context.Context, docs []dump.Doc, bad []*dump.LineError) error
 
-// runInfo is what a Restorer tells its sources before Check.
-type runInfo struct {
-	es      *elasticsearch.Client // the cluster holding the original and the target
-	cluster clusterInfo           // its GET / answer, empty without the monitor privilege
-	// protected are the names a source must never write or delete: the
+// RunInfo is what a Restorer tells its Source in Check.
+type RunInfo struct {
+	// ES is the client of the cluster holding the original and the target.
+	ES *elasticsearch.Client
+	// ClusterUUID is that cluster's, "" when GET / was not allowed.
+	ClusterUUID string
+	// Original is the concrete name of the original index.
+	Original string
+	// Target is the index restored into.
+	Target string
+	// Protected are the names a source must never write or delete: the
 	// original, its aliases and the target.
-	protected map[string]bool
-	original  string
-	target    string
-	runID     string
-	keep      bool // Options.KeepStaging
-	log       *slog.Logger
+	Protected map[string]bool
+	// RunID is Options.RunID.
+	RunID string
+	// KeepStaging is Options.KeepStaging.
+	KeepStaging bool
+	// Logger is Options.Logger.
+	Logger *slog.Logger
 }
-
-// binder is a Source that wants to know the run it serves.
-type binder interface{ bind(runInfo) }
 
 var (
 	_ Source = (*indexSource)(nil)
 	_ Source = (*ndjsonSource)(nil)
 	_ Source = (*snapshotSource)(nil)
 	_ Source = named{}
-	_ binder = (*indexSource)(nil)
-	_ binder = (*snapshotSource)(nil)
-	_ binder = named{}
 )
 
 // IndexSource reads index through a point in time, with search_after on
@@ -81,23 +84,21 @@ type indexSource struct {
 	index  string
 	slices int
 	name   string
-	run    runInfo
 }
 
 func (s *indexSource) Name() string { return s.name }
 
-func (s *indexSource) bind(ri runInfo) { s.run = ri }
-
-func (s *indexSource) Check(ctx context.Context) error {
+func (s *indexSource) Check(ctx context.Context, run RunInfo) error {
 	if s.es == nil {
 		return fmt.Errorf("source index %q: no elasticsearch client", s.index)
 	}
-	ci := s.run.cluster
-	if s.es != s.run.es {
-		var err error
-		if ci, err = ping(ctx, s.es, "reach the source cluster"); err != nil {
+	uuid := run.ClusterUUID
+	if s.es != run.ES {
+		ci, err := ping(ctx, s.es, "reach the source cluster")
+		if err != nil {
 			return err
 		}
+		uuid = ci.UUID
 	}
 	im, found, err := getIndex(ctx, s.es, s.index, fmt.Sprintf("get source index %q", s.index))
 	if err != nil {
@@ -106,8 +107,8 @@ func (s *indexSource) Check(ctx context.Context) error {
 	if !found {
 		return fmt.Errorf("source index %q: %w", s.index, ErrSourceMissing)
 	}
-	same := s.es == s.run.es || (ci.UUID != "" && ci.UUID == s.run.cluster.UUID)
-	if same && s.run.target != "" && im.Name == s.run.target {
+	same := s.es == run.ES || (uuid != "" && uuid == run.ClusterUUID)
+	if same && run.Target != "" && im.Name == run.Target {
 		return fmt.Errorf("source index %q: %w", s.index, ErrSourceIsTarget)
 	}
 	if im.sourceDisabled() {
@@ -176,7 +177,7 @@ func (s *ndjsonSource) open() error {
 }
 
 // Check opens the dump: a corrupt gzip header fails here.
-func (s *ndjsonSource) Check(context.Context) error { return s.open() }
+func (s *ndjsonSource) Check(context.Context, RunInfo) error { return s.open() }
 
 func (s *ndjsonSource) Prepare(context.Context) error { return s.open() }
 
@@ -249,12 +250,6 @@ type named struct {
 }
 
 func (n named) Name() string { return n.name }
-
-func (n named) bind(ri runInfo) {
-	if b, ok := n.Source.(binder); ok {
-		b.bind(ri)
-	}
-}
 
 // ParseSource builds a source on es from "index:NAME" or
 // "snapshot:REPO/SNAPSHOT[/INDEX]". URLs of other clusters and dumps are
