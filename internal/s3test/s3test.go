@@ -278,8 +278,17 @@ func buildBinary(tb testing.TB) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	// Build beside the final name and rename: another test process may be
-	// building the same binary, and the last rename wins harmlessly.
+	// go test runs packages in parallel processes: one builds, the others
+	// wait and find the binary.
+	unlock, err := lockFile(filepath.Join(dir, "build.lock"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	// Build beside the final name and rename, so a binary at bin is whole.
 	tmp := fmt.Sprintf("%s.tmp-%d", bin, os.Getpid())
 	tb.Logf("s3test: building versitygw into %s (minutes on a first run)", bin)
 	start := time.Now()
