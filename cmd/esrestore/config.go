@@ -506,7 +506,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if has("target") {
 		c.Target = fv.str("target")
 		if c.Target == "" && c.Original != "" {
-			c.Target = c.Original + "_restored_" + now.UTC().Format("20060102")
+			c.Target = reportName(c.Original) + "_restored_" + now.UTC().Format("20060102")
 		}
 		if why := validIndexName(c.Target); why != "" && c.Target != "" {
 			errs = append(errs, fv.bad("target", why))

@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// cli runs esrestore in-process and returns its exit code and output.
+type cli struct {
+	t      *testing.T
+	vars   map[string]string
+	files  map[string]string
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+}
+
+func newCLI(t *testing.T) *cli {
+	return &cli{t: t, vars: map[string]string{}, files: map[string]string{}}
+}
+
+func (c *cli) run(ctx context.Context, args ...string) int {
+	c.t.Helper()
+	c.stdout.Reset()
+	c.stderr.Reset()
+	env := &Env{
+		Getenv: func(k string) string { return c.vars[k] },
+		ReadFile: func(p string) ([]byte, error) {
+			if b, ok := c.files[p]; ok {
+				return []byte(b), nil
+			}
+			return os.ReadFile(p)
+		},
+		Stdout: &c.stdout,
+		Stderr: &c.stderr,
+	}
+	code := Main(ctx, env, args)
+	if testing.Verbose() {
+		c.t.Logf("esrestore %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, c.stdout.String(), c.stderr.String())
+	}
+	return code
+}
+
+// lossCluster is a fixture cluster with a Commons loss scenario.
+func lossCluster(t *testing.T, n int) (*fixtures.ES, fixtures.Scenario) {
+	t.Helper()
+	es := fixtures.NewES(t)
+	sc := fixtures.NewScenario(n, 0.1, 7)
+	if err := es.LoadScenario("documents", "backups", "before-loss", sc, 3); err != nil {
+		t.Fatal(err)
+	}
+	return es, sc
+}
+
+// indexState is every document of an index plus its mapping and settings,
+// to prove an index was not touched.
+func indexState(t *testing.T, es *fixtures.ES, index string) string {
+	t.Helper()
+	var docs []string
+	err := esscan.Scan(t.Context(), es.Client(), index, esscan.Options{}, func(_ context.Context, _ int, page []dump.Doc) error {
+		for _, d := range page {
+			docs = append(docs, d.ID+"\x00"+d.Routing+"\x00"+string(d.Source))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("scan %s: %v", index, err)
+	}
+	sort.Strings(docs)
+	res, err := esapi.IndicesGetRequest{Index: []string{index}}.Do(t.Context(), es.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return strings.Join(docs, "\n") + "\n" + string(meta)
+}
+
+func indexExists(t *testing.T, es *fixtures.ES, index string) bool {
+	t.Helper()
+	res, err := esapi.IndicesExistsRequest{Index: []string{index}}.Do(t.Context(), es.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode == 200
+}
+
+func readSummary(t *testing.T, dir, original, runID string) Summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, original, runID, "summary.json"))
+	if err != nil {
+		t.Fatalf("summary: %v", err)
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("summary: %v", err)
+	}
+	return s
+}
+
+func gunzipFile(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func runArgs(es *fixtures.ES, out, runID string, extra ...string) []string {
+	return append([]string{"run", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
+		"--target", "documents_restored", "--output", "file://" + out, "--environment", "test", "--run-id", runID,
+		"--progress", "0"}, extra...)
+}
+
+func TestRunLossScenarioMatchesDiffAlone(t *testing.T) {
+	es, sc := lossCluster(t, 600)
+	before := indexState(t, es, "documents")
+	out := t.TempDir()
+	c := newCLI(t)
+	if code := c.run(t.Context(), runArgs(es, out, "r1", "--prefer", "source")...); code != exitOK {
+		t.Fatalf("exit %d, want 0\n%s", code, c.stderr.String())
+	}
+	if after := indexState(t, es, "documents"); after != before {
+		t.Error("the original index changed")
+	}
+	s := readSummary(t, out, "documents", "r1")
+	if !s.Complete || s.Environment != "TEST" || s.Restore == nil || s.Diff == nil {
+		t.Fatalf("summary: %+v", s)
+	}
+	if s.Restore.Failed != 0 || s.Restore.Read != s.Restore.Indexed+s.Restore.Kept {
+		t.Errorf("restore counts: %+v", s.Restore)
+	}
+	if s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Changed != int64(len(sc.Stripped)) || s.Diff.Removed != 0 {
+		t.Errorf("diff counts: %+v, want %d added, %d changed", s.Diff, len(sc.Lost), len(sc.Stripped))
+	}
+	if want := filepath.Join(out, "documents", "r1"); !strings.Contains(c.stdout.String(), want) {
+		t.Errorf("stdout %q does not name the report %s", c.stdout.String(), want)
+	}
+
+	// The report is what diff/ alone says about the two indexes.
+	var alone bytes.Buffer
+	if _, err := diff.Run(t.Context(), diff.IndexSide(es.Client(), "documents"), diff.IndexSide(es.Client(), "documents_restored"), &alone, diff.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	got := gunzipFile(t, filepath.Join(out, "documents", "r1", "diff.ndjson.gz"))
+	if !bytes.Equal(got, alone.Bytes()) {
+		t.Errorf("diff.ndjson.gz (%d bytes) differs from diff/ alone (%d bytes)", len(got), alone.Len())
+	}
+	if len(got) == 0 {
+		t.Error("empty diff on a loss scenario")
+	}
+}
+
+func TestExitCodesEndToEnd(t *testing.T) {
+	es, _ := lossCluster(t, 300)
+	out := t.TempDir()
+	c := newCLI(t)
+
+	t.Run("usage", func(t *testing.T) {
+		if code := c.run(t.Context(), "frobnicate"); code != exitUsage {
+			t.Errorf("unknown command: exit %d", code)
+		}
+		c.vars["ESRESTORE_WORKERS"] = "O"
+		defer delete(c.vars, "ESRESTORE_WORKERS")
+		if code := c.run(t.Context(), runArgs(es, out, "u1")...); code != exitUsage || !strings.Contains(c.stderr.String(), `ESRESTORE_WORKERS: must be 1..256 (got "O")`) {
+			t.Errorf("bad env: exit %d, stderr %s", code, c.stderr.String())
+		}
+	})
+	t.Run("guard rails", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			args []string
+			want string
+		}{
+			{"original missing", []string{"--original", "nope"}, "nope"},
+			{"target is the original", []string{"--target", "documents"}, "must differ from --original"},
+			{"snapshot missing", []string{"--source", "snapshot:backups/nope"}, "nope"},
+			{"unreachable", []string{"--es-url", "http://127.0.0.1:1"}, "unreachable"},
+			{"output not writable", []string{"--output", "file:///proc/esrestore"}, "--output"},
+		} {
+			args := runArgs(es, out, "g1")
+			for i := 0; i < len(tt.args); i += 2 {
+				for k := range args {
+					if args[k] == tt.args[i] {
+						args[k+1] = tt.args[i+1]
+					}
+				}
+			}
+			if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.stderr.String(), tt.want) {
+				t.Errorf("%s: exit %d, want 2 with %q in:\n%s", tt.name, code, tt.want, c.stderr.String())
+			}
+		}
+		if indexExists(t, es, "documents_restored") {
+			t.Error("a failed guard rail created the target")
+		}
+	})
+	t.Run("fail-on", func(t *testing.T) {
+		// Source mode from the snapshot leaves out nothing, so --fail-on
+		// changed trips on the stripped documents.
+		if code := c.run(t.Context(), runArgs(es, out, "f1", "--target", "documents_f1", "--mode", "source", "--fail-on", "changed")...); code != exitFailOn {
+			t.Errorf("fail-on changed: exit %d, want 3\n%s", code, c.stderr.String())
+		}
+		s := readSummary(t, out, "documents", "f1")
+		if !s.Complete || len(s.Attention) != 1 || !strings.Contains(s.Attention[0], "differ") {
+			t.Errorf("fail-on summary: complete %v attention %v", s.Complete, s.Attention)
+		}
+		if code := c.run(t.Context(), runArgs(es, out, "f2", "--target", "documents_f2", "--mode", "source", "--fail-on", "none")...); code != exitOK {
+			t.Errorf("fail-on none: exit %d", code)
+		}
+	})
+	t.Run("error mid-run", func(t *testing.T) {
+		es.SetFaults(fixtures.Faults{ShardFailure: 1, Endpoints: []string{"search"}})
+		defer es.SetFaults(fixtures.Faults{})
+		code := c.run(t.Context(), runArgs(es, out, "e1", "--target", "documents_e1")...)
+		if code != exitError {
+			t.Errorf("shard failures: exit %d, want 1\n%s", code, c.stderr.String())
+		}
+		s := readSummary(t, out, "documents", "e1")
+		if s.Complete || !strings.Contains(s.Error, "shard") {
+			t.Errorf("summary after error: complete %v error %q", s.Complete, s.Error)
+		}
+	})
+}
+
+func TestInterruptedRunResumes(t *testing.T) {
+	es, sc := lossCluster(t, 2000)
+	out := t.TempDir()
+	c := newCLI(t)
+	es.SetFaults(fixtures.Faults{Latency: 40 * time.Millisecond, Endpoints: []string{"bulk"}})
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	code := c.run(ctx, runArgs(es, out, "sig1", "--batch-size", "50", "--workers", "2")...)
+	if code != exitInterrupted {
+		t.Fatalf("interrupted run: exit %d, want 130\n%s", code, c.stderr.String())
+	}
+	s := readSummary(t, out, "documents", "sig1")
+	if s.Complete || s.Error == "" {
+		t.Errorf("interrupted summary: complete %v error %q", s.Complete, s.Error)
+	}
+	es.SetFaults(fixtures.Faults{})
+	if code := c.run(t.Context(), runArgs(es, out, "sig1")...); code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s", code, c.stderr.String())
+	}
+	s = readSummary(t, out, "documents", "sig1")
+	if !s.Complete || s.Diff == nil || s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Removed != 0 {
+		t.Errorf("rerun summary: complete %v diff %+v", s.Complete, s.Diff)
+	}
+	n, err := esscan.Count(t.Context(), es.Client(), "documents_restored")
+	if err != nil || n != int64(len(sc.Complete)) {
+		t.Errorf("target count %d (%v), want %d", n, err, len(sc.Complete))
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	es, sc := lossCluster(t, 400)
+	if err := es.LoadDocs("backup_copy", sc.Complete, 2); err != nil {
+		t.Fatal(err)
+	}
+	cat := func() string {
+		res, err := esapi.CatIndicesRequest{Format: "json", H: []string{"index", "docs.count"}}.Do(t.Context(), es.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var rows []map[string]string
+		json.NewDecoder(res.Body).Decode(&rows)
+		var out []string
+		for _, r := range rows {
+			out = append(out, r["index"]+"="+r["docs.count"])
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	before := cat()
+	beforeDocs := indexState(t, es, "documents")
+	out := t.TempDir()
+	c := newCLI(t)
+	args := runArgs(es, out, "d1", "--dry-run", "--source", "index:backup_copy")
+	for i := range args {
+		if args[i] == "--source" && args[i+1] == "snapshot:backups/before-loss" {
+			args[i+1] = "index:backup_copy"
+		}
+	}
+	if code := c.run(t.Context(), args...); code != exitOK {
+		t.Fatalf("dry run: exit %d\n%s", code, c.stderr.String())
+	}
+	if after := cat(); after != before {
+		t.Errorf("dry run changed the cluster: %s → %s", before, after)
+	}
+	if indexState(t, es, "documents") != beforeDocs {
+		t.Error("dry run changed the original")
+	}
+	s := readSummary(t, out, "documents", "d1")
+	if !s.DryRun || !s.Complete || s.Restore != nil || s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Changed != 0 || s.Diff.Removed != 0 {
+		t.Errorf("dry run summary (merge, prefer original): %+v %+v", s, s.Diff)
+	}
+	// A snapshot source cannot be read without a write.
+	if code := c.run(t.Context(), runArgs(es, out, "d2", "--dry-run")...); code != exitUsage || !strings.Contains(c.stderr.String(), "--dry-run cannot read a snapshot") {
+		t.Errorf("dry run from a snapshot: exit %d\n%s", code, c.stderr.String())
+	}
+}
+
+func TestDryRunOfflineDumps(t *testing.T) {
+	sc := fixtures.NewScenario(300, 0.1, 3)
+	dir := t.TempDir()
+	write := func(name string, docs []fixtures.Doc) string {
+		var b []byte
+		for _, d := range docs {
+			b = dump.AppendLine(b, dump.Doc{Index: "documents", ID: d.ID, Source: d.Source})
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return "file://" + p
+	}
+	orig, backup := write("documents.ndjson", sc.Original), write("before-loss.ndjson", sc.Complete)
+	out := t.TempDir()
+	c := newCLI(t)
+	code := c.run(t.Context(), "run", "--dry-run", "--original", orig, "--source", backup, "--prefer", "source",
+		"--environment", "laptop", "--output", "file://"+out, "--run-id", "off1", "--progress", "0")
+	if code != exitOK {
+		t.Fatalf("offline dry run: exit %d\n%s", code, c.stderr.String())
+	}
+	s := readSummary(t, out, "documents", "off1")
+	if s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Changed != int64(len(sc.Stripped)) || s.Diff.Removed != 0 {
+		t.Errorf("offline dry run (prefer source): %+v", s.Diff)
+	}
+	// diff alone between the same dumps reports the same.
+	code = c.run(t.Context(), "diff", "--original", orig, "--restored", backup, "--output", "file://"+out, "--run-id", "off2", "--progress", "0")
+	if code != exitOK {
+		t.Fatalf("diff of dumps: exit %d\n%s", code, c.stderr.String())
+	}
+	if d := readSummary(t, out, "documents", "off2").Diff; d.Added != s.Diff.Added || d.Changed != s.Diff.Changed {
+		t.Errorf("diff command %+v, dry run %+v", d, s.Diff)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	es, _ := lossCluster(t, 100)
+	out := t.TempDir()
+	c := newCLI(t)
+	args := []string{"check", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
+		"--target", "documents_restored", "--output", "file://" + out, "--environment", "prod"}
+	if code := c.run(t.Context(), args...); code != exitOK || !strings.HasPrefix(c.stdout.String(), "ok: documents → documents_restored in PROD") {
+		t.Fatalf("check: exit %d, stdout %q\n%s", code, c.stdout.String(), c.stderr.String())
+	}
+	if indexExists(t, es, "documents_restored") {
+		t.Error("check created the target")
+	}
+	entries, _ := os.ReadDir(filepath.Join(out, "documents"))
+	for _, e := range entries {
+		files, _ := os.ReadDir(filepath.Join(out, "documents", e.Name()))
+		if len(files) != 0 {
+			t.Errorf("check left files in the output: %v", files)
+		}
+	}
+	if _, err := (esapi.IndicesCreateRequest{Index: "documents_restored"}).Do(t.Context(), es.Client()); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.stderr.String(), "documents_restored") {
+		t.Errorf("check with an existing target: exit %d\n%s", code, c.stderr.String())
+	}
+}
+
+func TestHelp(t *testing.T) {
+	c := newCLI(t)
+	for _, cmd := range commands() {
+		if code := c.run(t.Context(), cmd.Name(), "-h"); code != exitOK {
+			t.Errorf("%s -h: exit %d", cmd.Name(), code)
+		}
+		help := c.stderr.String()
+		if !strings.Contains(help, "Exit codes:") || !strings.Contains(help, "130  interrupted") {
+			t.Errorf("%s -h lacks the exit codes:\n%s", cmd.Name(), help)
+		}
+		if cmd.Name() == "run" {
+			for _, want := range []string{"--es-url", "env ESRESTORE_ES_URL", "ESRESTORE_ES_PASSWORD_FILE", "--workers", "default 4", "--fail-on", "--dry-run"} {
+				if !strings.Contains(help, want) {
+					t.Errorf("run -h lacks %q", want)
+				}
+			}
+		}
+	}
+	if code := c.run(t.Context(), "version"); code != exitOK || !strings.HasPrefix(c.stdout.String(), "esrestore ") {
+		t.Errorf("version: %d %q", code, c.stdout.String())
+	}
+}
+
+func TestDemo(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	code := c.run(t.Context(), "demo", "--docs", "400", "--output", dir)
+	if code != exitOK {
+		t.Fatalf("demo: exit %d\n%s", code, c.stderr.String())
+	}
+	for _, want := range []string{"What happened", "added", "Where to look", "summary.json"} {
+		if !strings.Contains(c.stdout.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, c.stdout.String())
+		}
+	}
+	runs, err := os.ReadDir(filepath.Join(dir, "documents"))
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("demo report: %v %v", runs, err)
+	}
+	s := readSummary(t, dir, "documents", runs[0].Name())
+	if !s.Complete || s.Diff.Added != 20 || s.Diff.Changed != 10 {
+		t.Errorf("demo summary: complete %v diff %+v", s.Complete, s.Diff)
+	}
+}
