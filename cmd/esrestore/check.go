@@ -10,7 +10,9 @@ type checkCmd struct{}
 
 func (checkCmd) Name() string { return "check" }
 
-func (checkCmd) Summary() string { return "validate the configuration and run the guard rails, nothing else" }
+func (checkCmd) Summary() string {
+	return "validate the configuration and run the guard rails, nothing else"
+}
 
 const checkHelp = `Runs exactly the checks 'esrestore run' makes before its first write: the
 configuration, Elasticsearch reachable and authenticated, the original present,
