@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/esrestore/esrestore/internal/s3test"
+)
+
+// TestSecretsNeverShown runs the job with known secrets in the
+// Elasticsearch URLs and the AWS environment, to S3, and searches every
+// output a person or a log system sees: stdout, stderr and every object of
+// the report.
+func TestSecretsNeverShown(t *testing.T) {
+	es, _ := lossCluster(t, 300)
+	srv := s3test.Start(t)
+	srv.SetEnv(t)
+	bucket := srv.NewBucket(t, "review")
+	const esPass, srcPass = "Sup3rSecretPW-es", "Sup3rSecretPW-src"
+	secrets := []string{esPass, srcPass, srv.SecretKey}
+
+	esURL := strings.Replace(es.URL, "http://", "http://elastic:"+esPass+"@", 1)
+	source := strings.Replace(es.URL, "http://", "http://reader:"+srcPass+"@", 1) + "/documents"
+	c := newCLI(t)
+	c.vars["ESRESTORE_LOG_LEVEL"] = "debug"
+	c.vars["ESRESTORE_LOG_FORMAT"] = "json"
+	args := []string{"run", "--es-url", esURL, "--original", "documents", "--source", source, "--target", "documents_restored",
+		"--output", "s3://" + bucket + "/reports", "--s3-endpoint", srv.Endpoint, "--environment", "prod", "--run-id", "s1", "--progress", "10ms"}
+	var outputs []string
+	if code := c.run(t.Context(), args...); code != exitOK {
+		t.Fatalf("run to S3: exit %d\n%s", code, c.stderr.String())
+	}
+	outputs = append(outputs, c.stdout.String(), c.stderr.String())
+	if !strings.Contains(c.stdout.String(), "s3://"+bucket+"/reports/documents/s1") {
+		t.Errorf("stdout does not name the report: %q", c.stdout.String())
+	}
+	logs, _, _ := strings.Cut(c.stderr.String(), "\nesrestore run · ")
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("--log-format json wrote a line that is not JSON: %q", line)
+			break
+		}
+	}
+
+	keys := srv.Keys(t, bucket, "reports/")
+	want := []string{"reports/documents/s1/diff.ndjson.gz", "reports/documents/s1/failures.ndjson.gz", "reports/documents/s1/summary.json"}
+	if strings.Join(keys, ",") != strings.Join(want, ",") {
+		t.Errorf("objects %v, want %v", keys, want)
+	}
+	for _, k := range keys {
+		obj, err := srv.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: &bucket, Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(obj.Body)
+		obj.Body.Close()
+		if strings.HasSuffix(k, ".gz") {
+			if zr, err := gzip.NewReader(bytes.NewReader(b)); err == nil {
+				b, _ = io.ReadAll(zr)
+			}
+		}
+		outputs = append(outputs, string(b))
+	}
+
+	// Failing runs must not show them either: a wrong bucket, a bad AWS
+	// secret, an unreachable cluster with credentials in its URL.
+	failing := [][]string{
+		replaceArg(args, "--output", "s3://no-such-bucket-esr/reports"),
+		replaceArg(args, "--es-url", "http://elastic:"+esPass+"@127.0.0.1:1"),
+		replaceArg(args, "--source", "http://reader:"+srcPass+"@127.0.0.1:1/documents"),
+	}
+	for _, a := range failing {
+		if code := c.run(t.Context(), a...); code != exitUsage {
+			t.Errorf("failing run: exit %d, want 2\n%s", code, c.stderr.String())
+		}
+		outputs = append(outputs, c.stdout.String(), c.stderr.String())
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-"+srv.SecretKey)
+	secrets = append(secrets, "wrong-"+srv.SecretKey)
+	if code := c.run(t.Context(), replaceArg(args, "--run-id", "s2")...); code != exitUsage {
+		t.Errorf("bad AWS secret: exit %d, want 2\n%s", code, c.stderr.String())
+	}
+	outputs = append(outputs, c.stdout.String(), c.stderr.String())
+
+	for i, out := range outputs {
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("output %d shows a secret (%d chars): %.300s", i, len(s), out)
+			}
+		}
+	}
+}
+
+func replaceArg(args []string, flag, value string) []string {
+	out := append([]string(nil), args...)
+	for i := range out {
+		if out[i] == flag {
+			out[i+1] = value
+		}
+	}
+	return out
+}
