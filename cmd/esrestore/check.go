@@ -22,11 +22,8 @@ Exits 0 when every check passes, 2 otherwise.`
 
 func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs, fv := newFlagSet("check", checkHelp, env, esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
-	if err := fs.Parse(args); err != nil {
-		return flagParseError(err)
-	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	cfg, err := fv.build(time.Now(), "es-url", "original", "source", "environment")
 	if err != nil {

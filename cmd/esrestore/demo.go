@@ -35,11 +35,8 @@ var demoFlags = []flagDef{
 
 func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs, fv := newFlagSet("demo", demoHelp, env, demoFlags, logFlags)
-	if err := fs.Parse(args); err != nil {
-		return flagParseError(err)
-	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	var errs []error
 	docs := fv.intIn("docs", 10, 200000, &errs)

@@ -27,11 +27,8 @@ var diffSideFlags = []flagDef{
 
 func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs, fv := newFlagSet("diff", diffHelp, env, esFlags, diffSideFlags, diffFlags, outputFlags, diffJobFlags(), logFlags)
-	if err := fs.Parse(args); err != nil {
-		return flagParseError(err)
-	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	required := []string{"original", "restored"}
 	if !isDumpURL(fv.str("original")) || !isDumpURL(fv.str("restored")) {
@@ -63,14 +60,7 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	err = j.diffPhase(ctx, j.side(cfg.Original), j.side(restored), diff.OverlayNone)
-	if err == nil {
-		err = j.failOn()
-		j.printSummary()
-		if err != nil {
-			return j.finishFailOn(ctx, err)
-		}
-	}
-	return interrupted(ctx, j.finish(ctx, err))
+	return j.end(ctx, err)
 }
 
 // diffJobFlags are the job flags that apply to a diff alone.

@@ -251,17 +251,9 @@ func (j *job) source(ctx context.Context) (restore.Source, error) {
 	case "index":
 		return restore.IndexSource(j.es, spec.index, j.cfg.Workers), nil
 	case "remote":
-		rc := j.cfg.ES
-		rc.URLs = []string{spec.url}
-		if spec.user != "" {
-			rc.Username, rc.Password, rc.APIKey, rc.BearerToken = spec.user, spec.pass, "", ""
-		}
-		es, err := newESClient(j.env, rc)
+		es, err := j.remoteClient(ctx, spec)
 		if err != nil {
-			return nil, guardError(err)
-		}
-		if _, err := pingES(ctx, es, spec.url); err != nil {
-			return nil, guardError(fmt.Errorf("source cluster: %w", err))
+			return nil, err
 		}
 		return restore.Named(restore.IndexSource(es, spec.index, j.cfg.Workers), spec.url+"/"+spec.index), nil
 	default:
@@ -371,4 +363,22 @@ func (j *job) side(name string) diff.Side {
 		return diff.DumpSide(j.openDump(name), redactURL(name))
 	}
 	return diff.IndexSide(j.es, name)
+}
+
+// remoteClient connects to the cluster of a remote --source, with the
+// credentials of its URL or, without any, those of --es-*.
+func (j *job) remoteClient(ctx context.Context, spec sourceSpec) (*elasticsearch.Client, error) {
+	rc := j.cfg.ES
+	rc.URLs = []string{spec.url}
+	if spec.user != "" {
+		rc.Username, rc.Password, rc.APIKey, rc.BearerToken = spec.user, spec.pass, "", ""
+	}
+	es, err := newESClient(j.env, rc)
+	if err != nil {
+		return nil, guardError(err)
+	}
+	if _, err := pingES(ctx, es, spec.url); err != nil {
+		return nil, guardError(fmt.Errorf("source cluster: %w", err))
+	}
+	return es, nil
 }

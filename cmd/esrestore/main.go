@@ -97,6 +97,17 @@ func usage(w io.Writer) {
 	io.WriteString(w, b.String()) //nolint:errcheck // nothing to do
 }
 
+// parseFlags parses a command's arguments: flags only.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return flagParseError(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	}
+	return nil
+}
+
 // flagParseError turns a flag parsing error into a usage error; -h stays
 // flag.ErrHelp.
 func flagParseError(err error) error {

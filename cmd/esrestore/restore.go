@@ -17,11 +17,8 @@ loaded from --source; summary.json and failures.ndjson.gz are written, no diff.`
 
 func (restoreCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs, fv := newFlagSet("restore", restoreHelp, env, esFlags, restoreFlags, outputFlags, jobFlags, logFlags)
-	if err := fs.Parse(args); err != nil {
-		return flagParseError(err)
-	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	cfg, err := fv.build(time.Now(), "es-url", "original", "source", "environment")
 	if err != nil {

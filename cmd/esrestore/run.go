@@ -25,11 +25,8 @@ what the target would be, and the source and the original may be NDJSON dumps.`
 
 func (runCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs, fv := newFlagSet("run", runHelp, env, esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
-	if err := fs.Parse(args); err != nil {
-		return flagParseError(err)
-	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	required := []string{"original", "source", "environment"}
 	if !dryRunOffline(fv) {
@@ -70,19 +67,19 @@ func (j *job) run(ctx context.Context) error {
 	if err == nil && j.do.diff {
 		err = j.diffPhase(ctx, diff.IndexSide(j.es, j.cfg.Original), diff.IndexSide(j.es, j.cfg.Target), diff.OverlayNone)
 	}
-	if err == nil {
-		err = j.failOn()
-		j.printSummary()
-		if err != nil {
-			// A met --fail-on condition still completes the report.
-			return j.finishFailOn(ctx, err)
-		}
-	}
-	return interrupted(ctx, j.finish(ctx, err))
+	return j.end(ctx, err)
 }
 
-// finishFailOn writes a complete summary, then returns the exit 3 error.
-func (j *job) finishFailOn(ctx context.Context, failOn error) error {
+// end closes a job that got past its guard rails: on success it applies
+// --fail-on and prints the human summary; in every case it writes
+// summary.json, complete only without error. A met --fail-on condition
+// still completes the report, then exits 3.
+func (j *job) end(ctx context.Context, err error) error {
+	if err != nil {
+		return interrupted(ctx, j.finish(ctx, err))
+	}
+	failOn := j.failOn()
+	j.printSummary()
 	if err := j.finish(ctx, nil); err != nil {
 		return err
 	}
@@ -115,17 +112,9 @@ func (j *job) dryRun(ctx context.Context) error {
 	case "index":
 		restored = diff.IndexSide(j.es, spec.index)
 	case "remote":
-		rc := j.cfg.ES
-		rc.URLs = []string{spec.url}
-		if spec.user != "" {
-			rc.Username, rc.Password, rc.APIKey, rc.BearerToken = spec.user, spec.pass, "", ""
-		}
-		es, err := newESClient(j.env, rc)
+		es, err := j.remoteClient(ctx, spec)
 		if err != nil {
-			return guardError(err)
-		}
-		if _, err := pingES(ctx, es, spec.url); err != nil {
-			return guardError(fmt.Errorf("source cluster: %w", err))
+			return err
 		}
 		restored = diff.IndexSide(es, spec.index)
 	}
@@ -139,12 +128,5 @@ func (j *job) dryRun(ctx context.Context) error {
 	j.summary.Target = ""
 	j.summary.Restored = j.cfg.Target + " (not created: dry run)"
 	err := j.diffPhase(ctx, j.side(j.cfg.Original), restored, overlay)
-	if err == nil {
-		err = j.failOn()
-		j.printSummary()
-		if err != nil {
-			return j.finishFailOn(ctx, err)
-		}
-	}
-	return interrupted(ctx, j.finish(ctx, err))
+	return j.end(ctx, err)
 }
