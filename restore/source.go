@@ -181,6 +181,9 @@ func (s *ndjsonSource) Check(context.Context, RunInfo) error { return s.open() }
 
 func (s *ndjsonSource) Prepare(context.Context) error { return s.open() }
 
+// Scan parses the dump in a goroutine of its own, up to ndjsonReadAhead
+// pages ahead of fn: while fn waits for a free _bulk worker, the next
+// batch is being parsed, so a worker that frees finds one ready.
 func (s *ndjsonSource) Scan(ctx context.Context, fn ScanFunc) error {
 	if err := s.open(); err != nil {
 		return err
@@ -189,6 +192,46 @@ func (s *ndjsonSource) Scan(ctx context.Context, fn ScanFunc) error {
 		return fmt.Errorf("dump %s: already read; a dump can be read once", s.name)
 	}
 	s.used = true
+	pages := make(chan ndjsonPage, ndjsonReadAhead)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(pages)
+		readErr = s.read(pctx, pages)
+	}()
+	var err error
+	for p := range pages {
+		if err != nil {
+			continue // drain until the parser sees the cancellation
+		}
+		if err = ctx.Err(); err == nil {
+			err = fn(ctx, p.docs, p.bad)
+		}
+		if err != nil {
+			cancel()
+		}
+	}
+	<-done
+	if err != nil {
+		return err
+	}
+	return readErr
+}
+
+// ndjsonPage is a page of a dump: its documents and bad lines.
+type ndjsonPage struct {
+	docs []dump.Doc
+	bad  []*dump.LineError
+}
+
+// ndjsonReadAhead is how many pages the parser may be ahead.
+const ndjsonReadAhead = 2
+
+// read parses the dump into pages.
+func (s *ndjsonSource) read(ctx context.Context, pages chan<- ndjsonPage) error {
 	pageDocs, pageBytes := s.docs, s.bytes
 	if pageDocs <= 0 {
 		pageDocs = ndjsonPageDocs
@@ -197,41 +240,38 @@ func (s *ndjsonSource) Scan(ctx context.Context, fn ScanFunc) error {
 		pageBytes = ndjsonPageBytes
 	}
 	var (
-		docs []dump.Doc
-		bad  []*dump.LineError
+		p    ndjsonPage
 		size int
 	)
-	flush := func() error {
-		if len(docs) == 0 && len(bad) == 0 {
+	send := func() error {
+		if len(p.docs) == 0 && len(p.bad) == 0 {
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		select {
+		case pages <- p:
+			p, size = ndjsonPage{docs: make([]dump.Doc, 0, pageDocs)}, 0
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		err := fn(ctx, docs, bad)
-		// fn must not keep the slices, so they are reused; clear drops the
-		// references to the sources.
-		clear(docs)
-		docs, bad, size = docs[:0], nil, 0
-		return err
 	}
 	for {
 		d, err := s.dr.Next()
 		if errors.Is(err, io.EOF) {
-			return flush()
+			return send()
 		}
 		var le *dump.LineError
 		switch {
 		case errors.As(err, &le):
-			bad = append(bad, le)
+			p.bad = append(p.bad, le)
 		case err != nil:
 			return fmt.Errorf("read dump %s: %w", s.name, err)
 		default:
-			docs = append(docs, d)
+			p.docs = append(p.docs, d)
 			size += len(d.Source)
 		}
-		if len(docs) >= pageDocs || size >= pageBytes || len(bad) >= pageDocs {
-			if err := flush(); err != nil {
+		if len(p.docs) >= pageDocs || size >= pageBytes || len(p.bad) >= pageDocs {
+			if err := send(); err != nil {
 				return err
 			}
 		}
