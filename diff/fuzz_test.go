@@ -1,0 +1,124 @@
+package diff
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/esrestore/esrestore/fixtures"
+)
+
+// hugeExponent matches exponents the test's big.Rat arithmetic would take
+// too long over; the code under test handles them, the oracle does not.
+var hugeExponent = regexp.MustCompile(`[eE][+-]?0*[0-9]{4,}`)
+
+func FuzzDiff(f *testing.F) {
+	sc := fixtures.NewScenario(40, 0.2, 1)
+	for _, d := range sc.Original {
+		if _, ok := sc.Stripped[d.ID]; ok {
+			for _, c := range sc.Complete {
+				if c.ID == d.ID {
+					f.Add(string(d.Source), string(c.Source))
+				}
+			}
+		}
+	}
+	for _, s := range [][2]string{
+		{`{"a":1}`, `{"a":1.0}`},
+		{`{"a":1}`, `{"a":1.5}`},
+		{`{"n":9007199254740993}`, `{"n":9007199254740992}`},
+		{`{"a":[1,2,3,4]}`, `{"a":[1]}`},
+		{`{"a":[1]}`, `{"a":[1,2,3,4]}`},
+		{`{"m":[[1,2],[3]]}`, `{"m":[[3],[1,2],[]]}`},
+		{`{"tags":[{"id":"1","name":"a"}]}`, `{"tags":{"id":"1"}}`},
+		{`{}`, `{"x":{"y":[null,true,"é",-0.0]}}`},
+		{`{"a/b":{"~":1,"":2}}`, `{"a/b":{"~":2}}`},
+		{`{"s":"caf\u00e9 <b>"}`, `{"s":"café <b>"}`},
+		{`{"k":"v","l":[{"a":[{"b":1}]}]}`, `{"l":[{"a":[{"b":2},{"c":3}]}],"k":"v"}`},
+		{`{"a":null}`, `{}`},
+		{`{"a":{"b":{}}}`, `{"a":{"b":[]}}`},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, s := range []string{a, b} {
+			if !json.Valid([]byte(s)) || !strings.HasPrefix(strings.TrimLeft(s, " \t\r\n"), "{") || hugeExponent.MatchString(s) {
+				return
+			}
+		}
+		ab, ba := []byte(a), []byte(b)
+
+		// diff(x,x) is empty, also against x re-encoded by encoding/json
+		// (other key order, other escapes, other spacing).
+		for _, x := range [][]byte{ab, ba} {
+			if p, eq, err := Compare(x, x, nil); err != nil || !eq || len(p) != 0 {
+				t.Fatalf("Compare(x, x) = %v, %v, %v for %s", p, eq, err, x)
+			}
+			re, err := json.Marshal(decodeJSON(t, x))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, eq, err := Compare(x, re, nil); err != nil || !eq {
+				t.Fatalf("Compare(x, reencoded x) = %s, %v, %v\nx  = %s\nre = %s", appendPatch(nil, p), eq, err, x, re)
+			}
+		}
+
+		pab, eqab, err := Compare(ab, ba, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pba, eqba, err := Compare(ba, ab, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eqab != eqba {
+			t.Fatalf("diff(a,b) equal=%v but diff(b,a) equal=%v", eqab, eqba)
+		}
+		if eqab != semanticEqual(decodeJSON(t, ab), decodeJSON(t, ba)) {
+			t.Fatalf("Compare says equal=%v, the oracle disagrees\na=%s\nb=%s", eqab, a, b)
+		}
+		// Applying the written patch of diff(a,b) to a gives b, and back.
+		for _, c := range []struct {
+			from, to []byte
+			patch    []byte
+		}{{ab, ba, appendPatch(nil, pab)}, {ba, ab, appendPatch(nil, pba)}} {
+			got, err := applyPatch(t, decodeJSON(t, c.from), c.patch)
+			if err != nil {
+				t.Fatalf("apply %s: %v\nfrom %s", c.patch, err, c.from)
+			}
+			if !semanticEqual(got, decodeJSON(t, c.to)) {
+				t.Fatalf("patch %s\nfrom %s\ngives %v\nwant %s", c.patch, c.from, got, c.to)
+			}
+		}
+
+		// Through Run: classes mirror when the sides swap.
+		var ca, cb bytes.Buffer
+		json.Compact(&ca, ab)
+		json.Compact(&cb, ba)
+		sideA := `{"_id":"x","_source":` + ca.String() + "}\n" + `{"_id":"y","_source":` + ca.String() + "}\n"
+		sideB := `{"_id":"x","_source":` + cb.String() + "}\n" + `{"_id":"z","_source":` + cb.String() + "}\n"
+		fwd, cf := runDiff(t, stringSide("a", sideA), stringSide("b", sideB), Options{Workers: 2})
+		bwd, cr := runDiff(t, stringSide("b", sideB), stringSide("a", sideA), Options{Workers: 2})
+		if cf.Changed != cr.Changed || cf.Added != cr.Removed || cf.Removed != cr.Added || cf.Unchanged != cr.Unchanged {
+			t.Fatalf("counts do not mirror: %+v and %+v", cf, cr)
+		}
+		want := map[string]string{"y": ChangeRemoved, "z": ChangeAdded}
+		if !eqab {
+			want["x"] = ChangeChanged
+		}
+		got := map[string]string{}
+		for _, l := range parseReport(t, fwd) {
+			got[l.ID] = l.Change
+		}
+		if len(got) != len(want) || got["x"] != want["x"] || got["y"] != want["y"] || got["z"] != want["z"] {
+			t.Fatalf("got classes %v, want %v", got, want)
+		}
+		for _, l := range parseReport(t, bwd) {
+			if m := map[string]string{ChangeAdded: ChangeRemoved, ChangeRemoved: ChangeAdded, ChangeChanged: ChangeChanged}; want[l.ID] != m[l.Change] {
+				t.Fatalf("backward: %s is %s, forward %s", l.ID, l.Change, want[l.ID])
+			}
+		}
+	})
+}
