@@ -211,6 +211,7 @@ func BenchmarkRestorePeakMemory(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "docs/s")
 			b.ReportMetric(float64(last.PeakHeap)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(last.PeakLive)/(1<<20), "peak-live-MB")
 			b.ReportMetric(float64(last.PeakRSS)/(1<<20), "peak-RSS-MB")
 		})
 	}
@@ -219,7 +220,8 @@ func BenchmarkRestorePeakMemory(b *testing.B) {
 // childResult is what a child job prints.
 type childResult struct {
 	Indexed  int64 `json:"indexed"`
-	PeakHeap int64 `json:"peak_heap"` // largest heap objects size sampled
+	PeakHeap int64 `json:"peak_heap"` // largest heap objects size sampled, garbage not yet swept included
+	PeakLive int64 `json:"peak_live"` // largest live heap a GC marked
 	PeakRSS  int64 `json:"peak_rss"`  // VmHWM
 }
 
@@ -235,18 +237,21 @@ func restoreChild(spec string) error {
 	if err != nil {
 		return err
 	}
-	var peak atomic.Int64
+	var peak, live atomic.Int64
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for {
 			metrics.Read(s)
 			if v := int64(s[0].Value.Uint64()); v > peak.Load() {
 				peak.Store(v)
+			}
+			if v := int64(s[1].Value.Uint64()); v > live.Load() {
+				live.Store(v)
 			}
 			select {
 			case <-stop:
@@ -285,7 +290,7 @@ func restoreChild(spec string) error {
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(childResult{Indexed: st.Indexed, PeakHeap: peak.Load(), PeakRSS: vmHWM()})
+	return json.NewEncoder(os.Stdout).Encode(childResult{Indexed: st.Indexed, PeakHeap: peak.Load(), PeakLive: live.Load(), PeakRSS: vmHWM()})
 }
 
 // vmHWM reads the peak resident set size of this process.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -554,4 +557,50 @@ func TestOriginalByAlias(t *testing.T) {
 	}
 	invariant(t, c, st)
 	sameDocs(t, docsOf(t, c, target), expected(sc, restore.ModeMerge, restore.PreferOriginal))
+}
+
+// TestRouting: custom routing travels from both sides to the target.
+func TestRouting(t *testing.T) {
+	es := fixtures.NewES(t)
+	all := fixtures.Commons(120, 12)
+	for i := range all {
+		if i%3 == 0 {
+			all[i].Routing = fmt.Sprintf("site-%d", i%7)
+		}
+	}
+	if err := es.LoadDocs(original, all[:80], 3); err != nil {
+		t.Fatal(err)
+	}
+	untouched(t, es, original)
+	r, err := restore.New(es.Client(), options("routing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Run(t.Context(), restore.NDJSONSource(bytes.NewReader(ndjson(t, all, false)), "routed.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	invariant(t, es.Client(), st)
+	want := map[string]string{}
+	for _, d := range all {
+		want[d.ID] = d.Routing
+	}
+	got := map[string]string{}
+	err = esscan.Scan(t.Context(), es.Client(), target, esscan.Options{}, func(_ context.Context, _ int, page []dump.Doc) error {
+		for _, d := range page {
+			got[d.ID] = d.Routing
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("target routing differs: got %d docs, want %d", len(got), len(want))
+		for id, r := range want {
+			if got[id] != r {
+				t.Errorf("document %q: routing %q, want %q", id, got[id], r)
+			}
+		}
+	}
 }
