@@ -103,7 +103,7 @@ type batcher struct {
 	ctx  context.Context
 	mu   sync.Mutex
 	cur  *batch
-	hint int // capacity for a new body: the largest seen
+	hint int // capacity for a new body: a little more than the last one
 }
 
 func (b *batcher) add(docs []dump.Doc) error {
@@ -200,7 +200,9 @@ func (b *batcher) dispatch() error {
 	if c == nil || len(c.items) == 0 {
 		return nil
 	}
-	b.hint = max(b.hint, cap(c.body))
+	// Sized on the last batch, not the largest ever seen: a ratchet would
+	// make every body as large as the rarest one.
+	b.hint = min(len(c.body)+len(c.body)/8, b.r.opt.BatchBytes)
 	if err := b.ctx.Err(); err != nil {
 		return err // a worker failed or the run was cancelled: stop reading
 	}

@@ -15,7 +15,8 @@ import (
 )
 
 // Source is where the lost documents come back from. A Restorer calls
-// Check, then Prepare, Scan once, and Cleanup (also after a failure).
+// Check (Restorer.Check calls it too, so it may run more than once), then
+// Prepare, Scan once, and Cleanup (also after a failure).
 type Source interface {
 	// Name says what the source is, for logs, failures and the target's
 	// _meta, e.g. "snapshot:backups/before-loss/documents". It must not
