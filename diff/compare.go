@@ -3,6 +3,7 @@ package diff
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/wI2L/jsondiff"
 )
@@ -27,12 +28,17 @@ func Compare(a, b []byte, ignore []Pointer) (jsondiff.Patch, bool, error) {
 	return append(jsondiff.Patch(nil), patch...), false, nil
 }
 
-// comparer holds the reusable state of one compare worker: two parsers and
-// a jsondiff.Differ, so that a steady stream of comparisons allocates only
-// the decoded trees.
+// comparer holds the reusable state of one compare worker: two parsers, a
+// jsondiff.Differ and scratch lists, so that a steady stream of
+// comparisons allocates little beyond what differs.
 type comparer struct {
 	pa, pb parser
 	d      jsondiff.Differ
+	// Per nesting depth, the member or element spans of each side and
+	// which of b's spans were matched.
+	sa, sb [][]span
+	used   [][]bool
+	keys   []string
 }
 
 // newComparer returns a comparer. With borrow set, decoded strings point
@@ -48,22 +54,359 @@ func newComparer(ignore []Pointer, borrow bool) *comparer {
 
 // compare returns the patch from a to b, valid until the next call, and
 // whether they are equal.
+//
+// The documents are not decoded whole. Both are scanned (and validated)
+// together, and only the values that differ in bytes are decoded: members
+// equal in both are left out of both trees, and equal array elements
+// become the same placeholder, since jsondiff makes no operation for equal
+// values. The trees it then compares hold just the differences and what
+// locates them, so the patch is the one the whole documents would give.
 func (c *comparer) compare(a, b []byte) (jsondiff.Patch, bool, error) {
 	if bytes.Equal(a, b) {
 		return nil, true, nil
 	}
-	ta, err := c.pa.parse(a)
-	if err != nil {
-		return nil, false, fmt.Errorf("original document: %w", err)
-	}
-	tb, err := c.pb.parse(b)
-	if err != nil {
-		return nil, false, fmt.Errorf("restored document: %w", err)
+	a, b = trimSpace(a), trimSpace(b)
+	ta, tb, equal, err := c.pair(a, b, c.pa.allIgnored(), 0)
+	if err != nil || equal {
+		return nil, equal, err
 	}
 	c.d.Reset()
 	c.d.Compare(ta, tb)
 	patch := c.d.Patch()
 	return patch, len(patch) == 0, nil
+}
+
+// trimSpace trims JSON whitespace.
+func trimSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// sideErr names the side of a parse error.
+func sideErr(side string, err error) error {
+	return fmt.Errorf("%s document: %w", side, err)
+}
+
+// pair decodes the values a and b (each exactly one JSON value), found at
+// nesting depth, leaving out what is equal in both; equal reports that the
+// values are equal, and then nothing is decoded.
+func (c *comparer) pair(a, b []byte, mask uint64, depth int) (va, vb any, equal bool, err error) {
+	if len(a) > 0 && len(b) > 0 && a[0] == b[0] {
+		switch a[0] {
+		case '{':
+			return c.pairObjects(a, b, mask, depth)
+		case '[':
+			return c.pairArrays(a, b, mask, depth)
+		case '"':
+			// Strings differ in bytes but may not in content ("é" and
+			// "\u00e9"): compare the decoded bytes before making strings.
+			if eq, err := c.equalStrings(a, b); err != nil || eq {
+				return nil, nil, eq, err
+			}
+		}
+	}
+	if isNumberStart(a) && isNumberStart(b) {
+		if eq, err := c.equalNumbers(a, b); err != nil || eq {
+			return nil, nil, eq, err
+		}
+	}
+	va, vb, err = c.pairWhole(a, b, mask, depth)
+	return va, vb, false, err
+}
+
+func isNumberStart(b []byte) bool {
+	return len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9'))
+}
+
+// equalStrings compares two JSON strings by content.
+func (c *comparer) equalStrings(a, b []byte) (bool, error) {
+	c.pa.data, c.pa.pos = a, 0
+	sa, _, err := c.pa.stringBytes()
+	if err == nil && c.pa.pos != len(a) {
+		err = c.pa.errorf("unexpected %q after value", a[c.pa.pos])
+	}
+	if err != nil {
+		return false, sideErr("original", err)
+	}
+	c.pb.data, c.pb.pos = b, 0
+	sb, _, err := c.pb.stringBytes()
+	if err == nil && c.pb.pos != len(b) {
+		err = c.pb.errorf("unexpected %q after value", b[c.pb.pos])
+	}
+	if err != nil {
+		return false, sideErr("restored", err)
+	}
+	return bytes.Equal(sa, sb), nil
+}
+
+// equalNumbers compares two JSON numbers by value.
+func (c *comparer) equalNumbers(a, b []byte) (bool, error) {
+	c.pa.data, c.pa.pos = a, 0
+	ta, _, err := c.pa.scanNumber()
+	if err == nil && c.pa.pos != len(a) {
+		err = c.pa.errorf("unexpected %q after value", a[c.pa.pos])
+	}
+	if err != nil {
+		return false, sideErr("original", err)
+	}
+	c.pb.data, c.pb.pos = b, 0
+	tb, _, err := c.pb.scanNumber()
+	if err == nil && c.pb.pos != len(b) {
+		err = c.pb.errorf("unexpected %q after value", b[c.pb.pos])
+	}
+	if err != nil {
+		return false, sideErr("restored", err)
+	}
+	c.pa.num = canonicalNumber(c.pa.num[:0], ta)
+	c.pb.num = canonicalNumber(c.pb.num[:0], tb)
+	return bytes.Equal(c.pa.num, c.pb.num), nil
+}
+
+// scratch returns the span lists of depth, emptied.
+func (c *comparer) scratch(depth int) ([]span, []span) {
+	for len(c.sa) <= depth {
+		c.sa, c.sb, c.used = append(c.sa, nil), append(c.sb, nil), append(c.used, nil)
+	}
+	return c.sa[depth][:0], c.sb[depth][:0]
+}
+
+// scanSpans lists the members or elements of both values and checks that
+// each value ends where its bytes do.
+func (c *comparer) scanSpans(a, b []byte, depth int, object bool) ([]span, []span, error) {
+	sa, sb := c.scratch(depth)
+	var err error
+	for i, side := range []struct {
+		p    *parser
+		data []byte
+		dst  *[]span
+		name string
+	}{{&c.pa, a, &sa, "original"}, {&c.pb, b, &sb, "restored"}} {
+		_ = i
+		side.p.data, side.p.pos, side.p.depth = side.data, 0, depth
+		if object {
+			*side.dst, err = side.p.members(*side.dst)
+		} else {
+			*side.dst, err = side.p.elements(*side.dst)
+		}
+		if err == nil && side.p.pos != len(side.data) {
+			err = side.p.errorf("unexpected %q after value", side.data[side.p.pos])
+		}
+		if err != nil {
+			return nil, nil, sideErr(side.name, err)
+		}
+	}
+	c.sa[depth], c.sb[depth] = sa, sb
+	return sa, sb, nil
+}
+
+// hasDuplicateKey reports whether an object repeats a member name; such
+// objects are decoded whole, the last member winning as in encoding/json
+// (Elasticsearch itself refuses them).
+func (c *comparer) hasDuplicateKey(s []span) bool {
+	if len(s) < 2 {
+		return false
+	}
+	c.keys = c.keys[:0]
+	for _, m := range s {
+		c.keys = append(c.keys, m.key)
+	}
+	slices.Sort(c.keys)
+	for i := 1; i < len(c.keys); i++ {
+		if c.keys[i] == c.keys[i-1] {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *comparer) pairObjects(a, b []byte, mask uint64, depth int) (any, any, bool, error) {
+	sa, sb, err := c.scanSpans(a, b, depth, true)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if c.hasDuplicateKey(sa) || c.hasDuplicateKey(sb) {
+		va, vb, err := c.pairWhole(a, b, mask, depth)
+		return va, vb, false, err
+	}
+	used := c.used[depth][:0]
+	for range sb {
+		used = append(used, false)
+	}
+	c.used[depth] = used
+	var ta, tb map[string]any // made when a difference shows
+	differ := func() {
+		if ta == nil {
+			ta, tb = map[string]any{}, map[string]any{}
+		}
+	}
+	for i, m := range sa {
+		// The same member usually sits at the same place on both sides.
+		j := -1
+		if i < len(sb) && sb[i].key == m.key {
+			j = i
+		} else {
+			for k := range sb {
+				if sb[k].key == m.key {
+					j = k
+					break
+				}
+			}
+		}
+		if j >= 0 {
+			used[j] = true
+		}
+		sub, ignored := uint64(0), false
+		if mask != 0 {
+			if sub, ignored = narrow(c.pa.ign, mask, depth, m.key, -1); ignored {
+				continue
+			}
+		}
+		ra := a[m.start:m.end]
+		if j < 0 {
+			v, err := c.pa.parseAt(ra, sub, depth+1)
+			if err != nil {
+				return nil, nil, false, sideErr("original", err)
+			}
+			differ()
+			ta[m.key] = v
+			continue
+		}
+		rb := b[sb[j].start:sb[j].end]
+		if bytes.Equal(ra, rb) {
+			continue
+		}
+		va, vb, eq, err := c.pair(ra, rb, sub, depth+1)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if eq {
+			continue
+		}
+		differ()
+		ta[m.key], tb[m.key] = va, vb
+	}
+	for j, m := range sb {
+		if used[j] {
+			continue
+		}
+		sub, ignored := uint64(0), false
+		if mask != 0 {
+			if sub, ignored = narrow(c.pb.ign, mask, depth, m.key, -1); ignored {
+				continue
+			}
+		}
+		v, err := c.pb.parseAt(b[m.start:m.end], sub, depth+1)
+		if err != nil {
+			return nil, nil, false, sideErr("restored", err)
+		}
+		differ()
+		tb[m.key] = v
+	}
+	if ta == nil {
+		return nil, nil, true, nil
+	}
+	return ta, tb, false, nil
+}
+
+// placeholder stands for array elements equal on both sides.
+var placeholder any = nil
+
+func (c *comparer) pairArrays(a, b []byte, mask uint64, depth int) (any, any, bool, error) {
+	sa, sb, err := c.scanSpans(a, b, depth, false)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	// Ignored elements leave both arrays before elements are paired by
+	// position; a pattern's index refers to the element's original place.
+	type elem struct {
+		raw []byte
+		sub uint64
+	}
+	keep := func(p *parser, data []byte, s []span) []elem {
+		out := make([]elem, 0, len(s))
+		for i, e := range s {
+			sub, ignored := uint64(0), false
+			if mask != 0 {
+				if sub, ignored = narrow(p.ign, mask, depth, "", i); ignored {
+					continue
+				}
+			}
+			out = append(out, elem{data[e.start:e.end], sub})
+		}
+		return out
+	}
+	ea, eb := keep(&c.pa, a, sa), keep(&c.pb, b, sb)
+	ta, tb := make([]any, len(ea)), make([]any, len(eb))
+	equal := len(ea) == len(eb)
+	for i := range max(len(ea), len(eb)) {
+		switch {
+		case i < len(ea) && i < len(eb):
+			if bytes.Equal(ea[i].raw, eb[i].raw) {
+				ta[i], tb[i] = placeholder, placeholder
+				continue
+			}
+			if ea[i].sub != eb[i].sub {
+				// A pattern naming an index applies to one side only
+				// here; decode each with its own.
+				va, err := c.pa.parseAt(ea[i].raw, ea[i].sub, depth+1)
+				if err != nil {
+					return nil, nil, false, sideErr("original", err)
+				}
+				vb, err := c.pb.parseAt(eb[i].raw, eb[i].sub, depth+1)
+				if err != nil {
+					return nil, nil, false, sideErr("restored", err)
+				}
+				ta[i], tb[i] = va, vb
+				equal = false
+				continue
+			}
+			va, vb, eq, err := c.pair(ea[i].raw, eb[i].raw, ea[i].sub, depth+1)
+			if err != nil {
+				return nil, nil, false, err
+			}
+			if eq {
+				ta[i], tb[i] = placeholder, placeholder
+				continue
+			}
+			ta[i], tb[i] = va, vb
+			equal = false
+		case i < len(ea):
+			v, err := c.pa.parseAt(ea[i].raw, ea[i].sub, depth+1)
+			if err != nil {
+				return nil, nil, false, sideErr("original", err)
+			}
+			ta[i] = v
+		default:
+			v, err := c.pb.parseAt(eb[i].raw, eb[i].sub, depth+1)
+			if err != nil {
+				return nil, nil, false, sideErr("restored", err)
+			}
+			tb[i] = v
+		}
+	}
+	if equal {
+		return nil, nil, true, nil
+	}
+	return ta, tb, false, nil
+}
+
+// pairWhole decodes both values whole.
+func (c *comparer) pairWhole(a, b []byte, mask uint64, depth int) (any, any, error) {
+	va, err := c.pa.parseAt(a, mask, depth)
+	if err != nil {
+		return nil, nil, sideErr("original", err)
+	}
+	vb, err := c.pb.parseAt(b, mask, depth)
+	if err != nil {
+		return nil, nil, sideErr("restored", err)
+	}
+	return va, vb, nil
 }
 
 // appendPatch appends patch as a JSON array of operations, each with its

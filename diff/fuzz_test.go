@@ -3,9 +3,12 @@ package diff
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/wI2L/jsondiff"
 
 	"github.com/esrestore/esrestore/fixtures"
 )
@@ -22,6 +25,17 @@ func FuzzDiff(f *testing.F) {
 				if c.ID == d.ID {
 					f.Add(string(d.Source), string(c.Source))
 				}
+			}
+		}
+	}
+	// Every pair of the golden cases.
+	dirs, _ := filepath.Glob("testdata/cases/*")
+	for _, dir := range dirs {
+		orig := readDumpSources(f, filepath.Join(dir, "original.ndjson"))
+		rest := readDumpSources(f, filepath.Join(dir, "restored.ndjson"))
+		for id, src := range orig {
+			if other, ok := rest[id]; ok {
+				f.Add(string(src), string(other))
 			}
 		}
 	}
@@ -76,6 +90,10 @@ func FuzzDiff(f *testing.F) {
 		if eqab != eqba {
 			t.Fatalf("diff(a,b) equal=%v but diff(b,a) equal=%v", eqab, eqba)
 		}
+		// The patch is jsondiff.CompareJSON's on the whole documents: the
+		// pruned trees change nothing but the work.
+		checkSameAsJSONDiff(t, ab, ba, pab)
+		checkSameAsJSONDiff(t, ba, ab, pba)
 		if eqab != semanticEqual(decodeJSON(t, ab), decodeJSON(t, ba)) {
 			t.Fatalf("Compare says equal=%v, the oracle disagrees\na=%s\nb=%s", eqab, a, b)
 		}
@@ -121,4 +139,34 @@ func FuzzDiff(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkSameAsJSONDiff checks that got is the patch jsondiff.CompareJSON
+// makes from the whole documents decoded with canonical numbers, and,
+// when the documents hold no number, with encoding/json itself.
+func checkSameAsJSONDiff(t *testing.T, a, b []byte, got jsondiff.Patch) {
+	t.Helper()
+	canonical := jsondiff.UnmarshalFunc(func(data []byte, v any) error {
+		var p parser
+		tree, err := p.parse(data)
+		*(v.(*any)) = tree
+		return err
+	})
+	want, err := jsondiff.CompareJSON(a, b, jsondiff.Invertible(), canonical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := appendPatch(nil, got), appendPatch(nil, want); !bytes.Equal(g, w) {
+		t.Fatalf("patch differs from jsondiff.CompareJSON's:\ngot  %s\nwant %s\na=%s\nb=%s", g, w, a, b)
+	}
+	if bytes.ContainsAny(a, "0123456789") || bytes.ContainsAny(b, "0123456789") {
+		return
+	}
+	plain, err := jsondiff.CompareJSON(a, b, jsondiff.Invertible())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := appendPatch(nil, got), appendPatch(nil, plain); !bytes.Equal(g, w) {
+		t.Fatalf("patch differs from plain jsondiff.CompareJSON's:\ngot  %s\nwant %s", g, w)
+	}
 }

@@ -44,18 +44,28 @@ type parser struct {
 // parse decodes one JSON value that must fill data (surrounding whitespace
 // allowed).
 func (p *parser) parse(data []byte) (any, error) {
-	p.data, p.pos, p.depth = data, 0, 0
-	mask := uint64(0)
+	return p.parseAt(data, p.allIgnored(), 0)
+}
+
+// allIgnored is the mask of every ignore pattern.
+func (p *parser) allIgnored() uint64 {
 	if n := len(p.ign); n > 0 {
-		mask = 1<<n - 1
+		return 1<<n - 1
 	}
-	v, err := p.value(mask, 0)
+	return 0
+}
+
+// parseAt decodes the value filling data, found at nesting depth, with the
+// ignore patterns of mask.
+func (p *parser) parseAt(data []byte, mask uint64, depth int) (any, error) {
+	p.data, p.pos, p.depth = data, 0, depth
+	v, err := p.value(mask, depth)
 	if err != nil {
 		return nil, err
 	}
 	p.skipSpace()
 	if p.pos != len(p.data) {
-		return nil, p.errorf("unexpected %q after top-level value", p.data[p.pos])
+		return nil, p.errorf("unexpected %q after value", p.data[p.pos])
 	}
 	return v, nil
 }
@@ -75,14 +85,14 @@ func (p *parser) skipSpace() {
 	}
 }
 
-// narrow returns the ignore patterns of mask that also match segment seg at
-// depth (idx is the array index, or -1 for an object member), and whether
-// one of them ends there, meaning the value is ignored.
-func (p *parser) narrow(mask uint64, depth int, seg []byte, idx int) (uint64, bool) {
+// narrow returns the ignore patterns of mask that also match the segment
+// at depth, an object member named key or (idx >= 0) array element idx, and
+// whether one of them ends there, meaning the value is ignored.
+func narrow(ign []Pointer, mask uint64, depth int, key string, idx int) (uint64, bool) {
 	var out uint64
 	for m := mask; m != 0; m &= m - 1 {
 		i := trailingZeros(m)
-		ptr := p.ign[i]
+		ptr := ign[i]
 		if depth >= len(ptr.segs) {
 			continue
 		}
@@ -92,7 +102,7 @@ func (p *parser) narrow(mask uint64, depth int, seg []byte, idx int) (uint64, bo
 				if !isIndex(s, idx) {
 					continue
 				}
-			} else if s != string(seg) {
+			} else if s != key {
 				continue
 			}
 		}
@@ -184,7 +194,7 @@ func (p *parser) object(mask uint64, depth int) (any, error) {
 		p.pos++
 		sub, skip := uint64(0), false
 		if mask != 0 {
-			sub, skip = p.narrow(mask, depth, unsafe.Slice(unsafe.StringData(key), len(key)), -1)
+			sub, skip = narrow(p.ign, mask, depth, key, -1)
 		}
 		v, err := p.value(sub, depth+1)
 		if err != nil {
@@ -225,7 +235,7 @@ func (p *parser) array(mask uint64, depth int) (any, error) {
 	for i := 0; ; i++ {
 		sub, skip := uint64(0), false
 		if mask != 0 {
-			sub, skip = p.narrow(mask, depth, nil, i)
+			sub, skip = narrow(p.ign, mask, depth, "", i)
 		}
 		v, err := p.value(sub, depth+1)
 		if err != nil {
@@ -254,6 +264,21 @@ func (p *parser) array(mask uint64, depth int) (any, error) {
 // stringValue reads a JSON string at p.pos; keys and values alike are
 // borrowed from the input when p.borrow is set and the string has no escape.
 func (p *parser) stringValue() (string, error) {
+	b, inInput, err := p.stringBytes()
+	if err != nil {
+		return "", err
+	}
+	if inInput && p.borrow {
+		return unsafe.String(unsafe.SliceData(b), len(b)), nil
+	}
+	return string(b), nil
+}
+
+// stringBytes reads the JSON string at p.pos and returns its content,
+// invalid UTF-8 replaced by U+FFFD as encoding/json does. When inInput is
+// set the bytes are part of the input, else they are scratch valid until
+// the next call.
+func (p *parser) stringBytes() (b []byte, inInput bool, err error) {
 	start := p.pos + 1
 	i := start
 	for i < len(p.data) {
@@ -263,41 +288,40 @@ func (p *parser) stringValue() (string, error) {
 			p.pos = i + 1
 			raw := p.data[start:i]
 			if !utf8.Valid(raw) {
-				return string(toValidUTF8(nil, raw)), nil
+				p.str = toValidUTF8(p.str[:0], raw)
+				return p.str, false, nil
 			}
-			if p.borrow {
-				return unsafe.String(unsafe.SliceData(raw), len(raw)), nil
-			}
-			return string(raw), nil
+			return raw, true, nil
 		case c == '\\':
-			return p.escapedString(start, i)
+			b, err := p.escapedString(start, i)
+			return b, false, err
 		case c < 0x20:
 			p.pos = i
-			return "", p.errorf("control character in string")
+			return nil, false, p.errorf("control character in string")
 		}
 		i++
 	}
 	p.pos = i
-	return "", p.errorf("unterminated string")
+	return nil, false, p.errorf("unterminated string")
 }
 
 // escapedString decodes a string holding escapes; the bytes before the
 // first backslash are data[start:i].
-func (p *parser) escapedString(start, i int) (string, error) {
+func (p *parser) escapedString(start, i int) ([]byte, error) {
 	b := append(p.str[:0], p.data[start:i]...)
 	for i < len(p.data) {
 		c := p.data[i]
 		switch {
 		case c == '"':
 			p.pos = i + 1
-			p.str = b
 			if !utf8.Valid(b) {
-				return string(toValidUTF8(nil, b)), nil
+				b = toValidUTF8(nil, b)
 			}
-			return string(b), nil
+			p.str = b
+			return b, nil
 		case c < 0x20:
 			p.pos = i
-			return "", p.errorf("control character in string")
+			return nil, p.errorf("control character in string")
 		case c != '\\':
 			b = append(b, c)
 			i++
@@ -325,7 +349,7 @@ func (p *parser) escapedString(start, i int) (string, error) {
 			r, ok := hex4(p.data, i+1)
 			if !ok {
 				p.pos = i
-				return "", p.errorf("invalid \\u escape")
+				return nil, p.errorf("invalid \\u escape")
 			}
 			i += 5
 			if utf16.IsSurrogate(r) {
@@ -343,11 +367,11 @@ func (p *parser) escapedString(start, i int) (string, error) {
 			b = utf8.AppendRune(b, r)
 		default:
 			p.pos = i
-			return "", p.errorf("invalid escape %q", p.data[i])
+			return nil, p.errorf("invalid escape %q", p.data[i])
 		}
 	}
 	p.pos = i
-	return "", p.errorf("unterminated string")
+	return nil, p.errorf("unterminated string")
 }
 
 func hex4(b []byte, i int) (rune, bool) {
@@ -385,8 +409,9 @@ func toValidUTF8(dst, s []byte) []byte {
 	return dst
 }
 
-// number reads a JSON number and returns it as a canonical json.Number.
-func (p *parser) number() (any, error) {
+// scanNumber validates the JSON number at p.pos and moves past it. simple
+// reports an integer other than -0, which is already in canonical form.
+func (p *parser) scanNumber() (tok []byte, simple bool, err error) {
 	start := p.pos
 	i := p.pos
 	d := p.data
@@ -402,15 +427,15 @@ func (p *parser) number() (any, error) {
 		}
 	default:
 		p.pos = i
-		return nil, p.errorf("invalid number")
+		return nil, false, p.errorf("invalid number")
 	}
-	simple := true // an integer is canonical unless it is -0
+	simple = true
 	if i < len(d) && d[i] == '.' {
 		simple = false
 		i++
 		if i >= len(d) || d[i] < '0' || d[i] > '9' {
 			p.pos = i
-			return nil, p.errorf("invalid number")
+			return nil, false, p.errorf("invalid number")
 		}
 		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
 			i++
@@ -424,15 +449,24 @@ func (p *parser) number() (any, error) {
 		}
 		if i >= len(d) || d[i] < '0' || d[i] > '9' {
 			p.pos = i
-			return nil, p.errorf("invalid number")
+			return nil, false, p.errorf("invalid number")
 		}
 		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
 			i++
 		}
 	}
 	p.pos = i
-	tok := d[start:i]
-	if simple && string(tok) != "-0" {
+	tok = d[start:i]
+	return tok, simple && string(tok) != "-0", nil
+}
+
+// number reads a JSON number and returns it as a canonical json.Number.
+func (p *parser) number() (any, error) {
+	tok, simple, err := p.scanNumber()
+	if err != nil {
+		return nil, err
+	}
+	if simple {
 		if p.borrow {
 			return json.Number(unsafe.String(unsafe.SliceData(tok), len(tok))), nil
 		}
@@ -440,6 +474,209 @@ func (p *parser) number() (any, error) {
 	}
 	p.num = canonicalNumber(p.num[:0], tok)
 	return json.Number(p.num), nil
+}
+
+// skip validates the value at p.pos and moves past it without building
+// anything.
+func (p *parser) skip() error {
+	p.skipSpace()
+	if p.pos >= len(p.data) {
+		return p.errorf("unexpected end of input")
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{' || c == '[':
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		if p.depth++; p.depth > maxDepth {
+			return p.errorf("nested too deeply")
+		}
+		p.pos++
+		p.skipSpace()
+		if p.pos < len(p.data) && p.data[p.pos] == closing {
+			p.pos++
+			p.depth--
+			return nil
+		}
+		for {
+			if c == '{' {
+				p.skipSpace()
+				if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+					return p.errorf("expected object key")
+				}
+				if err := p.skipString(); err != nil {
+					return err
+				}
+				p.skipSpace()
+				if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+					return p.errorf("expected ':' after object key")
+				}
+				p.pos++
+			}
+			if err := p.skip(); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.pos >= len(p.data) {
+				return p.errorf("unexpected end of input")
+			}
+			switch p.data[p.pos] {
+			case ',':
+				p.pos++
+			case closing:
+				p.pos++
+				p.depth--
+				return nil
+			default:
+				return p.errorf("expected ',' or %q", closing)
+			}
+		}
+	case c == '"':
+		return p.skipString()
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, _, err := p.scanNumber()
+		return err
+	default:
+		return p.errorf("unexpected %q", c)
+	}
+}
+
+// skipString validates the string at p.pos and moves past it.
+func (p *parser) skipString() error {
+	i := p.pos + 1
+	for i < len(p.data) {
+		switch c := p.data[i]; {
+		case c == '"':
+			p.pos = i + 1
+			return nil
+		case c < 0x20:
+			p.pos = i
+			return p.errorf("control character in string")
+		case c == '\\':
+			if i+1 >= len(p.data) {
+				p.pos = i
+				return p.errorf("unterminated string")
+			}
+			switch p.data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if _, ok := hex4(p.data, i+2); !ok {
+					p.pos = i
+					return p.errorf("invalid \\u escape")
+				}
+				i += 6
+			default:
+				p.pos = i
+				return p.errorf("invalid escape %q", p.data[i+1])
+			}
+		default:
+			i++
+		}
+	}
+	p.pos = i
+	return p.errorf("unterminated string")
+}
+
+// span is an object member (with its decoded key) or an array element:
+// the bytes data[start:end] of its value.
+type span struct {
+	key        string
+	start, end int
+}
+
+// members reads the object at p.pos into dst: decoded keys and the spans
+// of their values, validated but not decoded.
+func (p *parser) members(dst []span) ([]span, error) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, p.errorf("nested too deeply")
+	}
+	p.pos++ // {
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		p.depth--
+		return dst, nil
+	}
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return nil, p.errorf("expected object key")
+		}
+		key, err := p.stringValue()
+		if err != nil {
+			return nil, err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return nil, p.errorf("expected ':' after object key")
+		}
+		p.pos++
+		p.skipSpace()
+		start := p.pos
+		if err := p.skip(); err != nil {
+			return nil, err
+		}
+		dst = append(dst, span{key: key, start: start, end: p.pos})
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return nil, p.errorf("unexpected end of input in object")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			p.depth--
+			return dst, nil
+		default:
+			return nil, p.errorf("expected ',' or '}' in object")
+		}
+	}
+}
+
+// elements reads the array at p.pos into dst: the spans of its elements,
+// validated but not decoded.
+func (p *parser) elements(dst []span) ([]span, error) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, p.errorf("nested too deeply")
+	}
+	p.pos++ // [
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		p.depth--
+		return dst, nil
+	}
+	for {
+		p.skipSpace()
+		start := p.pos
+		if err := p.skip(); err != nil {
+			return nil, err
+		}
+		dst = append(dst, span{start: start, end: p.pos})
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return nil, p.errorf("unexpected end of input in array")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			p.depth--
+			return dst, nil
+		default:
+			return nil, p.errorf("expected ',' or ']' in array")
+		}
+	}
 }
 
 // canonicalNumber appends the canonical form of the valid JSON number tok:

@@ -1,0 +1,293 @@
+package diff
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// benchPairs returns n pairs of ~2 KB Commons documents (1.8 to 2.3 KB),
+// the second made from the first by edit.
+func benchPairs(b *testing.B, n int, edit func(i int, src []byte) []byte) (pairs [][2][]byte, avg int) {
+	b.Helper()
+	total := 0
+	for i := 0; len(pairs) < n; i++ {
+		d := fixtures.CommonsDoc(i, 11)
+		if len(d.Source) < 1800 || len(d.Source) > 2300 {
+			continue
+		}
+		pairs = append(pairs, [2][]byte{d.Source, edit(len(pairs), d.Source)})
+		total += len(d.Source)
+	}
+	return pairs, total / n
+}
+
+// reencode returns src with its keys sorted and its escapes changed, as
+// another tool writing the same document would.
+func reencode(b *testing.B, _ int, src []byte) []byte {
+	var v any
+	if err := json.Unmarshal(src, &v); err != nil {
+		b.Fatal(err)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkCompare measures the compare step alone, one goroutine, so
+// docs/s is per core.
+func BenchmarkCompare(b *testing.B) {
+	cases := []struct {
+		name string
+		edit func(b *testing.B, i int, src []byte) []byte
+	}{
+		{"equal-bytes", func(_ *testing.B, _ int, src []byte) []byte { return bytes.Clone(src) }},
+		{"equal-reordered", reencode},
+		{"one-field-changed", func(_ *testing.B, _ int, src []byte) []byte {
+			return bytes.Replace(src, []byte(`"visibility":"`), []byte(`"visibility":"x`), 1)
+		}},
+		{"fields-stripped", func(_ *testing.B, _ int, src []byte) []byte {
+			var m map[string]json.RawMessage
+			json.Unmarshal(src, &m)
+			delete(m, "excerpt")
+			delete(m, "tags")
+			out, _ := json.Marshal(m)
+			return out
+		}},
+		{"mix-1pct-changed", func(_ *testing.B, i int, src []byte) []byte {
+			if i%100 == 0 {
+				return bytes.Replace(src, []byte(`"visibility":"`), []byte(`"visibility":"x`), 1)
+			}
+			return bytes.Clone(src)
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			pairs, avg := benchPairs(b, 1000, func(i int, src []byte) []byte { return c.edit(b, i, src) })
+			w := &worker{cmp: newComparer(nil, true)}
+			b.SetBytes(int64(avg * len(pairs)))
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				for _, p := range pairs {
+					patch, equal, err := w.cmp.compare(p[0], p[1])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if !equal {
+						w.buf = appendChangedLine(w.buf[:0], "id", "", "", patch)
+					}
+				}
+				n += len(pairs)
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "docs/s")
+		})
+	}
+}
+
+// benchES is one fixture cluster shared by the index benchmarks: loading
+// 100k documents twice takes longer than a benchmark run.
+var benchES struct {
+	once sync.Once
+	es   *fixtures.ES
+	n    int
+}
+
+const benchDocs = 100_000
+
+// loadBenchIndexes loads n Commons documents into "bench_orig" and the same
+// with 1% changed into "bench_rest".
+func loadBenchIndexes(b *testing.B, es *fixtures.Server, n int) {
+	b.Helper()
+	docs := fixtures.Commons(n, 1)
+	if err := es.LoadDocs("bench_orig", docs, 3); err != nil {
+		b.Fatal(err)
+	}
+	for i := range docs {
+		if i%100 == 0 {
+			docs[i].Source = bytes.Replace(docs[i].Source, []byte(`"visibility":"`), []byte(`"visibility":"x`), 1)
+		}
+	}
+	if err := es.LoadDocs("bench_rest", docs, 3); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func sharedBenchES(b *testing.B) *fixtures.ES {
+	benchES.once.Do(func() {
+		es, err := fixtures.Listen("127.0.0.1:0", fixtures.NewServer(fixtures.Options{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		loadBenchIndexes(b, es.Server, benchDocs)
+		b.Logf("loaded 2 × %d documents in %s", benchDocs, time.Since(start).Round(time.Millisecond))
+		benchES.es = es
+	})
+	return benchES.es
+}
+
+// rawScan does the requests of a diff between two indexes and nothing
+// else: pass 1 scans orig and fetches the same ids with their sources from
+// rest; with both set, pass 2 scans rest's ids and asks orig for them
+// without sources.
+func rawScan(ctx context.Context, c *elasticsearch.Client, orig, rest string, workers, pageSize int, both bool) (int64, error) {
+	var n atomic.Int64
+	opt := esscan.Options{Slices: workers, PageSize: pageSize}
+	err := esscan.Scan(ctx, c, orig, opt, func(ctx context.Context, _ int, page []dump.Doc) error {
+		l := make([]lookup, len(page))
+		for i, d := range page {
+			l[i] = lookup{id: d.ID, routing: d.Routing}
+		}
+		_, err := mget(ctx, c, rest, l, true, 5)
+		n.Add(int64(len(page)))
+		return err
+	})
+	if err != nil || !both {
+		return n.Load(), err
+	}
+	opt.NoSource = true
+	return n.Load(), esscan.Scan(ctx, c, rest, opt, func(ctx context.Context, _ int, page []dump.Doc) error {
+		l := make([]lookup, len(page))
+		for i, d := range page {
+			l[i] = lookup{id: d.ID, routing: d.Routing}
+		}
+		_, err := mget(ctx, c, orig, l, false, 5)
+		return err
+	})
+}
+
+// BenchmarkDiffIndexes measures a diff of two 100k-document indexes with 1%
+// changed, against a raw scan doing the same requests without comparing
+// ("raw") and against pass 1's requests only ("scan+mget"), in the same run.
+// x_raw and x_scan+mget are the diff's throughput as a fraction of theirs.
+func BenchmarkDiffIndexes(b *testing.B) {
+	es := sharedBenchES(b)
+	c := es.Client()
+	for _, workers := range []int{1, 2, 4, 8} {
+		var raw, scanMget float64
+		b.Run(fmt.Sprintf("workers=%d/scan+mget", workers), func(b *testing.B) {
+			scanMget = benchRaw(b, c, workers, false)
+		})
+		b.Run(fmt.Sprintf("workers=%d/raw", workers), func(b *testing.B) {
+			raw = benchRaw(b, c, workers, true)
+		})
+		b.Run(fmt.Sprintf("workers=%d/diff", workers), func(b *testing.B) {
+			b.ReportAllocs()
+			var counts Counts
+			for b.Loop() {
+				d := New(Options{Workers: workers, Logger: quiet, TempDir: b.TempDir()})
+				var err error
+				if counts, err = d.Run(b.Context(), IndexSide(c, "bench_orig"), IndexSide(c, "bench_rest"), io.Discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if counts.Changed != benchDocs/100 {
+				b.Fatalf("got %d changed, want %d", counts.Changed, benchDocs/100)
+			}
+			rate := float64(benchDocs*b.N) / b.Elapsed().Seconds()
+			b.ReportMetric(rate, "docs/s")
+			if raw > 0 {
+				b.ReportMetric(rate/raw, "x_raw")
+			}
+			if scanMget > 0 {
+				b.ReportMetric(rate/scanMget, "x_scan+mget")
+			}
+		})
+	}
+}
+
+func benchRaw(b *testing.B, c *elasticsearch.Client, workers int, both bool) float64 {
+	b.ReportAllocs()
+	for b.Loop() {
+		n, err := rawScan(b.Context(), c, "bench_orig", "bench_rest", workers, DefaultPageSize, both)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != benchDocs {
+			b.Fatalf("scanned %d, want %d", n, benchDocs)
+		}
+	}
+	rate := float64(benchDocs*b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "docs/s")
+	return rate
+}
+
+// BenchmarkDiffMemory reports the peak heap of a diff between two indexes
+// of ESRESTORE_BENCH_DOCS documents (default 100k) with 1% changed. With
+// ESRESTORE_TEST_ES_URL set, the indexes "bench_orig" and "bench_rest" are
+// read from that cluster (loaded beforehand, e.g. by an esfake process),
+// so the heap measured is the diff's alone; otherwise an in-process
+// fixture server is loaded and its transient answers count too.
+func BenchmarkDiffMemory(b *testing.B) {
+	n := benchDocs
+	if v := os.Getenv("ESRESTORE_BENCH_DOCS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	var c *elasticsearch.Client
+	if url := os.Getenv("ESRESTORE_TEST_ES_URL"); url != "" {
+		var err error
+		if c, err = elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}}); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		es := fixtures.NewES(b)
+		loadBenchIndexes(b, es.Server, n)
+		c = es.Client()
+	}
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var m runtime.MemStats
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > peak.Load() {
+					peak.Store(m.HeapInuse)
+				}
+			}
+		}
+	}()
+	var counts Counts
+	for b.Loop() {
+		var err error
+		d := New(Options{Workers: 4, Logger: quiet, TempDir: b.TempDir()})
+		if counts, err = d.Run(b.Context(), IndexSide(c, "bench_orig"), IndexSide(c, "bench_rest"), io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+	if counts.Original != int64(n) {
+		b.Fatalf("diffed %d documents, want %d", counts.Original, n)
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "docs/s")
+	b.ReportMetric(float64(peak.Load()-min(peak.Load(), base.HeapInuse))/(1<<20), "peak_heap_MiB")
+	b.ReportMetric(float64(n), "docs")
+}
