@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/esscan"
+)
+
+// authProxy is a TLS front of a fixture cluster that records the
+// Authorization header of every request.
+type authProxy struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newAuthProxy(t *testing.T, es *fixtures.ES) (*authProxy, string) {
+	t.Helper()
+	target, _ := url.Parse(es.URL)
+	p := &authProxy{seen: map[string]bool{}}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.seen[r.Header.Get("Authorization")] = true
+		p.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p, ca
+}
+
+func (p *authProxy) saw(h string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen[h]
+}
+
+func TestESAuthAndTLSFlags(t *testing.T) {
+	es, _ := lossCluster(t, 50)
+	proxy, ca := newAuthProxy(t, es)
+	out := t.TempDir()
+	c := newCLI(t)
+	c.files["/secrets/key"] = "a2V5OnNlY3JldA==\n"
+	base := []string{"check", "--es-url", proxy.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
+		"--output", "file://" + out, "--environment", "test", "--es-ca-cert", ca}
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		vars   map[string]string
+		header string
+	}{
+		{"basic", []string{"--es-username", "restorer", "--es-password", "pw1"}, nil, "Basic cmVzdG9yZXI6cHcx"},
+		{"basic in URL", []string{"--es-url", strings.Replace(proxy.URL, "https://", "https://u2:pw2@", 1)}, nil, "Basic dTI6cHcy"},
+		{"api key from file", nil, map[string]string{"ESRESTORE_ES_API_KEY_FILE": "/secrets/key"}, "APIKey a2V5OnNlY3JldA=="},
+		{"bearer", nil, map[string]string{"ESRESTORE_ES_BEARER_TOKEN": "tok"}, "Bearer tok"},
+	} {
+		c.vars = tt.vars
+		if c.vars == nil {
+			c.vars = map[string]string{}
+		}
+		args := append(append([]string{}, base...), tt.args...)
+		if len(tt.args) > 0 && tt.args[0] == "--es-url" {
+			args = replaceArg(base, "--es-url", tt.args[1])
+		}
+		if code := c.run(t.Context(), args...); code != exitOK {
+			t.Errorf("%s: exit %d\n%s", tt.name, code, c.stderr.String())
+		}
+		if !proxy.saw(tt.header) {
+			t.Errorf("%s: Elasticsearch never saw Authorization %q", tt.name, tt.header)
+		}
+	}
+	c.vars = map[string]string{}
+
+	// Without the CA the certificate is refused; the server name checked
+	// is the one given.
+	if code := c.run(t.Context(), replaceArg(base, "--es-ca-cert", "")...); code != exitUsage || !strings.Contains(c.stderr.String(), "certificate") {
+		t.Errorf("no CA: exit %d\n%s", code, c.stderr.String())
+	}
+	if code := c.run(t.Context(), append(base, "--es-tls-server-name", "example.com")...); code != exitOK {
+		t.Errorf("server name example.com (in the test certificate): exit %d\n%s", code, c.stderr.String())
+	}
+	if code := c.run(t.Context(), append(base, "--es-tls-server-name", "elsewhere.internal")...); code != exitUsage || !strings.Contains(c.stderr.String(), "elsewhere.internal") {
+		t.Errorf("wrong server name: exit %d\n%s", code, c.stderr.String())
+	}
+	if code := c.run(t.Context(), replaceArg(base, "--es-ca-cert", "/nope.pem")...); code != exitUsage || !strings.Contains(c.stderr.String(), `--es-ca-cert: cannot read the CA file`) {
+		t.Errorf("missing CA file: exit %d\n%s", code, c.stderr.String())
+	}
+}
+
+func TestRestoreFlagsHaveEffect(t *testing.T) {
+	es, sc := lossCluster(t, 200)
+	out := t.TempDir()
+	c := newCLI(t)
+
+	// --keep-staging leaves the snapshot's staging index.
+	if code := c.run(t.Context(), runArgs(es, out, "ks1", "--target", "documents_ks", "--keep-staging")...); code != exitOK {
+		t.Fatalf("keep-staging: exit %d\n%s", code, c.stderr.String())
+	}
+	n, err := esscan.Count(t.Context(), es.Client(), "esrestore-staging-ks1")
+	if err != nil || n != int64(len(sc.Complete)) {
+		t.Errorf("staging index after --keep-staging: %d docs, %v", n, err)
+	}
+	if code := c.run(t.Context(), runArgs(es, out, "ks2", "--target", "documents_ks2")...); code != exitOK {
+		t.Fatalf("without keep-staging: exit %d", code)
+	}
+	if indexExists(t, es, "esrestore-staging-ks2") {
+		t.Error("staging index left without --keep-staging")
+	}
+
+	// --max-retries bounds the attempts: every item rejected, one try each.
+	es.SetFaults(fixtures.Faults{BulkItemReject: 1})
+	code := c.run(t.Context(), runArgs(es, out, "mr1", "--target", "documents_mr", "--max-retries", "1", "--mode", "source")...)
+	es.SetFaults(fixtures.Faults{})
+	if code != exitError && code != exitFailOn {
+		t.Fatalf("all items rejected: exit %d\n%s", code, c.stderr.String())
+	}
+	s := readSummary(t, out, "documents", "mr1")
+	if s.Restore == nil || s.Restore.Failed != int64(len(sc.Complete)) || s.Restore.Retried != 0 {
+		t.Errorf("--max-retries 1: restore %+v, want all %d failed, none retried", s.Restore, len(sc.Complete))
+	}
+	fails := gunzipFile(t, filepath.Join(out, "documents", "mr1", "failures.ndjson.gz"))
+	if got := strings.Count(string(fails), "es_rejected_execution_exception"); got != len(sc.Complete) {
+		t.Errorf("failures.ndjson.gz names %d rejections, want %d", got, len(sc.Complete))
+	}
+
+	// --ignore takes the stripped fields out of the comparison.
+	code = c.run(t.Context(), "diff", "--es-url", es.URL, "--original", "documents", "--restored", "documents_ks",
+		"--ignore", strings.Join(fixtures.StrippedPointers[:], ","), "--output", "file://"+out, "--run-id", "ig1", "--progress", "0")
+	if code != exitOK {
+		t.Fatalf("diff --ignore: exit %d\n%s", code, c.stderr.String())
+	}
+	d := readSummary(t, out, "documents", "ig1").Diff
+	if d.Changed != 0 || d.Added != int64(len(sc.Lost)) || len(d.Ignored) != len(fixtures.StrippedPointers) {
+		t.Errorf("diff --ignore every stripped pointer: %+v", d)
+	}
+}
