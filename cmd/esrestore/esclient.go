@@ -17,9 +17,10 @@ import (
 	"github.com/esrestore/esrestore/internal/esscan"
 )
 
-// newESClient builds the official client for c. Requests that fail with
-// 429 or 502-504 are retried by the client with backoff; restore/ also
-// retries single bulk items.
+// newESClient builds the official client for c. The client itself does
+// not retry: restore/, diff/ and the scanner retry 429, 5xx and transport
+// errors per request and per document, and retries at both levels would
+// multiply.
 func newESClient(env *Env, c esConfig) (*elasticsearch.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
@@ -39,17 +40,13 @@ func newESClient(env *Env, c esConfig) (*elasticsearch.Client, error) {
 		tr.TLSClientConfig = tc
 	}
 	cfg := elasticsearch.Config{
-		Addresses:     c.URLs,
-		Username:      c.Username,
-		Password:      c.Password,
-		APIKey:        c.APIKey,
-		ServiceToken:  c.BearerToken,
-		Transport:     tr,
-		RetryOnStatus: []int{429, 502, 503, 504},
-		MaxRetries:    5,
-		RetryBackoff: func(attempt int) time.Duration {
-			return min(time.Duration(1<<min(attempt, 6))*100*time.Millisecond, 10*time.Second)
-		},
+		Addresses:    c.URLs,
+		Username:     c.Username,
+		Password:     c.Password,
+		APIKey:       c.APIKey,
+		ServiceToken: c.BearerToken,
+		Transport:    tr,
+		DisableRetry: true,
 	}
 	es, err := elasticsearch.NewClient(cfg)
 	if err != nil {
@@ -66,7 +63,20 @@ var ErrESAuth = errors.New("elasticsearch refused the credentials")
 func pingES(ctx context.Context, es *elasticsearch.Client, where string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	res, err := esapi.InfoRequest{}.Do(ctx, es)
+	var res *esapi.Response
+	var err error
+	// A node restarting answers 503 or refuses connections for a moment:
+	// three tries a second apart, then the job stops.
+	for attempt := 1; ; attempt++ {
+		res, err = esapi.InfoRequest{}.Do(ctx, es)
+		if err == nil && !esscan.Retryable(res.StatusCode) || attempt == 3 || ctx.Err() != nil {
+			break
+		}
+		if err == nil {
+			res.Body.Close()
+		}
+		time.Sleep(time.Second)
+	}
 	if err != nil {
 		return "", fmt.Errorf("elasticsearch at %s is unreachable: %w", where, err)
 	}
