@@ -53,20 +53,21 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 	if !source {
 		req.Source = []string{"false"}
 	}
-	var out struct {
-		Docs []fetched `json:"docs"`
-	}
-	err := retry(ctx, maxAttempts, func() (*esapi.Response, error) {
+	answer, err := retry(ctx, maxAttempts, func() (*esapi.Response, error) {
 		req.Body = bytes.NewReader(body)
 		return req.Do(ctx, es)
-	}, &out)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("mget %d documents from %q: %w", len(docs), index, err)
 	}
-	if len(out.Docs) != len(docs) {
-		return nil, fmt.Errorf("mget %d documents from %q: %w: got %d answers", len(docs), index, ErrCountMismatch, len(out.Docs))
+	got, err := decodeMget(answer, len(docs))
+	if err != nil {
+		return nil, fmt.Errorf("mget %d documents from %q: decode answer: %w", len(docs), index, err)
 	}
-	for i, f := range out.Docs {
+	if len(got) != len(docs) {
+		return nil, fmt.Errorf("mget %d documents from %q: %w: got %d answers", len(docs), index, ErrCountMismatch, len(got))
+	}
+	for i, f := range got {
 		if len(f.Error) > 0 {
 			return nil, fmt.Errorf("mget document %q from %q: %w", docs[i].id, index, docError(f.Error))
 		}
@@ -77,7 +78,77 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 			return nil, fmt.Errorf("mget document %q from %q: %w", f.ID, index, ErrNoSource)
 		}
 	}
-	return out.Docs, nil
+	return got, nil
+}
+
+// decodeMget reads an _mget answer. It is on the hot path of a diff between
+// indexes (one answer per page, a thousand sources each), so it scans the
+// answer once and leaves each _source as a slice of it instead of copying
+// it as encoding/json would.
+func decodeMget(body []byte, n int) ([]fetched, error) {
+	p := parser{data: trimSpace(body)}
+	if len(p.data) == 0 || p.data[0] != '{' {
+		return nil, p.errorf("answer is not an object")
+	}
+	top, err := p.members(nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fetched, 0, n)
+	var elems, fields []span
+	for _, m := range top {
+		if m.key != "docs" {
+			continue
+		}
+		docs := p.data[m.start:m.end]
+		if docs[0] != '[' {
+			return nil, p.errorf("docs is not an array")
+		}
+		q := parser{data: docs}
+		if elems, err = q.elements(elems[:0]); err != nil {
+			return nil, err
+		}
+		for _, e := range elems {
+			raw := docs[e.start:e.end]
+			if raw[0] != '{' {
+				return nil, q.errorf("docs entry is not an object")
+			}
+			r := parser{data: raw}
+			if fields, err = r.members(fields[:0]); err != nil {
+				return nil, err
+			}
+			var f fetched
+			for _, fl := range fields {
+				v := raw[fl.start:fl.end]
+				switch fl.key {
+				case "_id":
+					f.ID, err = jsonString(v)
+				case "_routing":
+					f.Routing, err = jsonString(v)
+				case "found":
+					f.Found = string(v) == "true"
+				case "_source":
+					f.Source = v
+				case "error":
+					f.Error = v
+				}
+				if err != nil {
+					return nil, fmt.Errorf("docs entry %s: %w", fl.key, err)
+				}
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// jsonString decodes the JSON string v.
+func jsonString(v []byte) (string, error) {
+	if len(v) == 0 || v[0] != '"' {
+		return "", fmt.Errorf("%w: not a string: %.40s", errSyntax, v)
+	}
+	p := parser{data: v}
+	return p.stringValue()
 }
 
 // docError reads the error of one _mget entry.
@@ -127,11 +198,14 @@ func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids 
 			Hits []fetched `json:"hits"`
 		} `json:"hits"`
 	}
-	err := retry(ctx, maxAttempts, func() (*esapi.Response, error) {
+	answer, err := retry(ctx, maxAttempts, func() (*esapi.Response, error) {
 		return esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body), AllowPartialSearchResults: &partial}.Do(ctx, es)
-	}, &out)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("search %d ids in %q: %w", len(ids), index, err)
+	}
+	if err := json.Unmarshal(answer, &out); err != nil {
+		return nil, fmt.Errorf("search %d ids in %q: decode answer: %w", len(ids), index, err)
 	}
 	if out.Shards.Failed > 0 {
 		detail := "no failure detail"
@@ -151,9 +225,9 @@ func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids 
 }
 
 // retry sends a read request until it succeeds, fails for good, or the
-// attempts run out, and decodes a 2xx answer into out. 429, 502, 503, 504
-// and transport errors are retried with exponential backoff and jitter.
-func retry(ctx context.Context, maxAttempts int, send func() (*esapi.Response, error), out any) error {
+// attempts run out, and returns the body of the 2xx answer. 429, 502, 503,
+// 504 and transport errors are retried with exponential backoff and jitter.
+func retry(ctx context.Context, maxAttempts int, send func() (*esapi.Response, error)) ([]byte, error) {
 	delay := 200 * time.Millisecond
 	var last error
 	for attempt := 1; ; attempt++ {
@@ -165,34 +239,31 @@ func retry(ctx context.Context, maxAttempts int, send func() (*esapi.Response, e
 			case rerr != nil:
 				err = fmt.Errorf("read answer: %w", rerr)
 			case res.StatusCode < 300:
-				if err := json.Unmarshal(body, out); err != nil {
-					return fmt.Errorf("decode answer: %w", err)
-				}
-				return nil
+				return body, nil
 			default:
 				e := esscan.ParseError(res.StatusCode, body)
 				if res.StatusCode == 404 && e.Type == "index_not_found_exception" {
-					return fmt.Errorf("%w: %v", esscan.ErrIndexNotFound, e)
+					return nil, fmt.Errorf("%w: %v", esscan.ErrIndexNotFound, e)
 				}
 				if !esscan.Retryable(res.StatusCode) {
-					return e
+					return nil, e
 				}
 				last = e
 			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 			last = err
 		}
 		if attempt >= maxAttempts {
-			return fmt.Errorf("after %d attempts: %w", attempt, last)
+			return nil, fmt.Errorf("after %d attempts: %w", attempt, last)
 		}
 		wait := delay/2 + rand.N(delay/2+1)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(wait):
 		}
 		delay *= 2
