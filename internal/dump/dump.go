@@ -11,7 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // Doc is one document: a dump line or an index hit.
@@ -84,15 +85,6 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 	return &Reader{name: name, br: br}, nil
 }
 
-// line is the JSON shape of a dump line.
-type line struct {
-	Index    string          `json:"_index"`
-	ID       json.RawMessage `json:"_id"`
-	Routing  json.RawMessage `json:"_routing"`
-	Routing2 json.RawMessage `json:"routing"`
-	Source   json.RawMessage `json:"_source"`
-}
-
 // Next returns the next document, io.EOF at the end, a *LineError for a bad
 // line (call Next again to go on), or another error when reading fails.
 // The returned Source is owned by the caller.
@@ -144,50 +136,52 @@ func (r *Reader) parse(raw []byte) (Doc, error) {
 		return Doc{}, &LineError{Name: r.name, Line: r.line, ID: id, Err: err}
 	}
 	if raw[0] != '{' {
-		if !json.Valid(raw) {
+		end, err := jsonscan.Skip(raw, 0)
+		if err != nil || jsonscan.Space(raw, end) != len(raw) {
 			return bad("", ErrMalformed)
 		}
 		return bad("", ErrNotObject)
 	}
-	var l line
-	if err := json.Unmarshal(raw, &l); err != nil {
+	// One pass over the line: the few metadata fields are picked out and
+	// _source stays the bytes it was written as.
+	var idRaw, srcRaw, indexRaw, routingRaw, routing2Raw []byte
+	end, err := jsonscan.Members(raw, 0, func(k, v []byte) error {
+		switch string(k) {
+		case "_id":
+			idRaw = v
+		case "_source":
+			srcRaw = v
+		case "_index":
+			indexRaw = v
+		case "_routing":
+			routingRaw = v
+		case "routing":
+			routing2Raw = v
+		}
+		return nil
+	})
+	if err == nil && jsonscan.Space(raw, end) != len(raw) {
+		err = errors.New("data after the object")
+	}
+	if err != nil {
 		return bad("", fmt.Errorf("%w: %v", ErrMalformed, err))
 	}
-	id, ok := scalar(l.ID)
+	id, ok := jsonscan.Scalar(idRaw)
 	if !ok || id == "" {
 		return bad("", ErrMissingID)
 	}
-	src := bytes.TrimSpace(l.Source)
-	if len(src) == 0 || string(src) == "null" {
+	if len(srcRaw) == 0 || string(srcRaw) == "null" {
 		return bad(id, ErrMissingSource)
 	}
-	if src[0] != '{' {
+	if srcRaw[0] != '{' {
 		return bad(id, ErrSourceType)
 	}
-	routing, _ := scalar(l.Routing)
-	if routing == "" {
-		routing, _ = scalar(l.Routing2)
+	d := Doc{ID: id, Source: bytes.Clone(srcRaw), Line: r.line}
+	d.Index, _ = jsonscan.String(indexRaw)
+	if d.Routing, _ = jsonscan.Scalar(routingRaw); d.Routing == "" {
+		d.Routing, _ = jsonscan.Scalar(routing2Raw)
 	}
-	return Doc{Index: l.Index, ID: id, Routing: routing, Source: bytes.Clone(src), Line: r.line}, nil
-}
-
-// scalar reads a JSON string or number as a string.
-func scalar(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", false
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return "", false
-		}
-		return s, true
-	}
-	if _, err := strconv.ParseFloat(string(raw), 64); err == nil {
-		return string(raw), true
-	}
-	return "", false
+	return d, nil
 }
 
 // AppendLine appends d as one dump line, newline included.

@@ -120,3 +120,26 @@ func TestReaderLongLine(t *testing.T) {
 		t.Fatalf("docs after long line: %+v", docs)
 	}
 }
+
+func BenchmarkReader(b *testing.B) {
+	var raw []byte
+	n := 0
+	for i := range 2000 {
+		src := []byte(`{"id":"` + strings.Repeat("x", 20) + `","title":"Démocratie \"et\" liberté","content":{"html":"<p>` + strings.Repeat("lorem ipsum ", 120) + `</p>"},"tags":[{"id":"a","name":"b"}],"size":` + strings.Repeat("1", i%9+1) + `}`)
+		raw = AppendLine(raw, Doc{Index: "documents", ID: strings.Repeat("i", 19) + string(rune('a'+i%26)), Source: src})
+		n++
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, _ := NewReader(bytes.NewReader(raw), "bench")
+		for {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "docs/s")
+}

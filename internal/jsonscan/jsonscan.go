@@ -1,0 +1,287 @@
+// Package jsonscan walks JSON text without decoding it: it finds the
+// members of objects and the elements of arrays as slices of the input,
+// validating what it passes over. Readers of large answers (dump lines,
+// search pages) use it to pick a few fields and keep the rest, such as a
+// document's _source, as the bytes they arrived as.
+package jsonscan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// ErrSyntax is wrapped by every error about malformed JSON.
+var ErrSyntax = errors.New("invalid JSON")
+
+// maxDepth bounds nesting, as encoding/json does.
+const maxDepth = 10000
+
+func syntaxErr(b []byte, i int, what string) error {
+	return fmt.Errorf("%w: %s at offset %d", ErrSyntax, what, i)
+}
+
+// Space returns the index of the first non-space byte at or after i.
+func Space(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// Skip validates the value starting at b[i] (after spaces) and returns the
+// index just past it.
+func Skip(b []byte, i int) (int, error) { return skip(b, Space(b, i), 0) }
+
+func skip(b []byte, i, depth int) (int, error) {
+	if i >= len(b) {
+		return i, syntaxErr(b, i, "unexpected end")
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return skipString(b, i)
+	case c == '{':
+		if depth > maxDepth {
+			return i, syntaxErr(b, i, "too deep")
+		}
+		return members(b, i, depth, nil)
+	case c == '[':
+		if depth > maxDepth {
+			return i, syntaxErr(b, i, "too deep")
+		}
+		return elements(b, i, depth, nil)
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return skipNumber(b, i)
+	}
+	return i, syntaxErr(b, i, fmt.Sprintf("unexpected %q", b[i]))
+}
+
+func literal(b []byte, i int, lit string) (int, error) {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit), nil
+	}
+	return i, syntaxErr(b, i, "bad literal")
+}
+
+func skipNumber(b []byte, i int) (int, error) {
+	start := i
+	if b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return start, syntaxErr(b, start, "bad number")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return start, syntaxErr(b, start, "bad number")
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return start, syntaxErr(b, start, "bad number")
+		}
+	}
+	return i, nil
+}
+
+func skipString(b []byte, i int) (int, error) {
+	start := i
+	i++
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			return i + 1, nil
+		case c == '\\':
+			if i+1 >= len(b) {
+				return start, syntaxErr(b, start, "unterminated string")
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) {
+					return start, syntaxErr(b, i, "bad escape")
+				}
+				for _, h := range b[i+2 : i+6] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return start, syntaxErr(b, i, "bad escape")
+					}
+				}
+				i += 6
+			default:
+				return start, syntaxErr(b, i, "bad escape")
+			}
+		case c < 0x20:
+			return start, syntaxErr(b, i, "control character in string")
+		default:
+			// Invalid UTF-8 passes, as with encoding/json; Elasticsearch
+			// judges the bytes it is sent.
+			i++
+		}
+	}
+	return start, syntaxErr(b, start, "unterminated string")
+}
+
+// MemberFunc receives a member of an object: its key as it appears between
+// the quotes (escapes left as they are) and its value's bytes.
+type MemberFunc func(key, value []byte) error
+
+// Members walks the object at b[i] (after spaces), calling fn for each
+// member, and returns the index just past the object.
+func Members(b []byte, i int, fn MemberFunc) (int, error) {
+	i = Space(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return i, syntaxErr(b, i, "not an object")
+	}
+	return members(b, i, 0, fn)
+}
+
+func members(b []byte, i, depth int, fn MemberFunc) (int, error) {
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, syntaxErr(b, i, "expected a key")
+		}
+		end, err := skipString(b, i)
+		if err != nil {
+			return end, err
+		}
+		key := b[i+1 : end-1]
+		i = Space(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return i, syntaxErr(b, i, "expected ':'")
+		}
+		i = Space(b, i+1)
+		vend, err := skip(b, i, depth+1)
+		if err != nil {
+			return vend, err
+		}
+		if fn != nil {
+			if err := fn(key, b[i:vend]); err != nil {
+				return vend, err
+			}
+		}
+		i = Space(b, vend)
+		if i >= len(b) {
+			return i, syntaxErr(b, i, "unterminated object")
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, syntaxErr(b, i, "expected ',' or '}'")
+		}
+	}
+}
+
+// Elements walks the array at b[i] (after spaces), calling fn for each
+// element, and returns the index just past the array.
+func Elements(b []byte, i int, fn func(value []byte) error) (int, error) {
+	i = Space(b, i)
+	if i >= len(b) || b[i] != '[' {
+		return i, syntaxErr(b, i, "not an array")
+	}
+	return elements(b, i, 0, fn)
+}
+
+func elements(b []byte, i, depth int, fn func([]byte) error) (int, error) {
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		vend, err := skip(b, i, depth+1)
+		if err != nil {
+			return vend, err
+		}
+		if fn != nil {
+			if err := fn(b[i:vend]); err != nil {
+				return vend, err
+			}
+		}
+		i = Space(b, vend)
+		if i >= len(b) {
+			return i, syntaxErr(b, i, "unterminated array")
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, syntaxErr(b, i, "expected ',' or ']'")
+		}
+	}
+}
+
+// String returns the text of a JSON string value, or ok false when v is
+// not a string.
+func String(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return "", false
+			}
+			return s, true
+		}
+	}
+	return string(inner), true
+}
+
+// Scalar returns a string's text or a number's digits, as ids and routing
+// values may be either.
+func Scalar(v []byte) (string, bool) {
+	if s, ok := String(v); ok {
+		return s, true
+	}
+	if len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
+		if _, err := strconv.ParseFloat(string(v), 64); err == nil {
+			return string(v), true
+		}
+	}
+	return "", false
+}
+
+// Int reads a JSON integer.
+func Int(v []byte) (int64, bool) {
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return n, err == nil
+}

@@ -1,0 +1,70 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestSkipAgreesWithEncodingJSON(t *testing.T) {
+	cases := []string{
+		`{}`, `[]`, `{"a":1}`, `{"a":[1,2,{"b":null}],"c":"x\"y\u00e9"}`, `"\ud83d\ude00"`, `-0.5e+10`, `true`,
+		`{"a":1,}`, `[1,]`, `{"a" 1}`, `{"a":01}`, `"\x"`, `"` + "\x01" + `"`, `tru`, `{"a":1`, `[`, `-`, `1.`, `1e`,
+		`"\u12G4"`, "\"\xff\"", `{"a":{"b":[true,false,null]}}`, `  {"a" : 1 }  `,
+	}
+	for _, c := range cases {
+		end, err := Skip([]byte(c), 0)
+		ok := err == nil && Space([]byte(c), end) == len(c)
+		if want := json.Valid([]byte(c)); ok != want {
+			t.Errorf("%q: Skip ok=%v (end %d, err %v), json.Valid=%v", c, ok, end, err, want)
+		}
+		if err != nil && !errors.Is(err, ErrSyntax) {
+			t.Errorf("%q: error %v does not wrap ErrSyntax", c, err)
+		}
+	}
+}
+
+func FuzzSkip(f *testing.F) {
+	for _, s := range []string{`{"a":[1,{"b":"c"}]}`, `"x"`, `[1e5,-2.5]`, `{"_id":"1","_source":{}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		end, err := Skip(b, 0)
+		ok := err == nil && Space(b, end) == len(b)
+		if ok != json.Valid(b) {
+			t.Errorf("%q: Skip ok=%v, json.Valid=%v", b, ok, json.Valid(b))
+		}
+	})
+}
+
+func TestMembersAndElements(t *testing.T) {
+	b := []byte(`{"_id":"a\"b","n":12,"_source":{"x":[1,2]},"arr":[{"k":1},"s"]}`)
+	got := map[string]string{}
+	end, err := Members(b, 0, func(k, v []byte) error {
+		got[string(k)] = string(v)
+		return nil
+	})
+	if err != nil || end != len(b) {
+		t.Fatalf("Members: %d %v", end, err)
+	}
+	if got[`_id`] != `"a\"b"` || got["_source"] != `{"x":[1,2]}` || got["n"] != "12" {
+		t.Errorf("members: %v", got)
+	}
+	if s, ok := String([]byte(got["_id"])); !ok || s != `a"b` {
+		t.Errorf("String: %q %v", s, ok)
+	}
+	if s, ok := Scalar([]byte(got["n"])); !ok || s != "12" {
+		t.Errorf("Scalar: %q %v", s, ok)
+	}
+	var elems []string
+	if _, err := Elements([]byte(got["arr"]), 0, func(v []byte) error { elems = append(elems, string(v)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(elems) != 2 || elems[0] != `{"k":1}` || elems[1] != `"s"` {
+		t.Errorf("elements: %q", elems)
+	}
+	stop := errors.New("stop")
+	if _, err := Members(b, 0, func(k, v []byte) error { return stop }); err != stop {
+		t.Errorf("callback error: %v", err)
+	}
+}
