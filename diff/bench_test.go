@@ -10,10 +10,12 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/dump"
@@ -229,16 +231,23 @@ func benchRaw(b *testing.B, c *elasticsearch.Client, workers int, both bool) flo
 	return rate
 }
 
-// BenchmarkDiffMemory reports the peak heap of a diff between two indexes
-// of ESRESTORE_BENCH_DOCS documents (default 100k) with 1% changed. With
-// ESRESTORE_TEST_ES_URL set, the indexes "bench_orig" and "bench_rest" are
-// read from that cluster (loaded beforehand, e.g. by an esfake process),
-// so the heap measured is the diff's alone; otherwise an in-process
-// fixture server is loaded and its transient answers count too.
+// BenchmarkDiffMemory reports the peak memory of a diff between the
+// Commons loss scenario's original index "documents" (1% lost, 0.5%
+// stripped) and its snapshot restored as "restored_documents", with
+// ESRESTORE_BENCH_DOCS documents (default 100k) and 4 workers.
+//
+// With ESRESTORE_TEST_ES_URL set, the indexes are read from that cluster,
+// e.g. an esfake process started with --docs N --loss 0.01 (the snapshot is
+// restored on the first run), so that the heap measured is the diff's
+// alone; run this benchmark alone in its process for max_rss to mean
+// anything. Otherwise an in-process fixture server holds the data, and its
+// transient answers count too.
 func BenchmarkDiffMemory(b *testing.B) {
 	n := benchDocs
 	if v := os.Getenv("ESRESTORE_BENCH_DOCS"); v != "" {
-		fmt.Sscan(v, &n)
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			b.Fatalf("ESRESTORE_BENCH_DOCS=%q: %v", v, err)
+		}
 	}
 	var c *elasticsearch.Client
 	if url := os.Getenv("ESRESTORE_TEST_ES_URL"); url != "" {
@@ -248,8 +257,18 @@ func BenchmarkDiffMemory(b *testing.B) {
 		}
 	} else {
 		es := fixtures.NewES(b)
-		loadBenchIndexes(b, es.Server, n)
+		if err := es.LoadScenario("documents", "backups", "before-loss", fixtures.NewScenario(n, 0.01, 1), 3); err != nil {
+			b.Fatal(err)
+		}
 		c = es.Client()
+	}
+	res, err := esapi.IndicesExistsRequest{Index: []string{"restored_documents"}}.Do(b.Context(), c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == 404 {
+		restoreSnapshot(b, c, "backups", "before-loss", "documents", "restored_documents")
 	}
 	runtime.GC()
 	var base runtime.MemStats
@@ -260,7 +279,7 @@ func BenchmarkDiffMemory(b *testing.B) {
 	go func() {
 		defer close(done)
 		var m runtime.MemStats
-		t := time.NewTicker(20 * time.Millisecond)
+		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
@@ -278,16 +297,20 @@ func BenchmarkDiffMemory(b *testing.B) {
 	for b.Loop() {
 		var err error
 		d := New(Options{Workers: 4, Logger: quiet, TempDir: b.TempDir()})
-		if counts, err = d.Run(b.Context(), IndexSide(c, "bench_orig"), IndexSide(c, "bench_rest"), io.Discard); err != nil {
+		if counts, err = d.Run(b.Context(), IndexSide(c, "documents"), IndexSide(c, "restored_documents"), io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
 	close(stop)
 	<-done
-	if counts.Original != int64(n) {
-		b.Fatalf("diffed %d documents, want %d", counts.Original, n)
+	if counts.Restored != int64(n) {
+		b.Fatalf("diffed %d restored documents, want %d", counts.Restored, n)
 	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "docs/s")
 	b.ReportMetric(float64(peak.Load()-min(peak.Load(), base.HeapInuse))/(1<<20), "peak_heap_MiB")
-	b.ReportMetric(float64(n), "docs")
+	b.ReportMetric(float64(ru.Maxrss)/1024, "max_rss_MiB")
+	b.ReportMetric(float64(counts.Added), "added")
+	b.ReportMetric(float64(counts.Changed), "changed")
 }

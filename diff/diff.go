@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/esrestore/esrestore/internal/dump"
 )
 
 var (
@@ -196,10 +198,13 @@ func (d *Differ) writeReport(rep *sorter, w io.Writer) error {
 	return nil
 }
 
-// worker is the state of one compare worker.
+// worker is the state of one compare worker, or of one scan slice.
 type worker struct {
 	cmp *comparer
 	buf []byte
+	// Documents _mget missed, waiting for an ids query (lookup join).
+	missOriginal []dump.Doc
+	missRestored []lookup
 }
 
 func (d *Differ) newWorker() *worker {

@@ -22,7 +22,9 @@ import (
 //
 // An _mget miss is confirmed by an ids query over every shard before it
 // counts, so a document whose routing changed is reported as changed, not
-// as removed plus added. The documents each pass read are checked against
+// as removed plus added. Misses wait in their worker until a page's worth
+// has gathered, so a few missing documents a page cost one search per
+// many pages rather than one per page. The documents each pass read are checked against
 // _count, and the documents found on both sides by one pass against the
 // other.
 func (d *Differ) lookupJoin(ctx context.Context, log *slog.Logger, o, r *indexSide, rep *sorter) (Counts, error) {
@@ -46,6 +48,12 @@ func (d *Differ) lookupJoin(ctx context.Context, log *slog.Logger, o, r *indexSi
 		}
 		return d.lookupOriginalPage(ctx, workers[slice], o, r, page, rep, &matched)
 	})
+	for _, w := range workers {
+		if err != nil {
+			break
+		}
+		err = d.resolveOriginalMisses(ctx, w, r, rep, &matched)
+	}
 	if err != nil {
 		return Counts{}, fmt.Errorf("pass 1 (original %q): %w", o.index, err)
 	}
@@ -59,6 +67,12 @@ func (d *Differ) lookupJoin(ctx context.Context, log *slog.Logger, o, r *indexSi
 		d.live.restored.Add(int64(len(page)))
 		return d.lookupRestoredPage(ctx, workers[slice], o, r, page, rep, &both)
 	})
+	for _, w := range workers {
+		if err != nil {
+			break
+		}
+		err = d.resolveRestoredMisses(ctx, w, o, r, rep, &both)
+	}
 	if err != nil {
 		return Counts{}, fmt.Errorf("pass 2 (restored %q): %w", r.index, err)
 	}
@@ -95,10 +109,9 @@ func (d *Differ) lookupOriginalPage(ctx context.Context, w *worker, o, r *indexS
 	if err != nil {
 		return err
 	}
-	var miss []int
 	for i, g := range got {
 		if !g.Found {
-			miss = append(miss, i)
+			w.missOriginal = append(w.missOriginal, page[i])
 			continue
 		}
 		matched.Add(1)
@@ -106,15 +119,30 @@ func (d *Differ) lookupOriginalPage(ctx context.Context, w *worker, o, r *indexS
 			return err
 		}
 	}
+	if len(w.missOriginal) >= opt.PageSize {
+		return d.resolveOriginalMisses(ctx, w, r, rep, matched)
+	}
+	return nil
+}
+
+// resolveOriginalMisses classifies the original's documents _mget did not
+// find in the restored index: changed if an ids query finds them under
+// another routing, else removed.
+func (d *Differ) resolveOriginalMisses(ctx context.Context, w *worker, r *indexSide, rep *sorter, matched *atomic.Int64) error {
+	miss := w.missOriginal
+	w.missOriginal = nil
 	if len(miss) == 0 {
 		return nil
 	}
-	found, err := d.findAnyRouting(ctx, r, page, miss, true)
+	ids := make([]string, len(miss))
+	for i, doc := range miss {
+		ids[i] = doc.ID
+	}
+	found, err := d.findAnyRouting(ctx, r, ids, true)
 	if err != nil {
 		return err
 	}
-	for _, i := range miss {
-		doc := page[i]
+	for _, doc := range miss {
 		if g, ok := found[doc.ID]; ok {
 			matched.Add(1)
 			if err := d.both(w, rep, doc.ID, doc.Routing, g.Routing, doc.Source, g.Source); err != nil {
@@ -130,7 +158,7 @@ func (d *Differ) lookupOriginalPage(ctx context.Context, w *worker, o, r *indexS
 }
 
 // lookupRestoredPage finds the documents of one page of restored ids that
-// the original lacks, and reports them added.
+// the original lacks.
 func (d *Differ) lookupRestoredPage(ctx context.Context, w *worker, o, r *indexSide, page []dump.Doc, rep *sorter, both *atomic.Int64) error {
 	opt := &d.opt
 	lookups := make([]lookup, len(page))
@@ -141,33 +169,48 @@ func (d *Differ) lookupRestoredPage(ctx context.Context, w *worker, o, r *indexS
 	if err != nil {
 		return err
 	}
-	var miss []int
 	for i, g := range got {
 		if g.Found {
 			both.Add(1)
 		} else {
-			miss = append(miss, i)
+			w.missRestored = append(w.missRestored, lookups[i])
 		}
 	}
+	if len(w.missRestored) >= opt.PageSize {
+		return d.resolveRestoredMisses(ctx, w, o, r, rep, both)
+	}
+	return nil
+}
+
+// resolveRestoredMisses reports the restored ids _mget did not find in the
+// original as added, unless an ids query finds them there under another
+// routing (pass 1 reported those).
+func (d *Differ) resolveRestoredMisses(ctx context.Context, w *worker, o, r *indexSide, rep *sorter, both *atomic.Int64) error {
+	miss := w.missRestored
+	w.missRestored = nil
 	if len(miss) == 0 {
 		return nil
 	}
-	found, err := d.findAnyRouting(ctx, o, page, miss, false)
+	ids := make([]string, len(miss))
+	for i, l := range miss {
+		ids[i] = l.id
+	}
+	found, err := d.findAnyRouting(ctx, o, ids, false)
 	if err != nil {
 		return err
 	}
 	var fetch []lookup
-	for _, i := range miss {
-		if _, ok := found[page[i].ID]; ok {
-			both.Add(1) // its routing changed; pass 1 reported it
+	for _, l := range miss {
+		if _, ok := found[l.id]; ok {
+			both.Add(1)
 			continue
 		}
-		fetch = append(fetch, lookups[i])
+		fetch = append(fetch, l)
 	}
 	if len(fetch) == 0 {
 		return nil
 	}
-	docs, err := mget(ctx, r.es, r.index, fetch, true, opt.MaxAttempts)
+	docs, err := mget(ctx, r.es, r.index, fetch, true, d.opt.MaxAttempts)
 	if err != nil {
 		return err
 	}
@@ -182,13 +225,9 @@ func (d *Differ) lookupRestoredPage(ctx context.Context, w *worker, o, r *indexS
 	return nil
 }
 
-// findAnyRouting looks the ids of page[miss] up in s with an ids query,
-// which searches every shard, and returns the hits by id.
-func (d *Differ) findAnyRouting(ctx context.Context, s *indexSide, page []dump.Doc, miss []int, source bool) (map[string]fetched, error) {
-	ids := make([]string, len(miss))
-	for j, i := range miss {
-		ids[j] = page[i].ID
-	}
+// findAnyRouting looks ids up in s with an ids query, which searches every
+// shard, and returns the hits by id.
+func (d *Differ) findAnyRouting(ctx context.Context, s *indexSide, ids []string, source bool) (map[string]fetched, error) {
 	hits, err := searchIDs(ctx, s.es, s.index, ids, source, d.opt.MaxAttempts)
 	if err != nil {
 		return nil, err
