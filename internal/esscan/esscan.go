@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 var (
@@ -120,23 +122,89 @@ func closePIT(es *elasticsearch.Client, pit string) {
 	}
 }
 
+// page is one search answer, read by decode.
 type page struct {
-	PitID  string `json:"pit_id"`
+	PitID  string
 	Shards struct {
-		Total    int               `json:"total"`
-		Failed   int               `json:"failed"`
-		Failures []json.RawMessage `json:"failures"`
-	} `json:"_shards"`
-	Hits struct {
-		Hits []struct {
-			Index   string            `json:"_index"`
-			ID      string            `json:"_id"`
-			Routing string            `json:"_routing"`
-			Source  json.RawMessage   `json:"_source"`
-			Sort    []json.RawMessage `json:"sort"`
-		} `json:"hits"`
-	} `json:"hits"`
+		Total    int
+		Failed   int
+		Failures []json.RawMessage
+	}
+	Hits []hit
 }
+
+type hit struct {
+	Index, ID, Routing string
+	Source             json.RawMessage // points into the answer's bytes
+	Sort               []json.RawMessage
+}
+
+// decode reads a search answer: one validating pass, then quick walks
+// into what it validated; sources stay in place.
+func (p *page) decode(b []byte) error {
+	str := func(v []byte) string { s, _ := jsonscan.String(v); return s }
+	num := func(v []byte) int { n, _ := jsonscan.Int(v); return int(n) }
+	_, err := jsonscan.Members(b, 0, func(k, v []byte) error {
+		switch string(k) {
+		case "pit_id":
+			p.PitID = str(v)
+		case "_shards":
+			_, err := jsonscan.MembersTrusted(v, 0, func(k, v []byte) error {
+				switch string(k) {
+				case "total":
+					p.Shards.Total = num(v)
+				case "failed":
+					p.Shards.Failed = num(v)
+				case "failures":
+					_, err := jsonscan.ElementsTrusted(v, 0, func(f []byte) error {
+						p.Shards.Failures = append(p.Shards.Failures, f)
+						return nil
+					})
+					return err
+				}
+				return nil
+			})
+			return err
+		case "hits":
+			_, err := jsonscan.MembersTrusted(v, 0, func(k, v []byte) error {
+				if string(k) != "hits" {
+					return nil
+				}
+				_, err := jsonscan.ElementsTrusted(v, 0, func(hv []byte) error {
+					var h hit
+					_, err := jsonscan.MembersTrusted(hv, 0, func(k, v []byte) error {
+						switch string(k) {
+						case "_index":
+							h.Index = str(v)
+						case "_id":
+							h.ID = str(v)
+						case "_routing":
+							h.Routing = str(v)
+						case "_source":
+							h.Source = v
+						case "sort":
+							_, err := jsonscan.ElementsTrusted(v, 0, func(e []byte) error {
+								h.Sort = append(h.Sort, e)
+								return nil
+							})
+							return err
+						}
+						return nil
+					})
+					p.Hits = append(p.Hits, h)
+					return err
+				})
+				return err
+			})
+			return err
+		}
+		return nil
+	})
+	return err
+}
+
+// decoder is an answer that reads itself.
+type decoder interface{ decode([]byte) error }
 
 func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string, slice int, opt Options, fn PageFunc) error {
 	var after []json.RawMessage
@@ -177,14 +245,14 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		if p.PitID != "" {
 			pit = p.PitID
 		}
-		if len(p.Hits.Hits) == 0 {
+		if len(p.Hits) == 0 {
 			return nil
 		}
-		docs := make([]dump.Doc, len(p.Hits.Hits))
-		for i, h := range p.Hits.Hits {
+		docs := make([]dump.Doc, len(p.Hits))
+		for i, h := range p.Hits {
 			docs[i] = dump.Doc{Index: h.Index, ID: h.ID, Routing: h.Routing, Source: h.Source}
 		}
-		last := p.Hits.Hits[len(p.Hits.Hits)-1]
+		last := p.Hits[len(p.Hits)-1]
 		if len(last.Sort) == 0 {
 			return fmt.Errorf("scan %q slice %d: hit %q has no sort values", index, slice, last.ID)
 		}
@@ -299,13 +367,18 @@ func retry(ctx context.Context, opt Options, send func() (*esapi.Response, error
 	for attempt := 1; ; attempt++ {
 		res, err := send()
 		if err == nil {
-			body, rerr := io.ReadAll(res.Body)
-			res.Body.Close()
+			body, rerr := readBody(res)
 			switch {
 			case rerr != nil:
 				err = fmt.Errorf("read answer: %w", rerr)
 			case res.StatusCode < 300:
-				if err := json.Unmarshal(body, out); err != nil {
+				var err error
+				if d, ok := out.(decoder); ok {
+					err = d.decode(body)
+				} else {
+					err = json.Unmarshal(body, out)
+				}
+				if err != nil {
 					return fmt.Errorf("decode answer: %w", err)
 				}
 				return nil
@@ -339,4 +412,18 @@ func retry(ctx context.Context, opt Options, send func() (*esapi.Response, error
 		}
 		delay *= 2
 	}
+}
+
+// readBody reads an answer whole, sized by its Content-Length when known
+// so that a page is not copied as its buffer grows.
+func readBody(res *esapi.Response) ([]byte, error) {
+	defer res.Body.Close()
+	var buf bytes.Buffer
+	if n := res.Header.Get("Content-Length"); n != "" {
+		if size, err := strconv.Atoi(n); err == nil && size > 0 && size < 1<<30 {
+			buf.Grow(size + bytes.MinRead)
+		}
+	}
+	_, err := buf.ReadFrom(res.Body)
+	return buf.Bytes(), err
 }

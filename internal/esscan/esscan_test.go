@@ -3,10 +3,13 @@ package esscan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/dump"
@@ -95,5 +98,40 @@ func TestScanRetriesTransientErrors(t *testing.T) {
 	inj := es.Injected()
 	if inj["429"]+inj["503"] == 0 {
 		t.Errorf("no faults injected: %v", inj)
+	}
+}
+
+// BenchmarkScan reads 100k Commons documents through a point in time and
+// pairs each run with the fixture's ideal scan client, reporting the ratio.
+func BenchmarkScan(b *testing.B) {
+	es := fixtures.NewES(b)
+	const n = 100_000
+	if err := es.LoadGenerated("docs", n, 1, 3); err != nil {
+		b.Fatal(err)
+	}
+	for _, slices := range []int{1, 4} {
+		b.Run(fmt.Sprintf("slices=%d", slices), func(b *testing.B) {
+			var ours, ceiling time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				var got atomic.Int64
+				err := Scan(b.Context(), es.Client(), "docs", Options{Slices: slices}, func(_ context.Context, _ int, page []dump.Doc) error {
+					got.Add(int64(len(page)))
+					return nil
+				})
+				if err != nil || got.Load() != n {
+					b.Fatalf("scanned %d: %v", got.Load(), err)
+				}
+				ours += time.Since(start)
+				start = time.Now()
+				if m, err := fixtures.ScanAll(b.Context(), es.URL, "docs", slices, 1000); err != nil || m != n {
+					b.Fatalf("ceiling scanned %d: %v", m, err)
+				}
+				ceiling += time.Since(start)
+			}
+			b.ReportMetric(float64(n*b.N)/ours.Seconds(), "docs/s")
+			b.ReportMetric(ceiling.Seconds()/ours.Seconds(), "ratio")
+		})
 	}
 }

@@ -6,6 +6,8 @@
 package jsonscan
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,25 +39,30 @@ func Space(b []byte, i int) int {
 
 // Skip validates the value starting at b[i] (after spaces) and returns the
 // index just past it.
-func Skip(b []byte, i int) (int, error) { return skip(b, Space(b, i), 0) }
+func Skip(b []byte, i int) (int, error) { return skip(b, Space(b, i), 0, false) }
 
-func skip(b []byte, i, depth int) (int, error) {
+// skip passes over one value; trusted values were validated before, so
+// their strings are passed at memchr speed.
+func skip(b []byte, i, depth int, trusted bool) (int, error) {
 	if i >= len(b) {
 		return i, syntaxErr(b, i, "unexpected end")
 	}
 	switch c := b[i]; {
 	case c == '"':
+		if trusted {
+			return skipTrustedString(b, i)
+		}
 		return skipString(b, i)
 	case c == '{':
 		if depth > maxDepth {
 			return i, syntaxErr(b, i, "too deep")
 		}
-		return members(b, i, depth, nil)
+		return members(b, i, depth, trusted, nil)
 	case c == '[':
 		if depth > maxDepth {
 			return i, syntaxErr(b, i, "too deep")
 		}
-		return elements(b, i, depth, nil)
+		return elements(b, i, depth, trusted, nil)
 	case c == 't':
 		return literal(b, i, "true")
 	case c == 'f':
@@ -111,10 +118,31 @@ func skipNumber(b []byte, i int) (int, error) {
 	return i, nil
 }
 
+// Word-at-a-time helpers: a byte of x equal to 0 or less than n.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainWord reports whether none of the 8 bytes at b[i:] is a quote, a
+// backslash or a control character.
+func plainWord(b []byte, i int) bool {
+	x := binary.LittleEndian.Uint64(b[i:])
+	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
+	lessThan0x20 := (x - ones*0x20) &^ x & highs
+	return lessThan0x20|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\')) == 0
+}
+
 func skipString(b []byte, i int) (int, error) {
 	start := i
 	i++
 	for i < len(b) {
+		for i+8 <= len(b) && plainWord(b, i) {
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -150,6 +178,27 @@ func skipString(b []byte, i int) (int, error) {
 	return start, syntaxErr(b, start, "unterminated string")
 }
 
+// skipTrustedString passes over a string known to be valid: the next
+// quote not escaped ends it.
+func skipTrustedString(b []byte, i int) (int, error) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return i, syntaxErr(b, i, "unterminated string")
+		}
+		j += k
+		bs := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return j + 1, nil
+		}
+		j++
+	}
+}
+
 // MemberFunc receives a member of an object: its key as it appears between
 // the quotes (escapes left as they are) and its value's bytes.
 type MemberFunc func(key, value []byte) error
@@ -161,10 +210,21 @@ func Members(b []byte, i int, fn MemberFunc) (int, error) {
 	if i >= len(b) || b[i] != '{' {
 		return i, syntaxErr(b, i, "not an object")
 	}
-	return members(b, i, 0, fn)
+	return members(b, i, 0, false, fn)
 }
 
-func members(b []byte, i, depth int, fn MemberFunc) (int, error) {
+// MembersTrusted is Members for a value a validating walk already passed
+// over (a value handed to a MemberFunc or an Elements callback): it does
+// not check the JSON again, so nested walks cost little.
+func MembersTrusted(b []byte, i int, fn MemberFunc) (int, error) {
+	i = Space(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return i, syntaxErr(b, i, "not an object")
+	}
+	return members(b, i, 0, true, fn)
+}
+
+func members(b []byte, i, depth int, trusted bool, fn MemberFunc) (int, error) {
 	i = Space(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
@@ -173,7 +233,13 @@ func members(b []byte, i, depth int, fn MemberFunc) (int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return i, syntaxErr(b, i, "expected a key")
 		}
-		end, err := skipString(b, i)
+		var end int
+		var err error
+		if trusted {
+			end, err = skipTrustedString(b, i)
+		} else {
+			end, err = skipString(b, i)
+		}
 		if err != nil {
 			return end, err
 		}
@@ -183,7 +249,7 @@ func members(b []byte, i, depth int, fn MemberFunc) (int, error) {
 			return i, syntaxErr(b, i, "expected ':'")
 		}
 		i = Space(b, i+1)
-		vend, err := skip(b, i, depth+1)
+		vend, err := skip(b, i, depth+1, trusted)
 		if err != nil {
 			return vend, err
 		}
@@ -214,16 +280,26 @@ func Elements(b []byte, i int, fn func(value []byte) error) (int, error) {
 	if i >= len(b) || b[i] != '[' {
 		return i, syntaxErr(b, i, "not an array")
 	}
-	return elements(b, i, 0, fn)
+	return elements(b, i, 0, false, fn)
 }
 
-func elements(b []byte, i, depth int, fn func([]byte) error) (int, error) {
+// ElementsTrusted is Elements for a value already validated; see
+// MembersTrusted.
+func ElementsTrusted(b []byte, i int, fn func(value []byte) error) (int, error) {
+	i = Space(b, i)
+	if i >= len(b) || b[i] != '[' {
+		return i, syntaxErr(b, i, "not an array")
+	}
+	return elements(b, i, 0, true, fn)
+}
+
+func elements(b []byte, i, depth int, trusted bool, fn func([]byte) error) (int, error) {
 	i = Space(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1, nil
 	}
 	for {
-		vend, err := skip(b, i, depth+1)
+		vend, err := skip(b, i, depth+1, trusted)
 		if err != nil {
 			return vend, err
 		}

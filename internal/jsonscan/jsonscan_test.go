@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -66,5 +67,24 @@ func TestMembersAndElements(t *testing.T) {
 	stop := errors.New("stop")
 	if _, err := Members(b, 0, func(k, v []byte) error { return stop }); err != stop {
 		t.Errorf("callback error: %v", err)
+	}
+}
+
+func TestTrustedWalksAgree(t *testing.T) {
+	b := []byte(`{"a":"x\\\"y\\\\","b":[{"c":"\\\\"},"d\""],"e":{"f":"}"}}`)
+	collect := func(walk func([]byte, int, MemberFunc) (int, error)) map[string]string {
+		out := map[string]string{}
+		if _, err := walk(b, 0, func(k, v []byte) error { out[string(k)] = string(v); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	a, tr := collect(Members), collect(MembersTrusted)
+	if len(a) != 3 || fmt.Sprint(a) != fmt.Sprint(tr) {
+		t.Errorf("Members %v, MembersTrusted %v", a, tr)
+	}
+	var n int
+	if _, err := ElementsTrusted([]byte(a["b"]), 0, func([]byte) error { n++; return nil }); err != nil || n != 2 {
+		t.Errorf("ElementsTrusted: %d elements, %v", n, err)
 	}
 }
