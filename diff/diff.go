@@ -78,6 +78,7 @@ type stats struct {
 type Differ struct {
 	opt     Options
 	ignore  []Pointer
+	err     error // from Options.Validate, returned by Run
 	live    stats
 	running atomic.Bool
 }
@@ -85,8 +86,13 @@ type Differ struct {
 // New returns a Differ for opt; zero fields take their defaults, and Run
 // reports invalid ones.
 func New(opt Options) *Differ {
+	d := &Differ{err: opt.Validate()}
 	opt.defaults()
-	return &Differ{opt: opt}
+	d.opt = opt
+	if d.err == nil {
+		d.ignore, d.err = ParsePointers(opt.Ignore)
+	}
+	return d
 }
 
 // Run compares original and restored with opt and writes the report to w;
@@ -128,14 +134,9 @@ func (d *Differ) Run(ctx context.Context, original, restored Side, w io.Writer) 
 	if !d.running.CompareAndSwap(false, true) {
 		return Counts{}, errors.New("diff: Run called twice on one Differ")
 	}
-	if err := d.opt.Validate(); err != nil {
-		return Counts{}, err
+	if d.err != nil {
+		return Counts{}, d.err
 	}
-	ign, err := ParsePointers(d.opt.Ignore)
-	if err != nil {
-		return Counts{}, err
-	}
-	d.ignore = ign
 	log := d.opt.Logger.With("original", original.Name(), "restored", restored.Name())
 	start := time.Now()
 	log.Info("diff start", "workers", d.opt.Workers, "page_size", d.opt.PageSize,
@@ -147,6 +148,7 @@ func (d *Differ) Run(ctx context.Context, original, restored Side, w io.Writer) 
 	oi, oIndex := original.(*indexSide)
 	ri, rIndex := restored.(*indexSide)
 	var c Counts
+	var err error
 	if oIndex && rIndex {
 		c, err = d.lookupJoin(ctx, log, oi, ri, rep)
 	} else {

@@ -313,8 +313,12 @@ func TestDumpErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, budget := range []int64{0, 1} {
 				var buf bytes.Buffer
+				dir := t.TempDir()
 				_, err := Run(context.Background(), stringSide("original.ndjson", tt.orig), stringSide("restored.ndjson", tt.rest), &buf,
-					Options{Logger: quiet, TempDir: t.TempDir(), MemoryBudget: budget})
+					Options{Logger: quiet, TempDir: dir, MemoryBudget: budget})
+				if left, _ := os.ReadDir(dir); len(left) != 0 {
+					t.Errorf("budget %d: a failed diff left %d temporary files", budget, len(left))
+				}
 				if !errors.Is(err, tt.is) {
 					t.Fatalf("budget %d: got error %v, want %v", budget, err, tt.is)
 				}
@@ -426,5 +430,46 @@ func TestCountsJSON(t *testing.T) {
 	want := `{"original":1,"restored":2,"unchanged":3,"changed":4,"added":5,"removed":6,"routing_changed":7,"ignored":["/m"]}`
 	if string(b) != want {
 		t.Errorf("got %s, want %s", b, want)
+	}
+}
+
+// TestStatsWhileRunning reads Stats from another goroutine during a diff,
+// as the CLI's progress ticker does; run with -race.
+func TestStatsWhileRunning(t *testing.T) {
+	var a, b strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&a, `{"_id":"%05d","_source":{"n":%d}}`+"\n", i, i)
+		fmt.Fprintf(&b, `{"_id":"%05d","_source":{"n":%d}}`+"\n", i, i%7)
+	}
+	d := New(Options{Logger: quiet, TempDir: t.TempDir(), Workers: 3, PageSize: 50, Ignore: []string{"/x"}})
+	stop := make(chan struct{})
+	seen := make(chan Counts)
+	go func() {
+		var last Counts
+		for {
+			select {
+			case <-stop:
+				seen <- last
+				return
+			default:
+			}
+			s := d.Stats()
+			if s.Unchanged+s.Changed < last.Unchanged+last.Changed || s.Original < last.Original {
+				t.Errorf("Stats went backwards: %+v after %+v", s, last)
+			}
+			last = s
+		}
+	}()
+	c, err := d.Run(context.Background(), stringSide("a", a.String()), stringSide("b", b.String()), io.Discard)
+	close(stop)
+	last := <-seen
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Changed+c.Unchanged != 5000 || last.Original > 5000 {
+		t.Errorf("got %+v, last progress %+v", c, last)
+	}
+	if fmt.Sprint(d.Stats()) != fmt.Sprint(c) {
+		t.Errorf("Stats after Run %+v, want %+v", d.Stats(), c)
 	}
 }
