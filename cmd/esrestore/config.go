@@ -506,7 +506,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if has("target") {
 		c.Target = fv.str("target")
 		if c.Target == "" && c.Original != "" {
-			c.Target = reportName(c.Original) + "_restored_" + now.UTC().Format("20060102")
+			c.Target = reportName(c.Original) + "_restored_" + targetDate(fv.str("run-id"), now)
 		}
 		if why := validIndexName(c.Target); why != "" && c.Target != "" {
 			errs = append(errs, fv.bad("target", why))
@@ -611,4 +611,16 @@ func (fv *flagValues) readFile(path string) ([]byte, error) {
 		}
 	}
 	return b, err
+}
+
+// targetDate is the date in the default target name: the date of a given
+// run id that starts with one, so a pod restarted after midnight with the
+// same run id resumes into the same target, else today's.
+func targetDate(runID string, now time.Time) string {
+	if len(runID) >= 8 {
+		if t, err := time.Parse("20060102", runID[:8]); err == nil {
+			return t.Format("20060102")
+		}
+	}
+	return now.UTC().Format("20060102")
 }

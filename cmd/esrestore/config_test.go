@@ -199,3 +199,15 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultTargetFollowsRunID(t *testing.T) {
+	c, err := buildConfig(t, map[string]string{"ESRESTORE_RUN_ID": "20211201T235900Z-a1b2c3"}, nil, validArgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// buildConfig runs on 2021-12-02: a pod restarted after midnight keeps
+	// the run's target.
+	if c.Target != "documents_restored_20211201" {
+		t.Errorf("target %q, want the run id's date", c.Target)
+	}
+}
