@@ -181,13 +181,12 @@ func (c *comparer) scratch(depth int) ([]span, []span) {
 func (c *comparer) scanSpans(a, b []byte, depth int, object bool) ([]span, []span, error) {
 	sa, sb := c.scratch(depth)
 	var err error
-	for i, side := range []struct {
+	for _, side := range []struct {
 		p    *parser
 		data []byte
 		dst  *[]span
 		name string
 	}{{&c.pa, a, &sa, "original"}, {&c.pb, b, &sb, "restored"}} {
-		_ = i
 		side.p.data, side.p.pos, side.p.depth = side.data, 0, depth
 		if object {
 			*side.dst, err = side.p.members(*side.dst)
@@ -314,8 +313,9 @@ func (c *comparer) pairObjects(a, b []byte, mask uint64, depth int) (any, any, b
 	return ta, tb, false, nil
 }
 
-// placeholder stands for array elements equal on both sides.
-var placeholder any = nil
+// placeholder stands for array elements equal on both sides: JSON null,
+// which jsondiff finds equal to itself.
+var placeholder any
 
 func (c *comparer) pairArrays(a, b []byte, mask uint64, depth int) (any, any, bool, error) {
 	sa, sb, err := c.scanSpans(a, b, depth, false)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -129,11 +130,21 @@ func (d *Differ) lookupOriginalPage(ctx context.Context, w *worker, o, r *indexS
 // find in the restored index: changed if an ids query finds them under
 // another routing, else removed.
 func (d *Differ) resolveOriginalMisses(ctx context.Context, w *worker, r *indexSide, rep *sorter, matched *atomic.Int64) error {
-	miss := w.missOriginal
+	all := w.missOriginal
 	w.missOriginal = nil
-	if len(miss) == 0 {
-		return nil
+	for miss := range slices.Chunk(all, d.idsBatch()) {
+		if err := d.resolveOriginalBatch(ctx, w, r, rep, matched, miss); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// idsBatch is the most ids one ids query asks for: a page, and less than
+// the result window since the query asks for one hit more.
+func (d *Differ) idsBatch() int { return min(d.opt.PageSize, MaxPageSize-1) }
+
+func (d *Differ) resolveOriginalBatch(ctx context.Context, w *worker, r *indexSide, rep *sorter, matched *atomic.Int64, miss []dump.Doc) error {
 	ids := make([]string, len(miss))
 	for i, doc := range miss {
 		ids[i] = doc.ID
@@ -186,11 +197,17 @@ func (d *Differ) lookupRestoredPage(ctx context.Context, w *worker, o, r *indexS
 // original as added, unless an ids query finds them there under another
 // routing (pass 1 reported those).
 func (d *Differ) resolveRestoredMisses(ctx context.Context, w *worker, o, r *indexSide, rep *sorter, both *atomic.Int64) error {
-	miss := w.missRestored
+	all := w.missRestored
 	w.missRestored = nil
-	if len(miss) == 0 {
-		return nil
+	for miss := range slices.Chunk(all, d.idsBatch()) {
+		if err := d.resolveRestoredBatch(ctx, w, o, r, rep, both, miss); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func (d *Differ) resolveRestoredBatch(ctx context.Context, w *worker, o, r *indexSide, rep *sorter, both *atomic.Int64, miss []lookup) error {
 	ids := make([]string, len(miss))
 	for i, l := range miss {
 		ids[i] = l.id

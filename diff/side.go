@@ -65,7 +65,7 @@ func (s *indexSide) count(ctx context.Context) (int64, error) {
 //
 // A bad line is an error, never a skipped document: a diff of a corrupt
 // dump must not report its documents as removed or added. Run reads the
-// whole dump and reports up to maxBadLines bad lines at once.
+// whole dump and reports its first ten bad lines at once, with the count.
 func DumpSide(open func(ctx context.Context) (io.ReadCloser, error), name string) Side {
 	return &dumpSide{open: open, name: name}
 }
