@@ -13,6 +13,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // lookup names one document to fetch.
@@ -82,49 +83,34 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 }
 
 // decodeMget reads an _mget answer. It is on the hot path of a diff between
-// indexes (one answer per page, a thousand sources each), so it scans the
+// indexes (one answer per page, a thousand sources each), so it walks the
 // answer once and leaves each _source as a slice of it instead of copying
 // it as encoding/json would.
 func decodeMget(body []byte, n int) ([]fetched, error) {
-	p := parser{data: trimSpace(body)}
-	if len(p.data) == 0 || p.data[0] != '{' {
-		return nil, p.errorf("answer is not an object")
-	}
-	top, err := p.members(nil)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]fetched, 0, n)
-	var elems, fields []span
-	for _, m := range top {
-		if m.key != "docs" {
-			continue
+	end, err := jsonscan.Members(body, 0, func(key, value []byte) error {
+		if string(key) != "docs" {
+			return nil
 		}
-		docs := p.data[m.start:m.end]
-		if docs[0] != '[' {
-			return nil, p.errorf("docs is not an array")
+		if len(value) == 0 || value[0] != '[' {
+			return fmt.Errorf("%w: docs is not an array", errSyntax)
 		}
-		q := parser{data: docs}
-		if elems, err = q.elements(elems[:0]); err != nil {
-			return nil, err
-		}
-		for _, e := range elems {
-			raw := docs[e.start:e.end]
-			if raw[0] != '{' {
-				return nil, q.errorf("docs entry is not an object")
-			}
-			r := parser{data: raw}
-			if fields, err = r.members(fields[:0]); err != nil {
-				return nil, err
+		_, err := jsonscan.ElementsTrusted(value, 0, func(entry []byte) error {
+			if entry[0] != '{' {
+				return fmt.Errorf("%w: docs entry is not an object", errSyntax)
 			}
 			var f fetched
-			for _, fl := range fields {
-				v := raw[fl.start:fl.end]
-				switch fl.key {
+			_, err := jsonscan.MembersTrusted(entry, 0, func(k, v []byte) error {
+				var ok bool
+				switch string(k) {
 				case "_id":
-					f.ID, err = jsonString(v)
+					if f.ID, ok = jsonscan.String(v); !ok {
+						return fmt.Errorf("%w: _id is not a string", errSyntax)
+					}
 				case "_routing":
-					f.Routing, err = jsonString(v)
+					if f.Routing, ok = jsonscan.String(v); !ok {
+						return fmt.Errorf("%w: _routing is not a string", errSyntax)
+					}
 				case "found":
 					f.Found = string(v) == "true"
 				case "_source":
@@ -132,23 +118,20 @@ func decodeMget(body []byte, n int) ([]fetched, error) {
 				case "error":
 					f.Error = v
 				}
-				if err != nil {
-					return nil, fmt.Errorf("docs entry %s: %w", fl.key, err)
-				}
-			}
+				return nil
+			})
 			out = append(out, f)
-		}
+			return err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if end = jsonscan.Space(body, end); end != len(body) {
+		return nil, fmt.Errorf("%w: data after the answer at offset %d", errSyntax, end)
 	}
 	return out, nil
-}
-
-// jsonString decodes the JSON string v.
-func jsonString(v []byte) (string, error) {
-	if len(v) == 0 || v[0] != '"' {
-		return "", fmt.Errorf("%w: not a string: %.40s", errSyntax, v)
-	}
-	p := parser{data: v}
-	return p.stringValue()
 }
 
 // docError reads the error of one _mget entry.

@@ -2,17 +2,19 @@ package diff
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
-// errSyntax is wrapped by every parse error.
-var errSyntax = errors.New("invalid JSON")
+// errSyntax is wrapped by every parse error; it is the one internal/jsonscan
+// wraps, which the parser uses to pass over values it does not decode.
+var errSyntax = jsonscan.ErrSyntax
 
 // maxDepth bounds nesting, as encoding/json does, so a hostile document
 // cannot exhaust the stack.
@@ -479,110 +481,13 @@ func (p *parser) number() (any, error) {
 // skip validates the value at p.pos and moves past it without building
 // anything.
 func (p *parser) skip() error {
-	p.skipSpace()
-	if p.pos >= len(p.data) {
-		return p.errorf("unexpected end of input")
-	}
-	switch c := p.data[p.pos]; {
-	case c == '{' || c == '[':
-		closing := byte('}')
-		if c == '[' {
-			closing = ']'
-		}
-		if p.depth++; p.depth > maxDepth {
-			return p.errorf("nested too deeply")
-		}
-		p.pos++
-		p.skipSpace()
-		if p.pos < len(p.data) && p.data[p.pos] == closing {
-			p.pos++
-			p.depth--
-			return nil
-		}
-		for {
-			if c == '{' {
-				p.skipSpace()
-				if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-					return p.errorf("expected object key")
-				}
-				if err := p.skipString(); err != nil {
-					return err
-				}
-				p.skipSpace()
-				if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-					return p.errorf("expected ':' after object key")
-				}
-				p.pos++
-			}
-			if err := p.skip(); err != nil {
-				return err
-			}
-			p.skipSpace()
-			if p.pos >= len(p.data) {
-				return p.errorf("unexpected end of input")
-			}
-			switch p.data[p.pos] {
-			case ',':
-				p.pos++
-			case closing:
-				p.pos++
-				p.depth--
-				return nil
-			default:
-				return p.errorf("expected ',' or %q", closing)
-			}
-		}
-	case c == '"':
-		return p.skipString()
-	case c == 't':
-		return p.literal("true")
-	case c == 'f':
-		return p.literal("false")
-	case c == 'n':
-		return p.literal("null")
-	case c == '-' || (c >= '0' && c <= '9'):
-		_, _, err := p.scanNumber()
+	end, err := jsonscan.Skip(p.data, p.pos)
+	if err != nil {
+		p.pos = end
 		return err
-	default:
-		return p.errorf("unexpected %q", c)
 	}
-}
-
-// skipString validates the string at p.pos and moves past it.
-func (p *parser) skipString() error {
-	i := p.pos + 1
-	for i < len(p.data) {
-		switch c := p.data[i]; {
-		case c == '"':
-			p.pos = i + 1
-			return nil
-		case c < 0x20:
-			p.pos = i
-			return p.errorf("control character in string")
-		case c == '\\':
-			if i+1 >= len(p.data) {
-				p.pos = i
-				return p.errorf("unterminated string")
-			}
-			switch p.data[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if _, ok := hex4(p.data, i+2); !ok {
-					p.pos = i
-					return p.errorf("invalid \\u escape")
-				}
-				i += 6
-			default:
-				p.pos = i
-				return p.errorf("invalid escape %q", p.data[i+1])
-			}
-		default:
-			i++
-		}
-	}
-	p.pos = i
-	return p.errorf("unterminated string")
+	p.pos = end
+	return nil
 }
 
 // span is an object member (with its decoded key) or an array element:
