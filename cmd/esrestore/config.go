@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esrestore/esrestore/diff"
 )
 
 // envPrefix starts the environment variable of every flag.
@@ -536,9 +538,12 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if has("ignore") {
 		c.Ignore = splitList(fv.str("ignore"))
 		for _, p := range c.Ignore {
-			if !strings.HasPrefix(p, "/") {
-				errs = append(errs, fmt.Errorf("%s: JSON Pointer %q must start with / (got %q)", fv.origin("ignore"), p, fv.str("ignore")))
+			if _, err := diff.ParsePointer(p); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v (got %q)", fv.origin("ignore"), err, fv.str("ignore")))
 			}
+		}
+		if len(c.Ignore) > diff.MaxIgnore {
+			errs = append(errs, fmt.Errorf("%s: at most %d pointers (got %d)", fv.origin("ignore"), diff.MaxIgnore, len(c.Ignore)))
 		}
 	}
 	if has("output") {

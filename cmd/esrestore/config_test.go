@@ -91,7 +91,7 @@ func TestConfigEveryBadFieldAtOnce(t *testing.T) {
 		`--target: must be lowercase (got "Documents")`,
 		`--environment: must be letters, digits, - or _ (at most 32) (got "prod env")`,
 		`--fail-on: must list failed, removed, changed, or be none (got "everything")`,
-		`--ignore: JSON Pointer "modified" must start with /`,
+		`--ignore: bad JSON Pointer "modified": must start with "/" (got "modified")`,
 		`--log-format: must be one of auto, text, json (got "xml")`,
 		`--progress: must be a duration`,
 		`--s3-sse: must be AES256 or aws:kms (got "rot13")`,

@@ -112,10 +112,10 @@ func (j *job) explain(sc fixtures.Scenario) {
 	}
 	if d := s.Diff; d != nil {
 		fmt.Fprintf(&b, "  Comparing \"documents\" with %s, document by document:\n", s.Target)
-		fmt.Fprintf(&b, "    %d added    the lost documents, back (the demo lost %d)\n", d.Added, len(sc.Lost))
-		fmt.Fprintf(&b, "    %d changed  documents whose lost fields came back, each with a JSON Patch (the demo stripped %d)\n", d.Changed, len(sc.Stripped))
-		fmt.Fprintf(&b, "    %d removed  documents the restored index would lose if the alias moved\n", d.Removed)
-		fmt.Fprintf(&b, "    %d unchanged\n", d.Unchanged)
+		fmt.Fprintf(&b, "    %7d added      the lost documents, back (the demo lost %d)\n", d.Added, len(sc.Lost))
+		fmt.Fprintf(&b, "    %7d changed    documents whose lost fields came back, each with a JSON Patch (the demo stripped %d)\n", d.Changed, len(sc.Stripped))
+		fmt.Fprintf(&b, "    %7d removed    documents the restored index would lose if the alias moved\n", d.Removed)
+		fmt.Fprintf(&b, "    %7d unchanged\n", d.Unchanged)
 	}
 	if j.report != nil {
 		fmt.Fprintf(&b, "\nWhere to look\n")
