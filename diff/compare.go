@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/wI2L/jsondiff"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // Compare compares two JSON documents, a the original and b the restored
@@ -418,13 +420,13 @@ func appendPatch(b []byte, patch jsondiff.Patch) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"op":`...)
-		b = appendString(b, op.Type)
+		b = jsonscan.AppendString(b, op.Type)
 		if op.Type == jsondiff.OperationMove || op.Type == jsondiff.OperationCopy {
 			b = append(b, `,"from":`...)
-			b = appendString(b, op.From)
+			b = jsonscan.AppendString(b, op.From)
 		}
 		b = append(b, `,"path":`...)
-		b = appendString(b, op.Path)
+		b = jsonscan.AppendString(b, op.Path)
 		switch op.Type {
 		case jsondiff.OperationAdd, jsondiff.OperationReplace, jsondiff.OperationTest:
 			b = append(b, `,"value":`...)

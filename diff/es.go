@@ -42,10 +42,10 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 			body = append(body, ',')
 		}
 		body = append(body, `{"_id":`...)
-		body = appendString(body, d.id)
+		body = jsonscan.AppendString(body, d.id)
 		if d.routing != "" {
 			body = append(body, `,"routing":`...)
-			body = appendString(body, d.routing)
+			body = jsonscan.AppendString(body, d.routing)
 		}
 		body = append(body, '}')
 	}
@@ -159,7 +159,7 @@ func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids 
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = appendString(body, id)
+		body = jsonscan.AppendString(body, id)
 	}
 	body = append(body, `]}},"size":`...)
 	// One more than asked: an id on two shards (indexed twice with two

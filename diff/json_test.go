@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 func TestCanonicalNumber(t *testing.T) {
@@ -158,7 +160,7 @@ func TestAppendValue(t *testing.T) {
 	if !json.Valid([]byte(got)) {
 		t.Errorf("not valid JSON: %s", got)
 	}
-	if got := string(appendString(nil, "a\xffb")); got != `"a\ufffdb"` {
+	if got := string(jsonscan.AppendString(nil, "a\xffb")); got != `"a\ufffdb"` {
 		t.Errorf("invalid UTF-8: got %s", got)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/wI2L/jsondiff"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // Changes named in report lines.
@@ -18,7 +20,7 @@ const (
 // appendHead starts a report line: {"_id":…,"change":…
 func appendHead(b []byte, id, change string) []byte {
 	b = append(b, `{"_id":`...)
-	b = appendString(b, id)
+	b = jsonscan.AppendString(b, id)
 	b = append(b, `,"change":"`...)
 	b = append(b, change...)
 	return append(b, '"')
@@ -29,7 +31,7 @@ func appendRoutingValue(b []byte, r string) []byte {
 	if r == "" {
 		return append(b, "null"...)
 	}
-	return appendString(b, r)
+	return jsonscan.AppendString(b, r)
 }
 
 // appendChangedLine appends the line of a document in both sets whose
@@ -60,7 +62,7 @@ func appendOnlyLine(b []byte, id, change, side, routing string, src []byte) ([]b
 		b = append(b, `,"routing":{"`...)
 		b = append(b, side...)
 		b = append(b, `":`...)
-		b = appendString(b, routing)
+		b = jsonscan.AppendString(b, routing)
 		b = append(b, '}')
 	}
 	b = append(b, `,"`...)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // Failure is one line of Options.Failures: a document (or a dump line) that
@@ -163,10 +164,10 @@ func (b *batcher) append(d *dump.Doc) error {
 	body := append(c.body, `{"`...)
 	body = append(body, b.p.op...)
 	body = append(body, `":{"_id":`...)
-	body = appendJSONString(body, d.ID)
+	body = jsonscan.AppendString(body, d.ID)
 	if d.Routing != "" {
 		body = append(body, `,"routing":`...)
-		body = appendJSONString(body, d.Routing)
+		body = jsonscan.AppendString(body, d.Routing)
 	}
 	body = append(body, "}}\n"...)
 	it.src = len(body)
@@ -480,17 +481,4 @@ func (r *Restorer) fail(p *pass, f Failure, ret error) error {
 		return fmt.Errorf("write failure of %q: %w", f.ID, err)
 	}
 	return ret
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

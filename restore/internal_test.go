@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 func TestTargetSettings(t *testing.T) {
@@ -71,8 +73,8 @@ func TestStagingName(t *testing.T) {
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"plain-id_1", `quo"te`, "back\\slash", "new\nline", "é中", "\x01"} {
 		var got string
-		if err := json.Unmarshal(appendJSONString(nil, s), &got); err != nil || got != s {
-			t.Errorf("appendJSONString(%q) decodes to %q, %v", s, got, err)
+		if err := json.Unmarshal(jsonscan.AppendString(nil, s), &got); err != nil || got != s {
+			t.Errorf("jsonscan.AppendString(%q) decodes to %q, %v", s, got, err)
 		}
 	}
 }

@@ -189,21 +189,16 @@ func AppendLine(b []byte, d Doc) []byte {
 	b = append(b, '{')
 	if d.Index != "" {
 		b = append(b, `"_index":`...)
-		b = appendString(b, d.Index)
+		b = jsonscan.AppendString(b, d.Index)
 		b = append(b, ',')
 	}
 	b = append(b, `"_id":`...)
-	b = appendString(b, d.ID)
+	b = jsonscan.AppendString(b, d.ID)
 	if d.Routing != "" {
 		b = append(b, `,"_routing":`...)
-		b = appendString(b, d.Routing)
+		b = jsonscan.AppendString(b, d.Routing)
 	}
 	b = append(b, `,"_source":`...)
 	b = append(b, d.Source...)
 	return append(b, '}', '\n')
-}
-
-func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
 }

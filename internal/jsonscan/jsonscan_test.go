@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSkipAgreesWithEncodingJSON(t *testing.T) {
@@ -87,4 +89,23 @@ func TestTrustedWalksAgree(t *testing.T) {
 	if _, err := ElementsTrusted([]byte(a["b"]), 0, func([]byte) error { n++; return nil }); err != nil || n != 2 {
 		t.Errorf("ElementsTrusted: %d elements, %v", n, err)
 	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quo\"te", "back\\slash", "tab\tnl\n", "\x00\x1f", "é日本<&>", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := AppendString(nil, s)
+		if !json.Valid(b) {
+			t.Fatalf("AppendString(%q) = %s: not JSON", s, b)
+		}
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.ToValidUTF8(s, "\uFFFD"); back != want && utf8.ValidString(s) {
+			t.Errorf("round trip of %q gave %q", s, back)
+		}
+	})
 }
