@@ -139,67 +139,78 @@ type hit struct {
 	Sort               []json.RawMessage
 }
 
-// decode reads a search answer: one validating pass, then quick walks
-// into what it validated; sources stay in place.
+// decode reads a search answer in one validating pass; sources stay in
+// place.
 func (p *page) decode(b []byte) error {
-	str := func(v []byte) string { s, _ := jsonscan.String(v); return s }
-	num := func(v []byte) int { n, _ := jsonscan.Int(v); return int(n) }
-	_, err := jsonscan.Members(b, 0, func(k, v []byte) error {
+	str := func(vi int, dst *string) (int, error) {
+		end, err := jsonscan.Skip(b, vi)
+		*dst, _ = jsonscan.String(b[vi:end])
+		return end, err
+	}
+	num := func(vi int, dst *int) (int, error) {
+		end, err := jsonscan.Skip(b, vi)
+		n, _ := jsonscan.Int(b[vi:end])
+		*dst = int(n)
+		return end, err
+	}
+	list := func(vi int, dst *[]json.RawMessage) (int, error) {
+		return jsonscan.Array(b, vi, func(ei int) (int, error) {
+			end, err := jsonscan.Skip(b, ei)
+			*dst = append(*dst, b[ei:end])
+			return end, err
+		})
+	}
+	hit := func(vi int) (int, error) {
+		var h hit
+		end, err := jsonscan.Object(b, vi, func(k []byte, vi int) (int, error) {
+			switch string(k) {
+			case "_index":
+				return str(vi, &h.Index)
+			case "_id":
+				return str(vi, &h.ID)
+			case "_routing":
+				return str(vi, &h.Routing)
+			case "_source":
+				end, err := jsonscan.Skip(b, vi)
+				h.Source = b[vi:end]
+				return end, err
+			case "sort":
+				return list(vi, &h.Sort)
+			}
+			return jsonscan.Skip(b, vi)
+		})
+		p.Hits = append(p.Hits, h)
+		return end, err
+	}
+	end, err := jsonscan.Object(b, 0, func(k []byte, vi int) (int, error) {
 		switch string(k) {
 		case "pit_id":
-			p.PitID = str(v)
+			return str(vi, &p.PitID)
 		case "_shards":
-			_, err := jsonscan.MembersTrusted(v, 0, func(k, v []byte) error {
+			return jsonscan.Object(b, vi, func(k []byte, vi int) (int, error) {
 				switch string(k) {
 				case "total":
-					p.Shards.Total = num(v)
+					return num(vi, &p.Shards.Total)
 				case "failed":
-					p.Shards.Failed = num(v)
+					return num(vi, &p.Shards.Failed)
 				case "failures":
-					_, err := jsonscan.ElementsTrusted(v, 0, func(f []byte) error {
-						p.Shards.Failures = append(p.Shards.Failures, f)
-						return nil
-					})
-					return err
+					return list(vi, &p.Shards.Failures)
 				}
-				return nil
+				return jsonscan.Skip(b, vi)
 			})
-			return err
 		case "hits":
-			_, err := jsonscan.MembersTrusted(v, 0, func(k, v []byte) error {
-				if string(k) != "hits" {
-					return nil
+			return jsonscan.Object(b, vi, func(k []byte, vi int) (int, error) {
+				if string(k) == "hits" {
+					return jsonscan.Array(b, vi, hit)
 				}
-				_, err := jsonscan.ElementsTrusted(v, 0, func(hv []byte) error {
-					var h hit
-					_, err := jsonscan.MembersTrusted(hv, 0, func(k, v []byte) error {
-						switch string(k) {
-						case "_index":
-							h.Index = str(v)
-						case "_id":
-							h.ID = str(v)
-						case "_routing":
-							h.Routing = str(v)
-						case "_source":
-							h.Source = v
-						case "sort":
-							_, err := jsonscan.ElementsTrusted(v, 0, func(e []byte) error {
-								h.Sort = append(h.Sort, e)
-								return nil
-							})
-							return err
-						}
-						return nil
-					})
-					p.Hits = append(p.Hits, h)
-					return err
-				})
-				return err
+				return jsonscan.Skip(b, vi)
 			})
-			return err
 		}
-		return nil
+		return jsonscan.Skip(b, vi)
 	})
+	if err == nil && jsonscan.Space(b, end) != len(b) {
+		err = errors.New("data after the answer")
+	}
 	return err
 }
 

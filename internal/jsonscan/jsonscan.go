@@ -408,3 +408,79 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// Object walks the object at b[i] (after spaces) in one pass: for each
+// member, fn gets the key (as between the quotes) and the index where its
+// value starts, and returns the index just past the value, having read it
+// (with Skip, Object, Array or its own reading). It returns the index just
+// past the object.
+func Object(b []byte, i int, fn func(key []byte, vi int) (int, error)) (int, error) {
+	i = Space(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return i, syntaxErr(b, i, "not an object")
+	}
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, syntaxErr(b, i, "expected a key")
+		}
+		end, err := skipString(b, i)
+		if err != nil {
+			return end, err
+		}
+		key := b[i+1 : end-1]
+		i = Space(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return i, syntaxErr(b, i, "expected ':'")
+		}
+		if i, err = fn(key, Space(b, i+1)); err != nil {
+			return i, err
+		}
+		i = Space(b, i)
+		if i >= len(b) {
+			return i, syntaxErr(b, i, "unterminated object")
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, syntaxErr(b, i, "expected ',' or '}'")
+		}
+	}
+}
+
+// Array walks the array at b[i] (after spaces) in one pass: fn gets the
+// index where each element starts and returns the index just past it.
+func Array(b []byte, i int, fn func(vi int) (int, error)) (int, error) {
+	i = Space(b, i)
+	if i >= len(b) || b[i] != '[' {
+		return i, syntaxErr(b, i, "not an array")
+	}
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if i, err = fn(i); err != nil {
+			return i, err
+		}
+		i = Space(b, i)
+		if i >= len(b) {
+			return i, syntaxErr(b, i, "unterminated array")
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, syntaxErr(b, i, "expected ',' or ']'")
+		}
+	}
+}

@@ -109,3 +109,43 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestObjectAndArrayOnePass(t *testing.T) {
+	b := []byte(`{"a":1,"hits":[{"_id":"x","_source":{"k":"v\"}"}},{"_id":"y"}],"z":[true]}`)
+	var ids, sources []string
+	end, err := Object(b, 0, func(k []byte, vi int) (int, error) {
+		if string(k) != "hits" {
+			return Skip(b, vi)
+		}
+		return Array(b, vi, func(ei int) (int, error) {
+			return Object(b, ei, func(k []byte, vi int) (int, error) {
+				end, err := Skip(b, vi)
+				switch string(k) {
+				case "_id":
+					s, _ := String(b[vi:end])
+					ids = append(ids, s)
+				case "_source":
+					sources = append(sources, string(b[vi:end]))
+				}
+				return end, err
+			})
+		})
+	})
+	if err != nil || end != len(b) {
+		t.Fatalf("Object: %d %v", end, err)
+	}
+	if fmt.Sprint(ids) != "[x y]" || fmt.Sprint(sources) != `[{"k":"v\"}"}]` {
+		t.Errorf("ids %v sources %v", ids, sources)
+	}
+	for _, bad := range []string{`{"a":1,}`, `{"hits":[{"_id":"x"},]}`, `{"a" 1}`, `[1 2]`} {
+		_, err := Object([]byte(bad), 0, func(k []byte, vi int) (int, error) {
+			if bad[0] == '[' {
+				return Skip([]byte(bad), vi)
+			}
+			return Skip([]byte(bad), vi)
+		})
+		if err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
