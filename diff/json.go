@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -500,88 +501,53 @@ type span struct {
 // members reads the object at p.pos into dst: decoded keys and the spans
 // of their values, validated but not decoded.
 func (p *parser) members(dst []span) ([]span, error) {
-	if p.depth++; p.depth > maxDepth {
+	if p.depth+1 > maxDepth {
 		return nil, p.errorf("nested too deeply")
 	}
-	p.pos++ // {
-	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
-		p.pos++
-		p.depth--
-		return dst, nil
+	end, err := jsonscan.Object(p.data, p.pos, func(k []byte, vi int) (int, error) {
+		end, err := jsonscan.Skip(p.data, vi)
+		dst = append(dst, span{key: p.key(k), start: vi, end: end})
+		return end, err
+	})
+	p.pos = end
+	if err != nil {
+		return nil, err
 	}
-	for {
-		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, p.errorf("expected object key")
+	return dst, nil
+}
+
+// key decodes an object key as it stands between its quotes, borrowing
+// the input's bytes when they need no decoding.
+func (p *parser) key(k []byte) string {
+	if bytes.IndexByte(k, '\\') < 0 && utf8.Valid(k) {
+		if p.borrow {
+			return unsafe.String(unsafe.SliceData(k), len(k))
 		}
-		key, err := p.stringValue()
-		if err != nil {
-			return nil, err
-		}
-		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, p.errorf("expected ':' after object key")
-		}
-		p.pos++
-		p.skipSpace()
-		start := p.pos
-		if err := p.skip(); err != nil {
-			return nil, err
-		}
-		dst = append(dst, span{key: key, start: start, end: p.pos})
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of input in object")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			p.depth--
-			return dst, nil
-		default:
-			return nil, p.errorf("expected ',' or '}' in object")
-		}
+		return string(k)
 	}
+	var s string
+	q := make([]byte, 0, len(k)+2)
+	q = append(append(append(q, '"'), k...), '"')
+	json.Unmarshal(q, &s) //nolint:errcheck // validated by the walk
+	return s
 }
 
 // elements reads the array at p.pos into dst: the spans of its elements,
 // validated but not decoded.
 func (p *parser) elements(dst []span) ([]span, error) {
-	if p.depth++; p.depth > maxDepth {
+	if p.depth+1 > maxDepth {
 		return nil, p.errorf("nested too deeply")
 	}
-	p.pos++ // [
-	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
-		p.pos++
-		p.depth--
-		return dst, nil
+	end, err := jsonscan.Array(p.data, p.pos, func(vi int) (int, error) {
+		end, err := jsonscan.Skip(p.data, vi)
+		dst = append(dst, span{start: vi, end: end})
+		return end, err
+	})
+	p.pos = end
+	if err != nil {
+		return nil, err
 	}
-	for {
-		p.skipSpace()
-		start := p.pos
-		if err := p.skip(); err != nil {
-			return nil, err
-		}
-		dst = append(dst, span{start: start, end: p.pos})
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of input in array")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			p.depth--
-			return dst, nil
-		default:
-			return nil, p.errorf("expected ',' or ']' in array")
-		}
-	}
+	return dst, nil
 }
 
 // canonicalNumber appends the canonical form of the valid JSON number tok:
