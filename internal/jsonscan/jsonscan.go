@@ -226,52 +226,13 @@ func MembersTrusted(b []byte, i int, fn MemberFunc) (int, error) {
 }
 
 func members(b []byte, i, depth int, trusted bool, fn MemberFunc) (int, error) {
-	i = Space(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return i, syntaxErr(b, i, "expected a key")
-		}
-		var end int
-		var err error
-		if trusted {
-			end, err = skipTrustedString(b, i)
-		} else {
-			end, err = skipString(b, i)
-		}
-		if err != nil {
-			return end, err
-		}
-		key := b[i+1 : end-1]
-		i = Space(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return i, syntaxErr(b, i, "expected ':'")
-		}
-		i = Space(b, i+1)
-		vend, err := skip(b, i, depth+1, trusted)
-		if err != nil {
+	return walkObject(b, i, trusted, func(key []byte, vi int) (int, error) {
+		vend, err := skip(b, vi, depth+1, trusted)
+		if err != nil || fn == nil {
 			return vend, err
 		}
-		if fn != nil {
-			if err := fn(key, b[i:vend]); err != nil {
-				return vend, err
-			}
-		}
-		i = Space(b, vend)
-		if i >= len(b) {
-			return i, syntaxErr(b, i, "unterminated object")
-		}
-		switch b[i] {
-		case ',':
-			i = Space(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, syntaxErr(b, i, "expected ',' or '}'")
-		}
-	}
+		return vend, fn(key, b[vi:vend])
+	})
 }
 
 // Elements walks the array at b[i] (after spaces), calling fn for each
@@ -295,33 +256,13 @@ func ElementsTrusted(b []byte, i int, fn func(value []byte) error) (int, error) 
 }
 
 func elements(b []byte, i, depth int, trusted bool, fn func([]byte) error) (int, error) {
-	i = Space(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, nil
-	}
-	for {
-		vend, err := skip(b, i, depth+1, trusted)
-		if err != nil {
+	return walkArray(b, i, func(vi int) (int, error) {
+		vend, err := skip(b, vi, depth+1, trusted)
+		if err != nil || fn == nil {
 			return vend, err
 		}
-		if fn != nil {
-			if err := fn(b[i:vend]); err != nil {
-				return vend, err
-			}
-		}
-		i = Space(b, vend)
-		if i >= len(b) {
-			return i, syntaxErr(b, i, "unterminated array")
-		}
-		switch b[i] {
-		case ',':
-			i = Space(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, syntaxErr(b, i, "expected ',' or ']'")
-		}
-	}
+		return vend, fn(b[vi:vend])
+	})
 }
 
 // String returns the text of a JSON string value, or ok false when v is
@@ -419,6 +360,21 @@ func Object(b []byte, i int, fn func(key []byte, vi int) (int, error)) (int, err
 	if i >= len(b) || b[i] != '{' {
 		return i, syntaxErr(b, i, "not an object")
 	}
+	return walkObject(b, i, false, fn)
+}
+
+// Array walks the array at b[i] (after spaces) in one pass: fn gets the
+// index where each element starts and returns the index just past it.
+func Array(b []byte, i int, fn func(vi int) (int, error)) (int, error) {
+	i = Space(b, i)
+	if i >= len(b) || b[i] != '[' {
+		return i, syntaxErr(b, i, "not an array")
+	}
+	return walkArray(b, i, fn)
+}
+
+// walkObject is the one object loop: b[i] is '{'; fn reads each value.
+func walkObject(b []byte, i int, trusted bool, fn func(key []byte, vi int) (int, error)) (int, error) {
 	i = Space(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
@@ -427,7 +383,13 @@ func Object(b []byte, i int, fn func(key []byte, vi int) (int, error)) (int, err
 		if i >= len(b) || b[i] != '"' {
 			return i, syntaxErr(b, i, "expected a key")
 		}
-		end, err := skipString(b, i)
+		var end int
+		var err error
+		if trusted {
+			end, err = skipTrustedString(b, i)
+		} else {
+			end, err = skipString(b, i)
+		}
 		if err != nil {
 			return end, err
 		}
@@ -454,13 +416,8 @@ func Object(b []byte, i int, fn func(key []byte, vi int) (int, error)) (int, err
 	}
 }
 
-// Array walks the array at b[i] (after spaces) in one pass: fn gets the
-// index where each element starts and returns the index just past it.
-func Array(b []byte, i int, fn func(vi int) (int, error)) (int, error) {
-	i = Space(b, i)
-	if i >= len(b) || b[i] != '[' {
-		return i, syntaxErr(b, i, "not an array")
-	}
+// walkArray is the one array loop: b[i] is '['; fn reads each element.
+func walkArray(b []byte, i int, fn func(vi int) (int, error)) (int, error) {
 	i = Space(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1, nil
