@@ -26,21 +26,6 @@ func load(t testing.TB, es *fixtures.ES, index string, docs []fixtures.Doc, shar
 	}
 }
 
-// do sends a request and fails the test on an error answer.
-func do(t testing.TB, es *elasticsearch.Client, req esapi.Request) []byte {
-	t.Helper()
-	res, err := req.Do(context.Background(), es)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.IsError() {
-		t.Fatalf("%T: %s", req, b)
-	}
-	return b
-}
-
 // dumpOf writes docs as an NDJSON dump side.
 func dumpOf(name string, docs []fixtures.Doc) Side {
 	var b []byte
@@ -92,7 +77,7 @@ func restoreSnapshot(t testing.TB, c *elasticsearch.Client, repo, snap, index, t
 	t.Helper()
 	wait := true
 	body := fmt.Sprintf(`{"indices":%q,"rename_pattern":"(.+)","rename_replacement":%q,"include_aliases":false}`, index, target)
-	do(t, c, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, Body: strings.NewReader(body), WaitForCompletion: &wait})
+	fixtures.MustDo(t, c, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, Body: strings.NewReader(body), WaitForCompletion: &wait})
 }
 
 func TestCommonsLossScenario(t *testing.T) {
@@ -332,8 +317,8 @@ func TestCountMismatch(t *testing.T) {
 	c := es.Client()
 	// The restored index stops refreshing, then gets the last document:
 	// _mget sees it (real time), the point in time and _count do not.
-	do(t, c, esapi.IndicesPutSettingsRequest{Index: []string{"rest"}, Body: strings.NewReader(`{"index":{"refresh_interval":"-1"}}`)})
-	do(t, c, esapi.IndexRequest{Index: "rest", DocumentID: docs[49].ID, Body: bytes.NewReader(docs[49].Source)})
+	fixtures.MustDo(t, c, esapi.IndicesPutSettingsRequest{Index: []string{"rest"}, Body: strings.NewReader(`{"index":{"refresh_interval":"-1"}}`)})
+	fixtures.MustDo(t, c, esapi.IndexRequest{Index: "rest", DocumentID: docs[49].ID, Body: bytes.NewReader(docs[49].Source)})
 	var buf bytes.Buffer
 	_, err := Run(context.Background(), IndexSide(c, "orig"), IndexSide(c, "rest"), &buf, Options{Logger: quiet})
 	if !errors.Is(err, ErrCountMismatch) {

@@ -63,12 +63,12 @@ func createLikeTarget(b *testing.B, es *fixtures.ES, index string) {
 	body["settings"]["refresh_interval"] = "-1"
 	body["settings"]["number_of_replicas"] = 0
 	raw, _ := json.Marshal(body)
-	get(b, es.Client(), esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(raw)})
+	fixtures.MustDo(b, es.Client(), esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(raw)})
 }
 
 func deleteIndex(b *testing.B, es *fixtures.ES, index string) {
 	b.Helper()
-	get(b, es.Client(), esapi.IndicesDeleteRequest{Index: []string{index}})
+	fixtures.MustDo(b, es.Client(), esapi.IndicesDeleteRequest{Index: []string{index}})
 }
 
 // memSource hands over documents already in memory, in pages, so that a

@@ -67,7 +67,7 @@ func securityServer(t *testing.T, status int) (*httptest.Server, func() []string
 
 func createIndex(t *testing.T, c *elasticsearch.Client, name, body string) {
 	t.Helper()
-	get(t, c, esapi.IndicesCreateRequest{Index: name, Body: strings.NewReader(body)})
+	fixtures.MustDo(t, c, esapi.IndicesCreateRequest{Index: name, Body: strings.NewReader(body)})
 }
 
 // TestFailFast: every guard rail fails with a clear error before anything
@@ -92,7 +92,7 @@ func TestFailFast(t *testing.T) {
 			setup: func(t *testing.T, e *env) { e.opt.Original = "nope" }},
 		{name: "target-is-alias-of-original", want: restore.ErrTargetIsOriginal, text: []string{`"live"`},
 			setup: func(t *testing.T, e *env) {
-				get(t, e.c, esapiPutAlias(original, "live"))
+				fixtures.MustDo(t, e.c, esapiPutAlias(original, "live"))
 				e.opt.Target = "live"
 			}},
 		{name: "target-exists", want: restore.ErrTargetExists, text: []string{target, "no esrestore run id"}, targetBefore: true,
@@ -104,7 +104,7 @@ func TestFailFast(t *testing.T) {
 		{name: "target-is-an-alias", want: restore.ErrTargetExists, text: []string{"alias"}, targetBefore: true,
 			setup: func(t *testing.T, e *env) {
 				createIndex(t, e.c, "elsewhere", `{}`)
-				get(t, e.c, esapiPutAlias("elsewhere", target))
+				fixtures.MustDo(t, e.c, esapiPutAlias("elsewhere", target))
 			}},
 		{name: "source-index-missing", want: restore.ErrSourceMissing, text: []string{`"gone"`},
 			setup: func(t *testing.T, e *env) { e.src = restore.IndexSource(e.c, "gone", 1) }},

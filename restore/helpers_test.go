@@ -201,21 +201,6 @@ func sameDocs(t testing.TB, got, want map[string]string) {
 	}
 }
 
-// get reads an answer body, failing on a non-2xx answer.
-func get(t testing.TB, es *elasticsearch.Client, req esapi.Request) []byte {
-	t.Helper()
-	res, err := req.Do(context.Background(), es)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.IsError() {
-		t.Fatalf("%s", b)
-	}
-	return b
-}
-
 // exists reports whether an index exists.
 func exists(t testing.TB, es *elasticsearch.Client, index string) bool {
 	t.Helper()
@@ -235,9 +220,9 @@ func untouched(t testing.TB, es *fixtures.ES, index string) {
 	state := func() (map[string]string, string) {
 		c := es.Client()
 		var meta bytes.Buffer
-		meta.Write(get(t, c, esapi.IndicesGetMappingRequest{Index: []string{index}}))
-		meta.Write(get(t, c, esapi.IndicesGetSettingsRequest{Index: []string{index}}))
-		meta.Write(get(t, c, esapi.IndicesGetAliasRequest{Index: []string{index}}))
+		meta.Write(fixtures.MustDo(t, c, esapi.IndicesGetMappingRequest{Index: []string{index}}))
+		meta.Write(fixtures.MustDo(t, c, esapi.IndicesGetSettingsRequest{Index: []string{index}}))
+		meta.Write(fixtures.MustDo(t, c, esapi.IndicesGetAliasRequest{Index: []string{index}}))
 		return docsOf(t, c, index), meta.String()
 	}
 	docs, meta := state()
@@ -316,7 +301,7 @@ func settingsOf(t testing.TB, es *elasticsearch.Client, index string) map[string
 	var out map[string]struct {
 		Settings map[string]any `json:"settings"`
 	}
-	if err := json.Unmarshal(get(t, es, esapi.IndicesGetSettingsRequest{Index: []string{index}, FlatSettings: &flat}), &out); err != nil {
+	if err := json.Unmarshal(fixtures.MustDo(t, es, esapi.IndicesGetSettingsRequest{Index: []string{index}, FlatSettings: &flat}), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out[index].Settings
@@ -332,7 +317,7 @@ func metaOf(t testing.TB, es *elasticsearch.Client, index string) map[string]str
 			} `json:"_meta"`
 		} `json:"mappings"`
 	}
-	if err := json.Unmarshal(get(t, es, esapi.IndicesGetMappingRequest{Index: []string{index}}), &out); err != nil {
+	if err := json.Unmarshal(fixtures.MustDo(t, es, esapi.IndicesGetMappingRequest{Index: []string{index}}), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out[index].Mappings.Meta.Esrestore

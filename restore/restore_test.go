@@ -513,7 +513,7 @@ func TestOriginalSettings(t *testing.T) {
 	es, sc := loss(t, 100, 9)
 	c := es.Client()
 	put := func(body string) {
-		get(t, c, esapiPutSettings(original, body))
+		fixtures.MustDo(t, c, esapiPutSettings(original, body))
 	}
 	put(`{"index.blocks.write":true,"index.lifecycle.name":"documents-policy","index.refresh_interval":"30s","index.max_result_window":20000}`)
 	untouched(t, es, original)
@@ -543,7 +543,7 @@ func TestOriginalSettings(t *testing.T) {
 func TestOriginalByAlias(t *testing.T) {
 	es, sc := loss(t, 100, 10)
 	c := es.Client()
-	get(t, c, esapiPutAlias(original, "docs"))
+	fixtures.MustDo(t, c, esapiPutAlias(original, "docs"))
 	untouched(t, es, original)
 	opt := options("alias")
 	opt.Original = "docs"
