@@ -316,7 +316,7 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	}
 	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
 		s := r.Stats()
-		return progressSnapshot{Phase: "restore", Done: s.Indexed + s.Kept + s.Failed, Total: s.Read, Failed: s.Failed}
+		return progressSnapshot{Phase: "restore", Done: s.Indexed + s.Kept + s.Failed, Read: s.Read, Failed: s.Failed}
 	})
 	stats, err := r.Run(ctx, src)
 	prog.Stop()

@@ -12,6 +12,7 @@ type progressSnapshot struct {
 	Phase  string
 	Done   int64 // documents handled so far
 	Total  int64 // expected, 0 when unknown
+	Read   int64 // documents read so far, when reading runs ahead of Done
 	Failed int64
 }
 
@@ -54,10 +55,28 @@ func startProgress(env *Env, log *slog.Logger, interval time.Duration, read func
 					eta = (time.Duration(float64(s.Total-s.Done)/rate) * time.Second).Round(time.Second).String()
 				}
 				if live {
-					fmt.Fprintf(env.Stderr, "\r\033[K%-7s %d/%d docs  %.0f docs/s  ETA %s  failed %d", s.Phase, s.Done, s.Total, rate, eta, s.Failed)
+					line := fmt.Sprintf("%-7s %d docs", s.Phase, s.Done)
+					if s.Total > 0 {
+						line = fmt.Sprintf("%-7s %d/%d docs", s.Phase, s.Done, s.Total)
+					}
+					if s.Read > 0 {
+						line += fmt.Sprintf(" (%d read)", s.Read)
+					}
+					line += fmt.Sprintf("  %.0f docs/s", rate)
+					if eta != "" {
+						line += "  ETA " + eta
+					}
+					fmt.Fprintf(env.Stderr, "\r\033[K%s  failed %d", line, s.Failed)
 					continue
 				}
-				log.Info("progress", "phase", s.Phase, "done", s.Done, "total", s.Total, "docs_per_s", int64(rate), "eta", eta, "failed", s.Failed)
+				attrs := []any{"phase", s.Phase, "done", s.Done, "docs_per_s", int64(rate), "failed", s.Failed}
+				if s.Total > 0 {
+					attrs = append(attrs, "total", s.Total, "eta", eta)
+				}
+				if s.Read > 0 {
+					attrs = append(attrs, "read", s.Read)
+				}
+				log.Info("progress", attrs...)
 			}
 		}
 	}()
