@@ -91,6 +91,17 @@ func indexState(t *testing.T, es *fixtures.ES, index string) string {
 	return strings.Join(docs, "\n") + "\n" + string(meta)
 }
 
+// targetExists is indexExists for a goroutine: no test failure, false on
+// an error.
+func targetExists(es *fixtures.ES, index string) bool {
+	res, err := esapi.IndicesExistsRequest{Index: []string{index}}.Do(context.Background(), es.Client())
+	if err != nil {
+		return false
+	}
+	res.Body.Close()
+	return res.StatusCode == 200
+}
+
 func indexExists(t *testing.T, es *fixtures.ES, index string) bool {
 	t.Helper()
 	res, err := esapi.IndicesExistsRequest{Index: []string{index}}.Do(t.Context(), es.Client())
@@ -254,7 +265,14 @@ func TestInterruptedRunResumes(t *testing.T) {
 	c := newCLI(t)
 	es.SetFaults(fixtures.Faults{Latency: 40 * time.Millisecond, Endpoints: []string{"bulk"}})
 	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(300*time.Millisecond, cancel)
+	go func() {
+		// Interrupt once loading has begun: the target exists.
+		for ctx.Err() == nil && !targetExists(es, "documents_restored") {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(150 * time.Millisecond)
+		cancel()
+	}()
 	code := c.run(ctx, runArgs(es, out, "sig1", "--batch-size", "50", "--workers", "2")...)
 	if code != exitInterrupted {
 		t.Fatalf("interrupted run: exit %d, want 130\n%s", code, c.stderr.String())

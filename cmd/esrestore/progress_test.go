@@ -38,7 +38,7 @@ func TestProgressReports(t *testing.T) {
 	p = startProgress(env, slog.New(slog.NewTextHandler(&term, nil)), time.Millisecond, func() progressSnapshot {
 		return progressSnapshot{Phase: "diff", Done: 50, Total: 100}
 	})
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
 	p.Stop()
 	out := term.String()
 	if !strings.Contains(out, "\r\033[Kdiff    50/100 docs") || !strings.Contains(out, "ETA") || !strings.HasSuffix(out, "\r\033[K") {

@@ -53,14 +53,14 @@ func dryRunOffline(fv *flagValues) bool {
 func (j *job) run(ctx context.Context) error {
 	logConfig(j.log, j.cmd, j.cfg)
 	if err := j.openReport(ctx); err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	if err := j.connect(ctx); err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	_, src, err := j.checkRestore(ctx)
 	if err != nil {
-		return err
+		return interrupted(ctx, err)
 	}
 	j.log.Info("guard rails passed", "original", j.cfg.Original, "target", j.cfg.Target, "source", src.Name())
 	err = j.restorePhase(ctx, src)
