@@ -173,95 +173,53 @@ func (p *parser) object(mask uint64, depth int) (any, error) {
 	if p.depth++; p.depth > maxDepth {
 		return nil, p.errorf("nested too deeply")
 	}
-	p.pos++ // {
 	m := make(map[string]any)
-	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
-		p.pos++
-		p.depth--
-		return m, nil
-	}
-	for {
-		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, p.errorf("expected object key")
-		}
-		key, err := p.stringValue()
-		if err != nil {
-			return nil, err
-		}
-		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return nil, p.errorf("expected ':' after object key")
-		}
-		p.pos++
+	end, err := jsonscan.Object(p.data, p.pos, func(k []byte, vi int) (int, error) {
+		key := p.key(k)
 		sub, skip := uint64(0), false
 		if mask != 0 {
 			sub, skip = narrow(p.ign, mask, depth, key, -1)
 		}
+		p.pos = vi
 		v, err := p.value(sub, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		if !skip {
+		if err == nil && !skip {
 			m[key] = v
 		}
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of input in object")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			p.depth--
-			return m, nil
-		default:
-			return nil, p.errorf("expected ',' or '}' in object")
-		}
+		return p.pos, err
+	})
+	p.pos = end
+	if err != nil {
+		return nil, err
 	}
+	p.depth--
+	return m, nil
 }
 
 func (p *parser) array(mask uint64, depth int) (any, error) {
 	if p.depth++; p.depth > maxDepth {
 		return nil, p.errorf("nested too deeply")
 	}
-	p.pos++ // [
 	a := make([]any, 0, 4)
-	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
-		p.pos++
-		p.depth--
-		return a, nil
-	}
-	for i := 0; ; i++ {
+	i := 0
+	end, err := jsonscan.Array(p.data, p.pos, func(vi int) (int, error) {
 		sub, skip := uint64(0), false
 		if mask != 0 {
 			sub, skip = narrow(p.ign, mask, depth, "", i)
 		}
+		i++
+		p.pos = vi
 		v, err := p.value(sub, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		if !skip {
+		if err == nil && !skip {
 			a = append(a, v)
 		}
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of input in array")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			p.depth--
-			return a, nil
-		default:
-			return nil, p.errorf("expected ',' or ']' in array")
-		}
+		return p.pos, err
+	})
+	p.pos = end
+	if err != nil {
+		return nil, err
 	}
+	p.depth--
+	return a, nil
 }
 
 // stringValue reads a JSON string at p.pos; keys and values alike are
