@@ -10,12 +10,9 @@ import (
 	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
-// Changes named in report lines.
-const (
-	ChangeChanged = "changed"
-	ChangeAdded   = "added"
-	ChangeRemoved = "removed"
-)
+// ChangeChanged is the class of a changed document in a two-sided diff
+// before outcomes were split (recovered or overwritten).
+const ChangeChanged = "changed"
 
 // appendHead starts a report line: {"_id":…,"change":…
 func appendHead(b []byte, id, change string) []byte {

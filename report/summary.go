@@ -1,0 +1,212 @@
+// Package report holds summary.json: the record of one esrestore run that
+// a reviewer reads first, the page renders and promote checks. It is a
+// schema and a few pure functions over it (the verdict); the writing of
+// objects is s3out's, the counting diff's.
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/wI2L/jsondiff"
+
+	"github.com/esrestore/esrestore/diff"
+)
+
+// Object names under OUTPUT/ORIGINAL/RUN_ID/.
+const (
+	SummaryName  = "summary.json"
+	DiffName     = "diff.ndjson.gz"
+	FailuresName = "failures.ndjson.gz"
+	PageName     = "report.html"
+)
+
+// Summary is summary.json. Every field a reviewer acts on is here; the
+// objects beside it hold the detail (one line per document).
+type Summary struct {
+	// Complete is true only when every phase finished; a summary with
+	// Complete false (and Error) describes an interrupted or failed run.
+	Complete bool   `json:"complete"`
+	Error    string `json:"error,omitempty"`
+	// Verdict says whether switching the alias to the target is safe, and
+	// if not, why.
+	Verdict     Verdict `json:"verdict"`
+	Command     string  `json:"command"`
+	Environment string  `json:"environment"`
+	RunID       string  `json:"run_id"`
+	DryRun      bool    `json:"dry_run"`
+	Original    string  `json:"original"`
+	Target      string  `json:"target,omitempty"`
+	// Restored names the compared side when it is not a target this run
+	// made (esrestore diff, or a dry run's would-be target).
+	Restored    string `json:"restored,omitempty"`
+	Source      string `json:"source,omitempty"`
+	Mode        string `json:"mode,omitempty"`
+	Prefer      string `json:"prefer,omitempty"`
+	ToolVersion string `json:"tool_version"`
+	// Options are the effective options, secrets redacted.
+	Options  map[string]any `json:"options"`
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished"`
+	// Staging is the temporary index a snapshot was restored into, when
+	// there was one, and whether it was deleted.
+	Staging *Staging `json:"staging,omitempty"`
+	Restore *Restore `json:"restore,omitempty"`
+	// Outcome is original → target: what an alias switch does.
+	Outcome *diff.Outcome `json:"outcome,omitempty"`
+	// Loss is original vs backup (the source), when there is a backup.
+	Loss *diff.Loss `json:"loss,omitempty"`
+	// Fields counts the operations by JSON Pointer pattern and class.
+	Fields *diff.Fields `json:"fields,omitempty"`
+	// Ignored lists the --ignore patterns left out of the comparison.
+	Ignored []string `json:"ignored"`
+	// Indexes are the mapping and settings differences.
+	Indexes   *IndexDiff `json:"indexes,omitempty"`
+	Integrity Integrity  `json:"integrity"`
+	// Location is the report's directory URL.
+	Location string `json:"location,omitempty"`
+	// Objects are the report's objects but summary.json, by name: diff,
+	// failures, page.
+	Objects map[string]Object `json:"objects"`
+	FailOn  []string          `json:"fail_on"`
+	// Attention lists the verdict reasons that --fail-on turns into exit 3.
+	Attention []string `json:"attention"`
+}
+
+// Verdict statuses.
+const (
+	StatusOK     = "ok"
+	StatusReview = "review"
+)
+
+// Verdict is the reviewer's answer in one look: "ok" only when the run
+// is complete and nothing would be lost or overwritten by a switch.
+type Verdict struct {
+	Status  string   `json:"status"`
+	Reasons []Reason `json:"reasons"`
+}
+
+// Reason kinds, also the --fail-on names.
+const (
+	ReasonIncomplete   = "incomplete"
+	ReasonFailed       = "failed"
+	ReasonRemoved      = "removed"
+	ReasonOverwritten  = "overwritten"
+	ReasonNotRecovered = "not-recovered"
+	ReasonMappings     = "mappings"
+	ReasonLiveWrites   = "live-writes"
+)
+
+// Reason is one condition against switching, as a sentence with its count
+// and busiest fields: "60 documents: live values would be overwritten
+// (/title 40, /modified 40, /visibility 20)".
+type Reason struct {
+	Kind  string `json:"kind"`
+	Count int64  `json:"count"`
+	Text  string `json:"text"`
+}
+
+// Staging is a snapshot's temporary index.
+type Staging struct {
+	Index   string `json:"index"`
+	Deleted bool   `json:"deleted"`
+}
+
+// Restore is the restore phase's accounting: read == indexed + kept +
+// failed + pending.
+type Restore struct {
+	Read    int64 `json:"read"`
+	Indexed int64 `json:"indexed"`
+	Kept    int64 `json:"kept"`
+	Failed  int64 `json:"failed"`
+	// Pending are documents read whose fate is unknown after an
+	// interruption; a rerun with the same run id settles them.
+	Pending int64 `json:"pending"`
+	// Ambiguous are documents whose answer was lost in transport and that
+	// a later attempt found already written: they may be this run's own.
+	Ambiguous      int64   `json:"ambiguous"`
+	Retried        int64   `json:"retried"`
+	Bytes          int64   `json:"bytes"`
+	ExistingBefore int64   `json:"existing_before"`
+	TargetCount    int64   `json:"target_count"`
+	Seconds        float64 `json:"seconds"`
+	DocsPerSecond  float64 `json:"docs_per_second"`
+}
+
+// IndexDiff holds the index-level differences as RFC 6902 patches.
+type IndexDiff struct {
+	// Mappings and Settings turn the original's into the target's
+	// (esrestore's own _meta and the private and load-tuning settings
+	// left out).
+	Mappings jsondiff.Patch `json:"mappings"`
+	Settings jsondiff.Patch `json:"settings"`
+	// SnapshotMappings turns the original's mappings into the snapshot
+	// index's, for a snapshot source: a _type leftover or a field whose
+	// type changed shows here.
+	SnapshotMappings jsondiff.Patch `json:"snapshot_mappings,omitempty"`
+}
+
+// Object is one object of the report, with what a reviewer needs to check
+// it: `sha256sum` of the downloaded object equals SHA256.
+type Object struct {
+	Key         string `json:"key"`
+	URL         string `json:"url"`
+	ContentType string `json:"content_type"`
+	// Bytes and SHA256 are of the object as stored (compressed for
+	// .gz); Lines counts its lines once uncompressed.
+	Bytes  int64  `json:"bytes"`
+	Lines  int64  `json:"lines"`
+	SHA256 string `json:"sha256"`
+}
+
+// Integrity identifies what the report is about, so a reviewer (and
+// promote) can tell it still describes the indexes in front of them.
+type Integrity struct {
+	ToolVersion string      `json:"tool_version"`
+	Cluster     *Cluster    `json:"cluster,omitempty"`
+	Original    *IndexState `json:"original,omitempty"`
+	Target      *IndexState `json:"target,omitempty"`
+	Backup      *IndexState `json:"backup,omitempty"`
+	Snapshot    *Snapshot   `json:"snapshot,omitempty"`
+}
+
+// Cluster is GET / of the cluster holding the original.
+type Cluster struct {
+	Name    string `json:"name"`
+	UUID    string `json:"uuid"`
+	Version string `json:"version"`
+}
+
+// IndexState is an index's identity and document count. CountStart and
+// CountEnd differ when the index took writes during the run.
+type IndexState struct {
+	Name       string   `json:"name"`
+	UUID       string   `json:"uuid"`
+	Aliases    []string `json:"aliases"`
+	CountStart int64    `json:"count_start"`
+	CountEnd   int64    `json:"count_end"`
+}
+
+// Snapshot identifies a snapshot source.
+type Snapshot struct {
+	Repository string    `json:"repository"`
+	Name       string    `json:"name"`
+	UUID       string    `json:"uuid"`
+	Index      string    `json:"index"`
+	State      string    `json:"state"`
+	StartTime  time.Time `json:"start_time"`
+	EndTime    time.Time `json:"end_time"`
+}
+
+// Decode reads a summary strictly: an unknown field is an error, so a
+// summary from another version of the tool is noticed.
+func Decode(data []byte) (*Summary, error) {
+	var s Summary
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
