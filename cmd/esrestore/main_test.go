@@ -17,9 +17,9 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
-	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/report"
 )
 
 // cli runs esrestore in-process and returns its exit code and output.

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/esrestore/esrestore/fixtures"
-	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/s3test"
+	"github.com/esrestore/esrestore/report"
 )
 
 // TestSecretsNeverShown runs the job with known secrets in the
