@@ -14,6 +14,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
@@ -482,4 +485,65 @@ func golden(t *testing.T, path string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the run's summary (normalised); rerun with -update and review the change:\n%s", path, got)
 	}
+}
+
+func TestVerdictMappingsAndLiveWrites(t *testing.T) {
+	t.Run("snapshot mapping differs", func(t *testing.T) {
+		es, _ := lossCluster(t, 300)
+		// A field mapped after the snapshot: the snapshot's index lacks it.
+		fixtures.MustDo(t, es.Client(), esapi.IndicesPutMappingRequest{Index: []string{"documents"},
+			Body: strings.NewReader(`{"properties":{"region":{"type":"keyword"}}}`)})
+		out := t.TempDir()
+		c := newCLI(t)
+		if code := c.run(t.Context(), runArgs(es, out, "m1", "--prefer", "source", "--fail-on", "mappings")...); code != exitFailOn {
+			t.Fatalf("exit %d, want 3\n%s", code, c.stderr.String())
+		}
+		s := readSummary(t, out, "documents", "m1")
+		if len(s.Indexes.Mappings) != 0 || len(s.Indexes.Settings) != 0 {
+			t.Errorf("target differs from the original: %+v", s.Indexes)
+		}
+		// The invertible patch: a test of the original's value, then the
+		// remove.
+		if p := s.Indexes.SnapshotMappings; len(p) != 2 || p[0].Type != "test" || p[1].Type != "remove" || p[1].Path != "/properties/region" {
+			t.Errorf("snapshot mappings patch %+v, want test and remove of /properties/region", p)
+		}
+		if len(s.Verdict.Reasons) != 1 || s.Verdict.Reasons[0].Kind != report.ReasonMappings ||
+			!strings.Contains(s.Verdict.Reasons[0].Text, "the snapshot's mappings differ from the original's (remove /properties/region)") {
+			t.Errorf("verdict %+v", s.Verdict)
+		}
+	})
+	t.Run("live writes during the run", func(t *testing.T) {
+		es, _ := lossCluster(t, 600)
+		es.SetFaults(fixtures.Faults{Latency: 30 * time.Millisecond, Endpoints: []string{"bulk"}})
+		written := make(chan struct{})
+		go func() {
+			defer close(written)
+			for !targetExists(es, "documents_restored") {
+				time.Sleep(5 * time.Millisecond)
+			}
+			fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "documents", DocumentID: "written-live",
+				Body: strings.NewReader(`{"id":"written-live","title":"during the restore"}`), Refresh: "true"})
+		}()
+		out := t.TempDir()
+		c := newCLI(t)
+		code := c.run(t.Context(), runArgs(es, out, "lw1", "--prefer", "source", "--batch-size", "50", "--workers", "1")...)
+		<-written
+		// Live writes are a reason to review, not one of --fail-on's
+		// defaults.
+		if code != exitOK {
+			t.Fatalf("exit %d, want 0\n%s", code, c.stderr.String())
+		}
+		s := readSummary(t, out, "documents", "lw1")
+		o := s.Integrity.Original
+		if o.CountEnd != o.CountStart+1 {
+			t.Errorf("original counts %d → %d, want one more at the end", o.CountStart, o.CountEnd)
+		}
+		var kinds []string
+		for _, r := range s.Verdict.Reasons {
+			kinds = append(kinds, r.Kind)
+		}
+		if s.Verdict.Status != report.StatusReview || !slices.Contains(kinds, report.ReasonLiveWrites) {
+			t.Errorf("verdict %+v lacks the live writes", s.Verdict)
+		}
+	})
 }

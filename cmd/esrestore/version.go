@@ -15,12 +15,17 @@ var version = "dev"
 // the VCS revision the binary was built from (with "+modified" for a
 // dirty tree), or the module version.
 func toolVersion() string {
-	if version != "dev" {
-		return version
-	}
 	bi, ok := debug.ReadBuildInfo()
+	return versionOf(version, bi, ok)
+}
+
+// versionOf is toolVersion for a stamped version and build info.
+func versionOf(stamped string, bi *debug.BuildInfo, ok bool) string {
+	if stamped != "dev" {
+		return stamped
+	}
 	if !ok {
-		return version
+		return stamped
 	}
 	var rev, modified string
 	for _, s := range bi.Settings {
