@@ -58,7 +58,7 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	// Loss: original vs backup, and what of the backup the target lacks.
 	var missing jsondiff.Patch
 	lostMissing := false
-	if d.three {
+	if d.three.Load() {
 		switch {
 		case b != nil && o == nil:
 			d.live.lost.Add(1)

@@ -96,9 +96,10 @@ type Differ struct {
 	live    stats
 	fields  *fieldSet
 	running atomic.Bool
-	// three is set when a backup takes part; virtual when the target is
-	// built from the original and the backup.
-	three, virtual bool
+	// three is set when a backup takes part (read by Stats, so atomic);
+	// virtual when the target is built from the original and the backup.
+	three   atomic.Bool
+	virtual bool
 }
 
 // New returns a Differ for opt; zero fields take their defaults, and Run
@@ -134,7 +135,7 @@ func (d *Differ) Stats() Counts {
 		},
 		Ignored: make([]string, len(d.ignore)),
 	}
-	if d.three {
+	if d.three.Load() {
 		c.Loss = &Loss{
 			Backup: l.backup.Load(), Lost: l.lost.Load(), Stripped: l.stripped.Load(),
 			EditedSinceBackup: l.edited.Load(), NewSinceBackup: l.newSince.Load(),
@@ -178,7 +179,7 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 	if s.Original == nil || (s.Target == nil && s.Backup == nil) {
 		return Counts{}, fmt.Errorf("%w: a diff needs an original and a target or a backup", ErrBadOptions)
 	}
-	d.three = s.Backup != nil
+	d.three.Store(s.Backup != nil)
 	d.virtual = s.Target == nil
 	if d.virtual && d.opt.Overlay == OverlayNone {
 		return Counts{}, fmt.Errorf("%w: a virtual target needs an overlay", ErrBadOptions)
@@ -187,7 +188,7 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 		return Counts{}, fmt.Errorf("%w: overlay %q with a real target", ErrBadOptions, d.opt.Overlay)
 	}
 	what := s.Original.Name() + " against " + sideName(s.Target, "the would-be target")
-	if d.three {
+	if s.Backup != nil {
 		what += " and backup " + s.Backup.Name()
 	}
 	log := d.opt.Logger
