@@ -106,7 +106,7 @@ func (d *Differ) lookupOriginalPage(ctx context.Context, w *worker, o, r *indexS
 	for i, doc := range page {
 		lookups[i] = lookup{id: doc.ID, routing: doc.Routing}
 	}
-	got, err := mget(ctx, r.es, r.index, lookups, true, opt.MaxAttempts)
+	got, err := mget(ctx, r.es, r.index, lookups, true, opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (d *Differ) lookupRestoredPage(ctx context.Context, w *worker, o, r *indexS
 	for i, doc := range page {
 		lookups[i] = lookup{id: doc.ID, routing: doc.Routing}
 	}
-	got, err := mget(ctx, o.es, o.index, lookups, false, opt.MaxAttempts)
+	got, err := mget(ctx, o.es, o.index, lookups, false, opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (d *Differ) resolveRestoredBatch(ctx context.Context, w *worker, o, r *inde
 	if len(fetch) == 0 {
 		return nil
 	}
-	docs, err := mget(ctx, r.es, r.index, fetch, true, d.opt.MaxAttempts)
+	docs, err := mget(ctx, r.es, r.index, fetch, true, d.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (d *Differ) resolveRestoredBatch(ctx context.Context, w *worker, o, r *inde
 // findAnyRouting looks ids up in s with an ids query, which searches every
 // shard, and returns the hits by id.
 func (d *Differ) findAnyRouting(ctx context.Context, s *indexSide, ids []string, source bool) (map[string]fetched, error) {
-	hits, err := searchIDs(ctx, s.es, s.index, ids, source, d.opt.MaxAttempts)
+	hits, err := searchIDs(ctx, s.es, s.index, ids, source, d.opt.Retry)
 	if err != nil {
 		return nil, err
 	}
