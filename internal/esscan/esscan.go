@@ -428,6 +428,9 @@ func Retryable(status int) bool { return retry.Status(status) }
 // whatever the status (a full thread pool, a tripped circuit breaker, a
 // cluster block that lifts when a master is elected or a node recovers).
 func TransientError(e *Error) bool {
+	if e == nil {
+		return false
+	}
 	if Retryable(e.Status) {
 		return true
 	}
@@ -453,32 +456,43 @@ func Send(ctx context.Context, pol retry.Policy, send func() (*esapi.Response, e
 	var status int
 	var body []byte
 	err := retry.Do(ctx, pol, func(ctx context.Context) error {
-		res, err := send()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if retry.Transport(err) {
-				return retry.Transient(err)
-			}
-			return err
-		}
-		b, rerr := readBody(res)
-		if rerr != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return retry.Transient(fmt.Errorf("read answer: %w", rerr))
-		}
-		if res.StatusCode >= 300 {
-			if e := ParseError(res.StatusCode, b); TransientError(e) {
-				return retry.Transient(e)
-			}
-		}
-		status, body = res.StatusCode, b
-		return nil
+		var err error
+		status, body, err = Try(ctx, send)
+		return err
 	})
 	return status, body, err
+}
+
+// Try performs one request and reads its answer, as Send does, without
+// retrying: the error of a transport failure, of an answer cut short or of
+// a transient error answer is marked retry.Transient; any other answer is
+// returned for the caller to judge. It is for requests that must not be
+// repeated blindly (creating an index, restoring a snapshot): the caller
+// checks what the first one did before sending another.
+func Try(ctx context.Context, send func() (*esapi.Response, error)) (int, []byte, error) {
+	res, err := send()
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+		if retry.Transport(err) {
+			return 0, nil, retry.Transient(err)
+		}
+		return 0, nil, err
+	}
+	b, rerr := readBody(res)
+	if rerr != nil {
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+		return 0, nil, retry.Transient(fmt.Errorf("read answer: %w", rerr))
+	}
+	if res.StatusCode >= 300 {
+		if e := ParseError(res.StatusCode, b); TransientError(e) {
+			return res.StatusCode, b, retry.Transient(e)
+		}
+	}
+	return res.StatusCode, b, nil
 }
 
 // do sends a read request under pol and decodes a 2xx answer into out.

@@ -146,6 +146,15 @@ func (a *Attempt) Elapsed() time.Duration {
 // later failure starts a fresh budget.
 func (a *Attempt) Reset() { a.start, a.n = time.Time{}, 0 }
 
+// Extend moves the start of the budget d later: time the operation spent
+// waiting on something else (a request-level outage while items wait for
+// their own retry) is not counted against it.
+func (a *Attempt) Extend(d time.Duration) {
+	if !a.start.IsZero() && d > 0 {
+		a.start = a.start.Add(d)
+	}
+}
+
 // Wait is called after a transient failure err. It sleeps the next
 // backoff and returns nil, or returns an error wrapping ErrBudget and err
 // when the budget is spent (the last delay is cut so that one try lands
