@@ -79,6 +79,14 @@ type restoreSummary struct {
 	Kept      int64   `json:"kept"`
 	Failed    int64   `json:"failed"`
 	Retried   int64   `json:"retried"`
+	// Pending counts documents read whose fate an interruption left
+	// unknown: read == indexed + kept + failed + pending.
+	Pending int64 `json:"pending"`
+	// Ambiguous counts documents answered "updated" or 409 after a request
+	// with them failed in transport: they may be this run's own writes.
+	Ambiguous  int64 `json:"ambiguous"`
+	Duplicates int64 `json:"duplicates"`
+	Rescans    int64 `json:"rescans"`
 	Bytes     int64   `json:"bytes"`
 	Existing  int64   `json:"existing_before"`
 	Count     int64   `json:"target_count"`
@@ -88,6 +96,7 @@ type restoreSummary struct {
 
 func summarizeRestore(s restore.Stats) *restoreSummary {
 	rs := &restoreSummary{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Failed: s.Failed, Retried: s.Retried,
+		Pending: s.Pending(), Ambiguous: s.Ambiguous, Duplicates: s.Duplicates, Rescans: s.Rescans,
 		Bytes: s.Bytes, Existing: s.Existing, Count: s.Count, Seconds: s.Elapsed.Seconds()}
 	if rs.Seconds > 0 {
 		rs.DocsPerSe = float64(s.Read) / rs.Seconds
@@ -119,9 +128,6 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 	return j
 }
 
-// guardError marks a failed guard rail: a configuration problem (exit 2).
-func guardError(err error) error { return usageError(err) }
-
 // openReport checks the output location and, unless only checking, puts
 // and deletes a marker so a wrong bucket fails now, not after hours.
 func (j *job) openReport(ctx context.Context) error {
@@ -136,9 +142,12 @@ func (j *job) openReport(ctx context.Context) error {
 	if err != nil {
 		return guardError(fmt.Errorf("--output: %w", err))
 	}
-	rep := s3out.NewReport(ctx, dest, reportName(j.cfg.Original), j.cfg.RunID)
+	rep := s3out.NewReport(j.reportContext(ctx), dest, reportName(j.cfg.Original), j.cfg.RunID)
 	if err := rep.Preflight(ctx); err != nil {
 		return guardError(fmt.Errorf("--output %s is not writable: %w", redactURL(j.cfg.Output), err))
+	}
+	if rep, err = j.previousRun(ctx, dest, rep); err != nil {
+		return err
 	}
 	j.report = rep
 	j.log.Info("report location checked", "output", rep.URL(""))
@@ -165,7 +174,7 @@ func (j *job) connect(ctx context.Context) error {
 	if err != nil {
 		return guardError(err)
 	}
-	v, err := pingES(ctx, es, strings.Join(j.cfg.ES.URLs, ","))
+	v, err := pingES(ctx, es, j.retryPolicy(), strings.Join(j.cfg.ES.URLs, ","))
 	if err != nil {
 		return guardError(err)
 	}
@@ -280,7 +289,8 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Original: j.cfg.Original, Target: j.cfg.Target,
 		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer),
 		Workers: j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
-		MaxAttempts: j.cfg.MaxRetries, RunID: j.cfg.RunID, ToolVersion: version, Started: j.start,
+		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
+		AllowEmptySource: j.cfg.AllowEmpty, RunID: j.cfg.RunID, ToolVersion: version, Started: j.start,
 		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log,
 	}
 }
@@ -309,9 +319,9 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	if err != nil {
 		return err
 	}
-	j.summary.Objects["failures"] = j.report.URL(s3out.FailuresName)
 	r, err := restore.New(j.es, j.restoreOptions(failures))
 	if err != nil {
+		failures.Close() //nolint:errcheck // the options error is what matters
 		return usageError(err)
 	}
 	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
@@ -321,8 +331,13 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	stats, err := r.Run(ctx, src)
 	prog.Stop()
 	j.summary.Restore = summarizeRestore(stats)
-	if cerr := failures.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("write failures: %w", cerr)
+	j.attentionRestore(stats)
+	// Closed after an interruption too: the failures recorded so far are
+	// written, and listed only once they are.
+	if cerr := failures.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("write failures: %w", cerr))
+	} else {
+		j.summary.Objects["failures"] = j.report.URL(s3out.FailuresName)
 	}
 	j.log.Info("restore done", "read", stats.Read, "indexed", stats.Indexed, "kept", stats.Kept, "failed", stats.Failed,
 		"retried", stats.Retried, "seconds", stats.Elapsed.Seconds())
@@ -335,7 +350,7 @@ func (j *job) diffPhase(ctx context.Context, original, restored diff.Side, overl
 	if err != nil {
 		return err
 	}
-	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, Logger: j.log}
+	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, Logger: j.log, Retry: j.retryPolicy()}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
 		c := d.Stats()
@@ -377,7 +392,7 @@ func (j *job) remoteClient(ctx context.Context, spec sourceSpec) (*elasticsearch
 	if err != nil {
 		return nil, guardError(err)
 	}
-	if _, err := pingES(ctx, es, spec.url); err != nil {
+	if _, err := pingES(ctx, es, j.retryPolicy(), spec.url); err != nil {
 		return nil, guardError(fmt.Errorf("source cluster: %w", err))
 	}
 	return es, nil
