@@ -235,4 +235,6 @@ func errorTypeOf(raw json.RawMessage) string {
 
 func esapiCreate(index string) esapi.Request { return esapi.IndicesCreateRequest{Index: index} }
 
-func esapiDelete(index string) esapi.Request { return esapi.IndicesDeleteRequest{Index: []string{index}} }
+func esapiDelete(index string) esapi.Request {
+	return esapi.IndicesDeleteRequest{Index: []string{index}}
+}

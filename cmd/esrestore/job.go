@@ -74,24 +74,24 @@ type Summary struct {
 
 // restoreSummary is the restore phase's counts.
 type restoreSummary struct {
-	Read      int64   `json:"read"`
-	Indexed   int64   `json:"indexed"`
-	Kept      int64   `json:"kept"`
-	Failed    int64   `json:"failed"`
-	Retried   int64   `json:"retried"`
+	Read    int64 `json:"read"`
+	Indexed int64 `json:"indexed"`
+	Kept    int64 `json:"kept"`
+	Failed  int64 `json:"failed"`
+	Retried int64 `json:"retried"`
 	// Pending counts documents read whose fate an interruption left
 	// unknown: read == indexed + kept + failed + pending.
 	Pending int64 `json:"pending"`
 	// Ambiguous counts documents answered "updated" or 409 after a request
 	// with them failed in transport: they may be this run's own writes.
-	Ambiguous  int64 `json:"ambiguous"`
-	Duplicates int64 `json:"duplicates"`
-	Rescans    int64 `json:"rescans"`
-	Bytes     int64   `json:"bytes"`
-	Existing  int64   `json:"existing_before"`
-	Count     int64   `json:"target_count"`
-	Seconds   float64 `json:"seconds"`
-	DocsPerSe float64 `json:"docs_per_second"`
+	Ambiguous  int64   `json:"ambiguous"`
+	Duplicates int64   `json:"duplicates"`
+	Rescans    int64   `json:"rescans"`
+	Bytes      int64   `json:"bytes"`
+	Existing   int64   `json:"existing_before"`
+	Count      int64   `json:"target_count"`
+	Seconds    float64 `json:"seconds"`
+	DocsPerSe  float64 `json:"docs_per_second"`
 }
 
 func summarizeRestore(s restore.Stats) *restoreSummary {
