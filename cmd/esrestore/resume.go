@@ -100,7 +100,7 @@ func (j *job) reportComplete(ctx context.Context, rep *s3out.Report) (bool, erro
 // removeStale deletes the ".NAME.tmp-*" files a killed attempt left in a
 // local report directory. In S3 a killed attempt leaves incomplete
 // multipart uploads, which the bucket's AbortIncompleteMultipartUpload
-// lifecycle rule removes (see deploy/README.md).
+// lifecycle rule removes; the job does not list and abort them itself.
 func (j *job) removeStale(rep *s3out.Report) {
 	loc, err := s3out.ParseURL(j.cfg.Output)
 	if err != nil || loc.Scheme == s3out.SchemeS3 {
