@@ -222,7 +222,7 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 		if side.s == nil {
 			continue
 		}
-		got, err := mget(ctx, side.s.es, side.s.index, ls, true, d.opt.MaxAttempts)
+		got, err := mget(ctx, side.s.es, side.s.index, ls, true, d.opt.Retry)
 		if err != nil {
 			return err
 		}
@@ -311,7 +311,7 @@ func (d *Differ) idsBatch() int { return min(d.opt.PageSize, MaxPageSize-1) }
 // targetPage finds the documents of one page of target ids that the
 // original lacks.
 func (lj *lookupState) targetPage(ctx context.Context, w *worker, page []dump.Doc) error {
-	got, err := mget(ctx, lj.o.es, lj.o.index, lookups(page), false, lj.d.opt.MaxAttempts)
+	got, err := mget(ctx, lj.o.es, lj.o.index, lookups(page), false, lj.d.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func (lj *lookupState) resolveTargetMisses(ctx context.Context, w *worker) error
 		if err != nil || len(only) == 0 {
 			return err
 		}
-		docs, err := mget(ctx, lj.t.es, lj.t.index, lookups(only), true, lj.d.opt.MaxAttempts)
+		docs, err := mget(ctx, lj.t.es, lj.t.index, lookups(only), true, lj.d.opt.Retry)
 		if err != nil {
 			return err
 		}
@@ -369,7 +369,7 @@ func (lj *lookupState) resolveTargetMisses(ctx context.Context, w *worker) error
 // backupPage finds the documents of one page of backup ids that the
 // original lacks.
 func (lj *lookupState) backupPage(ctx context.Context, w *worker, page []dump.Doc) error {
-	got, err := mget(ctx, lj.o.es, lj.o.index, lookups(page), false, lj.d.opt.MaxAttempts)
+	got, err := mget(ctx, lj.o.es, lj.o.index, lookups(page), false, lj.d.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -407,7 +407,7 @@ func (lj *lookupState) resolveBackupMisses(ctx context.Context, w *worker) error
 				continue
 			}
 		}
-		docs, err := mget(ctx, lj.b.es, lj.b.index, lookups(lost), true, lj.d.opt.MaxAttempts)
+		docs, err := mget(ctx, lj.b.es, lj.b.index, lookups(lost), true, lj.d.opt.Retry)
 		if err != nil {
 			return err
 		}
@@ -448,7 +448,7 @@ func (lj *lookupState) notIn(ctx context.Context, s *indexSide, docs []dump.Doc,
 
 // present reports which of docs side s holds, under their routing or any.
 func (lj *lookupState) present(ctx context.Context, s *indexSide, docs []dump.Doc) (map[string]bool, error) {
-	got, err := mget(ctx, s.es, s.index, lookups(docs), false, lj.d.opt.MaxAttempts)
+	got, err := mget(ctx, s.es, s.index, lookups(docs), false, lj.d.opt.Retry)
 	if err != nil {
 		return nil, err
 	}
@@ -476,7 +476,7 @@ func (lj *lookupState) present(ctx context.Context, s *indexSide, docs []dump.Do
 // findAnyRouting looks ids up in s with an ids query, which searches every
 // shard, and returns the hits by id.
 func (d *Differ) findAnyRouting(ctx context.Context, s *indexSide, ids []string, source bool) (map[string]fetched, error) {
-	hits, err := searchIDs(ctx, s.es, s.index, ids, source, d.opt.MaxAttempts)
+	hits, err := searchIDs(ctx, s.es, s.index, ids, source, d.opt.Retry)
 	if err != nil {
 		return nil, err
 	}

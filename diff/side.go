@@ -47,10 +47,10 @@ func (s *indexSide) Name() string { return s.index }
 
 func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error {
 	return esscan.Scan(ctx, s.es, s.index, esscan.Options{
-		Slices:      opt.Workers,
-		PageSize:    opt.PageSize,
-		NoSource:    noSource,
-		MaxAttempts: opt.MaxAttempts,
+		Slices:   opt.Workers,
+		PageSize: opt.PageSize,
+		NoSource: noSource,
+		Retry:    opt.Retry,
 	}, esscan.PageFunc(fn))
 }
 

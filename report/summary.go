@@ -123,7 +123,12 @@ type Restore struct {
 	Pending int64 `json:"pending"`
 	// Ambiguous are documents whose answer was lost in transport and that
 	// a later attempt found already written: they may be this run's own.
-	Ambiguous      int64   `json:"ambiguous"`
+	Ambiguous int64 `json:"ambiguous"`
+	// Duplicates are later copies of an _id a dump already gave (each a
+	// failure naming both lines); Rescans count the points in time that
+	// expired and were reopened while reading.
+	Duplicates     int64   `json:"duplicates"`
+	Rescans        int64   `json:"rescans"`
 	Retried        int64   `json:"retried"`
 	Bytes          int64   `json:"bytes"`
 	ExistingBefore int64   `json:"existing_before"`

@@ -53,8 +53,8 @@ type job struct {
 
 func summarizeRestore(s restore.Stats) *report.Restore {
 	rs := &report.Restore{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Failed: s.Failed, Pending: s.Pending(),
-		Ambiguous: s.Ambiguous, Retried: s.Retried, Bytes: s.Bytes, ExistingBefore: s.Existing, TargetCount: s.Count,
-		Seconds: s.Elapsed.Seconds()}
+		Ambiguous: s.Ambiguous, Duplicates: s.Duplicates, Rescans: s.Rescans, Retried: s.Retried, Bytes: s.Bytes,
+		ExistingBefore: s.Existing, TargetCount: s.Count, Seconds: s.Elapsed.Seconds()}
 	if rs.Seconds > 0 {
 		rs.DocsPerSecond = float64(s.Read) / rs.Seconds
 	}
@@ -89,9 +89,6 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 	return j
 }
 
-// guardError marks a failed guard rail: a configuration problem (exit 2).
-func guardError(err error) error { return usageError(err) }
-
 // openReport checks the output location and, unless only checking, puts
 // and deletes a marker so a wrong bucket fails now, not after hours.
 func (j *job) openReport(ctx context.Context) error {
@@ -106,9 +103,12 @@ func (j *job) openReport(ctx context.Context) error {
 	if err != nil {
 		return guardError(fmt.Errorf("--output: %w", err))
 	}
-	rep := s3out.NewReport(ctx, dest, reportName(j.cfg.Original), j.cfg.RunID)
+	rep := s3out.NewReport(j.reportContext(ctx), dest, reportName(j.cfg.Original), j.cfg.RunID)
 	if err := rep.Preflight(ctx); err != nil {
 		return guardError(fmt.Errorf("--output %s is not writable: %w", redactURL(j.cfg.Output), err))
+	}
+	if rep, err = j.previousRun(ctx, dest, rep); err != nil {
+		return err
 	}
 	j.report = rep
 	j.log.Info("report location checked", "output", rep.URL(""))
@@ -135,7 +135,7 @@ func (j *job) connect(ctx context.Context) error {
 	if err != nil {
 		return guardError(err)
 	}
-	v, err := pingES(ctx, es, strings.Join(j.cfg.ES.URLs, ","))
+	v, err := pingES(ctx, es, j.retryPolicy(), strings.Join(j.cfg.ES.URLs, ","))
 	if err != nil {
 		return guardError(err)
 	}
@@ -307,7 +307,8 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Original: j.cfg.Original, Target: j.cfg.Target,
 		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer),
 		Workers: j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
-		MaxAttempts: j.cfg.MaxRetries, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
+		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
+		AllowEmptySource: j.cfg.AllowEmpty, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
 		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log,
 	}
 }
@@ -338,6 +339,7 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	}
 	r, err := restore.New(j.es, j.restoreOptions(failures))
 	if err != nil {
+		failures.Close() //nolint:errcheck // the options error is what matters
 		return usageError(err)
 	}
 	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
@@ -347,8 +349,10 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	stats, err := r.Run(ctx, src)
 	prog.Stop()
 	j.summary.Restore = summarizeRestore(stats)
-	if cerr := failures.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("write failures: %w", cerr)
+	// Closed after an interruption too: the failures recorded so far are
+	// written, and listed only once they are.
+	if cerr := failures.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("write failures: %w", cerr))
 	}
 	return err
 }
@@ -359,7 +363,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	if err != nil {
 		return err
 	}
-	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, Logger: j.log}
+	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, Logger: j.log, Retry: j.retryPolicy()}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
 		o := d.Stats().Outcome
@@ -401,7 +405,7 @@ func (j *job) remoteClient(ctx context.Context, spec sourceSpec) (*elasticsearch
 	if err != nil {
 		return nil, guardError(err)
 	}
-	if _, err := pingES(ctx, es, spec.url); err != nil {
+	if _, err := pingES(ctx, es, j.retryPolicy(), spec.url); err != nil {
 		return nil, guardError(fmt.Errorf("source cluster: %w", err))
 	}
 	return es, nil
