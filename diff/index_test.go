@@ -324,6 +324,10 @@ func TestPassingScanFaultsAreRetried(t *testing.T) {
 		got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"),
 			Options{PageSize: 25, Retry: retrypkg.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
 		es.SetFaults(fixtures.Faults{})
+		if (f.ExpireContextsAfter > 0) != (gotCounts.Rescans > 0) {
+			t.Errorf("faults %+v: %d rescans", f, gotCounts.Rescans)
+		}
+		gotCounts.Rescans = 0
 		if got != want || countsJSON(t, gotCounts) != countsJSON(t, wantCounts) {
 			t.Errorf("faults %+v: diff differs from the one without faults (counts %+v, want %+v)", f, gotCounts, wantCounts)
 		}

@@ -59,6 +59,8 @@ type Summary struct {
 	Fields *diff.Fields `json:"fields,omitempty"`
 	// Ignored lists the --ignore patterns left out of the comparison.
 	Ignored []string `json:"ignored"`
+	// DiffRescans counts the points in time the diff's scans reopened.
+	DiffRescans int64 `json:"diff_rescans"`
 	// Indexes are the mapping and settings differences.
 	Indexes   *IndexDiff `json:"indexes,omitempty"`
 	Integrity Integrity  `json:"integrity"`

@@ -382,6 +382,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	j.summary.Loss = counts.Loss
 	j.summary.Fields = counts.Fields
 	j.summary.Ignored = counts.Ignored
+	j.summary.DiffRescans = counts.Rescans
 	return nil
 }
 

@@ -60,6 +60,13 @@ type Options struct {
 	// reopens an expired point in time and goes on from its last sort
 	// values (a rescan). Nil: not reported.
 	OnReopen func(slice int)
+	// OnTotal, when set, is called once per slice, from its goroutine, with
+	// the number of documents the slice holds in the point in time (its
+	// first page asks for the exact total). The totals of all slices add
+	// up to the index as the scan saw it, which _count cannot tell once
+	// the index takes writes; after a reopen they describe the first
+	// point in time only.
+	OnTotal func(slice int, total int64)
 }
 
 func (o *Options) defaults() {
@@ -146,7 +153,9 @@ func closePIT(es *elasticsearch.Client, pit string) {
 
 // page is one search answer, read by decode.
 type page struct {
-	PitID  string
+	PitID string
+	// Total is hits.total.value, -1 when the answer has none.
+	Total  int64
 	Shards struct {
 		Total    int
 		Failed   int
@@ -222,8 +231,17 @@ func (p *page) decode(b []byte) error {
 			})
 		case "hits":
 			return jsonscan.Object(b, vi, func(k []byte, vi int) (int, error) {
-				if string(k) == "hits" {
+				switch string(k) {
+				case "hits":
 					return jsonscan.Array(b, vi, hit)
+				case "total":
+					return jsonscan.Object(b, vi, func(k []byte, vi int) (int, error) {
+						end, err := jsonscan.Skip(b, vi)
+						if string(k) == "value" {
+							p.Total, _ = jsonscan.Int(b[vi:end])
+						}
+						return end, err
+					})
 				}
 				return jsonscan.Skip(b, vi)
 			})
@@ -249,6 +267,7 @@ type decoder interface{ decode([]byte) error }
 func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string, slice int, opt Options, pits *pitSet, fn PageFunc) error {
 	var after []json.RawMessage
 	att := opt.Retry.Begin()
+	counted := opt.OnTotal == nil
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -262,6 +281,9 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		if opt.NoSource {
 			q["_source"] = false
 		}
+		if !counted {
+			q["track_total_hits"] = true
+		}
 		if opt.Slices > 1 {
 			q["slice"] = map[string]any{"id": slice, "max": opt.Slices}
 		}
@@ -272,7 +294,7 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		if err != nil {
 			return err
 		}
-		var p page
+		p := page{Total: -1}
 		err = do(ctx, opt.Retry, func() (*esapi.Response, error) {
 			return esapi.SearchRequest{Body: bytes.NewReader(body)}.Do(ctx, es)
 		}, &p)
@@ -306,6 +328,13 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		att.Reset()
 		if p.PitID != "" {
 			pit = p.PitID
+		}
+		if !counted {
+			if p.Total < 0 {
+				return fmt.Errorf("scan %q slice %d: the first page has no hits.total", index, slice)
+			}
+			counted = true
+			opt.OnTotal(slice, p.Total)
 		}
 		if len(p.Hits) == 0 {
 			return nil
