@@ -29,7 +29,7 @@ var hostile = []string{
 
 // hostileID is a document id holding markup: Elasticsearch accepts any
 // string up to 512 bytes.
-const hostileID = `zz-<img src=x onerror="window.__pwned=5">`
+const hostileID = `!hostile-<img src=x onerror="window.__pwned=5">`
 
 // secret is put where a careless page would show it.
 const secret = "hunter2-very-secret"
@@ -42,6 +42,7 @@ type scenario struct {
 	summary  *report.Summary
 	// classes counts the lines by class.
 	classes map[string]int
+	hostile bool
 }
 
 // line is one diff.ndjson.gz line before encoding.
@@ -66,7 +67,10 @@ func op(kind, path string, v any) map[string]any {
 // newScenario builds n documents' worth of report: per 20 documents,
 // one recovered, one overwritten, one added, one removed, one not
 // recovered; hostile values among them.
-func newScenario(t testing.TB, n int) *scenario {
+func newScenario(t testing.TB, n int) *scenario { return newScenarioOf(t, n, true) }
+
+// newScenarioOf is newScenario, with or without the hostile values.
+func newScenarioOf(t testing.TB, n int, withHostile bool) *scenario {
 	t.Helper()
 	const seed = 7
 	var ls []line
@@ -104,22 +108,12 @@ func newScenario(t testing.TB, n int) *scenario {
 			}
 		}
 	}
-	// Hostile documents, in every shape a value can take.
-	doc, _ := json.Marshal(map[string]any{
-		"title": hostile[0], "excerpt": hostile[1], hostile[2]: "a key with markup",
-		"content": map[string]any{"html": strings.Repeat(hostile[3], 40), "rawText": hostile[4]},
-	})
-	ls = append(ls,
-		line{ID: hostileID, Change: diff.ChangeAdded, Restored: doc},
-		line{ID: "zz-hostile-overwritten", Change: diff.ChangeOverwritten, Patch: []map[string]any{
-			op("test", "/title", hostile[1]), op("replace", "/title", hostile[0]),
-			op("add", "/x"+hostile[2], hostile[3]),
-		}},
-		line{ID: "zz-hostile-removed", Change: diff.ChangeRemoved, Original: doc},
-	)
+	if withHostile {
+		ls = append(ls, hostileLines()...)
+	}
 	sort.Slice(ls, func(a, b int) bool { return ls[a].ID < ls[b].ID })
 
-	sc := &scenario{classes: map[string]int{}}
+	sc := &scenario{classes: map[string]int{}, hostile: withHostile}
 	for _, l := range ls {
 		b, err := json.Marshal(l)
 		if err != nil {
@@ -128,17 +122,46 @@ func newScenario(t testing.TB, n int) *scenario {
 		sc.lines = append(sc.lines, append(b, '\n'))
 		sc.classes[l.Change]++
 	}
+	reason, published := "[1:42] failed to parse field [published]", "not a date"
+	if withHostile {
+		reason, published = reason+" "+hostile[1], hostile[0]
+	}
 	for i := range 3 {
 		f, _ := json.Marshal(map[string]any{
 			"_id": fmt.Sprintf("failed-%d", i), "_index": "documents", "source": "snapshot:backups/before-loss",
 			"op_type": "create", "status": 400, "attempts": 1,
-			"error":    map[string]any{"type": "document_parsing_exception", "reason": "[1:42] failed to parse field [published] " + hostile[1]},
-			"document": map[string]any{"published": hostile[0]},
+			"error":    map[string]any{"type": "document_parsing_exception", "reason": reason},
+			"document": map[string]any{"published": published},
 		})
 		sc.failures = append(sc.failures, append(f, '\n'))
 	}
 	sc.summary = sc.summarize(ls)
 	return sc
+}
+
+// hostileLines are documents in every shape a value can take, holding
+// the hostile values.
+func hostileLines() []line {
+	doc, _ := json.Marshal(map[string]any{
+		"title": hostile[0], "excerpt": hostile[1], hostile[2]: "a key with markup",
+		"content": map[string]any{"html": strings.Repeat(hostile[3], 40), "rawText": hostile[4]},
+	})
+	return []line{
+		{ID: hostileID, Change: diff.ChangeAdded, Restored: doc},
+		{ID: "!hostile-overwritten", Change: diff.ChangeOverwritten, Patch: []map[string]any{
+			op("test", "/title", hostile[1]), op("replace", "/title", hostile[0]),
+			op("add", "/x"+hostile[2], hostile[3]),
+		}},
+		{ID: "!hostile-removed", Change: diff.ChangeRemoved, Original: doc},
+	}
+}
+
+// markup is a hostile value to append to text, when the scenario has them.
+func (sc *scenario) markup() string {
+	if sc.hostile {
+		return " " + hostile[1]
+	}
+	return ""
 }
 
 // digits are array indices in a JSON Pointer.
@@ -217,7 +240,7 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 			{Kind: report.ReasonFailed, Count: nfail, Text: fmt.Sprintf("%d documents failed to restore", nfail)},
 			{Kind: report.ReasonOverwritten, Count: o.Overwritten, Text: fmt.Sprintf("%d documents: live values would be overwritten (/title %d, /visibility %d)", o.Overwritten, o.Overwritten, o.Overwritten-1)},
 			{Kind: report.ReasonRemoved, Count: o.Removed, Text: fmt.Sprintf("%d documents of the original are not in the target", o.Removed)},
-			{Kind: report.ReasonNotRecovered, Count: loss.NotRecovered, Text: fmt.Sprintf("%d documents: backup values the target lacks too %s", loss.NotRecovered, hostile[1])},
+			{Kind: report.ReasonNotRecovered, Count: loss.NotRecovered, Text: fmt.Sprintf("%d documents: backup values the target lacks too (/bureaus %d)%s", loss.NotRecovered, o.Overwritten, sc.markup())},
 		}},
 		Command: "run", Environment: "prod", RunID: "20261125T182141Z-c9128b",
 		Original: "documents", Target: "documents_restored_20261125", Source: "snapshot:backups/before-loss",
@@ -230,7 +253,7 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 		Restore: &report.Restore{Read: read, Indexed: o.Added + o.Recovered, Kept: 400, Failed: nfail, TargetCount: o.Target},
 		Outcome: o, Loss: loss, Fields: fields, Ignored: []string{"/modified"},
 		Indexes: &report.IndexDiff{
-			Mappings: jsondiff.Patch{{Type: "add", Path: "/properties/extra", Value: map[string]any{"type": "keyword", "meta": map[string]any{"note": hostile[0]}}}},
+			Mappings: jsondiff.Patch{{Type: "add", Path: "/properties/extra", Value: map[string]any{"type": "keyword", "meta": map[string]any{"note": "added after the snapshot" + sc.markup()}}}},
 			Settings: jsondiff.Patch{},
 		},
 		Integrity: report.Integrity{
