@@ -16,6 +16,7 @@ const (
 	SummaryName  = "summary.json"
 	DiffName     = "diff.ndjson.gz"
 	FailuresName = "failures.ndjson.gz"
+	PageName     = "report.html"
 )
 
 // Report writes one run's report under ORIGINAL/RUN_ID of a destination:
@@ -68,18 +69,32 @@ func (r *Report) Diff() (io.WriteCloser, error) { return r.gzipObject(DiffName) 
 // Failures starts failures.ndjson.gz, like Diff.
 func (r *Report) Failures() (io.WriteCloser, error) { return r.gzipObject(FailuresName) }
 
+// Page starts report.html, stored uncompressed as text/html so that a
+// browser opening it from the bucket shows it; like Diff, Close commits
+// it and Abort discards it. Write it before the summary, which names it.
+func (r *Report) Page() (io.WriteCloser, error) { return r.object(PageName, HTML) }
+
 func (r *Report) gzipObject(name string) (io.WriteCloser, error) {
+	w, err := r.object(name, GzipNDJSON)
+	if err != nil {
+		return nil, err
+	}
+	return &gzipWriter{zw: gzip.NewWriter(w), w: w}, nil
+}
+
+// object starts a streamed object that Abort discards until it is closed.
+func (r *Report) object(name string, ct ContentInfo) (ObjectWriter, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	w, err := r.d.Create(r.ctx, joinKey(r.dir, name), GzipNDJSON)
+	w, err := r.d.Create(r.ctx, joinKey(r.dir, name), ct)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	r.writers = append(r.writers, w)
 	r.mu.Unlock()
-	return &gzipWriter{zw: gzip.NewWriter(w), w: w}, nil
+	return w, nil
 }
 
 // WriteSummary writes summary as indented JSON to summary.json in one piece
@@ -106,7 +121,7 @@ func (r *Report) WriteSummary(ctx context.Context, summary any) error {
 	return w.Close()
 }
 
-// Abort discards the Diff and Failures objects that are not closed yet,
+// Abort discards the Diff, Failures and Page objects that are not closed yet,
 // leaving no object and no multipart parts. Closed ones stay. It returns
 // the clean-ups that failed.
 func (r *Report) Abort() error {
