@@ -122,6 +122,7 @@ func TestPageSizeBounded(t *testing.T) {
 	if err := Write(&page, sc.summary, c, Options{}); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("page of %d documents in 5 classes: %d bytes", 5*perClass, page.Len())
 	if max := 5 * DefaultMaxClassBytes * 12 / 10; page.Len() > max {
 		t.Errorf("page is %d bytes for %d documents, want at most %d", page.Len(), 5*perClass, max)
 	}
