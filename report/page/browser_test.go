@@ -210,15 +210,7 @@ func TestBrowser(t *testing.T) {
 	sc := newScenario(t, 600)
 	const perClass = 15
 	c := sc.collect(Options{PerClass: perClass})
-	var buf bytes.Buffer
-	if err := Write(&buf, sc.summary, c, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "report.html")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pageURL := "file://" + path
+	pageURL := writePage(t, sc, c)
 
 	var w watch
 	w.listen(t, ctx)

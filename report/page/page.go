@@ -25,10 +25,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -532,22 +532,12 @@ func (v *view) integrity(s *report.Summary) {
 			v.States = append(v.States, st)
 		}
 	}
-	names := make([]string, 0, len(s.Objects))
-	for name := range s.Objects {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(s.Objects)) {
 		o := s.Objects[name]
 		o.URL = redactText(o.URL)
 		v.Objects = append(v.Objects, objectRow{Name: name, Object: o})
 	}
-	keys := make([]string, 0, len(s.Options))
-	for k := range s.Options {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(s.Options)) {
 		val := s.Options[k]
 		text := ""
 		switch x := val.(type) {
