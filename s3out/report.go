@@ -71,11 +71,15 @@ func (r *Report) Failures() (io.WriteCloser, error) { return r.gzipObject(Failur
 
 // Page starts report.html, stored uncompressed as text/html so that a
 // browser opening it from the bucket shows it; like Diff, Close commits
-// it and Abort discards it. Write it before the summary, which names it.
-func (r *Report) Page() (io.WriteCloser, error) { return r.object(PageName, HTML) }
+// it and Abort discards it. Write it after the streams and before the
+// summary, which names it. ctx governs its upload: as for WriteSummary,
+// give an interrupted run a live one, so that its page says it stopped.
+func (r *Report) Page(ctx context.Context) (io.WriteCloser, error) {
+	return r.object(ctx, PageName, HTML)
+}
 
 func (r *Report) gzipObject(name string) (io.WriteCloser, error) {
-	w, err := r.object(name, GzipNDJSON)
+	w, err := r.object(r.ctx, name, GzipNDJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +87,11 @@ func (r *Report) gzipObject(name string) (io.WriteCloser, error) {
 }
 
 // object starts a streamed object that Abort discards until it is closed.
-func (r *Report) object(name string, ct ContentInfo) (ObjectWriter, error) {
+func (r *Report) object(ctx context.Context, name string, ct ContentInfo) (ObjectWriter, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	w, err := r.d.Create(r.ctx, joinKey(r.dir, name), ct)
+	w, err := r.d.Create(ctx, joinKey(r.dir, name), ct)
 	if err != nil {
 		return nil, err
 	}

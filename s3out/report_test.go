@@ -327,10 +327,10 @@ func TestReportPage(t *testing.T) {
 			d := tg.open(t, t.Context(), tg.opt)
 			r := s3out.NewReport(t.Context(), d, "documents", "run1")
 			page := []byte("<!doctype html>\n<title>report</title>\n" + strings.Repeat("<p>é &amp; ü</p>\n", 20000))
-			writeAll(t, page)(r.Page())
+			writeAll(t, page)(r.Page(t.Context()))
 
 			aborted := s3out.NewReport(t.Context(), d, "documents", "run2")
-			w, err := aborted.Page()
+			w, err := aborted.Page(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,8 +50,8 @@ const (
 )
 
 // Options bound what the page keeps. The zero value is usable: every
-// zero field takes the default in its comment. NewCollector reads the
-// first five, Write the last two.
+// zero field takes the default in its comment. NewCollector reads all
+// but MaxIndexOps; Write reads MaxIndexOps and MaxStringBytes.
 type Options struct {
 	// PerClass is the number of diff lines kept per class. 0 =
 	// DefaultPerClass (200).
@@ -137,10 +137,7 @@ func hash(s string) string {
 // to w. c may be nil (a run that stopped before the diff).
 func Write(w io.Writer, s *report.Summary, c *Collector, opt Options) error {
 	opt = opt.withDefaults()
-	v, err := build(s, c, opt)
-	if err != nil {
-		return fmt.Errorf("render %s: %w", report.PageName, err)
-	}
+	v := build(s, c, opt)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if err := pageTmpl.Execute(bw, v); err != nil {
 		return fmt.Errorf("render %s: %w", report.PageName, err)
@@ -269,7 +266,7 @@ var classOrder = []struct{ name, label, symbol, before, after string }{
 	{diff.ChangeNotRecovered, "not recovered", "!", "original", "backup"},
 }
 
-func build(s *report.Summary, c *Collector, opt Options) (*view, error) {
+func build(s *report.Summary, c *Collector, opt Options) *view {
 	v := &view{
 		CSP: csp, CSS: template.CSS(pageCSS), JS: template.JS(pageJS),
 		S: s, Status: Status(s),
@@ -304,11 +301,9 @@ func build(s *report.Summary, c *Collector, opt Options) (*view, error) {
 	v.DocsCmd = v.Data.Fetch + " | jq -c ."
 	v.documents(c)
 	v.indexes(s, opt)
-	if err := v.failures(s, c); err != nil {
-		return nil, err
-	}
+	v.failures(s, c)
 	v.integrity(s)
-	return v, nil
+	return v
 }
 
 func (v *view) counts(s *report.Summary) {
@@ -487,13 +482,13 @@ type failureLine struct {
 	Invalid  string          `json:"invalid_line"`
 }
 
-func (v *view) failures(s *report.Summary, c *Collector) error {
+func (v *view) failures(s *report.Summary, c *Collector) {
 	v.FailuresCmd = fetchCmd(objectURL(s, "failures", report.FailuresName)) + " | jq -c ."
 	if s.Restore != nil {
 		v.FailureN = s.Restore.Failed
 	}
 	if c == nil {
-		return nil
+		return
 	}
 	if n := c.FailureCount().Total; n > v.FailureN {
 		v.FailureN = n
@@ -523,7 +518,6 @@ func (v *view) failures(s *report.Summary, c *Collector) error {
 		}
 		v.Failures = append(v.Failures, row)
 	}
-	return nil
 }
 
 func (v *view) integrity(s *report.Summary) {
