@@ -93,7 +93,11 @@ func BenchmarkCompare(b *testing.B) {
 						b.Fatal(err)
 					}
 					if !equal {
-						w.buf = appendChangedLine(w.buf[:0], "id", "", "", patch)
+						change := ChangeRecovered
+						if overwrites(patch) {
+							change = ChangeOverwritten
+						}
+						w.buf = appendPatchLine(w.buf[:0], "id", change, "", "", patch, nil)
 					}
 				}
 				n += len(pairs)
@@ -208,8 +212,9 @@ func BenchmarkDiffIndexes(b *testing.B) {
 				t3 := time.Now()
 				tScan, tRaw, tDiff = tScan+t1.Sub(t0), tRaw+t2.Sub(t1), tDiff+t3.Sub(t2)
 			}
-			if counts.Changed != benchDocs/100 {
-				b.Fatalf("got %d changed, want %d", counts.Changed, benchDocs/100)
+			// The edit replaces a value: every changed document is overwritten.
+			if o := counts.Outcome; o.Overwritten != benchDocs/100 || o.Recovered != 0 {
+				b.Fatalf("got %d overwritten and %d recovered, want %d overwritten", o.Overwritten, o.Recovered, benchDocs/100)
 			}
 			n := float64(benchDocs * b.N)
 			b.ReportMetric(n/tDiff.Seconds(), "docs/s")
@@ -293,16 +298,17 @@ func BenchmarkDiffMemory(b *testing.B) {
 	}
 	close(stop)
 	<-done
-	if counts.Restored != int64(n) {
-		b.Fatalf("diffed %d restored documents, want %d", counts.Restored, n)
+	if counts.Outcome.Target != int64(n) {
+		b.Fatalf("diffed %d restored documents, want %d", counts.Outcome.Target, n)
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "docs/s")
 	b.ReportMetric(float64(peak.Load()-min(peak.Load(), base.HeapInuse))/(1<<20), "peak_heap_MiB")
 	b.ReportMetric(float64(ru.Maxrss)/1024, "max_rss_MiB")
-	b.ReportMetric(float64(counts.Added), "added")
-	b.ReportMetric(float64(counts.Changed), "changed")
+	b.ReportMetric(float64(counts.Outcome.Added), "added")
+	b.ReportMetric(float64(counts.Outcome.Recovered), "recovered")
+	b.ReportMetric(float64(counts.Outcome.Overwritten), "overwritten")
 }
 
 // BenchmarkDiffDumps measures the sort-merge join on two 100k-document
@@ -329,8 +335,8 @@ func BenchmarkDiffDumps(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if c.Changed != benchDocs/100 {
-						b.Fatalf("got %d changed, want %d", c.Changed, benchDocs/100)
+					if o := c.Outcome; o.Overwritten != benchDocs/100 || o.Recovered != 0 {
+						b.Fatalf("got %d overwritten and %d recovered, want %d overwritten", o.Overwritten, o.Recovered, benchDocs/100)
 					}
 				}
 				b.ReportMetric(float64(benchDocs*b.N)/b.Elapsed().Seconds(), "docs/s")

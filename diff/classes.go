@@ -88,13 +88,17 @@ type FieldStat struct {
 	Samples []Sample `json:"samples"`
 }
 
-// FieldOther sums the path patterns beyond the busiest.
+// FieldOther sums the path patterns beyond the busiest. Documents is
+// summed over those rows (a document may count in several).
 type FieldOther struct {
 	Paths     int64 `json:"paths"`
 	Add       int64 `json:"add"`
 	Replace   int64 `json:"replace"`
 	Remove    int64 `json:"remove"`
 	Documents int64 `json:"documents"`
+	// Truncated is set when more distinct paths showed than are counted
+	// by path: their operations are in Add, Replace and Remove only.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Sample is one document's value at a path before and after (absent on

@@ -50,7 +50,9 @@ func newComparer(ignore []Pointer, borrow bool) *comparer {
 		pa: parser{ign: ignore, borrow: borrow},
 		pb: parser{ign: ignore, borrow: borrow},
 	}
-	c.d.WithOpts(jsondiff.Invertible())
+	// LCS: an element inserted into an array reads as one add, not as a
+	// replace of every element after it.
+	c.d.WithOpts(jsondiff.Invertible(), jsondiff.LCS())
 	return c
 }
 
@@ -315,10 +317,11 @@ func (c *comparer) pairObjects(a, b []byte, mask uint64, depth int) (any, any, b
 	return ta, tb, false, nil
 }
 
-// placeholder stands for array elements equal on both sides: JSON null,
-// which jsondiff finds equal to itself.
-var placeholder any
-
+// pairArrays compares two arrays element by element. Arrays that differ
+// are decoded whole, so that jsondiff's LCS can align them: an element
+// inserted reads as one add. (Equal elements are not stood in for by a
+// placeholder here, as equal members are: the LCS would pair a placeholder
+// with any equal-looking value, a real null among them.)
 func (c *comparer) pairArrays(a, b []byte, mask uint64, depth int) (any, any, bool, error) {
 	sa, sb, err := c.scanSpans(a, b, depth, false)
 	if err != nil {
@@ -344,56 +347,39 @@ func (c *comparer) pairArrays(a, b []byte, mask uint64, depth int) (any, any, bo
 		return out
 	}
 	ea, eb := keep(&c.pa, a, sa), keep(&c.pb, b, sb)
-	ta, tb := make([]any, len(ea)), make([]any, len(eb))
-	equal := len(ea) == len(eb)
-	for i := range max(len(ea), len(eb)) {
-		switch {
-		case i < len(ea) && i < len(eb):
+	if len(ea) == len(eb) {
+		equal := true
+		for i := range ea {
 			if bytes.Equal(ea[i].raw, eb[i].raw) {
-				ta[i], tb[i] = placeholder, placeholder
 				continue
 			}
 			if ea[i].sub != eb[i].sub {
-				// A pattern naming an index applies to one side only
-				// here; decode each with its own.
-				va, err := c.pa.parseAt(ea[i].raw, ea[i].sub, depth+1)
-				if err != nil {
-					return nil, nil, false, sideErr("original", err)
-				}
-				vb, err := c.pb.parseAt(eb[i].raw, eb[i].sub, depth+1)
-				if err != nil {
-					return nil, nil, false, sideErr("restored", err)
-				}
-				ta[i], tb[i] = va, vb
 				equal = false
-				continue
+				break
 			}
-			va, vb, eq, err := c.pair(ea[i].raw, eb[i].raw, ea[i].sub, depth+1)
+			_, _, eq, err := c.pair(ea[i].raw, eb[i].raw, ea[i].sub, depth+1)
 			if err != nil {
 				return nil, nil, false, err
 			}
-			if eq {
-				ta[i], tb[i] = placeholder, placeholder
-				continue
+			if !eq {
+				equal = false
+				break
 			}
-			ta[i], tb[i] = va, vb
-			equal = false
-		case i < len(ea):
-			v, err := c.pa.parseAt(ea[i].raw, ea[i].sub, depth+1)
-			if err != nil {
-				return nil, nil, false, sideErr("original", err)
-			}
-			ta[i] = v
-		default:
-			v, err := c.pb.parseAt(eb[i].raw, eb[i].sub, depth+1)
-			if err != nil {
-				return nil, nil, false, sideErr("restored", err)
-			}
-			tb[i] = v
+		}
+		if equal {
+			return nil, nil, true, nil
 		}
 	}
-	if equal {
-		return nil, nil, true, nil
+	ta, tb := make([]any, len(ea)), make([]any, len(eb))
+	for i, e := range ea {
+		if ta[i], err = c.pa.parseAt(e.raw, e.sub, depth+1); err != nil {
+			return nil, nil, false, sideErr("original", err)
+		}
+	}
+	for i, e := range eb {
+		if tb[i], err = c.pb.parseAt(e.raw, e.sub, depth+1); err != nil {
+			return nil, nil, false, sideErr("restored", err)
+		}
 	}
 	return ta, tb, false, nil
 }

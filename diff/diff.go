@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -31,56 +30,76 @@ var (
 )
 
 // Counts are the totals of a diff, as they go into summary.json.
-//
-// Original and Restored are the documents of each side; every one of them
-// is unchanged, changed, added or removed: Original = Unchanged + Changed +
-// Removed and Restored = Unchanged + Changed + Added. With an Overlay,
-// Restored is the size of the merged target (Original + Added) and the
-// original's documents the merge keeps are Unchanged. RoutingChanged counts
-// the changed documents whose _routing differs (their patch may be empty).
 type Counts struct {
-	Original       int64    `json:"original"`
-	Restored       int64    `json:"restored"`
-	Unchanged      int64    `json:"unchanged"`
-	Changed        int64    `json:"changed"`
-	Added          int64    `json:"added"`
-	Removed        int64    `json:"removed"`
-	RoutingChanged int64    `json:"routing_changed"`
-	Ignored        []string `json:"ignored"`
+	// Outcome is original → target.
+	Outcome Outcome `json:"outcome"`
+	// Loss is original vs backup; nil in a two-sided diff.
+	Loss *Loss `json:"loss,omitempty"`
+	// Fields counts the patch operations by path and class.
+	Fields *Fields `json:"fields"`
+	// Ignored lists the ignore patterns, as given.
+	Ignored []string `json:"ignored"`
 }
 
 // check verifies the identities that hold for every complete diff.
-func (c Counts) check() error {
-	if got := c.Unchanged + c.Changed + c.Removed; got != c.Original {
-		return fmt.Errorf("%w: unchanged %d + changed %d + removed %d = %d, original has %d",
-			ErrCountMismatch, c.Unchanged, c.Changed, c.Removed, got, c.Original)
+func (c Counts) check(shared int64) error {
+	o := c.Outcome
+	if got := o.Unchanged + o.Recovered + o.Overwritten + o.Removed; got != o.Original {
+		return fmt.Errorf("%w: unchanged %d + recovered %d + overwritten %d + removed %d = %d, original has %d",
+			ErrCountMismatch, o.Unchanged, o.Recovered, o.Overwritten, o.Removed, got, o.Original)
 	}
-	if got := c.Unchanged + c.Changed + c.Added; got != c.Restored {
-		return fmt.Errorf("%w: unchanged %d + changed %d + added %d = %d, restored has %d",
-			ErrCountMismatch, c.Unchanged, c.Changed, c.Added, got, c.Restored)
+	if got := o.Unchanged + o.Recovered + o.Overwritten + o.Added; got != o.Target {
+		return fmt.Errorf("%w: unchanged %d + recovered %d + overwritten %d + added %d = %d, target has %d",
+			ErrCountMismatch, o.Unchanged, o.Recovered, o.Overwritten, o.Added, got, o.Target)
+	}
+	if l := c.Loss; l != nil {
+		if got := l.Lost + shared; got != l.Backup {
+			return fmt.Errorf("%w: lost %d + %d also in the original = %d, backup has %d",
+				ErrCountMismatch, l.Lost, shared, got, l.Backup)
+		}
+		if got := shared + l.NewSinceBackup; got != o.Original {
+			return fmt.Errorf("%w: %d also in the backup + new since backup %d = %d, original has %d",
+				ErrCountMismatch, shared, l.NewSinceBackup, got, o.Original)
+		}
 	}
 	return nil
 }
 
 // stats are the live counters behind Differ.Stats.
 type stats struct {
-	original, restored                 atomic.Int64
-	unchanged, changed, added, removed atomic.Int64
-	routingChanged                     atomic.Int64
-	// both counts the documents found on both sides by the pass that
-	// reads the restored side, to check it against the other pass.
-	both atomic.Int64
+	original, target, backup                             atomic.Int64
+	unchanged, recovered, overwritten, added, removed    atomic.Int64
+	routingChanged                                       atomic.Int64
+	lost, stripped, edited, newSince, notRec, notRecLost atomic.Int64
+	shared                                               atomic.Int64 // in the original and the backup
 }
 
-// Differ compares two document sets and writes the report. Create it with
-// New, run it once with Run; Stats may be read from other goroutines while
-// it runs.
+// Sides names the document sets of a diff.
+type Sides struct {
+	// Original is the live document set.
+	Original Side
+	// Backup is where lost documents come back from; nil for a two-sided
+	// diff, which reports the outcome only.
+	Backup Side
+	// Target is the restored set. nil means the target is virtual: what
+	// Options.Overlay builds from Original and Backup (a dry run).
+	Target Side
+}
+
+// Differ compares document sets and writes the report. Create it with New,
+// run it once with Run or RunSides; Stats may be read from other
+// goroutines while it runs.
 type Differ struct {
 	opt     Options
 	ignore  []Pointer
 	err     error // from Options.Validate, returned by Run
 	live    stats
+	fields  *fieldSet
 	running atomic.Bool
+	// three is set when a backup takes part (read by Stats, so atomic);
+	// virtual when the target is built from the original and the backup.
+	three   atomic.Bool
+	virtual bool
 }
 
 // New returns a Differ for opt; zero fields take their defaults, and Run
@@ -92,6 +111,7 @@ func New(opt Options) *Differ {
 	if d.err == nil {
 		d.ignore, d.err = ParsePointers(opt.Ignore)
 	}
+	d.fields = newFieldSet(opt.MaxFieldEntries)
 	return d
 }
 
@@ -101,19 +121,26 @@ func Run(ctx context.Context, original, restored Side, w io.Writer, opt Options)
 	return New(opt).Run(ctx, original, restored, w)
 }
 
-// Stats returns the counts so far, for progress. Original and Restored are
-// the documents read from each side yet; the classes grow as documents are
-// compared. When Run returns, Stats equals its Counts.
+// Stats returns the counts so far, for progress. Outcome.Original,
+// Outcome.Target and Loss.Backup are the documents read from each side
+// yet; the classes grow as documents are compared. Fields is only filled
+// in by Run's result.
 func (d *Differ) Stats() Counts {
+	l := &d.live
 	c := Counts{
-		Original:       d.live.original.Load(),
-		Restored:       d.live.restored.Load(),
-		Unchanged:      d.live.unchanged.Load(),
-		Changed:        d.live.changed.Load(),
-		Added:          d.live.added.Load(),
-		Removed:        d.live.removed.Load(),
-		RoutingChanged: d.live.routingChanged.Load(),
-		Ignored:        make([]string, len(d.ignore)),
+		Outcome: Outcome{
+			Original: l.original.Load(), Target: l.target.Load(), Unchanged: l.unchanged.Load(),
+			Recovered: l.recovered.Load(), Overwritten: l.overwritten.Load(), Added: l.added.Load(),
+			Removed: l.removed.Load(), RoutingChanged: l.routingChanged.Load(),
+		},
+		Ignored: make([]string, len(d.ignore)),
+	}
+	if d.three.Load() {
+		c.Loss = &Loss{
+			Backup: l.backup.Load(), Lost: l.lost.Load(), Stripped: l.stripped.Load(),
+			EditedSinceBackup: l.edited.Load(), NewSinceBackup: l.newSince.Load(),
+			NotRecovered: l.notRec.Load(), NotRecoveredLost: l.notRecLost.Load(),
+		}
 	}
 	for i, p := range d.ignore {
 		c.Ignored[i] = p.String()
@@ -121,54 +148,104 @@ func (d *Differ) Stats() Counts {
 	return c
 }
 
-// Run compares the two sets and writes one report line per changed, added
-// or removed document to w, sorted by _id, then returns the counts. Nothing
-// is written to w unless the diff is complete and its counts add up.
-//
-// Between two indexes, Run looks documents up: it scans the original and
-// fetches the same ids from the restored index with _mget, then scans the
-// restored index's ids for those the original lacks. When either side is a
-// dump, it sorts both sides by _id in bounded memory and walks them in
-// step.
+// Run compares original and restored (a two-sided diff: the outcome
+// only), writing one report line per document that is not unchanged to w,
+// sorted by _id. With an Overlay, restored is the source the target would
+// be built from, and the diff is three-sided with a virtual target (see
+// RunSides).
 func (d *Differ) Run(ctx context.Context, original, restored Side, w io.Writer) (Counts, error) {
+	if d.opt.Overlay != OverlayNone {
+		return d.RunSides(ctx, Sides{Original: original, Backup: restored}, w)
+	}
+	return d.RunSides(ctx, Sides{Original: original, Target: restored}, w)
+}
+
+// RunSides compares the sides and writes one report line per document that
+// is not unchanged to w, sorted by _id, then returns the counts. Nothing is
+// written to w unless the diff is complete and its counts add up.
+//
+// When every side is an index, RunSides looks documents up: it scans the
+// original and fetches the same ids from the target and the backup with
+// _mget, then scans the target's and (when needed) the backup's ids for
+// those the original lacks. When any side is a dump, it sorts every side
+// by _id in bounded memory and walks them in step.
+func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, error) {
 	if !d.running.CompareAndSwap(false, true) {
 		return Counts{}, errors.New("diff: Run called twice on one Differ")
 	}
 	if d.err != nil {
 		return Counts{}, d.err
 	}
-	log := d.opt.Logger.With("original", original.Name(), "restored", restored.Name())
+	if s.Original == nil || (s.Target == nil && s.Backup == nil) {
+		return Counts{}, fmt.Errorf("%w: a diff needs an original and a target or a backup", ErrBadOptions)
+	}
+	d.three.Store(s.Backup != nil)
+	d.virtual = s.Target == nil
+	if d.virtual && d.opt.Overlay == OverlayNone {
+		return Counts{}, fmt.Errorf("%w: a virtual target needs an overlay", ErrBadOptions)
+	}
+	if !d.virtual && d.opt.Overlay != OverlayNone {
+		return Counts{}, fmt.Errorf("%w: overlay %q with a real target", ErrBadOptions, d.opt.Overlay)
+	}
+	what := s.Original.Name() + " against " + sideName(s.Target, "the would-be target")
+	if s.Backup != nil {
+		what += " and backup " + s.Backup.Name()
+	}
+	log := d.opt.Logger
 	start := time.Now()
-	log.Info("diff start", "workers", d.opt.Workers, "page_size", d.opt.PageSize,
+	log.Info("diff started", "original", s.Original.Name(), "target", sideName(s.Target, ""),
+		"backup", sideName(s.Backup, ""), "workers", d.opt.Workers, "page_size", d.opt.PageSize,
 		"overlay", string(d.opt.Overlay), "ignore", d.opt.Ignore)
 
 	rep := newSorter(d.opt.MemoryBudget, d.opt.TempDir, "esrestore-diff-report")
 	defer rep.close()
 
-	oi, oIndex := original.(*indexSide)
-	ri, rIndex := restored.(*indexSide)
-	var c Counts
 	var err error
-	if oIndex && rIndex {
-		c, err = d.lookupJoin(ctx, log, oi, ri, rep)
+	if allIndexes(s) {
+		err = d.lookupJoin(ctx, s, rep)
 	} else {
-		c, err = d.mergeJoin(ctx, log, original, restored, rep)
+		err = d.mergeJoin(ctx, s, rep)
 	}
 	if err != nil {
-		return Counts{}, fmt.Errorf("diff %s against %s: %w", original.Name(), restored.Name(), err)
+		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
-	c.Ignored = d.Stats().Ignored
-	if err := c.check(); err != nil {
-		return Counts{}, fmt.Errorf("diff %s against %s: %w", original.Name(), restored.Name(), err)
+	c := d.Stats()
+	if err := c.check(d.live.shared.Load()); err != nil {
+		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
-	d.live.restored.Store(c.Restored)
+	c.Fields = d.fields.result()
 	if err := d.writeReport(rep, w); err != nil {
-		return Counts{}, fmt.Errorf("diff %s against %s: %w", original.Name(), restored.Name(), err)
+		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
-	log.Info("diff done", "unchanged", c.Unchanged, "changed", c.Changed, "added", c.Added,
-		"removed", c.Removed, "routing_changed", c.RoutingChanged, "spilled_runs", rep.spills,
-		"elapsed", time.Since(start).Round(time.Millisecond))
+	o := c.Outcome
+	attrs := []any{"unchanged", o.Unchanged, "recovered", o.Recovered, "overwritten", o.Overwritten,
+		"added", o.Added, "removed", o.Removed, "spilled_runs", rep.spills,
+		"seconds", time.Since(start).Seconds()}
+	if l := c.Loss; l != nil {
+		attrs = append(attrs, "lost", l.Lost, "stripped", l.Stripped, "not_recovered", l.NotRecovered)
+	}
+	log.Info("diff compared", attrs...)
 	return c, nil
+}
+
+func sideName(s Side, none string) string {
+	if s == nil {
+		return none
+	}
+	return s.Name()
+}
+
+// allIndexes reports whether every side present is an index.
+func allIndexes(s Sides) bool {
+	for _, side := range []Side{s.Original, s.Backup, s.Target} {
+		if side == nil {
+			continue
+		}
+		if _, ok := side.(*indexSide); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // writeReport merges the sorted report lines into w.
@@ -202,86 +279,20 @@ func (d *Differ) writeReport(rep *sorter, w io.Writer) error {
 
 // worker is the state of one compare worker, or of one scan slice.
 type worker struct {
-	cmp *comparer
-	buf []byte
-	// Documents _mget missed, waiting for an ids query (lookup join).
-	missOriginal []dump.Doc
-	missRestored []lookup
+	cmp, cmpLoss *comparer
+	buf          []byte
+	fields       *fieldTally
+	// Documents whose lookup missed on a side, waiting for an ids query
+	// (lookup join).
+	pending  []*pendingDoc
+	missTgt  []dump.Doc
+	missBack []dump.Doc
 }
 
 func (d *Differ) newWorker() *worker {
-	return &worker{cmp: newComparer(d.ignore, true)}
-}
-
-// both classifies a document found on both sides; a and b must stay
-// unchanged while it runs.
-func (d *Differ) both(w *worker, rep *sorter, id, routingA, routingB string, a, b []byte) error {
-	if d.opt.Overlay == OverlayPreferOriginal {
-		d.live.unchanged.Add(1) // the merge keeps the original's document
-		return nil
+	return &worker{
+		cmp:     newComparer(d.ignore, true),
+		cmpLoss: newComparer(d.ignore, true),
+		fields:  d.fields.tally(),
 	}
-	patch, equal, err := w.cmp.compare(a, b)
-	if err != nil {
-		return fmt.Errorf("compare document %q: %w", id, err)
-	}
-	if equal && routingA == routingB {
-		d.live.unchanged.Add(1)
-		return nil
-	}
-	d.live.changed.Add(1)
-	if routingA != routingB {
-		d.live.routingChanged.Add(1)
-	}
-	w.buf = appendChangedLine(w.buf[:0], id, routingA, routingB, patch)
-	if l := d.opt.Logger; l.Enabled(context.Background(), slog.LevelDebug) {
-		l.Debug("document changed", "id", id, "ops", len(patch), "routing_original", routingA, "routing_restored", routingB)
-	}
-	return rep.add([]byte(id), w.buf)
-}
-
-// onlyOriginal classifies a document of the original missing from the
-// restored side: removed, or kept by an overlay.
-func (d *Differ) onlyOriginal(w *worker, rep *sorter, id, routing string, src []byte) error {
-	if d.opt.Overlay != OverlayNone {
-		d.live.unchanged.Add(1) // a merge keeps what only the original has
-		return nil
-	}
-	d.live.removed.Add(1)
-	var err error
-	if w.buf, err = appendOnlyLine(w.buf[:0], id, ChangeRemoved, "original", routing, src); err != nil {
-		return err
-	}
-	d.opt.Logger.Debug("document removed", "id", id)
-	return rep.add([]byte(id), w.buf)
-}
-
-// onlyRestored classifies a document of the restored side missing from
-// the original: added.
-func (d *Differ) onlyRestored(w *worker, rep *sorter, id, routing string, src []byte) error {
-	d.live.added.Add(1)
-	var err error
-	if w.buf, err = appendOnlyLine(w.buf[:0], id, ChangeAdded, "restored", routing, src); err != nil {
-		return err
-	}
-	d.opt.Logger.Debug("document added", "id", id)
-	return rep.add([]byte(id), w.buf)
-}
-
-// totals turns the live counters into Counts once both sides are read.
-// original and restored are the documents read from each side; both is
-// how many documents of the restored side the original also has.
-func (d *Differ) totals(original, restored, both int64) (Counts, error) {
-	c := d.Stats()
-	c.Original = original
-	added := c.Added
-	if restored != both+added {
-		return Counts{}, fmt.Errorf("%w: restored side has %d documents, %d also in the original and %d added",
-			ErrCountMismatch, restored, both, added)
-	}
-	if d.opt.Overlay != OverlayNone {
-		c.Restored = original + added // the merged target
-	} else {
-		c.Restored = restored
-	}
-	return c, nil
 }

@@ -51,6 +51,46 @@ func runDiff(t testing.TB, original, restored Side, opt Options) (string, Counts
 	return buf.String(), c
 }
 
+// countsJSON is c as summary.json holds it, pointers followed, so that
+// counts compare by value (fmt.Sprint would print Loss's and Fields'
+// addresses).
+func countsJSON(t testing.TB, c Counts) string {
+	t.Helper()
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// patchOps counts the operations of a written patch by op.
+func patchOps(t testing.TB, patch []byte) map[string]int {
+	t.Helper()
+	var ops []struct {
+		Op string `json:"op"`
+	}
+	if err := json.Unmarshal(patch, &ops); err != nil {
+		t.Fatalf("decode patch %s: %v", patch, err)
+	}
+	m := map[string]int{}
+	for _, op := range ops {
+		m[op.Op]++
+	}
+	return m
+}
+
+// wantChange is the class of a document on both sides, from its written
+// patch alone: recovered when the patch only adds, overwritten when it
+// replaces or removes or the routing changes.
+func wantChange(t testing.TB, patch []byte, routed bool) string {
+	t.Helper()
+	ops := patchOps(t, patch)
+	if routed || ops["replace"] > 0 || ops["remove"] > 0 {
+		return ChangeOverwritten
+	}
+	return ChangeRecovered
+}
+
 // reportLine is a report line decoded for assertions.
 type reportLine struct {
 	ID       string          `json:"_id"`
@@ -58,9 +98,13 @@ type reportLine struct {
 	Patch    json.RawMessage `json:"patch"`
 	Original json.RawMessage `json:"original"`
 	Restored json.RawMessage `json:"restored"`
-	Routing  *struct {
+	// NotRecovered lists, beside an outcome patch, the backup's
+	// operations the target lacks.
+	NotRecovered json.RawMessage `json:"not_recovered"`
+	Routing      *struct {
 		Original *string `json:"original"`
 		Restored *string `json:"restored"`
+		Backup   *string `json:"backup"`
 	} `json:"routing"`
 }
 
@@ -129,6 +173,7 @@ func TestGolden(t *testing.T) {
 		{"classes", "classes", Options{}},
 		{"classes-prefer-original", "classes", Options{Overlay: OverlayPreferOriginal}},
 		{"classes-prefer-source", "classes", Options{Overlay: OverlayPreferSource}},
+		{"classes-source", "classes", Options{Overlay: OverlaySource}},
 		{"arrays", "arrays", Options{}},
 		{"ignore", "ignore", Options{Ignore: []string{"/modified", "/tags/*/id"}}},
 		{"ignore-none", "ignore", Options{}},
@@ -156,27 +201,67 @@ func TestGolden(t *testing.T) {
 				if got != report {
 					t.Errorf("workers %d, budget %d: report differs:\n%s\nwant:\n%s", v.workers, v.budget, got, report)
 				}
-				if fmt.Sprint(gotCounts) != fmt.Sprint(counts) {
-					t.Errorf("workers %d, budget %d: got counts %+v, want %+v", v.workers, v.budget, gotCounts, counts)
+				if g, w := countsJSON(t, gotCounts), countsJSON(t, counts); g != w {
+					t.Errorf("workers %d, budget %d: got counts %s, want %s", v.workers, v.budget, g, w)
 				}
 			}
 
 			lines := parseReport(t, report)
-			if tt.opt.Overlay == OverlayNone && len(tt.opt.Ignore) == 0 {
-				checkPatches(t, lines, readDumpSources(t, orig), readDumpSources(t, rest))
+			if len(tt.opt.Ignore) == 0 {
+				o := readDumpSources(t, orig)
+				checkPatches(t, lines, o, overlayTarget(tt.opt.Overlay, o, readDumpSources(t, rest)))
 			}
 			checkGolden(t, tt.name, counts, report)
 		})
 	}
 }
 
+// overlayTarget is the target an overlay builds from the original and the
+// restored side (the backup), written out independently of the code under
+// test; with no overlay the restored side is the target.
+func overlayTarget(o Overlay, orig, rest map[string][]byte) map[string][]byte {
+	if o == OverlayNone || o == OverlaySource {
+		return rest
+	}
+	t := map[string][]byte{}
+	for id, src := range rest {
+		t[id] = src
+	}
+	for id, src := range orig {
+		if _, ok := t[id]; !ok || o == OverlayPreferOriginal {
+			t[id] = src
+		}
+	}
+	return t
+}
+
 // checkPatches applies every patch to the original's source and expects
-// the restored one, and checks added and removed documents are the sides'.
+// the target's (rest), and checks added and removed documents are the
+// sides'. A not_recovered line's patch only adds, to a document the target
+// holds unchanged.
 func checkPatches(t *testing.T, lines []reportLine, orig, rest map[string][]byte) {
 	t.Helper()
 	for _, l := range lines {
 		switch l.Change {
-		case ChangeChanged:
+		case ChangeNotRecovered:
+			if ops := patchOps(t, l.Patch); ops["add"] == 0 || len(ops) != 1 {
+				t.Errorf("%s: not recovered with patch %s, want adds only", l.ID, l.Patch)
+			}
+			if o, ok := orig[l.ID]; ok {
+				if !semanticEqual(decodeJSON(t, o), decodeJSON(t, rest[l.ID])) {
+					t.Errorf("%s: not recovered, but the target changes it", l.ID)
+				}
+				if _, err := applyPatch(t, decodeJSON(t, o), l.Patch); err != nil {
+					t.Errorf("%s: apply patch %s: %v", l.ID, l.Patch, err)
+				}
+			} else if _, ok := rest[l.ID]; ok {
+				t.Errorf("%s: a lost document not recovered, but the target holds it", l.ID)
+			}
+		case ChangeRecovered, ChangeOverwritten:
+			routed := l.Routing != nil
+			if want := wantChange(t, l.Patch, routed); l.Change != want {
+				t.Errorf("%s: %s with patch %s (routing changed: %v), want %s", l.ID, l.Change, l.Patch, routed, want)
+			}
 			got, err := applyPatch(t, decodeJSON(t, orig[l.ID]), l.Patch)
 			if err != nil {
 				t.Errorf("%s: apply patch %s: %v", l.ID, l.Patch, err)
@@ -251,8 +336,8 @@ func TestDumpSubset(t *testing.T) {
 		change     string
 		want       Counts
 	}{
-		{"removed", four.String(), one.String(), ChangeRemoved, Counts{Original: 4, Restored: 1, Unchanged: 1, Removed: 3}},
-		{"added", one.String(), four.String(), ChangeAdded, Counts{Original: 1, Restored: 4, Unchanged: 1, Added: 3}},
+		{"removed", four.String(), one.String(), ChangeRemoved, Counts{Outcome: Outcome{Original: 4, Target: 1, Unchanged: 1, Removed: 3}}},
+		{"added", one.String(), four.String(), ChangeAdded, Counts{Outcome: Outcome{Original: 1, Target: 4, Unchanged: 1, Added: 3}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,9 +347,12 @@ func TestDumpSubset(t *testing.T) {
 				if strings.Join(got[tt.change], ",") != "2,3,4" || len(got) != 1 {
 					t.Errorf("workers %d: got %v, want %s 2,3,4 only", workers, got, tt.change)
 				}
+				// Whole documents in one set only make no patch
+				// operations to count by field.
 				tt.want.Ignored = []string{}
-				if fmt.Sprint(c) != fmt.Sprint(tt.want) {
-					t.Errorf("workers %d: got counts %+v, want %+v", workers, c, tt.want)
+				tt.want.Fields = &Fields{Paths: []FieldStat{}}
+				if g, w := countsJSON(t, c), countsJSON(t, tt.want); g != w {
+					t.Errorf("workers %d: got counts %s, want %s", workers, g, w)
 				}
 			}
 		})
@@ -360,7 +448,7 @@ func TestOptionsValidate(t *testing.T) {
 		t.Fatalf("got %v, want ErrBadOptions", err)
 	}
 	for _, s := range []string{"workers: must be at least 1 (got -1)", "page size: must be between 1 and 10000 (got 10001)",
-		"memory budget: must be positive (got -5)", `overlay: must be "prefer-original", "prefer-source" or empty (got sideways)`,
+		"memory budget: must be positive (got -5)", `overlay: must be "prefer-original", "prefer-source", "source" or empty (got sideways)`,
 		`"modified"`, `"/a~"`} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not name %q", err, s)
@@ -387,8 +475,9 @@ func TestSpillFilesRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Removed != 100 || c.Changed != 100 || c.Unchanged != 100 || c.Added != 0 {
-		t.Errorf("got %+v, want 100 removed, 100 changed, 100 unchanged", c)
+	// The odd n change value: replaced, so overwritten.
+	if o := c.Outcome; o.Removed != 100 || o.Overwritten != 100 || o.Recovered != 0 || o.Unchanged != 100 || o.Added != 0 {
+		t.Errorf("got %+v, want 100 removed, 100 overwritten, 100 unchanged", o)
 	}
 	if got := len(parseReport(t, buf.String())); got != 200 {
 		t.Errorf("got %d report lines, want 200", got)
@@ -397,8 +486,11 @@ func TestSpillFilesRemoved(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("temporary files left in %s: %v", dir, left)
 	}
-	if s := d.Stats(); fmt.Sprint(s) != fmt.Sprint(c) {
-		t.Errorf("Stats after Run: got %+v, want %+v", s, c)
+	// Stats leaves Fields to Run's result.
+	noFields := c
+	noFields.Fields = nil
+	if s := d.Stats(); countsJSON(t, s) != countsJSON(t, noFields) {
+		t.Errorf("Stats after Run: got %s, want %s", countsJSON(t, s), countsJSON(t, noFields))
 	}
 	if _, err := d.Run(context.Background(), stringSide("a", ""), stringSide("b", ""), io.Discard); err == nil {
 		t.Error("second Run on one Differ: got no error")
@@ -415,7 +507,7 @@ func TestDebugLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`msg="document changed" id=x`, `msg="document removed" id=gone`, `msg="document added" id=new`, `msg="diff done"`} {
+	for _, s := range []string{`msg="document overwritten" id=x`, `msg="document removed" id=gone`, `msg="document added" id=new`, `msg="diff compared"`} {
 		if !strings.Contains(logs.String(), s) {
 			t.Errorf("log does not contain %q:\n%s", s, logs.String())
 		}
@@ -423,13 +515,36 @@ func TestDebugLog(t *testing.T) {
 }
 
 func TestCountsJSON(t *testing.T) {
-	b, err := json.Marshal(Counts{Original: 1, Restored: 2, Unchanged: 3, Changed: 4, Added: 5, Removed: 6, RoutingChanged: 7, Ignored: []string{"/m"}})
-	if err != nil {
-		t.Fatal(err)
+	outcome := Outcome{Original: 1, Target: 2, Unchanged: 3, Recovered: 4, Overwritten: 5, Added: 6, Removed: 7, RoutingChanged: 8}
+	wantOutcome := `"outcome":{"original":1,"target":2,"unchanged":3,"recovered":4,"overwritten":5,"added":6,"removed":7,"routing_changed":8}`
+	fields := &Fields{
+		Paths: []FieldStat{{Path: "/a/*", Class: FieldRecovered, Add: 1, Replace: 2, Remove: 3, Documents: 4,
+			Samples: []Sample{{ID: "x", After: json.RawMessage(`1`)}, {ID: "y", Before: json.RawMessage(`"s"`), Cut: true}}}},
+		Other: FieldOther{Paths: 1, Add: 2, Replace: 3, Remove: 4, Documents: 5},
 	}
-	want := `{"original":1,"restored":2,"unchanged":3,"changed":4,"added":5,"removed":6,"routing_changed":7,"ignored":["/m"]}`
-	if string(b) != want {
-		t.Errorf("got %s, want %s", b, want)
+	wantFields := `"fields":{"paths":[{"path":"/a/*","class":"recovered","add":1,"replace":2,"remove":3,"documents":4,` +
+		`"samples":[{"_id":"x","after":1},{"_id":"y","before":"s","cut":true}]}],` +
+		`"other":{"paths":1,"add":2,"replace":3,"remove":4,"documents":5}}`
+	tests := []struct {
+		name string
+		c    Counts
+		want string
+	}{
+		{"two-sided", Counts{Outcome: outcome, Fields: fields, Ignored: []string{"/m"}},
+			`{` + wantOutcome + `,` + wantFields + `,"ignored":["/m"]}`},
+		{"three-sided", Counts{Outcome: outcome, Loss: &Loss{Backup: 11, Lost: 12, Stripped: 13, EditedSinceBackup: 14,
+			NewSinceBackup: 15, NotRecovered: 16, NotRecoveredLost: 17}, Fields: &Fields{Paths: []FieldStat{}, Other: FieldOther{Truncated: true}}, Ignored: []string{}},
+			`{` + wantOutcome + `,"loss":{"backup":11,"lost":12,"stripped":13,"edited_since_backup":14,"new_since_backup":15,` +
+				`"not_recovered":16,"not_recovered_lost":17},"fields":{"paths":[],"other":{"paths":0,"add":0,"replace":0,"remove":0,"documents":0,"truncated":true}},"ignored":[]}`},
+	}
+	for _, tt := range tests {
+		b, err := json.Marshal(tt.c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != tt.want {
+			t.Errorf("%s: got  %s\nwant %s", tt.name, b, tt.want)
+		}
 	}
 }
 
@@ -454,7 +569,8 @@ func TestStatsWhileRunning(t *testing.T) {
 			default:
 			}
 			s := d.Stats()
-			if s.Unchanged+s.Changed < last.Unchanged+last.Changed || s.Original < last.Original {
+			if done, before := s.Outcome.Unchanged+s.Outcome.Recovered+s.Outcome.Overwritten,
+				last.Outcome.Unchanged+last.Outcome.Recovered+last.Outcome.Overwritten; done < before || s.Outcome.Original < last.Outcome.Original {
 				t.Errorf("Stats went backwards: %+v after %+v", s, last)
 			}
 			last = s
@@ -466,10 +582,13 @@ func TestStatsWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Changed+c.Unchanged != 5000 || last.Original > 5000 {
-		t.Errorf("got %+v, last progress %+v", c, last)
+	// n becomes n%7: the first 7 are unchanged, the rest replaced.
+	if o := c.Outcome; o.Overwritten != 4993 || o.Recovered != 0 || o.Unchanged != 7 || last.Outcome.Original > 5000 {
+		t.Errorf("got %+v, last progress %+v", o, last.Outcome)
 	}
-	if fmt.Sprint(d.Stats()) != fmt.Sprint(c) {
-		t.Errorf("Stats after Run %+v, want %+v", d.Stats(), c)
+	noFields := c
+	noFields.Fields = nil
+	if countsJSON(t, d.Stats()) != countsJSON(t, noFields) {
+		t.Errorf("Stats after Run %s, want %s", countsJSON(t, d.Stats()), countsJSON(t, noFields))
 	}
 }

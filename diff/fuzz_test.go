@@ -119,30 +119,67 @@ func FuzzDiff(f *testing.F) {
 		sideB := `{"_id":"x","_source":` + cb.String() + "}\n" + `{"_id":"z","_source":` + cb.String() + "}\n"
 		fwd, cf := runDiff(t, stringSide("a", sideA), stringSide("b", sideB), Options{Workers: 2})
 		bwd, cr := runDiff(t, stringSide("b", sideB), stringSide("a", sideA), Options{Workers: 2})
-		if cf.Changed != cr.Changed || cf.Added != cr.Removed || cf.Removed != cr.Added || cf.Unchanged != cr.Unchanged {
-			t.Fatalf("counts do not mirror: %+v and %+v", cf, cr)
+		//
+		// Added and removed swap. A changed document is recovered when its
+		// patch only adds: then the document grew, and the way back only
+		// removes, so it is overwritten, by removes alone. Both ways
+		// recovered cannot be (each side would hold more than the other);
+		// both ways overwritten is an edit (replaces, or adds and removes).
+		fo, ro := cf.Outcome, cr.Outcome
+		if fo.Added != ro.Removed || fo.Removed != ro.Added || fo.Unchanged != ro.Unchanged ||
+			fo.Recovered+fo.Overwritten != ro.Recovered+ro.Overwritten || fo.Recovered+ro.Recovered > 1 {
+			t.Fatalf("counts do not mirror: %+v and %+v", fo, ro)
 		}
-		want := map[string]string{"y": ChangeRemoved, "z": ChangeAdded}
+		changed := int64(0)
 		if !eqab {
-			want["x"] = ChangeChanged
+			changed = 1
 		}
-		got := map[string]string{}
-		for _, l := range parseReport(t, fwd) {
-			got[l.ID] = l.Change
+		if fo.Recovered+fo.Overwritten != changed {
+			t.Fatalf("equal=%v but %d recovered and %d overwritten", eqab, fo.Recovered, fo.Overwritten)
 		}
-		if len(got) != len(want) || got["x"] != want["x"] || got["y"] != want["y"] || got["z"] != want["z"] {
-			t.Fatalf("got classes %v, want %v", got, want)
+		lines := map[string]map[string]reportLine{"forward": {}, "backward": {}}
+		for dir, report := range map[string]string{"forward": fwd, "backward": bwd} {
+			for _, l := range parseReport(t, report) {
+				lines[dir][l.ID] = l
+			}
 		}
-		for _, l := range parseReport(t, bwd) {
-			if m := map[string]string{ChangeAdded: ChangeRemoved, ChangeRemoved: ChangeAdded, ChangeChanged: ChangeChanged}; want[l.ID] != m[l.Change] {
-				t.Fatalf("backward: %s is %s, forward %s", l.ID, l.Change, want[l.ID])
+		for dir, want := range map[string]map[string]string{
+			"forward":  {"y": ChangeRemoved, "z": ChangeAdded},
+			"backward": {"y": ChangeAdded, "z": ChangeRemoved},
+		} {
+			if !eqab {
+				x, ok := lines[dir]["x"]
+				if !ok {
+					t.Fatalf("%s: x differs but has no report line", dir)
+				}
+				want["x"] = wantChange(t, x.Patch, false)
+			}
+			got := map[string]string{}
+			for id, l := range lines[dir] {
+				got[id] = l.Change
+			}
+			if len(got) != len(want) || got["x"] != want["x"] || got["y"] != want["y"] || got["z"] != want["z"] {
+				t.Fatalf("%s: got classes %v, want %v", dir, got, want)
+			}
+		}
+		if !eqab {
+			fx, bx := lines["forward"]["x"], lines["backward"]["x"]
+			for _, p := range []struct{ grew, back reportLine }{{fx, bx}, {bx, fx}} {
+				if p.grew.Change != ChangeRecovered {
+					continue
+				}
+				ops := patchOps(t, p.back.Patch)
+				if p.back.Change != ChangeOverwritten || ops["remove"] == 0 || ops["add"]+ops["replace"]+ops["move"]+ops["copy"] != 0 {
+					t.Fatalf("recovered by %s, but the way back is %s by %s, want overwritten by removes only\na=%s\nb=%s",
+						p.grew.Patch, p.back.Change, p.back.Patch, a, b)
+				}
 			}
 		}
 	})
 }
 
 // checkSameAsJSONDiff checks that got is the patch jsondiff.CompareJSON
-// makes from the whole documents decoded with canonical numbers, and,
+// makes (with the LCS option, as the package does) from the whole documents decoded with canonical numbers, and,
 // when the documents hold no number, with encoding/json itself.
 func checkSameAsJSONDiff(t *testing.T, a, b []byte, got jsondiff.Patch) {
 	t.Helper()
@@ -152,7 +189,7 @@ func checkSameAsJSONDiff(t *testing.T, a, b []byte, got jsondiff.Patch) {
 		*(v.(*any)) = tree
 		return err
 	})
-	want, err := jsondiff.CompareJSON(a, b, jsondiff.Invertible(), canonical)
+	want, err := jsondiff.CompareJSON(a, b, jsondiff.Invertible(), jsondiff.LCS(), canonical)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +199,7 @@ func checkSameAsJSONDiff(t *testing.T, a, b []byte, got jsondiff.Patch) {
 	if bytes.ContainsAny(a, "0123456789") || bytes.ContainsAny(b, "0123456789") {
 		return
 	}
-	plain, err := jsondiff.CompareJSON(a, b, jsondiff.Invertible())
+	plain, err := jsondiff.CompareJSON(a, b, jsondiff.Invertible(), jsondiff.LCS())
 	if err != nil {
 		t.Fatal(err)
 	}

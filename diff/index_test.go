@@ -50,8 +50,8 @@ func TestIndexSubset(t *testing.T) {
 		change     string
 		want       Counts
 	}{
-		{"removed", "four", "one", ChangeRemoved, Counts{Original: 4, Restored: 1, Unchanged: 1, Removed: 3, Ignored: []string{}}},
-		{"added", "one", "four", ChangeAdded, Counts{Original: 1, Restored: 4, Unchanged: 1, Added: 3, Ignored: []string{}}},
+		{"removed", "four", "one", ChangeRemoved, Counts{Outcome: Outcome{Original: 4, Target: 1, Unchanged: 1, Removed: 3}, Fields: &Fields{Paths: []FieldStat{}}, Ignored: []string{}}},
+		{"added", "one", "four", ChangeAdded, Counts{Outcome: Outcome{Original: 1, Target: 4, Unchanged: 1, Added: 3}, Fields: &Fields{Paths: []FieldStat{}}, Ignored: []string{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,8 +63,8 @@ func TestIndexSubset(t *testing.T) {
 				if strings.Join(got[tt.change], ",") != "2,3,4" || len(got) != 1 {
 					t.Errorf("%+v: got %v, want %s 2,3,4 only", v, got, tt.change)
 				}
-				if fmt.Sprint(counts) != fmt.Sprint(tt.want) {
-					t.Errorf("%+v: got counts %+v, want %+v", v, counts, tt.want)
+				if g, w := countsJSON(t, counts), countsJSON(t, tt.want); g != w {
+					t.Errorf("%+v: got counts %s, want %s", v, g, w)
 				}
 			}
 		})
@@ -100,16 +100,36 @@ func TestCommonsLossScenario(t *testing.T) {
 		stripped = append(stripped, id)
 	}
 	slices.Sort(stripped)
-	if !slices.Equal(got[ChangeChanged], stripped) {
-		t.Errorf("changed: got %v, want the stripped %v", got[ChangeChanged], stripped)
+	// The snapshot puts the stripped fields back and overwrites nothing.
+	if !slices.Equal(got[ChangeRecovered], stripped) {
+		t.Errorf("recovered: got %v, want the stripped %v", got[ChangeRecovered], stripped)
+	}
+	if len(got[ChangeOverwritten]) != 0 {
+		t.Errorf("overwritten: got %v, want none", got[ChangeOverwritten])
 	}
 	if len(got[ChangeRemoved]) != 0 {
 		t.Errorf("removed: got %v, want none", got[ChangeRemoved])
 	}
-	want := Counts{Original: int64(len(sc.Original)), Restored: int64(len(sc.Complete)), Unchanged: int64(len(sc.Original) - len(stripped)),
-		Changed: int64(len(stripped)), Added: int64(len(sc.Lost)), Ignored: []string{}}
-	if fmt.Sprint(counts) != fmt.Sprint(want) {
-		t.Errorf("got counts %+v, want %+v", counts, want)
+	want := Outcome{Original: int64(len(sc.Original)), Target: int64(len(sc.Complete)), Unchanged: int64(len(sc.Original) - len(stripped)),
+		Recovered: int64(len(stripped)), Added: int64(len(sc.Lost))}
+	if counts.Outcome != want || counts.Loss != nil || len(counts.Ignored) != 0 {
+		t.Errorf("got counts %s, want outcome %+v and no loss", countsJSON(t, counts), want)
+	}
+	// Every stripped path is counted as recovered, once per document.
+	recoveredOps := map[string]int64{}
+	for _, id := range stripped {
+		for _, p := range sc.Stripped[id] {
+			recoveredOps[pathPattern(p)]++
+		}
+	}
+	for _, f := range counts.Fields.Paths {
+		if f.Class != FieldRecovered || f.Replace+f.Remove != 0 || f.Add != recoveredOps[f.Path] {
+			t.Errorf("field row %+v, want recovered with %d adds", f, recoveredOps[f.Path])
+		}
+		delete(recoveredOps, f.Path)
+	}
+	if len(recoveredOps) != 0 && counts.Fields.Other.Add == 0 {
+		t.Errorf("stripped paths not counted by field: %v", recoveredOps)
 	}
 
 	// The patches put the stripped fields back, and only those.
@@ -123,7 +143,7 @@ func TestCommonsLossScenario(t *testing.T) {
 	}
 	for _, l := range lines {
 		switch l.Change {
-		case ChangeChanged:
+		case ChangeRecovered:
 			patched, err := applyPatch(t, decodeJSON(t, orig[l.ID]), l.Patch)
 			if err != nil {
 				t.Fatalf("%s: %v", l.ID, err)
@@ -163,8 +183,8 @@ func TestCommonsLossScenario(t *testing.T) {
 			if r != report {
 				t.Errorf("report differs from workers 1 (%d bytes vs %d)", len(r), len(report))
 			}
-			if fmt.Sprint(cnt) != fmt.Sprint(counts) {
-				t.Errorf("got counts %+v, want %+v", cnt, counts)
+			if g, w := countsJSON(t, cnt), countsJSON(t, counts); g != w {
+				t.Errorf("got counts %s, want %s", g, w)
 			}
 		})
 	}
@@ -182,6 +202,7 @@ func TestIndexMatchesDump(t *testing.T) {
 		{"classes", Options{}},
 		{"classes", Options{Overlay: OverlayPreferOriginal}},
 		{"classes", Options{Overlay: OverlayPreferSource}},
+		{"classes", Options{Overlay: OverlaySource}},
 		{"arrays", Options{}},
 		{"ignore", Options{Ignore: []string{"/modified", "/tags/*/id"}}},
 		{"unicode", Options{}},
@@ -204,8 +225,8 @@ func TestIndexMatchesDump(t *testing.T) {
 				if report != wantReport {
 					t.Errorf("workers %d: index report differs from the dump report:\n%s\nwant:\n%s", workers, report, wantReport)
 				}
-				if fmt.Sprint(counts) != fmt.Sprint(wantCounts) {
-					t.Errorf("workers %d: got counts %+v, want %+v", workers, counts, wantCounts)
+				if g, w := countsJSON(t, counts), countsJSON(t, wantCounts); g != w {
+					t.Errorf("workers %d: got counts %s, want %s", workers, g, w)
 				}
 			}
 		})
@@ -301,11 +322,12 @@ func TestRetriesRejectedRequests(t *testing.T) {
 	if inj["429"]+inj["503"] == 0 {
 		t.Fatalf("no 429 or 503 injected: %v", inj)
 	}
-	if got != want || fmt.Sprint(gotCounts) != fmt.Sprint(wantCounts) {
-		t.Errorf("with retried requests: counts %+v, want %+v; reports equal: %v", gotCounts, wantCounts, got == want)
+	if g, w := countsJSON(t, gotCounts), countsJSON(t, wantCounts); got != want || g != w {
+		t.Errorf("with retried requests: counts %s, want %s; reports equal: %v", g, w, got == want)
 	}
-	if wantCounts.Changed != 20 || wantCounts.Unchanged != 180 {
-		t.Errorf("got %+v, want 20 changed and 180 unchanged", wantCounts)
+	// Every tenth document has a value replaced: overwritten.
+	if o := wantCounts.Outcome; o.Overwritten != 20 || o.Recovered != 0 || o.Unchanged != 180 {
+		t.Errorf("got %+v, want 20 overwritten and 180 unchanged", o)
 	}
 }
 
@@ -371,19 +393,24 @@ func TestIndexRoutingChanged(t *testing.T) {
 			report, counts := runDiff(t, IndexSide(c, dir.a), IndexSide(c, dir.b), Options{Workers: 2})
 			lines := parseReport(t, report)
 			if len(lines) != 2 || lines[0].ID != "moved" || lines[1].ID != "unrouted" {
-				t.Fatalf("got report %s, want moved and unrouted changed", report)
+				t.Fatalf("got report %s, want moved and unrouted overwritten", report)
 			}
+			// A routing change overwrites, whatever the patch: "moved"
+			// has none, "unrouted" an add one way and a remove the other.
 			for _, l := range lines {
-				if l.Change != ChangeChanged || l.Routing == nil {
-					t.Errorf("%s: got %s without routing, want changed with routing", l.ID, l.Change)
+				if l.Change != ChangeOverwritten || l.Routing == nil {
+					t.Errorf("%s: got %s (routing %v), want overwritten with routing", l.ID, l.Change, l.Routing != nil)
 				}
+			}
+			if p := string(lines[0].Patch); p != "[]" {
+				t.Errorf("moved: patch %s, want none", p)
 			}
 			if r := lines[0].Routing; r != nil && (r.Original == nil || r.Restored == nil || *r.Original == *r.Restored) {
 				t.Errorf("moved: routing %+v", r)
 			}
-			want := Counts{Original: 3, Restored: 3, Unchanged: 1, Changed: 2, RoutingChanged: 2, Ignored: []string{}}
-			if fmt.Sprint(counts) != fmt.Sprint(want) {
-				t.Errorf("got counts %+v, want %+v", counts, want)
+			want := Outcome{Original: 3, Target: 3, Unchanged: 1, Overwritten: 2, RoutingChanged: 2}
+			if counts.Outcome != want || counts.Loss != nil {
+				t.Errorf("got counts %s, want outcome %+v", countsJSON(t, counts), want)
 			}
 		})
 	}

@@ -202,47 +202,6 @@ func TestParsePointer(t *testing.T) {
 	}
 }
 
-// semanticEqual compares two trees decoded with UseNumber (or by the
-// parser), numbers by exact value; it is independent of the code under
-// test.
-func semanticEqual(a, b any) bool {
-	switch a := a.(type) {
-	case map[string]any:
-		b, ok := b.(map[string]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for k, v := range a {
-			w, ok := b[k]
-			if !ok || !semanticEqual(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		b, ok := b.([]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if !semanticEqual(a[i], b[i]) {
-				return false
-			}
-		}
-		return true
-	case json.Number:
-		b, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		x, ok1 := new(big.Rat).SetString(string(a))
-		y, ok2 := new(big.Rat).SetString(string(b))
-		return ok1 && ok2 && x.Cmp(y) == 0
-	default:
-		return a == b
-	}
-}
-
 // decodeJSON decodes with encoding/json, numbers as json.Number.
 func decodeJSON(t testing.TB, b []byte) any {
 	t.Helper()

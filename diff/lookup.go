@@ -1,9 +1,9 @@
 package diff
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -11,130 +11,294 @@ import (
 	"github.com/esrestore/esrestore/internal/dump"
 )
 
-// lookupJoin diffs two indexes. Elasticsearch cannot sort on _id, so
-// instead of walking both in step it looks documents up:
+// lookupJoin diffs indexes. Elasticsearch cannot sort on _id, so instead
+// of walking the sides in step it looks documents up:
 //
 //   - pass 1 scans the original (sliced over Workers) and fetches each
-//     page's ids from the restored index with one _mget, with the original
-//     hit's routing; it classifies them as unchanged, changed or removed;
-//   - pass 2 scans the restored index's ids and routings only, asks the
-//     original for them with _source:false, and fetches the sources of the
-//     ids the original lacks: added.
+//     page's ids from the target and the backup with one _mget each, with
+//     the original hit's routing; every document of the original is
+//     classified here;
+//   - pass 2 scans the target's ids and routings only, asks the original
+//     for them with _source:false, and fetches the target's copies of the
+//     ids the original lacks (added), with whether the backup has them
+//     (lost, and back);
+//   - pass 3 scans the backup's ids for lost documents the target lacks
+//     too (not recovered). It is skipped when the backup's _count shows
+//     that passes 1 and 2 met every backup document; with a virtual
+//     target it is where lost documents are added.
 //
 // An _mget miss is confirmed by an ids query over every shard before it
-// counts, so a document whose routing changed is reported as changed, not
-// as removed plus added. Misses wait in their worker until a page's worth
-// has gathered, so a few missing documents a page cost one search per
-// many pages rather than one per page. The documents each pass read are checked against
-// _count, and the documents found on both sides by one pass against the
-// other.
-func (d *Differ) lookupJoin(ctx context.Context, log *slog.Logger, o, r *indexSide, rep *sorter) (Counts, error) {
+// counts, so a document whose routing changed is reported as such, not as
+// removed plus added. Misses wait in their worker until a page's worth
+// has gathered. The documents each pass read are checked against _count,
+// and the documents found on two sides by one pass against the other.
+func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 	opt := &d.opt
+	log := opt.Logger
+	o := s.Original.(*indexSide)
+	var b, t *indexSide
+	if s.Backup != nil {
+		b = s.Backup.(*indexSide)
+	}
+	if s.Target != nil {
+		t = s.Target.(*indexSide)
+	}
 	workers := make([]*worker, opt.Workers)
 	for i := range workers {
 		workers[i] = d.newWorker()
 	}
-	preferOriginal := opt.Overlay == OverlayPreferOriginal
+	lj := &lookupState{d: d, o: o, b: b, t: t, rep: rep}
 
 	start := time.Now()
-	var origRead, matched atomic.Int64
-	err := o.scan(ctx, opt, preferOriginal, func(ctx context.Context, slice int, page []dump.Doc) error {
+	var origRead atomic.Int64
+	err := o.scan(ctx, opt, false, func(ctx context.Context, slice int, page []dump.Doc) error {
 		origRead.Add(int64(len(page)))
 		d.live.original.Add(int64(len(page)))
-		if preferOriginal {
-			// The merge keeps every document of the original as it is;
-			// only the ids pass 2 finds missing here are news.
-			d.live.unchanged.Add(int64(len(page)))
-			return nil
-		}
-		return d.lookupOriginalPage(ctx, workers[slice], o, r, page, rep, &matched)
+		return lj.originalPage(ctx, workers[slice], page)
 	})
 	for _, w := range workers {
 		if err != nil {
 			break
 		}
-		err = d.resolveOriginalMisses(ctx, w, r, rep, &matched)
+		err = lj.resolvePending(ctx, w)
 	}
 	if err != nil {
-		return Counts{}, fmt.Errorf("pass 1 (original %q): %w", o.index, err)
+		return fmt.Errorf("pass 1 (original %q): %w", o.index, err)
 	}
-	log.Info("diff pass 1 done", "read", origRead.Load(), "found_in_restored", matched.Load(),
-		"elapsed", time.Since(start).Round(time.Millisecond))
+	log.Info("diff pass done", "pass", 1, "side", "original", "read", origRead.Load(),
+		"in_target", lj.tgtFound.Load(), "in_backup", lj.backFound.Load(), "seconds", time.Since(start).Seconds())
+	if err := checkCount(ctx, o, origRead.Load()); err != nil {
+		return err
+	}
 
-	start = time.Now()
-	var restRead, both atomic.Int64
-	err = r.scan(ctx, opt, true, func(ctx context.Context, slice int, page []dump.Doc) error {
-		restRead.Add(int64(len(page)))
-		d.live.restored.Add(int64(len(page)))
-		return d.lookupRestoredPage(ctx, workers[slice], o, r, page, rep, &both)
-	})
-	for _, w := range workers {
+	if t != nil {
+		start = time.Now()
+		var read atomic.Int64
+		err = t.scan(ctx, opt, true, func(ctx context.Context, slice int, page []dump.Doc) error {
+			read.Add(int64(len(page)))
+			d.live.target.Add(int64(len(page)))
+			return lj.targetPage(ctx, workers[slice], page)
+		})
+		for _, w := range workers {
+			if err != nil {
+				break
+			}
+			err = lj.resolveTargetMisses(ctx, w)
+		}
 		if err != nil {
-			break
+			return fmt.Errorf("pass 2 (target %q): %w", t.index, err)
 		}
-		err = d.resolveRestoredMisses(ctx, w, o, r, rep, &both)
+		log.Info("diff pass done", "pass", 2, "side", "target", "read", read.Load(),
+			"in_original", lj.both.Load(), "lost_in_target", lj.lostInTarget.Load(), "seconds", time.Since(start).Seconds())
+		if err := checkCount(ctx, t, read.Load()); err != nil {
+			return err
+		}
+		if lj.tgtFound.Load() != lj.both.Load() {
+			return fmt.Errorf("%w: %d documents of %q found in %q, but %d of %q found in %q",
+				ErrCountMismatch, lj.tgtFound.Load(), o.index, t.index, lj.both.Load(), t.index, o.index)
+		}
 	}
-	if err != nil {
-		return Counts{}, fmt.Errorf("pass 2 (restored %q): %w", r.index, err)
-	}
-	log.Info("diff pass 2 done", "read", restRead.Load(), "found_in_original", both.Load(),
-		"elapsed", time.Since(start).Round(time.Millisecond))
 
-	for _, s := range []struct {
-		side *indexSide
-		read int64
-	}{{o, origRead.Load()}, {r, restRead.Load()}} {
-		n, err := s.side.count(ctx)
-		if err != nil {
-			return Counts{}, err
+	if b == nil {
+		if d.virtual {
+			return fmt.Errorf("%w: a virtual target needs a backup", ErrBadOptions)
 		}
-		if n != s.read {
-			return Counts{}, fmt.Errorf("%w: index %q: _count is %d, the scan read %d", ErrCountMismatch, s.side.index, n, s.read)
-		}
+		return nil
 	}
-	if !preferOriginal && matched.Load() != both.Load() {
-		return Counts{}, fmt.Errorf("%w: %d documents of %q found in %q, but %d of %q found in %q",
-			ErrCountMismatch, matched.Load(), o.index, r.index, both.Load(), r.index, o.index)
-	}
-	return d.totals(origRead.Load(), restRead.Load(), both.Load())
-}
-
-// lookupOriginalPage classifies one page of the original.
-func (d *Differ) lookupOriginalPage(ctx context.Context, w *worker, o, r *indexSide, page []dump.Doc, rep *sorter, matched *atomic.Int64) error {
-	opt := &d.opt
-	lookups := make([]lookup, len(page))
-	for i, doc := range page {
-		lookups[i] = lookup{id: doc.ID, routing: doc.Routing}
-	}
-	got, err := mget(ctx, r.es, r.index, lookups, true, opt.MaxAttempts)
+	n, err := b.count(ctx)
 	if err != nil {
 		return err
 	}
-	for i, g := range got {
-		if !g.Found {
-			w.missOriginal = append(w.missOriginal, page[i])
-			continue
-		}
-		matched.Add(1)
-		if err := d.both(w, rep, page[i].ID, page[i].Routing, g.Routing, page[i].Source, g.Source); err != nil {
-			return err
-		}
+	if met := lj.backFound.Load() + lj.lostInTarget.Load(); t != nil && met == n {
+		// Every backup document is in the original or the target: none
+		// is lost without coming back, and the backup need not be read.
+		d.live.backup.Store(met)
+		log.Info("diff pass skipped", "pass", 3, "side", "backup", "reason", "every backup document already met",
+			"backup_count", n)
+		return nil
 	}
-	if len(w.missOriginal) >= opt.PageSize {
-		return d.resolveOriginalMisses(ctx, w, r, rep, matched)
+	start = time.Now()
+	var read atomic.Int64
+	err = b.scan(ctx, opt, true, func(ctx context.Context, slice int, page []dump.Doc) error {
+		read.Add(int64(len(page)))
+		return lj.backupPage(ctx, workers[slice], page)
+	})
+	for _, w := range workers {
+		if err != nil {
+			break
+		}
+		err = lj.resolveBackupMisses(ctx, w)
+	}
+	if err != nil {
+		return fmt.Errorf("pass 3 (backup %q): %w", b.index, err)
+	}
+	log.Info("diff pass done", "pass", 3, "side", "backup", "read", read.Load(),
+		"in_original", lj.backBoth.Load(), "lost", d.live.lost.Load(), "seconds", time.Since(start).Seconds())
+	if read.Load() != n {
+		return fmt.Errorf("%w: index %q: _count is %d, the scan read %d", ErrCountMismatch, b.index, n, read.Load())
+	}
+	if lj.backFound.Load() != lj.backBoth.Load() {
+		return fmt.Errorf("%w: %d documents of %q found in %q, but %d of %q found in %q",
+			ErrCountMismatch, lj.backFound.Load(), o.index, b.index, lj.backBoth.Load(), b.index, o.index)
+	}
+	d.live.backup.Store(read.Load())
+	if d.virtual {
+		o := d.Stats().Outcome
+		d.live.target.Store(o.Original - o.Removed + o.Added)
 	}
 	return nil
 }
 
-// resolveOriginalMisses classifies the original's documents _mget did not
-// find in the restored index: changed if an ids query finds them under
-// another routing, else removed.
-func (d *Differ) resolveOriginalMisses(ctx context.Context, w *worker, r *indexSide, rep *sorter, matched *atomic.Int64) error {
-	all := w.missOriginal
-	w.missOriginal = nil
-	for miss := range slices.Chunk(all, d.idsBatch()) {
-		if err := d.resolveOriginalBatch(ctx, w, r, rep, matched, miss); err != nil {
+// checkCount compares the documents a scan read with the index's _count.
+func checkCount(ctx context.Context, s *indexSide, read int64) error {
+	n, err := s.count(ctx)
+	if err != nil {
+		return err
+	}
+	if n != read {
+		return fmt.Errorf("%w: index %q: _count is %d, the scan read %d", ErrCountMismatch, s.index, n, read)
+	}
+	return nil
+}
+
+// lookupState is what the passes of a lookup join share.
+type lookupState struct {
+	d       *Differ
+	o, b, t *indexSide
+	rep     *sorter
+	// tgtFound and backFound count the original's documents found in the
+	// target and the backup (pass 1); both the target's found in the
+	// original (pass 2, must equal tgtFound); lostInTarget the target's
+	// documents the original lacks and the backup has; backBoth the
+	// backup's found in the original (pass 3, must equal backFound).
+	tgtFound, backFound, both, lostInTarget, backBoth atomic.Int64
+}
+
+// pendingDoc is a document of the original whose _mget missed on the
+// target or the backup, waiting for an ids query.
+type pendingDoc struct {
+	tr           *triple
+	needT, needB bool
+}
+
+// lookups lists the ids and routings of docs for an _mget.
+func lookups(docs []dump.Doc) []lookup {
+	out := make([]lookup, len(docs))
+	for i, doc := range docs {
+		out[i] = lookup{id: doc.ID, routing: doc.Routing}
+	}
+	return out
+}
+
+// originalPage looks one page of the original up on the other sides and
+// classifies the documents found on all of them.
+func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.Doc) error {
+	d := lj.d
+	trs := make([]pendingDoc, len(page))
+	for i, doc := range page {
+		trs[i].tr = &triple{id: doc.ID, o: &ref{routing: doc.Routing, src: doc.Source}}
+	}
+	ls := lookups(page)
+	for _, side := range []struct {
+		s     *indexSide
+		found *atomic.Int64
+		set   func(p *pendingDoc, r *ref)
+	}{
+		{lj.t, &lj.tgtFound, func(p *pendingDoc, r *ref) {
+			if r == nil {
+				p.needT = true
+			} else {
+				p.tr.t = r
+			}
+		}},
+		{lj.b, &lj.backFound, func(p *pendingDoc, r *ref) {
+			if r == nil {
+				p.needB = true
+			} else {
+				p.tr.b = r
+			}
+		}},
+	} {
+		if side.s == nil {
+			continue
+		}
+		got, err := mget(ctx, side.s.es, side.s.index, ls, true, d.opt.MaxAttempts)
+		if err != nil {
 			return err
+		}
+		for i, g := range got {
+			if !g.Found {
+				side.set(&trs[i], nil)
+				continue
+			}
+			side.found.Add(1)
+			side.set(&trs[i], &ref{routing: g.Routing, src: g.Source})
+		}
+	}
+	for i := range trs {
+		p := &trs[i]
+		if p.needT || p.needB {
+			// Copy what is kept past this page, so the page's answers
+			// can go.
+			keep := func(r *ref) *ref {
+				if r == nil {
+					return nil
+				}
+				return &ref{routing: r.routing, src: bytes.Clone(r.src)}
+			}
+			p.tr.o, p.tr.t, p.tr.b = keep(p.tr.o), keep(p.tr.t), keep(p.tr.b)
+			w.pending = append(w.pending, p)
+			continue
+		}
+		if err := d.classify(w, lj.rep, p.tr); err != nil {
+			return err
+		}
+	}
+	if len(w.pending) >= d.opt.PageSize {
+		return lj.resolvePending(ctx, w)
+	}
+	return nil
+}
+
+// resolvePending looks the pending documents up by id on every shard of
+// the sides they missed on, then classifies them.
+func (lj *lookupState) resolvePending(ctx context.Context, w *worker) error {
+	all := w.pending
+	w.pending = nil
+	for batch := range slices.Chunk(all, lj.d.idsBatch()) {
+		for _, side := range []struct {
+			s     *indexSide
+			need  func(p *pendingDoc) bool
+			set   func(p *pendingDoc, r *ref)
+			found *atomic.Int64
+		}{
+			{lj.t, func(p *pendingDoc) bool { return p.needT }, func(p *pendingDoc, r *ref) { p.tr.t = r }, &lj.tgtFound},
+			{lj.b, func(p *pendingDoc) bool { return p.needB }, func(p *pendingDoc, r *ref) { p.tr.b = r }, &lj.backFound},
+		} {
+			var ids []string
+			for _, p := range batch {
+				if side.need(p) {
+					ids = append(ids, p.tr.id)
+				}
+			}
+			if len(ids) == 0 {
+				continue
+			}
+			found, err := lj.d.findAnyRouting(ctx, side.s, ids, true)
+			if err != nil {
+				return err
+			}
+			for _, p := range batch {
+				if g, ok := found[p.tr.id]; ok && side.need(p) {
+					side.found.Add(1)
+					side.set(p, &ref{routing: g.Routing, src: g.Source})
+				}
+			}
+		}
+		for _, p := range batch {
+			if err := lj.d.classify(w, lj.rep, p.tr); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -144,102 +308,169 @@ func (d *Differ) resolveOriginalMisses(ctx context.Context, w *worker, r *indexS
 // the result window since the query asks for one hit more.
 func (d *Differ) idsBatch() int { return min(d.opt.PageSize, MaxPageSize-1) }
 
-func (d *Differ) resolveOriginalBatch(ctx context.Context, w *worker, r *indexSide, rep *sorter, matched *atomic.Int64, miss []dump.Doc) error {
-	ids := make([]string, len(miss))
-	for i, doc := range miss {
-		ids[i] = doc.ID
-	}
-	found, err := d.findAnyRouting(ctx, r, ids, true)
-	if err != nil {
-		return err
-	}
-	for _, doc := range miss {
-		if g, ok := found[doc.ID]; ok {
-			matched.Add(1)
-			if err := d.both(w, rep, doc.ID, doc.Routing, g.Routing, doc.Source, g.Source); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := d.onlyOriginal(w, rep, doc.ID, doc.Routing, doc.Source); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// lookupRestoredPage finds the documents of one page of restored ids that
-// the original lacks.
-func (d *Differ) lookupRestoredPage(ctx context.Context, w *worker, o, r *indexSide, page []dump.Doc, rep *sorter, both *atomic.Int64) error {
-	opt := &d.opt
-	lookups := make([]lookup, len(page))
-	for i, doc := range page {
-		lookups[i] = lookup{id: doc.ID, routing: doc.Routing}
-	}
-	got, err := mget(ctx, o.es, o.index, lookups, false, opt.MaxAttempts)
+// targetPage finds the documents of one page of target ids that the
+// original lacks.
+func (lj *lookupState) targetPage(ctx context.Context, w *worker, page []dump.Doc) error {
+	got, err := mget(ctx, lj.o.es, lj.o.index, lookups(page), false, lj.d.opt.MaxAttempts)
 	if err != nil {
 		return err
 	}
 	for i, g := range got {
 		if g.Found {
-			both.Add(1)
+			lj.both.Add(1)
 		} else {
-			w.missRestored = append(w.missRestored, lookups[i])
+			w.missTgt = append(w.missTgt, page[i])
 		}
 	}
-	if len(w.missRestored) >= opt.PageSize {
-		return d.resolveRestoredMisses(ctx, w, o, r, rep, both)
+	if len(w.missTgt) >= lj.d.opt.PageSize {
+		return lj.resolveTargetMisses(ctx, w)
 	}
 	return nil
 }
 
-// resolveRestoredMisses reports the restored ids _mget did not find in the
+// resolveTargetMisses reports the target ids _mget did not find in the
 // original as added, unless an ids query finds them there under another
-// routing (pass 1 reported those).
-func (d *Differ) resolveRestoredMisses(ctx context.Context, w *worker, o, r *indexSide, rep *sorter, both *atomic.Int64) error {
-	all := w.missRestored
-	w.missRestored = nil
-	for miss := range slices.Chunk(all, d.idsBatch()) {
-		if err := d.resolveRestoredBatch(ctx, w, o, r, rep, both, miss); err != nil {
+// routing (pass 1 classified those).
+func (lj *lookupState) resolveTargetMisses(ctx context.Context, w *worker) error {
+	all := w.missTgt
+	w.missTgt = nil
+	for miss := range slices.Chunk(all, lj.d.idsBatch()) {
+		only, err := lj.notIn(ctx, lj.o, miss, &lj.both)
+		if err != nil || len(only) == 0 {
 			return err
 		}
+		docs, err := mget(ctx, lj.t.es, lj.t.index, lookups(only), true, lj.d.opt.MaxAttempts)
+		if err != nil {
+			return err
+		}
+		inBackup := map[string]bool{}
+		if lj.b != nil {
+			if inBackup, err = lj.present(ctx, lj.b, only); err != nil {
+				return err
+			}
+		}
+		for i, g := range docs {
+			if !g.Found {
+				return fmt.Errorf("%w: document %q of %q vanished between its scan and its fetch", ErrCountMismatch, only[i].ID, lj.t.index)
+			}
+			tr := &triple{id: g.ID, t: &ref{routing: g.Routing, src: g.Source}}
+			if inBackup[g.ID] {
+				lj.lostInTarget.Add(1)
+				tr.b = &ref{} // present; its copy is not needed to classify
+			}
+			if err := lj.d.classify(w, lj.rep, tr); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-func (d *Differ) resolveRestoredBatch(ctx context.Context, w *worker, o, r *indexSide, rep *sorter, both *atomic.Int64, miss []lookup) error {
-	ids := make([]string, len(miss))
-	for i, l := range miss {
-		ids[i] = l.id
-	}
-	found, err := d.findAnyRouting(ctx, o, ids, false)
+// backupPage finds the documents of one page of backup ids that the
+// original lacks.
+func (lj *lookupState) backupPage(ctx context.Context, w *worker, page []dump.Doc) error {
+	got, err := mget(ctx, lj.o.es, lj.o.index, lookups(page), false, lj.d.opt.MaxAttempts)
 	if err != nil {
 		return err
 	}
-	var fetch []lookup
-	for _, l := range miss {
-		if _, ok := found[l.id]; ok {
-			both.Add(1)
+	for i, g := range got {
+		if g.Found {
+			lj.backBoth.Add(1)
+		} else {
+			w.missBack = append(w.missBack, page[i])
+		}
+	}
+	if len(w.missBack) >= lj.d.opt.PageSize {
+		return lj.resolveBackupMisses(ctx, w)
+	}
+	return nil
+}
+
+// resolveBackupMisses classifies the backup ids the original lacks: lost.
+// Those the target holds were classified by pass 2; the others are not
+// recovered (or, with a virtual target, added from the backup).
+func (lj *lookupState) resolveBackupMisses(ctx context.Context, w *worker) error {
+	all := w.missBack
+	w.missBack = nil
+	for miss := range slices.Chunk(all, lj.d.idsBatch()) {
+		lost, err := lj.notIn(ctx, lj.o, miss, &lj.backBoth)
+		if err != nil || len(lost) == 0 {
+			return err
+		}
+		if lj.t != nil {
+			inTarget, err := lj.present(ctx, lj.t, lost)
+			if err != nil {
+				return err
+			}
+			lost = slices.DeleteFunc(lost, func(doc dump.Doc) bool { return inTarget[doc.ID] })
+			if len(lost) == 0 {
+				continue
+			}
+		}
+		docs, err := mget(ctx, lj.b.es, lj.b.index, lookups(lost), true, lj.d.opt.MaxAttempts)
+		if err != nil {
+			return err
+		}
+		for i, g := range docs {
+			if !g.Found {
+				return fmt.Errorf("%w: document %q of %q vanished between its scan and its fetch", ErrCountMismatch, lost[i].ID, lj.b.index)
+			}
+			tr := &triple{id: g.ID, b: &ref{routing: g.Routing, src: g.Source}}
+			if err := lj.d.classify(w, lj.rep, tr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// notIn returns the docs that side s lacks under any routing, after an ids
+// query; found counts the others.
+func (lj *lookupState) notIn(ctx context.Context, s *indexSide, docs []dump.Doc, found *atomic.Int64) ([]dump.Doc, error) {
+	ids := make([]string, len(docs))
+	for i, doc := range docs {
+		ids[i] = doc.ID
+	}
+	hits, err := lj.d.findAnyRouting(ctx, s, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []dump.Doc
+	for _, doc := range docs {
+		if _, ok := hits[doc.ID]; ok {
+			found.Add(1)
 			continue
 		}
-		fetch = append(fetch, l)
+		out = append(out, doc)
 	}
-	if len(fetch) == 0 {
-		return nil
-	}
-	docs, err := mget(ctx, r.es, r.index, fetch, true, d.opt.MaxAttempts)
+	return out, nil
+}
+
+// present reports which of docs side s holds, under their routing or any.
+func (lj *lookupState) present(ctx context.Context, s *indexSide, docs []dump.Doc) (map[string]bool, error) {
+	got, err := mget(ctx, s.es, s.index, lookups(docs), false, lj.d.opt.MaxAttempts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for i, g := range docs {
-		if !g.Found {
-			return fmt.Errorf("%w: document %q of %q vanished between its scan and its fetch", ErrCountMismatch, fetch[i].id, r.index)
-		}
-		if err := d.onlyRestored(w, rep, g.ID, g.Routing, g.Source); err != nil {
-			return err
+	out := make(map[string]bool, len(docs))
+	var ids []string
+	for i, g := range got {
+		if g.Found {
+			out[docs[i].ID] = true
+		} else {
+			ids = append(ids, docs[i].ID)
 		}
 	}
-	return nil
+	if len(ids) > 0 {
+		hits, err := lj.d.findAnyRouting(ctx, s, ids, false)
+		if err != nil {
+			return nil, err
+		}
+		for id := range hits {
+			out[id] = true
+		}
+	}
+	return out, nil
 }
 
 // findAnyRouting looks ids up in s with an ids query, which searches every

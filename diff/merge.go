@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -32,98 +31,124 @@ func (s sideDoc) where(side Side) string {
 	return fmt.Sprintf("index %q", side.Name())
 }
 
-// mergeJoin diffs two sets when at least one is a dump: each side is
-// sorted by _id with an external sort (runs spilled to TempDir beyond the
-// memory budget), then both are walked in step by one goroutine, reading
-// each side from its own goroutine through a bounded channel. Documents on
-// both sides are compared by Workers goroutines in batches.
-func (d *Differ) mergeJoin(ctx context.Context, log *slog.Logger, original, restored Side, rep *sorter) (Counts, error) {
-	opt := &d.opt
-	sa := newSorter(opt.MemoryBudget, opt.TempDir, "esrestore-diff-original")
-	defer sa.close()
-	sb := newSorter(opt.MemoryBudget, opt.TempDir, "esrestore-diff-restored")
-	defer sb.close()
+// Roles of the sides in a merge join, indexes of mergeSide.
+const (
+	roleOriginal = iota
+	roleBackup
+	roleTarget
+	roles
+)
 
-	start := time.Now()
-	var nA, nB atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	// With prefer-original, the original's sources are never reported.
-	g.Go(func() error {
-		return d.sortSide(gctx, original, sa, opt.Overlay == OverlayPreferOriginal, &nA, &d.live.original)
-	})
-	g.Go(func() error { return d.sortSide(gctx, restored, sb, false, &nB, &d.live.restored) })
-	if err := g.Wait(); err != nil {
-		return Counts{}, err
-	}
-	log.Info("diff sides sorted", "original", nA.Load(), "restored", nB.Load(),
-		"spilled_runs", sa.spills+sb.spills, "elapsed", time.Since(start).Round(time.Millisecond))
-	for _, s := range []struct {
-		side Side
-		n    int64
-	}{{original, nA.Load()}, {restored, nB.Load()}} {
-		is, ok := s.side.(*indexSide)
-		if !ok {
+// mergeSide is one side of a merge join.
+type mergeSide struct {
+	side Side
+	name string
+	s    *sorter
+	n    atomic.Int64
+	live *atomic.Int64
+}
+
+// mergeJoin diffs sides when at least one is a dump: each side is sorted
+// by _id with an external sort (runs spilled to TempDir beyond the memory
+// budget), then all are walked in step by one goroutine, reading each side
+// from its own goroutine through a bounded channel. Documents are
+// classified by Workers goroutines in batches.
+func (d *Differ) mergeJoin(ctx context.Context, s Sides, rep *sorter) error {
+	opt := &d.opt
+	log := opt.Logger
+	var sides [roles]*mergeSide
+	for role, side := range [roles]Side{s.Original, s.Backup, s.Target} {
+		if side == nil {
 			continue
 		}
-		n, err := is.count(ctx)
-		if err != nil {
-			return Counts{}, err
-		}
-		if n != s.n {
-			return Counts{}, fmt.Errorf("%w: index %q: _count is %d, the scan read %d", ErrCountMismatch, is.index, n, s.n)
-		}
+		name := [roles]string{"original", "backup", "target"}[role]
+		ms := &mergeSide{side: side, name: name, s: newSorter(opt.MemoryBudget, opt.TempDir, "esrestore-diff-"+name),
+			live: [roles]*atomic.Int64{&d.live.original, &d.live.backup, &d.live.target}[role]}
+		defer ms.s.close()
+		sides[role] = ms
 	}
 
-	ia, err := sa.finish()
-	if err != nil {
-		return Counts{}, fmt.Errorf("sort %s: %w", original.Name(), err)
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, ms := range sides {
+		if ms != nil {
+			g.Go(func() error { return d.sortSide(gctx, ms) })
+		}
 	}
-	ib, err := sb.finish()
-	if err != nil {
-		return Counts{}, fmt.Errorf("sort %s: %w", restored.Name(), err)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	attrs := []any{"seconds", time.Since(start).Seconds()}
+	spills := 0
+	for _, ms := range sides {
+		if ms != nil {
+			attrs = append(attrs, ms.name, ms.n.Load())
+			spills += ms.s.spills
+		}
+	}
+	log.Info("diff sides sorted", append(attrs, "spilled_runs", spills)...)
+	for _, ms := range sides {
+		if ms == nil {
+			continue
+		}
+		if is, ok := ms.side.(*indexSide); ok {
+			if err := checkCount(ctx, is, ms.n.Load()); err != nil {
+				return err
+			}
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	feeds, fctx := errgroup.WithContext(ctx)
-	chA := make(chan sideDoc, opt.PageSize)
-	chB := make(chan sideDoc, opt.PageSize)
-	feeds.Go(func() error { return feed(fctx, original, ia, chA) })
-	feeds.Go(func() error { return feed(fctx, restored, ib, chB) })
-	both, marchErr := d.march(fctx, chA, chB, rep)
+	var chans [roles]chan sideDoc
+	for role, ms := range sides {
+		if ms == nil {
+			continue
+		}
+		it, err := ms.s.finish()
+		if err != nil {
+			return fmt.Errorf("sort %s: %w", ms.side.Name(), err)
+		}
+		ch := make(chan sideDoc, opt.PageSize)
+		chans[role] = ch
+		feeds.Go(func() error { return feed(fctx, ms.side, it, ch) })
+	}
+	marchErr := d.march(fctx, chans, rep)
 	if marchErr != nil {
 		cancel() // unblock the feeds
 	}
-	feedErr := feeds.Wait()
-	if feedErr != nil {
-		return Counts{}, feedErr // the first cause; the march saw its channel close
+	if err := feeds.Wait(); err != nil {
+		return err // the first cause; the march saw its channel close
 	}
 	if marchErr != nil {
-		return Counts{}, marchErr
+		return marchErr
 	}
-	return d.totals(nA.Load(), nB.Load(), both)
+	if d.virtual {
+		o := d.Stats().Outcome
+		d.live.target.Store(o.Original - o.Removed + o.Added)
+	}
+	return nil
 }
 
-// sortSide reads every document of side into s, keyed by _id; the value
-// holds the dump line, the routing and the source.
-func (d *Differ) sortSide(ctx context.Context, side Side, s *sorter, noSource bool, n, live *atomic.Int64) error {
+// sortSide reads every document of a side into its sorter, keyed by _id;
+// the value holds the dump line, the routing and the source.
+func (d *Differ) sortSide(ctx context.Context, ms *mergeSide) error {
 	bufs := make([][]byte, d.opt.Workers)
-	return side.scan(ctx, &d.opt, noSource, func(ctx context.Context, slice int, page []dump.Doc) error {
+	return ms.side.scan(ctx, &d.opt, false, func(ctx context.Context, slice int, page []dump.Doc) error {
 		b := bufs[slice]
 		for _, doc := range page {
 			b = binary.AppendUvarint(b[:0], uint64(doc.Line))
 			b = binary.AppendUvarint(b, uint64(len(doc.Routing)))
 			b = append(b, doc.Routing...)
-			if !noSource {
-				b = append(b, doc.Source...)
-			}
-			if err := s.add([]byte(doc.ID), b); err != nil {
-				return fmt.Errorf("sort %s: %w", side.Name(), err)
+			b = append(b, doc.Source...)
+			if err := ms.s.add([]byte(doc.ID), b); err != nil {
+				return fmt.Errorf("sort %s: %w", ms.side.Name(), err)
 			}
 		}
 		bufs[slice] = b
-		n.Add(int64(len(page)))
-		live.Add(int64(len(page)))
+		ms.n.Add(int64(len(page)))
+		ms.live.Add(int64(len(page)))
 		return nil
 	})
 }
@@ -157,41 +182,31 @@ func feed(ctx context.Context, side Side, it iterator, ch chan<- sideDoc) error 
 	return it.err()
 }
 
-// march walks both sorted sides in step and classifies every document. It
-// returns how many documents are on both sides.
-func (d *Differ) march(ctx context.Context, chA, chB <-chan sideDoc, rep *sorter) (int64, error) {
+// march walks the sorted sides in step and classifies every _id, in
+// batches handed to Workers goroutines.
+func (d *Differ) march(ctx context.Context, chans [roles]chan sideDoc, rep *sorter) error {
 	opt := &d.opt
-	recv := func(ch <-chan sideDoc) (sideDoc, bool, error) {
-		select {
-		case doc, ok := <-ch:
-			return doc, ok, nil
-		case <-ctx.Done():
-			return sideDoc{}, false, ctx.Err()
-		}
-	}
 	cg, cctx := errgroup.WithContext(ctx)
 	cg.SetLimit(opt.Workers)
 	pool := make(chan *worker, opt.Workers)
 	for range opt.Workers {
 		pool <- d.newWorker()
 	}
-	single := d.newWorker() // for the one-sided documents, in this goroutine
-	var nboth int64
-	var pairs [][2]sideDoc
+	var batch []*triple
 	dispatch := func() error {
-		if len(pairs) == 0 {
+		if len(batch) == 0 {
 			return nil
 		}
 		if err := cctx.Err(); err != nil {
 			return err // a compare failed: stop reading
 		}
-		batch := pairs
-		pairs = make([][2]sideDoc, 0, opt.PageSize)
+		todo := batch
+		batch = make([]*triple, 0, opt.PageSize)
 		cg.Go(func() error {
 			w := <-pool
 			defer func() { pool <- w }()
-			for _, p := range batch {
-				if err := d.both(w, rep, p[0].id, p[0].routing, p[1].routing, p[0].src, p[1].src); err != nil {
+			for _, tr := range todo {
+				if err := d.classify(w, rep, tr); err != nil {
 					return err
 				}
 			}
@@ -200,50 +215,65 @@ func (d *Differ) march(ctx context.Context, chA, chB <-chan sideDoc, rep *sorter
 		return nil
 	}
 	err := func() error {
-		a, okA, err := recv(chA)
-		if err != nil {
-			return err
+		var heads [roles]*sideDoc
+		recv := func(role int) error {
+			heads[role] = nil
+			if chans[role] == nil {
+				return nil
+			}
+			select {
+			case doc, ok := <-chans[role]:
+				if ok {
+					heads[role] = &doc
+				}
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		b, okB, err := recv(chB)
-		if err != nil {
-			return err
+		for role := range roles {
+			if err := recv(role); err != nil {
+				return err
+			}
 		}
-		for okA || okB {
-			switch {
-			case okA && (!okB || a.id < b.id):
-				if err := d.onlyOriginal(single, rep, a.id, a.routing, a.src); err != nil {
+		for {
+			var low *string
+			for _, h := range heads {
+				if h != nil && (low == nil || h.id < *low) {
+					low = &h.id
+				}
+			}
+			if low == nil {
+				return dispatch()
+			}
+			tr := &triple{id: *low}
+			for role, h := range heads {
+				if h == nil || h.id != tr.id {
+					continue
+				}
+				r := &ref{routing: h.routing, src: h.src, line: h.line}
+				switch role {
+				case roleOriginal:
+					tr.o = r
+				case roleBackup:
+					tr.b = r
+				case roleTarget:
+					tr.t = r
+				}
+				if err := recv(role); err != nil {
 					return err
 				}
-				if a, okA, err = recv(chA); err != nil {
-					return err
-				}
-			case okB && (!okA || b.id < a.id):
-				if err := d.onlyRestored(single, rep, b.id, b.routing, b.src); err != nil {
-					return err
-				}
-				if b, okB, err = recv(chB); err != nil {
-					return err
-				}
-			default:
-				nboth++
-				pairs = append(pairs, [2]sideDoc{a, b})
-				if len(pairs) >= opt.PageSize {
-					if err := dispatch(); err != nil {
-						return err
-					}
-				}
-				if a, okA, err = recv(chA); err != nil {
-					return err
-				}
-				if b, okB, err = recv(chB); err != nil {
+			}
+			batch = append(batch, tr)
+			if len(batch) >= opt.PageSize {
+				if err := dispatch(); err != nil {
 					return err
 				}
 			}
 		}
-		return dispatch()
 	}()
 	if werr := cg.Wait(); werr != nil {
-		return 0, werr
+		return werr
 	}
-	return nboth, err
+	return err
 }

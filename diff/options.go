@@ -7,9 +7,9 @@ import (
 	"os"
 )
 
-// Overlay says how the restored side is built from a source, for a diff of
-// what a merge restore would produce without writing it (esrestore's dry
-// run).
+// Overlay says how a virtual target is built from the original and a
+// source, for a diff of what a restore would produce without writing it
+// (esrestore's dry run).
 type Overlay string
 
 const (
@@ -26,6 +26,9 @@ const (
 	// original are unchanged, ids in both are compared with the source's
 	// document, ids only in the source are added.
 	OverlayPreferSource Overlay = "prefer-source"
+	// OverlaySource makes the target the source alone (restore's source
+	// mode): ids only in the original are removed.
+	OverlaySource Overlay = "source"
 )
 
 // Defaults of Options.
@@ -64,6 +67,10 @@ type Options struct {
 	// Overlay makes the restored side a source merged onto the original;
 	// see Overlay. Default OverlayNone, a plain diff.
 	Overlay Overlay
+	// MaxFieldEntries bounds the distinct (path pattern, class) rows
+	// each worker counts in Counts.Fields. Default
+	// DefaultMaxFieldEntries.
+	MaxFieldEntries int
 	// MaxAttempts bounds the tries of an Elasticsearch request that fails
 	// with 429, 502, 503, 504 or a transport error. Default 5.
 	MaxAttempts int
@@ -96,6 +103,9 @@ func (o *Options) defaults() {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts
 	}
+	if o.MaxFieldEntries <= 0 {
+		o.MaxFieldEntries = DefaultMaxFieldEntries
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -121,9 +131,9 @@ func (o Options) Validate() error {
 		bad("max attempts", "must be at least 1", o.MaxAttempts)
 	}
 	switch o.Overlay {
-	case OverlayNone, OverlayPreferOriginal, OverlayPreferSource:
+	case OverlayNone, OverlayPreferOriginal, OverlayPreferSource, OverlaySource:
 	default:
-		bad("overlay", fmt.Sprintf("must be %q, %q or empty", OverlayPreferOriginal, OverlayPreferSource), o.Overlay)
+		bad("overlay", fmt.Sprintf("must be %q, %q, %q or empty", OverlayPreferOriginal, OverlayPreferSource, OverlaySource), o.Overlay)
 	}
 	if _, err := ParsePointers(o.Ignore); err != nil {
 		errs = append(errs, fmt.Errorf("%w: ignore: %w", ErrBadOptions, err))

@@ -10,10 +10,6 @@ import (
 	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
-// ChangeChanged is the class of a changed document in a two-sided diff
-// before outcomes were split (recovered or overwritten).
-const ChangeChanged = "changed"
-
 // appendHead starts a report line: {"_id":…,"change":…
 func appendHead(b []byte, id, change string) []byte {
 	b = append(b, `{"_id":`...)
@@ -31,11 +27,12 @@ func appendRoutingValue(b []byte, r string) []byte {
 	return jsonscan.AppendString(b, r)
 }
 
-// appendChangedLine appends the line of a document in both sets whose
-// source or routing differs. The routing member appears only when the
-// routings differ; a missing routing is null.
-func appendChangedLine(b []byte, id, routingOriginal, routingRestored string, patch jsondiff.Patch) []byte {
-	b = appendHead(b, id, ChangeChanged)
+// appendPatchLine appends the line of a document on both sides: change is
+// ChangeRecovered or ChangeOverwritten with the patch original → target,
+// or ChangeNotRecovered with the backup's operations the target lacks;
+// missing, when not empty, lists those beside an outcome patch.
+func appendPatchLine(b []byte, id, change, routingOriginal, routingRestored string, patch, missing jsondiff.Patch) []byte {
+	b = appendHead(b, id, change)
 	if routingOriginal != routingRestored {
 		b = append(b, `,"routing":{"original":`...)
 		b = appendRoutingValue(b, routingOriginal)
@@ -45,7 +42,41 @@ func appendChangedLine(b []byte, id, routingOriginal, routingRestored string, pa
 	}
 	b = append(b, `,"patch":`...)
 	b = appendPatch(b, patch)
+	if len(missing) > 0 {
+		b = append(b, `,"not_recovered":`...)
+		b = appendPatch(b, missing)
+	}
 	return append(b, '}', '\n')
+}
+
+// appendLostLine appends the line of a lost document the target lacks
+// too: a patch adding the whole backup document.
+func appendLostLine(b []byte, id, routing string, src []byte) ([]byte, error) {
+	b = appendHead(b, id, ChangeNotRecovered)
+	if routing != "" {
+		b = append(b, `,"routing":{"backup":`...)
+		b = jsonscan.AppendString(b, routing)
+		b = append(b, '}')
+	}
+	b = append(b, `,"patch":[{"op":"add","path":"","value":`...)
+	b, err := appendSource(b, id, src)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, `}]}`+"\n"...), nil
+}
+
+// appendSource appends a stored _source, stripped of the line breaks
+// between tokens that NDJSON cannot carry.
+func appendSource(b []byte, id string, src []byte) ([]byte, error) {
+	if bytes.ContainsAny(src, "\r\n") {
+		buf := bytes.NewBuffer(b)
+		if err := json.Compact(buf, src); err != nil {
+			return nil, fmt.Errorf("document %q: %w", id, err)
+		}
+		return buf.Bytes(), nil
+	}
+	return append(b, src...), nil
 }
 
 // appendOnlyLine appends the line of a document in one set only: change is
@@ -65,14 +96,9 @@ func appendOnlyLine(b []byte, id, change, side, routing string, src []byte) ([]b
 	b = append(b, `,"`...)
 	b = append(b, side...)
 	b = append(b, `":`...)
-	if bytes.ContainsAny(src, "\r\n") {
-		buf := bytes.NewBuffer(b)
-		if err := json.Compact(buf, src); err != nil {
-			return nil, fmt.Errorf("document %q: %w", id, err)
-		}
-		b = buf.Bytes()
-	} else {
-		b = append(b, src...)
+	b, err := appendSource(b, id, src)
+	if err != nil {
+		return nil, err
 	}
 	return append(b, '}', '\n'), nil
 }

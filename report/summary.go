@@ -9,8 +9,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/wI2L/jsondiff"
-
 	"github.com/esrestore/esrestore/diff"
 )
 
@@ -139,12 +137,20 @@ type IndexDiff struct {
 	// Mappings and Settings turn the original's into the target's
 	// (esrestore's own _meta and the private and load-tuning settings
 	// left out).
-	Mappings jsondiff.Patch `json:"mappings"`
-	Settings jsondiff.Patch `json:"settings"`
+	Mappings []PatchOp `json:"mappings"`
+	Settings []PatchOp `json:"settings"`
 	// SnapshotMappings turns the original's mappings into the snapshot
 	// index's, for a snapshot source: a _type leftover or a field whose
 	// type changed shows here.
-	SnapshotMappings jsondiff.Patch `json:"snapshot_mappings,omitempty"`
+	SnapshotMappings []PatchOp `json:"snapshot_mappings,omitempty"`
+}
+
+// PatchOp is one RFC 6902 operation. Value is kept as JSON text so that a
+// summary read back compares equal to the one written.
+type PatchOp struct {
+	Type  string          `json:"op"`
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value,omitempty"`
 }
 
 // Object is one object of the report, with what a reviewer needs to check

@@ -31,6 +31,7 @@ type Report struct {
 
 	mu      sync.Mutex
 	writers []ObjectWriter
+	objects map[string]ObjectInfo
 }
 
 // NewReport returns the report of run runID on index original. ctx governs
@@ -75,7 +76,14 @@ func (r *Report) Failures() (io.WriteCloser, error) { return r.gzipObject(Failur
 // summary, which names it. ctx governs its upload: as for WriteSummary,
 // give an interrupted run a live one, so that its page says it stopped.
 func (r *Report) Page(ctx context.Context) (io.WriteCloser, error) {
-	return r.object(ctx, PageName, HTML)
+	w, err := r.object(ctx, PageName, HTML)
+	if err != nil {
+		return nil, err
+	}
+	dw := newDigestWriter(w)
+	return &plainWriter{w: w, dw: dw, done: func(lines int64) {
+		r.record(PageName, HTML, dw, lines)
+	}}, nil
 }
 
 func (r *Report) gzipObject(name string) (io.WriteCloser, error) {
@@ -83,7 +91,10 @@ func (r *Report) gzipObject(name string) (io.WriteCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gzipWriter{zw: gzip.NewWriter(w), w: w}, nil
+	dw := newDigestWriter(w)
+	return &gzipWriter{zw: gzip.NewWriter(dw), w: w, dw: dw, done: func(lines int64) {
+		r.record(name, GzipNDJSON, dw, lines)
+	}}, nil
 }
 
 // object starts a streamed object that Abort discards until it is closed.
@@ -99,6 +110,31 @@ func (r *Report) object(ctx context.Context, name string, ct ContentInfo) (Objec
 	r.writers = append(r.writers, w)
 	r.mu.Unlock()
 	return w, nil
+}
+
+// record notes a committed object's digest.
+func (r *Report) record(name string, ci ContentInfo, dw *digestWriter, lines int64) {
+	key := joinKey(r.dir, name)
+	info := ObjectInfo{Key: key, URL: r.d.URL(key), ContentType: ci.ContentType, Bytes: dw.n, Lines: lines, SHA256: dw.sum()}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.objects == nil {
+		r.objects = map[string]ObjectInfo{}
+	}
+	r.objects[name] = info
+}
+
+// Objects returns the digests of the objects committed so far, by name
+// (DiffName, FailuresName, ...); summary.json, written last, is not among
+// them.
+func (r *Report) Objects() map[string]ObjectInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]ObjectInfo, len(r.objects))
+	for k, v := range r.objects {
+		out[k] = v
+	}
+	return out
 }
 
 // WriteSummary writes summary as indented JSON to summary.json in one piece
@@ -139,13 +175,21 @@ func (r *Report) Abort() error {
 	return errors.Join(errs...)
 }
 
-// gzipWriter compresses into an object.
+// gzipWriter compresses into an object, counting the lines it is given
+// and digesting what it stores.
 type gzipWriter struct {
-	zw *gzip.Writer
-	w  ObjectWriter
+	zw    *gzip.Writer
+	w     ObjectWriter
+	dw    *digestWriter
+	lines lineCounter
+	done  func(lines int64)
 }
 
-func (g *gzipWriter) Write(p []byte) (int, error) { return g.zw.Write(p) }
+func (g *gzipWriter) Write(p []byte) (int, error) {
+	n, err := g.zw.Write(p)
+	g.lines.count(p[:n])
+	return n, err
+}
 
 // Close ends the gzip stream and commits the object, or discards it if
 // either fails.
@@ -153,5 +197,33 @@ func (g *gzipWriter) Close() error {
 	if err := g.zw.Close(); err != nil {
 		return errors.Join(err, g.w.Abort())
 	}
-	return g.w.Close()
+	if err := g.w.Close(); err != nil {
+		return err
+	}
+	g.done(g.lines.total())
+	return nil
+}
+
+// plainWriter stores what it is given as it is, counting its lines and
+// digesting it, like gzipWriter without the compression.
+type plainWriter struct {
+	w     ObjectWriter
+	dw    *digestWriter
+	lines lineCounter
+	done  func(lines int64)
+}
+
+func (p *plainWriter) Write(b []byte) (int, error) {
+	n, err := p.dw.Write(b)
+	p.lines.count(b[:n])
+	return n, err
+}
+
+// Close commits the object and records its digest.
+func (p *plainWriter) Close() error {
+	if err := p.w.Close(); err != nil {
+		return err
+	}
+	p.done(p.lines.total())
+	return nil
 }

@@ -341,6 +341,15 @@ func TestReportPage(t *testing.T) {
 				t.Fatalf("abort: %v", err)
 			}
 
+			sum := sha256.Sum256(page)
+			want := s3out.ObjectInfo{Key: "documents/run1/report.html", URL: r.URL(s3out.PageName), ContentType: "text/html; charset=utf-8",
+				Bytes: int64(len(page)), Lines: int64(bytes.Count(page, []byte("\n"))), SHA256: hex.EncodeToString(sum[:])}
+			if got := r.Objects()[s3out.PageName]; got != want {
+				t.Errorf("got page object %+v, want %+v", got, want)
+			}
+			if _, ok := aborted.Objects()[s3out.PageName]; ok {
+				t.Errorf("an aborted page has a digest")
+			}
 			tg.assertObjects(t, "documents/run1/report.html")
 			if got, want := r.URL(s3out.PageName), tg.url+"/documents/run1/report.html"; got != want {
 				t.Errorf("got URL %q, want %q", got, want)

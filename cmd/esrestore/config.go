@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/report"
 )
 
 // envPrefix starts the environment variable of every flag.
@@ -66,7 +68,7 @@ var (
 		{name: "environment", usage: "environment name shown in logs and the summary, e.g. prod (required)"},
 		{name: "run-id", usage: "run id; a rerun with the same id resumes into the same target (default: UTC time + random suffix)"},
 		{name: "dry-run", def: "false", usage: "write nothing to Elasticsearch: diff the original against what the target would be, report locally", isBool: true},
-		{name: "fail-on", def: "failed,removed", usage: "exit 3 when the run ends with any of: failed, removed, changed (comma-separated, or none)"},
+		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)"},
 	}
 	logFlags = []flagDef{
 		{name: "log-format", def: "auto", usage: "auto (text on a terminal, JSON otherwise), text or json"},
@@ -577,12 +579,12 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		}
 		c.DryRun = fv.boolean("dry-run", &errs)
 		for _, f := range splitList(fv.str("fail-on")) {
-			switch f {
-			case "failed", "removed", "changed":
+			switch {
+			case slices.Contains(report.FailOnKinds, f):
 				c.FailOn = append(c.FailOn, f)
-			case "none":
+			case f == "none":
 			default:
-				errs = append(errs, fv.bad("fail-on", "must list failed, removed, changed, or be none"))
+				errs = append(errs, fv.bad("fail-on", "must list "+strings.Join(report.FailOnKinds, ", ")+", or be none"))
 			}
 		}
 	}

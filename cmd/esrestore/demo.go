@@ -80,7 +80,7 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 		"--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
 		"--prefer", "source", "--output", "file://" + out, "--environment", "demo",
 		"--workers", fv.str("workers"), "--log-format", fv.str("log-format"), "--log-level", fv.str("log-level"),
-		"--progress", fv.str("progress"), "--fail-on", "failed,removed",
+		"--progress", fv.str("progress"),
 	}
 	rfs, rfv := newFlagSet("run", runHelp, &Env{Getenv: func(string) string { return "" }, ReadFile: env.ReadFile, Stderr: env.Stderr},
 		esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
@@ -110,13 +110,18 @@ func (j *job) explain(sc fixtures.Scenario) {
 		fmt.Fprintf(&b, "  the backup's %d documents first (--prefer source), then the live index's documents the backup lacks.\n", len(sc.Complete))
 		fmt.Fprintf(&b, "  %d written, %d kept as they were, %d failed. The original was only read.\n", r.Indexed, r.Kept, r.Failed)
 	}
-	if d := s.Diff; d != nil {
-		fmt.Fprintf(&b, "  Comparing \"documents\" with %s, document by document:\n", s.Target)
-		fmt.Fprintf(&b, "    %7d added      the lost documents, back (the demo lost %d)\n", d.Added, len(sc.Lost))
-		fmt.Fprintf(&b, "    %7d changed    documents whose lost fields came back, each with a JSON Patch (the demo stripped %d)\n", d.Changed, len(sc.Stripped))
-		fmt.Fprintf(&b, "    %7d removed    documents the restored index would lose if the alias moved\n", d.Removed)
-		fmt.Fprintf(&b, "    %7d unchanged\n", d.Unchanged)
+	if o := s.Outcome; o != nil {
+		fmt.Fprintf(&b, "  Comparing \"documents\", the snapshot and %s, document by document:\n", s.Target)
+		fmt.Fprintf(&b, "    %7d added        the lost documents, back (the demo lost %d)\n", o.Added, len(sc.Lost))
+		fmt.Fprintf(&b, "    %7d recovered    documents whose lost fields came back, each with a JSON Patch (the demo stripped %d)\n", o.Recovered, len(sc.Stripped))
+		fmt.Fprintf(&b, "    %7d overwritten  documents whose live values a switch would replace\n", o.Overwritten)
+		fmt.Fprintf(&b, "    %7d removed      documents the restored index would lose if the alias moved\n", o.Removed)
+		fmt.Fprintf(&b, "    %7d unchanged\n", o.Unchanged)
 	}
+	if l := s.Loss; l != nil {
+		fmt.Fprintf(&b, "    %7d not recovered: backup documents or fields the new index lacks too\n", l.NotRecovered)
+	}
+	fmt.Fprintf(&b, "  The verdict: %s\n", s.Verdict.Line())
 	if j.report != nil {
 		fmt.Fprintf(&b, "\nWhere to look\n")
 		fmt.Fprintf(&b, "  %s  complete: %v, the counts and options\n", j.report.URL(s3out.SummaryName), s.Complete)

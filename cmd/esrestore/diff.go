@@ -59,7 +59,7 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	err = j.diffPhase(ctx, j.side(cfg.Original), j.side(restored), diff.OverlayNone)
+	err = j.diffPhase(ctx, diff.Sides{Original: j.side(cfg.Original), Target: j.side(restored)}, diff.OverlayNone)
 	return j.end(ctx, err)
 }
 
@@ -74,8 +74,8 @@ func diffJobFlags() []flagDef {
 		case "run-id":
 			out = append(out, f)
 		case "fail-on":
-			f.def = "removed"
-			f.usage = "exit 3 when the diff finds any of: removed, changed (comma-separated, or none)"
+			f.def = "removed,overwritten"
+			f.usage = "exit 3 when the diff finds any of: removed, overwritten (comma-separated, or none)"
 			out = append(out, f)
 		}
 	}

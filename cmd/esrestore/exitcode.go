@@ -10,7 +10,7 @@ const (
 	exitOK          = 0   // done
 	exitError       = 1   // error
 	exitUsage       = 2   // usage or configuration
-	exitFailOn      = 3   // finished, but documents failed or would be lost (--fail-on)
+	exitFailOn      = 3   // finished, but the verdict has a --fail-on reason
 	exitInterrupted = 130 // interrupted (SIGINT/SIGTERM)
 )
 
@@ -18,7 +18,8 @@ const exitCodesHelp = `Exit codes:
   0    done
   1    error
   2    usage or configuration
-  3    finished, but documents failed or would be lost (--fail-on)
+  3    finished, but the verdict has a --fail-on reason (documents failed,
+       would be removed or overwritten, or were not recovered)
   130  interrupted (SIGINT/SIGTERM)
 `
 
@@ -26,6 +27,9 @@ const exitCodesHelp = `Exit codes:
 type exitErr struct {
 	code int
 	err  error
+	// reported is set when the command already told the user (the
+	// verdict line), so main does not print the error again.
+	reported bool
 }
 
 func (e *exitErr) Error() string { return e.err.Error() }

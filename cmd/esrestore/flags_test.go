@@ -108,14 +108,14 @@ func TestRestoreFlagsHaveEffect(t *testing.T) {
 	c := newCLI(t)
 
 	// --keep-staging leaves the snapshot's staging index.
-	if code := c.run(t.Context(), runArgs(es, out, "ks1", "--target", "documents_ks", "--keep-staging")...); code != exitOK {
+	if code := c.run(t.Context(), runArgs(es, out, "ks1", "--target", "documents_ks", "--keep-staging", "--prefer", "source")...); code != exitOK {
 		t.Fatalf("keep-staging: exit %d\n%s", code, c.stderr.String())
 	}
 	n, err := esscan.Count(t.Context(), es.Client(), "esrestore-staging-ks1")
 	if err != nil || n != int64(len(sc.Complete)) {
 		t.Errorf("staging index after --keep-staging: %d docs, %v", n, err)
 	}
-	if code := c.run(t.Context(), runArgs(es, out, "ks2", "--target", "documents_ks2")...); code != exitOK {
+	if code := c.run(t.Context(), runArgs(es, out, "ks2", "--target", "documents_ks2", "--prefer", "source")...); code != exitOK {
 		t.Fatalf("without keep-staging: exit %d", code)
 	}
 	if indexExists(t, es, "esrestore-staging-ks2") {
@@ -144,8 +144,8 @@ func TestRestoreFlagsHaveEffect(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("diff --ignore: exit %d\n%s", code, c.stderr.String())
 	}
-	d := readSummary(t, out, "documents", "ig1").Diff
-	if d.Changed != 0 || d.Added != int64(len(sc.Lost)) || len(d.Ignored) != len(fixtures.StrippedPointers) {
-		t.Errorf("diff --ignore every stripped pointer: %+v", d)
+	is := readSummary(t, out, "documents", "ig1")
+	if d := is.Outcome; d.Recovered+d.Overwritten != 0 || d.Added != int64(len(sc.Lost)) || len(is.Ignored) != len(fixtures.StrippedPointers) {
+		t.Errorf("diff --ignore every stripped pointer: %+v, ignored %v", d, is.Ignored)
 	}
 }

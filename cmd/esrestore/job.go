@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/restore"
 	"github.com/esrestore/esrestore/s3out"
 )
@@ -39,58 +41,22 @@ type job struct {
 
 	es      *elasticsearch.Client
 	report  *s3out.Report
-	summary Summary
+	summary report.Summary
 	s3opt   s3out.Options
+
+	// backup is the diff's view of --source, set by source.
+	backup diff.Side
+	// cleanups run once the diff is done: a snapshot's staging index is
+	// the backup side until then.
+	cleanups []func(ctx context.Context) error
 }
 
-// Summary is summary.json: what a reviewer reads first.
-type Summary struct {
-	// Complete is true only when every phase finished.
-	Complete    bool   `json:"complete"`
-	Error       string `json:"error,omitempty"`
-	Command     string `json:"command"`
-	Environment string `json:"environment"`
-	RunID       string `json:"run_id"`
-	DryRun      bool   `json:"dry_run"`
-	Original    string `json:"original"`
-	Target      string `json:"target,omitempty"`
-	Restored    string `json:"restored,omitempty"`
-	Source      string `json:"source,omitempty"`
-	Mode        string `json:"mode,omitempty"`
-	Prefer      string `json:"prefer,omitempty"`
-	ToolVersion string `json:"tool_version"`
-	// Options are the effective options, secrets redacted.
-	Options  map[string]any  `json:"options"`
-	Started  time.Time       `json:"started"`
-	Finished time.Time       `json:"finished"`
-	Restore  *restoreSummary `json:"restore,omitempty"`
-	Diff     *diff.Counts    `json:"diff,omitempty"`
-	// Objects are the report's objects, by name.
-	Objects map[string]string `json:"objects"`
-	FailOn  []string          `json:"fail_on"`
-	// Attention lists the --fail-on conditions the run met.
-	Attention []string `json:"attention"`
-}
-
-// restoreSummary is the restore phase's counts.
-type restoreSummary struct {
-	Read      int64   `json:"read"`
-	Indexed   int64   `json:"indexed"`
-	Kept      int64   `json:"kept"`
-	Failed    int64   `json:"failed"`
-	Retried   int64   `json:"retried"`
-	Bytes     int64   `json:"bytes"`
-	Existing  int64   `json:"existing_before"`
-	Count     int64   `json:"target_count"`
-	Seconds   float64 `json:"seconds"`
-	DocsPerSe float64 `json:"docs_per_second"`
-}
-
-func summarizeRestore(s restore.Stats) *restoreSummary {
-	rs := &restoreSummary{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Failed: s.Failed, Retried: s.Retried,
-		Bytes: s.Bytes, Existing: s.Existing, Count: s.Count, Seconds: s.Elapsed.Seconds()}
+func summarizeRestore(s restore.Stats) *report.Restore {
+	rs := &report.Restore{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Failed: s.Failed, Pending: s.Pending(),
+		Ambiguous: s.Ambiguous, Retried: s.Retried, Bytes: s.Bytes, ExistingBefore: s.Existing, TargetCount: s.Count,
+		Seconds: s.Elapsed.Seconds()}
 	if rs.Seconds > 0 {
-		rs.DocsPerSe = float64(s.Read) / rs.Seconds
+		rs.DocsPerSecond = float64(s.Read) / rs.Seconds
 	}
 	return rs
 }
@@ -102,11 +68,15 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 	for _, kv := range cfg.redacted() {
 		opts[kv.key] = kv.value
 	}
-	j.summary = Summary{
+	j.summary = report.Summary{
 		Command: cmd, Environment: strings.ToUpper(cfg.Environment), RunID: cfg.RunID, DryRun: cfg.DryRun,
 		Original: redactURL(cfg.Original), Target: cfg.Target, Source: redactURL(cfg.Source), Mode: cfg.Mode, Prefer: cfg.Prefer,
-		ToolVersion: version, Options: opts, Started: j.start.UTC(), Objects: map[string]string{}, FailOn: cfg.FailOn,
-		Attention: []string{},
+		ToolVersion: toolVersion(), Options: opts, Started: j.start.UTC(), Objects: map[string]report.Object{},
+		FailOn: cfg.FailOn, Attention: []string{}, Ignored: []string{},
+		Integrity: report.Integrity{ToolVersion: toolVersion()},
+	}
+	if j.summary.FailOn == nil {
+		j.summary.FailOn = []string{}
 	}
 	if cfg.Output == "" {
 		j.cfg.Output = defaultOutput
@@ -174,30 +144,49 @@ func (j *job) connect(ctx context.Context) error {
 	return nil
 }
 
-// finish writes the summary: complete only when err is nil. It runs on a
-// fresh context so an interrupted job still leaves its summary.
+// finish writes the summary: complete only when err is nil, with the
+// verdict and the objects' digests. It runs on a fresh context so an
+// interrupted job still leaves its summary.
 func (j *job) finish(ctx context.Context, err error) error {
 	j.summary.Finished = time.Now().UTC()
 	j.summary.Complete = err == nil
 	if err != nil {
 		j.summary.Error = err.Error()
 	}
+	j.summary.Verdict = report.Judge(&j.summary)
 	if j.report == nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	j.summary.Objects["summary"] = j.report.URL(s3out.SummaryName)
+	j.summary.Location = j.report.URL("")
+	for name, o := range j.report.Objects() {
+		j.summary.Objects[objectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
+			Bytes: o.Bytes, Lines: o.Lines, SHA256: o.SHA256}
+	}
 	if werr := j.report.WriteSummary(wctx, j.summary); werr != nil {
 		werr = fmt.Errorf("write summary: %w", werr)
 		j.log.Error("summary not written", "error", werr)
 		return errors.Join(err, werr)
 	}
-	j.log.Info("summary written", "complete", j.summary.Complete, "location", j.summary.Objects["summary"])
+	j.log.Info("summary written", "complete", j.summary.Complete, "location", j.report.URL(s3out.SummaryName))
 	if err == nil {
 		fmt.Fprintln(j.env.Stdout, j.report.URL(""))
 	}
 	return err
+}
+
+// objectName is the summary's name of a report object.
+func objectName(file string) string {
+	switch file {
+	case s3out.DiffName:
+		return "diff"
+	case s3out.FailuresName:
+		return "failures"
+	case report.PageName:
+		return "page"
+	}
+	return file
 }
 
 // interrupted turns an error after a SIGINT/SIGTERM into exit 130.
@@ -208,24 +197,22 @@ func interrupted(ctx context.Context, err error) error {
 	return err
 }
 
-// failOn returns exit 3 when the run met a --fail-on condition.
+// failOn returns exit 3 when the verdict has a reason --fail-on names;
+// the reasons go into the summary's attention list.
 func (j *job) failOn() error {
+	v := report.Judge(&j.summary)
 	var hit []string
-	for _, f := range j.cfg.FailOn {
-		switch {
-		case f == "failed" && j.summary.Restore != nil && j.summary.Restore.Failed > 0:
-			hit = append(hit, fmt.Sprintf("%d documents failed to restore", j.summary.Restore.Failed))
-		case f == "removed" && j.summary.Diff != nil && j.summary.Diff.Removed > 0:
-			hit = append(hit, fmt.Sprintf("%d documents of the original are missing from the restored index", j.summary.Diff.Removed))
-		case f == "changed" && j.summary.Diff != nil && j.summary.Diff.Changed > 0:
-			hit = append(hit, fmt.Sprintf("%d documents differ between the original and the restored index", j.summary.Diff.Changed))
+	for _, r := range v.Reasons {
+		if slices.Contains(j.cfg.FailOn, r.Kind) {
+			hit = append(hit, r.Text)
 		}
 	}
 	j.summary.Attention = append(j.summary.Attention, hit...)
 	if len(hit) == 0 {
 		return nil
 	}
-	return &exitErr{code: exitFailOn, err: fmt.Errorf("finished, but %s (--fail-on %s)", strings.Join(hit, "; "), strings.Join(j.cfg.FailOn, ","))}
+	return &exitErr{code: exitFailOn, reported: true,
+		err: fmt.Errorf("finished, but %s (--fail-on %s)", strings.Join(hit, "; "), strings.Join(j.cfg.FailOn, ","))}
 }
 
 // openDump opens a dump URL (file://, s3:// or a path) for reading.
@@ -247,22 +234,62 @@ func (j *job) source(ctx context.Context) (restore.Source, error) {
 	}
 	switch spec.kind {
 	case "snapshot":
-		return restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID), nil
+		src := restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID)
+		staging := restore.StagingIndex(j.cfg.RunID)
+		j.backup = diff.IndexSide(j.es, staging)
+		j.summary.Staging = &report.Staging{Index: staging}
+		// The staging index is the diff's backup: the restore must not
+		// delete it, the job does once the diff is done.
+		held := &heldCleanup{Source: src}
+		j.cleanups = append(j.cleanups, func(ctx context.Context) error {
+			if err := src.Cleanup(ctx); err != nil {
+				return err
+			}
+			j.summary.Staging.Deleted = !j.cfg.KeepStaging
+			return nil
+		})
+		return held, nil
 	case "index":
+		j.backup = diff.IndexSide(j.es, spec.index)
 		return restore.IndexSource(j.es, spec.index, j.cfg.Workers), nil
 	case "remote":
 		es, err := j.remoteClient(ctx, spec)
 		if err != nil {
 			return nil, err
 		}
+		j.backup = diff.IndexSide(es, spec.index)
 		return restore.Named(restore.IndexSource(es, spec.index, j.cfg.Workers), spec.url+"/"+spec.index), nil
 	default:
 		rc, err := j.openDump(spec.url)(ctx)
 		if err != nil {
 			return nil, guardError(err)
 		}
+		j.backup = diff.DumpSide(j.openDump(spec.url), redactURL(spec.url))
 		return &closingSource{Source: restore.NDJSONSource(rc, redactURL(spec.url)), c: rc}, nil
 	}
+}
+
+// heldCleanup is a source whose Cleanup waits for the job (see
+// job.cleanups).
+type heldCleanup struct{ restore.Source }
+
+func (heldCleanup) Cleanup(context.Context) error { return nil }
+
+// runCleanups runs the held clean-ups, on a fresh context when ctx is
+// done (an interrupted run still deletes its staging index).
+func (j *job) runCleanups(ctx context.Context) error {
+	cctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+	}
+	var errs []error
+	for _, c := range j.cleanups {
+		errs = append(errs, c(cctx))
+	}
+	j.cleanups = nil
+	return errors.Join(errs...)
 }
 
 // closingSource closes the dump it reads at Cleanup.
@@ -280,7 +307,7 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Original: j.cfg.Original, Target: j.cfg.Target,
 		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer),
 		Workers: j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
-		MaxAttempts: j.cfg.MaxRetries, RunID: j.cfg.RunID, ToolVersion: version, Started: j.start,
+		MaxAttempts: j.cfg.MaxRetries, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
 		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log,
 	}
 }
@@ -309,7 +336,6 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	if err != nil {
 		return err
 	}
-	j.summary.Objects["failures"] = j.report.URL(s3out.FailuresName)
 	r, err := restore.New(j.es, j.restoreOptions(failures))
 	if err != nil {
 		return usageError(err)
@@ -324,13 +350,11 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	if cerr := failures.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("write failures: %w", cerr)
 	}
-	j.log.Info("restore done", "read", stats.Read, "indexed", stats.Indexed, "kept", stats.Kept, "failed", stats.Failed,
-		"retried", stats.Retried, "seconds", stats.Elapsed.Seconds())
 	return err
 }
 
-// diffPhase compares original and restored and writes the diff.
-func (j *job) diffPhase(ctx context.Context, original, restored diff.Side, overlay diff.Overlay) error {
+// diffPhase compares the sides and writes the diff.
+func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Overlay) error {
 	w, err := j.report.Diff()
 	if err != nil {
 		return err
@@ -338,10 +362,10 @@ func (j *job) diffPhase(ctx context.Context, original, restored diff.Side, overl
 	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, Logger: j.log}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
-		c := d.Stats()
-		return progressSnapshot{Phase: "diff", Done: c.Unchanged + c.Changed + c.Added + c.Removed}
+		o := d.Stats().Outcome
+		return progressSnapshot{Phase: "diff", Done: o.Unchanged + o.Recovered + o.Overwritten + o.Added + o.Removed}
 	})
-	counts, err := d.Run(ctx, original, restored, w)
+	counts, err := d.RunSides(ctx, sides, w)
 	prog.Stop()
 	if err != nil {
 		j.report.Abort() //nolint:errcheck // the error below says what failed
@@ -350,10 +374,10 @@ func (j *job) diffPhase(ctx context.Context, original, restored diff.Side, overl
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("write diff: %w", err)
 	}
-	j.summary.Diff = &counts
-	j.summary.Objects["diff"] = j.report.URL(s3out.DiffName)
-	j.log.Info("diff done", "original", counts.Original, "restored", counts.Restored, "unchanged", counts.Unchanged,
-		"changed", counts.Changed, "added", counts.Added, "removed", counts.Removed)
+	j.summary.Outcome = &counts.Outcome
+	j.summary.Loss = counts.Loss
+	j.summary.Fields = counts.Fields
+	j.summary.Ignored = counts.Ignored
 	return nil
 }
 

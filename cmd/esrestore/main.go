@@ -75,7 +75,8 @@ func Main(ctx context.Context, env *Env, args []string) int {
 			if errors.Is(err, flag.ErrHelp) {
 				return exitOK
 			}
-			if err != nil {
+			var e *exitErr
+			if err != nil && !(errors.As(err, &e) && e.reported) {
 				fmt.Fprintf(env.Stderr, "esrestore %s: %v\n", c.Name(), err)
 			}
 			return exitCode(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/report"
 )
 
 // cli runs esrestore in-process and returns its exit code and output.
@@ -112,17 +113,17 @@ func indexExists(t *testing.T, es *fixtures.ES, index string) bool {
 	return res.StatusCode == 200
 }
 
-func readSummary(t *testing.T, dir, original, runID string) Summary {
+func readSummary(t *testing.T, dir, original, runID string) report.Summary {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, original, runID, "summary.json"))
 	if err != nil {
 		t.Fatalf("summary: %v", err)
 	}
-	var s Summary
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := report.Decode(b)
+	if err != nil {
 		t.Fatalf("summary: %v", err)
 	}
-	return s
+	return *s
 }
 
 func gunzipFile(t *testing.T, path string) []byte {
@@ -161,14 +162,20 @@ func TestRunLossScenarioMatchesDiffAlone(t *testing.T) {
 		t.Error("the original index changed")
 	}
 	s := readSummary(t, out, "documents", "r1")
-	if !s.Complete || s.Environment != "TEST" || s.Restore == nil || s.Diff == nil {
+	if !s.Complete || s.Environment != "TEST" || s.Restore == nil || s.Outcome == nil || s.Loss == nil {
 		t.Fatalf("summary: %+v", s)
 	}
 	if s.Restore.Failed != 0 || s.Restore.Read != s.Restore.Indexed+s.Restore.Kept {
 		t.Errorf("restore counts: %+v", s.Restore)
 	}
-	if s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Changed != int64(len(sc.Stripped)) || s.Diff.Removed != 0 {
-		t.Errorf("diff counts: %+v, want %d added, %d changed", s.Diff, len(sc.Lost), len(sc.Stripped))
+	if o := s.Outcome; o.Added != int64(len(sc.Lost)) || o.Recovered != int64(len(sc.Stripped)) || o.Removed != 0 || o.Overwritten != 0 {
+		t.Errorf("outcome: %+v, want %d added, %d recovered", o, len(sc.Lost), len(sc.Stripped))
+	}
+	if l := s.Loss; l.Lost != int64(len(sc.Lost)) || l.Stripped != int64(len(sc.Stripped)) || l.NotRecovered != 0 {
+		t.Errorf("loss: %+v, want %d lost, %d stripped, none not recovered", l, len(sc.Lost), len(sc.Stripped))
+	}
+	if s.Verdict.Status != report.StatusOK || len(s.Verdict.Reasons) != 0 {
+		t.Errorf("verdict %+v, want ok", s.Verdict)
 	}
 	if want := filepath.Join(out, "documents", "r1"); !strings.Contains(c.stdout.String(), want) {
 		t.Errorf("stdout %q does not name the report %s", c.stdout.String(), want)
@@ -232,14 +239,17 @@ func TestExitCodesEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("fail-on", func(t *testing.T) {
-		// Source mode from the snapshot leaves out nothing, so --fail-on
-		// changed trips on the stripped documents.
-		if code := c.run(t.Context(), runArgs(es, out, "f1", "--target", "documents_f1", "--mode", "source", "--fail-on", "changed")...); code != exitFailOn {
-			t.Errorf("fail-on changed: exit %d, want 3\n%s", code, c.stderr.String())
+		// The default merge prefers the original, which keeps the
+		// stripped documents stripped: not recovered, exit 3.
+		if code := c.run(t.Context(), runArgs(es, out, "f1", "--target", "documents_f1")...); code != exitFailOn {
+			t.Errorf("default fail-on: exit %d, want 3\n%s", code, c.stderr.String())
 		}
 		s := readSummary(t, out, "documents", "f1")
-		if !s.Complete || len(s.Attention) != 1 || !strings.Contains(s.Attention[0], "differ") {
+		if !s.Complete || len(s.Attention) != 1 || !strings.Contains(s.Attention[0], "not recovered") {
 			t.Errorf("fail-on summary: complete %v attention %v", s.Complete, s.Attention)
+		}
+		if lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n"); !strings.HasPrefix(lines[len(lines)-1], "verdict review: ") {
+			t.Errorf("last stderr line %q, want the verdict", lines[len(lines)-1])
 		}
 		if code := c.run(t.Context(), runArgs(es, out, "f2", "--target", "documents_f2", "--mode", "source", "--fail-on", "none")...); code != exitOK {
 			t.Errorf("fail-on none: exit %d", code)
@@ -282,12 +292,12 @@ func TestInterruptedRunResumes(t *testing.T) {
 		t.Errorf("interrupted summary: complete %v error %q", s.Complete, s.Error)
 	}
 	es.SetFaults(fixtures.Faults{})
-	if code := c.run(t.Context(), runArgs(es, out, "sig1")...); code != exitOK {
-		t.Fatalf("rerun: exit %d\n%s", code, c.stderr.String())
+	if code := c.run(t.Context(), runArgs(es, out, "sig1")...); code != exitFailOn {
+		t.Fatalf("rerun: exit %d, want 3 (prefer original leaves fields not recovered)\n%s", code, c.stderr.String())
 	}
 	s = readSummary(t, out, "documents", "sig1")
-	if !s.Complete || s.Diff == nil || s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Removed != 0 {
-		t.Errorf("rerun summary: complete %v diff %+v", s.Complete, s.Diff)
+	if !s.Complete || s.Outcome == nil || s.Outcome.Added != int64(len(sc.Lost)) || s.Outcome.Removed != 0 {
+		t.Errorf("rerun summary: complete %v outcome %+v", s.Complete, s.Outcome)
 	}
 	n, err := esscan.Count(t.Context(), es.Client(), "documents_restored")
 	if err != nil || n != int64(len(sc.Complete)) {
@@ -325,8 +335,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 			args[i+1] = "index:backup_copy"
 		}
 	}
-	if code := c.run(t.Context(), args...); code != exitOK {
-		t.Fatalf("dry run: exit %d\n%s", code, c.stderr.String())
+	// Prefer original keeps the stripped documents stripped: exit 3.
+	if code := c.run(t.Context(), args...); code != exitFailOn {
+		t.Fatalf("dry run: exit %d, want 3\n%s", code, c.stderr.String())
 	}
 	if after := cat(); after != before {
 		t.Errorf("dry run changed the cluster: %s → %s", before, after)
@@ -335,8 +346,11 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Error("dry run changed the original")
 	}
 	s := readSummary(t, out, "documents", "d1")
-	if !s.DryRun || !s.Complete || s.Restore != nil || s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Changed != 0 || s.Diff.Removed != 0 {
-		t.Errorf("dry run summary (merge, prefer original): %+v %+v", s, s.Diff)
+	if o := s.Outcome; !s.DryRun || !s.Complete || s.Restore != nil || o.Added != int64(len(sc.Lost)) || o.Recovered+o.Overwritten != 0 || o.Removed != 0 {
+		t.Errorf("dry run summary (merge, prefer original): %+v %+v", s, s.Outcome)
+	}
+	if l := s.Loss; l == nil || l.Lost != int64(len(sc.Lost)) || l.NotRecovered != int64(len(sc.Stripped)) || l.NotRecoveredLost != 0 {
+		t.Errorf("dry run loss (prefer original): %+v, want %d not recovered", s.Loss, len(sc.Stripped))
 	}
 	// A snapshot source cannot be read without a write.
 	if code := c.run(t.Context(), runArgs(es, out, "d2", "--dry-run")...); code != exitUsage || !strings.Contains(c.stderr.String(), "--dry-run cannot read a snapshot") {
@@ -367,16 +381,16 @@ func TestDryRunOfflineDumps(t *testing.T) {
 		t.Fatalf("offline dry run: exit %d\n%s", code, c.stderr.String())
 	}
 	s := readSummary(t, out, "documents", "off1")
-	if s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Changed != int64(len(sc.Stripped)) || s.Diff.Removed != 0 {
-		t.Errorf("offline dry run (prefer source): %+v", s.Diff)
+	if o := s.Outcome; o.Added != int64(len(sc.Lost)) || o.Recovered != int64(len(sc.Stripped)) || o.Removed != 0 {
+		t.Errorf("offline dry run (prefer source): %+v", s.Outcome)
 	}
 	// diff alone between the same dumps reports the same.
 	code = c.run(t.Context(), "diff", "--original", orig, "--restored", backup, "--output", "file://"+out, "--run-id", "off2", "--progress", "0")
 	if code != exitOK {
 		t.Fatalf("diff of dumps: exit %d\n%s", code, c.stderr.String())
 	}
-	if d := readSummary(t, out, "documents", "off2").Diff; d.Added != s.Diff.Added || d.Changed != s.Diff.Changed {
-		t.Errorf("diff command %+v, dry run %+v", d, s.Diff)
+	if d := readSummary(t, out, "documents", "off2").Outcome; *d != *s.Outcome {
+		t.Errorf("diff command %+v, dry run %+v", d, s.Outcome)
 	}
 }
 
@@ -447,7 +461,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo report: %v %v", runs, err)
 	}
 	s := readSummary(t, dir, "documents", runs[0].Name())
-	if !s.Complete || s.Diff.Added != 20 || s.Diff.Changed != 10 {
-		t.Errorf("demo summary: complete %v diff %+v", s.Complete, s.Diff)
+	if !s.Complete || s.Outcome.Added != 20 || s.Outcome.Recovered != 10 || s.Verdict.Status != report.StatusOK {
+		t.Errorf("demo summary: complete %v outcome %+v verdict %+v", s.Complete, s.Outcome, s.Verdict)
 	}
 }

@@ -49,7 +49,8 @@ func dryRunOffline(fv *flagValues) bool {
 	return fv.str("dry-run") == "true" && isDumpURL(fv.str("original")) && isDumpURL(fv.str("source")) && fv.str("es-url") == ""
 }
 
-// run is the whole job: guard rails, restore, diff, report.
+// run is the whole job: guard rails, restore, diff (original, backup and
+// target), index differences, report.
 func (j *job) run(ctx context.Context) error {
 	logConfig(j.log, j.cmd, j.cfg)
 	if err := j.openReport(ctx); err != nil {
@@ -63,25 +64,43 @@ func (j *job) run(ctx context.Context) error {
 		return interrupted(ctx, err)
 	}
 	j.log.Info("guard rails passed", "original", j.cfg.Original, "target", j.cfg.Target, "source", src.Name())
-	err = j.restorePhase(ctx, src)
+	err = j.recordStart(ctx)
+	if err == nil {
+		err = j.restorePhase(ctx, src)
+	}
 	if err == nil && j.do.diff {
-		err = j.diffPhase(ctx, diff.IndexSide(j.es, j.cfg.Original), diff.IndexSide(j.es, j.cfg.Target), diff.OverlayNone)
+		err = j.diffPhase(ctx, diff.Sides{
+			Original: diff.IndexSide(j.es, j.cfg.Original),
+			Backup:   j.backup,
+			Target:   diff.IndexSide(j.es, j.cfg.Target),
+		}, diff.OverlayNone)
+		if err == nil {
+			err = j.compareIndexes(ctx)
+		}
+	}
+	if cerr := j.runCleanups(ctx); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
+	}
+	if err == nil {
+		err = j.recordEnd(ctx)
 	}
 	return j.end(ctx, err)
 }
 
-// end closes a job that got past its guard rails: on success it applies
-// --fail-on and prints the human summary; in every case it writes
-// summary.json, complete only without error. A met --fail-on condition
-// still completes the report, then exits 3.
+// end closes a job that got past its guard rails: it applies --fail-on
+// and prints the human summary; in every case it writes summary.json,
+// complete only without error, and prints the verdict as the last line. A
+// met --fail-on condition still completes the report, then exits 3.
 func (j *job) end(ctx context.Context, err error) error {
-	if err != nil {
-		return interrupted(ctx, j.finish(ctx, err))
+	var failOn error
+	if err == nil {
+		failOn = j.failOn()
 	}
-	failOn := j.failOn()
+	err = j.finish(ctx, err)
 	j.printSummary()
-	if err := j.finish(ctx, nil); err != nil {
-		return err
+	fmt.Fprintln(j.env.Stderr, j.summary.Verdict.Line())
+	if err != nil {
+		return interrupted(ctx, err)
 	}
 	return failOn
 }
@@ -118,7 +137,7 @@ func (j *job) dryRun(ctx context.Context) error {
 		}
 		restored = diff.IndexSide(es, spec.index)
 	}
-	overlay := diff.OverlayNone
+	overlay := diff.OverlaySource
 	if j.cfg.Mode == "merge" {
 		overlay = diff.OverlayPreferOriginal
 		if j.cfg.Prefer == "source" {
@@ -127,6 +146,6 @@ func (j *job) dryRun(ctx context.Context) error {
 	}
 	j.summary.Target = ""
 	j.summary.Restored = j.cfg.Target + " (not created: dry run)"
-	err := j.diffPhase(ctx, j.side(j.cfg.Original), restored, overlay)
+	err := j.diffPhase(ctx, diff.Sides{Original: j.side(j.cfg.Original), Backup: restored}, overlay)
 	return j.end(ctx, err)
 }

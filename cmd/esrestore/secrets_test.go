@@ -15,6 +15,7 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/s3test"
+	"github.com/esrestore/esrestore/report"
 )
 
 // TestSecretsNeverShown runs the job with known secrets in the
@@ -144,11 +145,11 @@ func TestDiffOfS3Dumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer obj.Body.Close()
-	var s Summary
+	var s report.Summary
 	if err := json.NewDecoder(obj.Body).Decode(&s); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Complete || s.Diff.Added != int64(len(sc.Lost)) || s.Diff.Changed != int64(len(sc.Stripped)) {
-		t.Errorf("summary: complete %v diff %+v", s.Complete, s.Diff)
+	if !s.Complete || s.Outcome.Added != int64(len(sc.Lost)) || s.Outcome.Recovered != int64(len(sc.Stripped)) {
+		t.Errorf("summary: complete %v outcome %+v", s.Complete, s.Outcome)
 	}
 }

@@ -30,12 +30,16 @@ func (j *job) printSummary() {
 		fmt.Fprintf(&b, "  restore   %d read: %d indexed, %d kept, %d failed (%d retried) in %.1fs\n",
 			r.Read, r.Indexed, r.Kept, r.Failed, r.Retried, r.Seconds)
 	}
-	if d := s.Diff; d != nil {
-		fmt.Fprintf(&b, "  diff      %d in original, %d in restored: %d unchanged, %d changed, %d added, %d removed\n",
-			d.Original, d.Restored, d.Unchanged, d.Changed, d.Added, d.Removed)
-		if len(d.Ignored) > 0 {
-			fmt.Fprintf(&b, "            ignoring %s\n", strings.Join(d.Ignored, ", "))
-		}
+	if o := s.Outcome; o != nil {
+		fmt.Fprintf(&b, "  outcome   a switch from %d to %d documents: %d recovered, %d overwritten, %d added, %d removed, %d unchanged\n",
+			o.Original, o.Target, o.Recovered, o.Overwritten, o.Added, o.Removed, o.Unchanged)
+	}
+	if l := s.Loss; l != nil {
+		fmt.Fprintf(&b, "  loss      the backup's %d documents: %d lost, %d stripped, %d edited since, %d not recovered\n",
+			l.Backup, l.Lost, l.Stripped, l.EditedSinceBackup, l.NotRecovered)
+	}
+	if len(s.Ignored) > 0 {
+		fmt.Fprintf(&b, "  ignoring  %s\n", strings.Join(s.Ignored, ", "))
 	}
 	if j.report != nil {
 		fmt.Fprintf(&b, "  report    %s\n", j.report.URL(""))

@@ -22,6 +22,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/esrestore/esrestore/report"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/report.png from the browser test")
@@ -242,31 +244,7 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sum map[string]any
-		if err := json.Unmarshal(raw, &sum); err != nil {
-			t.Fatal(err)
-		}
-		for _, key := range []string{
-			"loss.lost", "loss.stripped", "loss.edited_since_backup", "loss.not_recovered",
-			"outcome.recovered", "outcome.overwritten", "outcome.added", "outcome.removed", "outcome.unchanged",
-			"restore.read", "restore.indexed", "restore.kept", "restore.failed", "restore.pending",
-		} {
-			if _, ok := st.Counts[key]; !ok {
-				t.Errorf("page lacks the count %s", key)
-			}
-		}
-		for key, text := range st.Counts {
-			section, field, _ := strings.Cut(key, ".")
-			want, ok := sum[section].(map[string]any)[field].(float64)
-			if !ok {
-				t.Errorf("count %s is not in summary.json", key)
-				continue
-			}
-			got, err := strconv.ParseInt(strings.ReplaceAll(text, ",", ""), 10, 64)
-			if err != nil || got != int64(want) {
-				t.Errorf("%s: page shows %q, summary.json has %v", key, text, want)
-			}
-		}
+		checkCounts(t, st, raw)
 		for _, row := range st.Classes {
 			class, n, _ := strings.Cut(row, " ")
 			if got, _ := strconv.Atoi(n); got != sc.classes[class] {
@@ -403,6 +381,96 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("with JavaScript off: controls shown %v, %d documents drawn", off.Controls, len(off.Docs))
 		}
 	})
+}
+
+// checkCounts compares every count the page shows with summary.json.
+func checkCounts(t *testing.T, st pageState, summaryJSON []byte) {
+	t.Helper()
+	var sum map[string]any
+	if err := json.Unmarshal(summaryJSON, &sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{
+		"loss.lost", "loss.stripped", "loss.edited_since_backup", "loss.not_recovered",
+		"outcome.recovered", "outcome.overwritten", "outcome.added", "outcome.removed", "outcome.unchanged",
+		"restore.read", "restore.indexed", "restore.kept", "restore.failed", "restore.pending",
+	} {
+		if _, ok := st.Counts[key]; !ok {
+			t.Errorf("page lacks the count %s", key)
+		}
+	}
+	for key, text := range st.Counts {
+		section, field, _ := strings.Cut(key, ".")
+		want, ok := sum[section].(map[string]any)[field].(float64)
+		if !ok {
+			t.Errorf("count %s is not in summary.json", key)
+			continue
+		}
+		got, err := strconv.ParseInt(strings.ReplaceAll(text, ",", ""), 10, 64)
+		if err != nil || got != int64(want) {
+			t.Errorf("%s: page shows %q, summary.json has %v", key, text, want)
+		}
+	}
+}
+
+// goldenValues puts values where the golden files hold placeholders for
+// what changes from run to run; strings such as "<uuid>" may stay.
+var goldenValues = strings.NewReplacer(
+	`"\u003cbytes\u003e"`, "0", `"\u003cseconds\u003e"`, "0", `"\u003cdocs_per_second\u003e"`, "0",
+	`"\u003cstarted\u003e"`, `"2026-11-25T18:21:41Z"`, `"\u003cfinished\u003e"`, `"2026-11-25T18:25:53Z"`,
+	`"\u003cstart_time\u003e"`, `"2026-11-22T02:00:00Z"`, `"\u003cend_time\u003e"`, `"2026-11-22T02:03:00Z"`,
+)
+
+// The summaries the job writes (cmd/esrestore's golden files) render
+// with every count and reason as they are in the JSON.
+func TestBrowserJobSummaries(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "cmd", "esrestore", "testdata", "verdict-*.golden.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no job summaries found (%v)", err)
+	}
+	ctx := browser(t)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = []byte(goldenValues.Replace(string(raw)))
+			s, err := report.Decode(raw)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			var buf bytes.Buffer
+			if err := Write(&buf, s, NewCollector(Options{}), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "report.html")
+			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tab, cancel := chromedp.NewContext(ctx)
+			defer cancel()
+			var w watch
+			w.listen(t, tab)
+			do(t, tab, chromedp.Navigate("file://"+path))
+			st := eval[pageState](t, tab, readState)
+			if st.JS != "on" || st.Status != Status(s) {
+				t.Errorf("got script %q, status %q, want on, %q", st.JS, st.Status, Status(s))
+			}
+			var want []string
+			for _, r := range s.Verdict.Reasons {
+				want = append(want, r.Kind+" "+r.Text)
+			}
+			if !slices.Equal(st.Reasons, want) {
+				t.Errorf("got reasons\n%q\nwant\n%q", st.Reasons, want)
+			}
+			if len(st.Fields) != len(s.Fields.Paths) {
+				t.Errorf("got %d field rows, want %d", len(st.Fields), len(s.Fields.Paths))
+			}
+			checkCounts(t, st, raw)
+			w.check(t, "file://"+path)
+		})
+	}
 }
 
 // TestScreenshot renders a scenario without hostile values, as the

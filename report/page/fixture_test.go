@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wI2L/jsondiff"
-
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/report"
@@ -253,8 +251,8 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 		Restore: &report.Restore{Read: read, Indexed: o.Added + o.Recovered, Kept: 400, Failed: nfail, TargetCount: o.Target},
 		Outcome: o, Loss: loss, Fields: fields, Ignored: []string{"/modified"},
 		Indexes: &report.IndexDiff{
-			Mappings: jsondiff.Patch{{Type: "add", Path: "/properties/extra", Value: map[string]any{"type": "keyword", "meta": map[string]any{"note": "added after the snapshot" + sc.markup()}}}},
-			Settings: jsondiff.Patch{},
+			Mappings: []report.PatchOp{{Type: "add", Path: "/properties/extra", Value: mustJSON(map[string]any{"type": "keyword", "meta": map[string]any{"note": "added after the snapshot" + sc.markup()}})}},
+			Settings: []report.PatchOp{},
 		},
 		Integrity: report.Integrity{
 			ToolVersion: "v0.3.0-test",
@@ -273,6 +271,14 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 		FailOn: []string{"failed", "removed", "overwritten", "not-recovered"},
 	}
 	return s
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // sampleJSON is a sample value as diff keeps it: cut past MaxSampleBytes.

@@ -33,8 +33,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wI2L/jsondiff"
-
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/report"
 )
@@ -365,7 +363,7 @@ func (v *view) fields(s *report.Summary) {
 		}
 		v.Fields = append(v.Fields, row)
 	}
-	if o := s.Fields.Other; o.Paths > 0 {
+	if o := s.Fields.Other; o.Paths > 0 || o.Truncated || o.Add+o.Replace+o.Remove > 0 {
 		v.FieldsOther = &o
 	}
 }
@@ -426,44 +424,37 @@ func (v *view) indexes(s *report.Summary, opt Options) {
 	}
 	for _, p := range []struct {
 		name, title string
-		patch       jsondiff.Patch
+		patch       []report.PatchOp
 		compared    bool
 	}{
 		{"mappings", "Mappings, original → target", s.Indexes.Mappings, true},
 		{"settings", "Settings, original → target", s.Indexes.Settings, true},
 		{"snapshot_mappings", "Mappings, original → snapshot", s.Indexes.SnapshotMappings, s.Indexes.SnapshotMappings != nil},
 	} {
+		if !p.compared {
+			continue
+		}
 		pv := patchView{Name: p.name, Title: p.title, Compared: p.compared}
 		for i, op := range p.patch {
 			if i == opt.MaxIndexOps {
 				pv.More = len(p.patch) - i
 				break
 			}
-			val := ""
-			if op.Type != jsondiff.OperationRemove && op.Type != jsondiff.OperationMove {
-				val = valueText(op.Value, opt.MaxStringBytes)
-			}
-			if op.From != "" {
-				val = "from " + op.From + " " + val
-			}
-			pv.Ops = append(pv.Ops, opRow{Op: op.Type, Path: op.Path, Value: val})
-		}
-		if p.name == "snapshot_mappings" && !p.compared {
-			continue
+			pv.Ops = append(pv.Ops, opRow{Op: op.Type, Path: op.Path, Value: valueText(op.Value, opt.MaxStringBytes)})
 		}
 		v.Indexes = append(v.Indexes, pv)
 	}
 }
 
-// valueText is v as compact JSON, cut past limit bytes.
-func valueText(v any, limit int) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("(%v)", err)
+// valueText is a JSON value as compact text, cut past limit bytes; ""
+// for none.
+func valueText(v json.RawMessage, limit int) string {
+	if len(v) == 0 {
+		return ""
 	}
-	out, _, ok := shrink(nil, b, limit, 4*limit)
+	out, _, ok := shrink(nil, v, limit, 4*limit)
 	if !ok {
-		return string(b[:min(len(b), limit)])
+		return string(v[:min(len(v), limit)])
 	}
 	return string(out)
 }

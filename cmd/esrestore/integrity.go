@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/report"
+)
+
+// metaKey is esrestore's member of the target's mappings._meta.
+const metaKey = "esrestore"
+
+// recordStart notes what the report is about before the first write: the
+// cluster, the original's identity and count, the snapshot.
+func (j *job) recordStart(ctx context.Context) error {
+	in := &j.summary.Integrity
+	if c, err := esmeta.GetCluster(ctx, j.es); err == nil {
+		in.Cluster = &report.Cluster{Name: c.Name, UUID: c.UUID, Version: c.Version}
+	} else {
+		j.log.Warn("cluster identity not recorded", "error", err)
+	}
+	st, err := j.indexState(ctx, j.cfg.Original)
+	if err != nil {
+		return err
+	}
+	in.Original = st
+	spec, _ := parseSource(j.cfg.Source)
+	switch spec.kind {
+	case "snapshot":
+		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.repo, spec.snap)
+		if err != nil {
+			return err
+		}
+		index := spec.index
+		if index == "" {
+			index = st.Name
+		}
+		in.Snapshot = &report.Snapshot{Repository: sn.Repository, Name: sn.Name, UUID: sn.UUID, Index: index,
+			State: sn.State, StartTime: sn.Start, EndTime: sn.End}
+	case "index":
+		if in.Backup, err = j.indexState(ctx, spec.index); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordEnd notes the counts at the end: a change in the original's means
+// it took writes during the run.
+func (j *job) recordEnd(ctx context.Context) error {
+	in := &j.summary.Integrity
+	n, err := esmeta.Count(ctx, j.es, j.cfg.Original)
+	if err != nil {
+		return fmt.Errorf("count original %q at the end: %w", j.cfg.Original, err)
+	}
+	in.Original.CountEnd = n
+	if j.do.restore {
+		if in.Target, err = j.indexState(ctx, j.cfg.Target); err != nil {
+			return err
+		}
+	}
+	if in.Backup != nil {
+		if in.Backup.CountEnd, err = esmeta.Count(ctx, j.es, in.Backup.Name); err != nil {
+			return fmt.Errorf("count backup %q at the end: %w", in.Backup.Name, err)
+		}
+	}
+	return nil
+}
+
+// indexState reads an index's identity and count.
+func (j *job) indexState(ctx context.Context, name string) (*report.IndexState, error) {
+	ix, err := esmeta.GetIndex(ctx, j.es, name)
+	if err != nil {
+		return nil, err
+	}
+	n, err := esmeta.Count(ctx, j.es, name)
+	if err != nil {
+		return nil, fmt.Errorf("count %q: %w", name, err)
+	}
+	return &report.IndexState{Name: ix.Name, UUID: ix.UUID, Aliases: ix.Aliases, CountStart: n, CountEnd: n}, nil
+}
+
+// compareIndexes records the mapping and settings differences between the
+// original and the target, and for a snapshot source between the original
+// and the snapshot's index (its staging copy).
+func (j *job) compareIndexes(ctx context.Context) error {
+	orig, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original)
+	if err != nil {
+		return err
+	}
+	tgt, err := esmeta.GetIndex(ctx, j.es, j.cfg.Target)
+	if err != nil {
+		return err
+	}
+	om, err := orig.ComparableMappings(metaKey)
+	if err != nil {
+		return err
+	}
+	tm, err := tgt.ComparableMappings(metaKey)
+	if err != nil {
+		return err
+	}
+	x := &report.IndexDiff{}
+	if x.Mappings, err = patchOps(om, tm); err != nil {
+		return fmt.Errorf("compare mappings: %w", err)
+	}
+	if x.Settings, err = patchOps(orig.ComparableSettings(), tgt.ComparableSettings()); err != nil {
+		return fmt.Errorf("compare settings: %w", err)
+	}
+	if st := j.summary.Staging; st != nil {
+		sx, err := esmeta.GetIndex(ctx, j.es, st.Index)
+		if err != nil {
+			return err
+		}
+		sm, err := sx.ComparableMappings("")
+		if err != nil {
+			return err
+		}
+		if x.SnapshotMappings, err = patchOps(om, sm); err != nil {
+			return fmt.Errorf("compare snapshot mappings: %w", err)
+		}
+		if x.SnapshotMappings == nil {
+			x.SnapshotMappings = []report.PatchOp{}
+		}
+	}
+	j.summary.Indexes = x
+	return nil
+}
+
+// patchOps is the RFC 6902 patch from a to b.
+func patchOps(a, b json.RawMessage) ([]report.PatchOp, error) {
+	patch, _, err := diff.Compare(a, b, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []report.PatchOp{}
+	for _, op := range patch {
+		po := report.PatchOp{Type: op.Type, Path: op.Path}
+		if op.Type != "remove" {
+			v, err := json.Marshal(op.Value)
+			if err != nil {
+				return nil, err
+			}
+			po.Value = v
+		}
+		out = append(out, po)
+	}
+	return out, nil
+}
+
+var _ = errors.New

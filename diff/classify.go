@@ -1,0 +1,266 @@
+package diff
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/wI2L/jsondiff"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
+)
+
+// ref is one side's copy of a document.
+type ref struct {
+	routing string
+	src     []byte
+	line    int // in a dump, 0 for an index
+}
+
+// triple is one _id on every side; a nil ref is a side that lacks it.
+type triple struct {
+	id      string
+	o, b, t *ref
+}
+
+// virtualTarget is what Options.Overlay makes of a document from the
+// original's and the backup's copies.
+func (d *Differ) virtualTarget(o, b *ref) *ref {
+	switch d.opt.Overlay {
+	case OverlayPreferOriginal:
+		if o != nil {
+			return o
+		}
+		return b
+	case OverlayPreferSource:
+		if b != nil {
+			return b
+		}
+		return o
+	case OverlaySource:
+		return b
+	}
+	return nil
+}
+
+// classify counts one document in its outcome and loss classes, tallies
+// its patch operations by field, and adds its report line when it is not
+// unchanged. The refs' bytes must stay unchanged while it runs.
+func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
+	o, b, t := tr.o, tr.b, tr.t
+	if d.virtual {
+		t = d.virtualTarget(o, b)
+	}
+	tally := w.fields
+	tally.startDoc(tr.id)
+
+	// Loss: original vs backup, and what of the backup the target lacks.
+	var missing jsondiff.Patch
+	lostMissing := false
+	if d.three.Load() {
+		switch {
+		case b != nil && o == nil:
+			d.live.lost.Add(1)
+			lostMissing = t == nil
+		case b != nil:
+			d.live.shared.Add(1)
+			loss, equal, err := w.cmpLoss.compare(o.src, b.src)
+			if err != nil {
+				return fmt.Errorf("compare document %q with its backup: %w", tr.id, err)
+			}
+			if !equal {
+				stripped, edited := false, false
+				for i, op := range loss {
+					switch op.Type {
+					case jsondiff.OperationAdd:
+						stripped = true
+						tally.op(FieldStripped, op, nil)
+						if t != nil && !hasPointer(t.src, op.Path) {
+							missing = append(missing, op)
+						}
+					case jsondiff.OperationReplace:
+						edited = true
+						tally.op(FieldEditedSinceBackup, op, oldValue(loss, i))
+					}
+				}
+				if stripped {
+					d.live.stripped.Add(1)
+				}
+				if edited {
+					d.live.edited.Add(1)
+				}
+			}
+		default:
+			d.live.newSince.Add(1)
+		}
+	}
+	if len(missing) > 0 || lostMissing {
+		d.live.notRec.Add(1)
+		if lostMissing {
+			d.live.notRecLost.Add(1)
+		}
+		for _, op := range missing {
+			tally.op(FieldNotRecovered, op, nil)
+		}
+	}
+
+	// Outcome: original → target.
+	w.buf = w.buf[:0]
+	var err error
+	switch {
+	case o != nil && t != nil:
+		patch, equal, cerr := w.cmp.compare(o.src, t.src)
+		if cerr != nil {
+			return fmt.Errorf("compare document %q: %w", tr.id, cerr)
+		}
+		routed := o.routing != t.routing
+		if equal && !routed {
+			d.live.unchanged.Add(1)
+			if len(missing) > 0 {
+				w.buf = appendPatchLine(w.buf, tr.id, ChangeNotRecovered, "", "", missing, nil)
+			}
+			break
+		}
+		change := ChangeRecovered
+		if routed || overwrites(patch) {
+			change = ChangeOverwritten
+			d.live.overwritten.Add(1)
+		} else {
+			d.live.recovered.Add(1)
+		}
+		if routed {
+			d.live.routingChanged.Add(1)
+		}
+		for i, op := range patch {
+			switch op.Type {
+			case jsondiff.OperationAdd:
+				tally.op(FieldRecovered, op, nil)
+			case jsondiff.OperationReplace, jsondiff.OperationRemove:
+				tally.op(FieldOverwritten, op, oldValue(patch, i))
+			}
+		}
+		w.buf = appendPatchLine(w.buf, tr.id, change, o.routing, t.routing, patch, missing)
+		d.debug("document "+change, tr.id, len(patch))
+	case o != nil:
+		d.live.removed.Add(1)
+		w.buf, err = appendOnlyLine(w.buf, tr.id, ChangeRemoved, "original", o.routing, o.src)
+		d.debug("document removed", tr.id, 0)
+	case t != nil:
+		d.live.added.Add(1)
+		w.buf, err = appendOnlyLine(w.buf, tr.id, ChangeAdded, "restored", t.routing, t.src)
+		d.debug("document added", tr.id, 0)
+	case lostMissing:
+		w.buf, err = appendLostLine(w.buf, tr.id, b.routing, b.src)
+		d.debug("document not recovered", tr.id, 0)
+	}
+	if err != nil {
+		return err
+	}
+	if len(w.buf) == 0 {
+		return nil
+	}
+	return rep.add([]byte(tr.id), w.buf)
+}
+
+func (d *Differ) debug(msg, id string, ops int) {
+	if l := d.opt.Logger; l.Enabled(context.Background(), slog.LevelDebug) {
+		l.Debug(msg, "id", id, "ops", ops)
+	}
+}
+
+// overwrites reports whether a patch replaces or removes a value.
+func overwrites(p jsondiff.Patch) bool {
+	for _, op := range p {
+		if op.Type == jsondiff.OperationReplace || op.Type == jsondiff.OperationRemove {
+			return true
+		}
+	}
+	return false
+}
+
+// oldValue returns the value the test operation before p[i] holds: the
+// value p[i] replaces or removes (patches are invertible).
+func oldValue(p jsondiff.Patch, i int) any {
+	if i > 0 && p[i-1].Type == jsondiff.OperationTest && p[i-1].Path == p[i].Path {
+		return p[i-1].Value
+	}
+	return p[i].OldValue
+}
+
+// hasPointer reports whether the JSON document src holds a value at the
+// JSON Pointer ptr.
+func hasPointer(src []byte, ptr string) bool {
+	if ptr == "" {
+		return true
+	}
+	if ptr[0] != '/' {
+		return false
+	}
+	v := trimSpace(src)
+	for _, seg := range strings.Split(ptr[1:], "/") {
+		seg = strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")
+		next, ok := child(v, seg)
+		if !ok {
+			return false
+		}
+		v = next
+	}
+	return true
+}
+
+// child returns the member seg of an object, or the element seg of an
+// array.
+func child(v []byte, seg string) ([]byte, bool) {
+	if len(v) == 0 {
+		return nil, false
+	}
+	var out []byte
+	found := false
+	stop := fmt.Errorf("found")
+	switch v[0] {
+	case '{':
+		_, err := jsonscan.MembersTrusted(v, 0, func(key, value []byte) error {
+			k := string(key)
+			if strings.IndexByte(k, '\\') >= 0 {
+				k, _ = jsonscan.String(append(append([]byte{'"'}, key...), '"'))
+			}
+			if k == seg {
+				out, found = value, true
+				return stop
+			}
+			return nil
+		})
+		_ = err
+	case '[':
+		n, ok := arrayIndex(seg)
+		if !ok {
+			return nil, false
+		}
+		i := 0
+		jsonscan.ElementsTrusted(v, 0, func(value []byte) error { //nolint:errcheck // stop ends the walk
+			if i == n {
+				out, found = value, true
+				return stop
+			}
+			i++
+			return nil
+		})
+	}
+	return out, found
+}
+
+// arrayIndex reads an array index segment of a JSON Pointer.
+func arrayIndex(seg string) (int, bool) {
+	if seg == "" || len(seg) > 9 || (len(seg) > 1 && seg[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for _, c := range []byte(seg) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}

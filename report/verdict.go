@@ -1,0 +1,160 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/esrestore/esrestore/diff"
+)
+
+// FailOnKinds are the reason kinds --fail-on may name.
+var FailOnKinds = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered, ReasonMappings,
+	ReasonLiveWrites, ReasonIncomplete}
+
+// DefaultFailOn is what --fail-on defaults to: every reason an alias
+// switch would lose data for.
+var DefaultFailOn = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered}
+
+// topFields is how many busiest fields a reason names.
+const topFields = 3
+
+// Judge returns the verdict on s: one reason per condition against
+// switching the alias to the target, in a fixed order.
+func Judge(s *Summary) Verdict {
+	var rs []Reason
+	add := func(kind string, n int64, format string, args ...any) {
+		rs = append(rs, Reason{Kind: kind, Count: n, Text: fmt.Sprintf(format, args...)})
+	}
+	if !s.Complete {
+		why := "the run did not finish"
+		if s.Error != "" {
+			why += ": " + s.Error
+		}
+		add(ReasonIncomplete, 0, "incomplete: %s; do not act on this report", why)
+	}
+	if r := s.Restore; r != nil {
+		if r.Failed > 0 {
+			add(ReasonFailed, r.Failed, "%s failed to restore (see %s)", docs(r.Failed), FailuresName)
+		}
+		if r.Pending > 0 {
+			add(ReasonIncomplete, r.Pending, "%s pending: read but not settled when the run stopped", docs(r.Pending))
+		}
+	}
+	if o := s.Outcome; o != nil {
+		if o.Removed > 0 {
+			add(ReasonRemoved, o.Removed, "%s: only in the original, a switch would lose them", docs(o.Removed))
+		}
+		if o.Overwritten > 0 {
+			add(ReasonOverwritten, o.Overwritten, "%s: live values would be overwritten%s", docs(o.Overwritten),
+				busiest(s.Fields, diff.FieldOverwritten))
+		}
+	}
+	if l := s.Loss; l != nil && l.NotRecovered > 0 {
+		text := fmt.Sprintf("%s: backup values not recovered%s", docs(l.NotRecovered), busiest(s.Fields, diff.FieldNotRecovered))
+		if l.NotRecoveredLost > 0 {
+			text += fmt.Sprintf("; %s of them lost whole", docs(l.NotRecoveredLost))
+		}
+		rs = append(rs, Reason{Kind: ReasonNotRecovered, Count: l.NotRecovered, Text: text})
+	}
+	if x := s.Indexes; x != nil {
+		for _, d := range []struct {
+			what  string
+			patch []diffOp
+		}{
+			{"mappings differ between the original and the target", opsOf(x.Mappings)},
+			{"settings differ between the original and the target", opsOf(x.Settings)},
+			{"the snapshot's mappings differ from the original's", opsOf(x.SnapshotMappings)},
+		} {
+			if len(d.patch) > 0 {
+				add(ReasonMappings, int64(len(d.patch)), "%s (%s)", d.what, opPaths(d.patch))
+			}
+		}
+	}
+	if o := s.Integrity.Original; o != nil && o.CountEnd != o.CountStart {
+		add(ReasonLiveWrites, o.CountEnd-o.CountStart,
+			"the original's _count went from %d to %d during the run: it took live writes the report may not show",
+			o.CountStart, o.CountEnd)
+	}
+	v := Verdict{Status: StatusOK, Reasons: rs}
+	if v.Reasons == nil {
+		v.Reasons = []Reason{}
+	}
+	if len(rs) > 0 {
+		v.Status = StatusReview
+	}
+	return v
+}
+
+// Line is the verdict in one line, for the end of the job's output.
+func (v Verdict) Line() string {
+	if v.Status == StatusOK {
+		return "verdict ok: switching the alias loses and overwrites nothing"
+	}
+	texts := make([]string, len(v.Reasons))
+	for i, r := range v.Reasons {
+		texts[i] = r.Text
+	}
+	return "verdict review: " + strings.Join(texts, "; ")
+}
+
+// docs says "1 document" or "n documents".
+func docs(n int64) string {
+	if n == 1 {
+		return "1 document"
+	}
+	return fmt.Sprintf("%d documents", n)
+}
+
+// busiest names the busiest paths of class: " (/title 40, /modified 40)".
+func busiest(f *diff.Fields, class string) string {
+	if f == nil {
+		return ""
+	}
+	var rows []diff.FieldStat
+	for _, r := range f.Paths {
+		if r.Class == class {
+			rows = append(rows, r)
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b diff.FieldStat) int { return cmp.Compare(b.Documents, a.Documents) })
+	if len(rows) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, topFields+1)
+	for i, r := range rows {
+		if i == topFields {
+			parts = append(parts, fmt.Sprintf("and %d more", len(rows)-topFields))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", r.Path, r.Documents))
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// diffOp is the part of a patch operation a reason names.
+type diffOp struct{ op, path string }
+
+func opsOf(p []PatchOp) []diffOp {
+	var out []diffOp
+	for _, o := range p {
+		if o.Type != "test" {
+			out = append(out, diffOp{o.Type, o.Path})
+		}
+	}
+	return out
+}
+
+// opPaths lists the first operations of a patch: "add /properties/x".
+func opPaths(ops []diffOp) string {
+	parts := make([]string, 0, 4)
+	for i, o := range ops {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ops)-3))
+			break
+		}
+		parts = append(parts, o.op+" "+o.path)
+	}
+	return strings.Join(parts, ", ")
+}
