@@ -302,12 +302,17 @@ func TestPromoteStopsOnFailedChecks(t *testing.T) {
 	}
 
 	// Accepted, it promotes.
-	if code := c.run(t.Context(), promoteArgs(es, out, "--accept", "not-recovered")...); code != exitOK {
+	if code := c.run(t.Context(), promoteArgs(es, out, "--accept", "not-recovered", "--freeze")...); code != exitOK {
 		t.Fatalf("accepted: exit %d\n%s", code, c.stderr.String())
 	}
-	if rec := readRecord(t, out); !slices.Equal(rec.Accepted, []string{"not-recovered"}) || rec.Summary.Verdict != "review" {
+	rec := readRecord(t, out)
+	if !slices.Equal(rec.Accepted, []string{"not-recovered"}) || rec.Summary.Verdict != "review" {
 		t.Errorf("record: accepted %v, verdict %s", rec.Accepted, rec.Summary.Verdict)
 	}
+	if f := rec.Freeze; f == nil || !f.Set || !f.Removed {
+		t.Errorf("--freeze: record %+v, want the block set and removed", f)
+	}
+	put(t, es, "documents", "after-freeze", `{"title":"the original takes writes again"}`)
 }
 
 // TestPromoteSwitchIsAtomicUnderAReader: a reader querying the alias in a
@@ -376,5 +381,19 @@ func TestPromoteSwitchIsAtomicUnderAReader(t *testing.T) {
 	}
 	if got := aliasOf(t, es, "docs"); len(got) != 1 || got["documents_restored"] == nil {
 		t.Fatalf("alias after promote: %v", got)
+	}
+}
+
+// TestPromoteREADMEListsItsFlags keeps the README's promote table true.
+func TestPromoteREADMEListsItsFlags(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append([]flagDef{reportFlags[0]}, promoteFlags...) {
+		row := "| `--" + f.name + "` | `" + envName(f.name)
+		if !strings.Contains(string(b), row) {
+			t.Errorf("README has no table row starting %q", row)
+		}
 	}
 }
