@@ -179,14 +179,9 @@ func aliasIndexes(t *testing.T, es *fixtures.ES, alias string) []string {
 // do sends req and fails the test on an error answer.
 func do(t *testing.T, es *fixtures.ES, req esapi.Request) []byte {
 	t.Helper()
-	res, err := req.Do(context.Background(), es.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.IsError() {
-		t.Fatalf("%T: %s", req, b)
+	code, b := status(t, es, req)
+	if code >= 300 {
+		t.Fatalf("%T: %d %s", req, code, b)
 	}
 	return b
 }

@@ -213,12 +213,9 @@ func (promoteCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err := opt.Validate(); err != nil {
 		return usageError(fmt.Errorf("invalid configuration:\n%w", err))
 	}
-	if err := ar.connect(ctx, env); err != nil {
-		return err
-	}
-	p, err := promote.New(ar.es, ar.store, opt)
+	p, err := ar.promoter(ctx, env, opt)
 	if err != nil {
-		return usageError(err)
+		return err
 	}
 	prog := startProgress(env, ar.log, ar.cfg.Progress, func() progressSnapshot {
 		s := p.Stats()
@@ -226,8 +223,26 @@ func (promoteCmd) Run(ctx context.Context, env *Env, args []string) error {
 	})
 	rec, err := p.Run(ctx)
 	prog.Stop()
+	return ar.end(ctx, env, rec, err, printPromote)
+}
+
+// promoter connects and returns the Promoter of the report.
+func (ar *afterReview) promoter(ctx context.Context, env *Env, opt promote.Options) (*promote.Promoter, error) {
+	if err := ar.connect(ctx, env); err != nil {
+		return nil, err
+	}
+	p, err := promote.New(ar.es, ar.store, opt)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return p, nil
+}
+
+// end closes promote or rollback: the human summary on stderr, then on
+// stdout the result, a dry run's record or promote.json's URL.
+func (ar *afterReview) end(ctx context.Context, env *Env, rec *promote.Record, err error, print func(*Env, *promote.Record, promote.Store)) error {
 	if rec != nil {
-		printPromote(env, rec, ar.store)
+		print(env, rec, ar.store)
 	}
 	if err != nil {
 		return afterReviewError(ctx, err)

@@ -361,7 +361,8 @@ func TestPromoteSwitchIsAtomicUnderAReader(t *testing.T) {
 		}
 	}()
 	c := newCLI(t)
-	code := c.run(t.Context(), promoteArgs(es, out)...)
+	const secret = "pw-never-shown"
+	code := c.run(t.Context(), promoteArgs(es, out, "--es-username", "promoter", "--es-password", secret, "--log-level", "debug")...)
 	stop.Store(true)
 	wg.Wait()
 	if code != exitOK {
@@ -381,6 +382,15 @@ func TestPromoteSwitchIsAtomicUnderAReader(t *testing.T) {
 	}
 	if got := aliasOf(t, es, "docs"); len(got) != 1 || got["documents_restored"] == nil {
 		t.Fatalf("alias after promote: %v", got)
+	}
+	rec, err := os.ReadFile(filepath.Join(out, "documents", "r1", promote.RecordName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"stdout": c.stdout.String(), "stderr": c.stderr.String(), "promote.json": string(rec)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("%s shows the password", what)
+		}
 	}
 }
 

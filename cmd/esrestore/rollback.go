@@ -29,25 +29,12 @@ func (rollbackCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	opt := ar.options(env)
-	if err := ar.connect(ctx, env); err != nil {
+	p, err := ar.promoter(ctx, env, opt)
+	if err != nil {
 		return err
 	}
-	p, err := promote.New(ar.es, ar.store, opt)
-	if err != nil {
-		return usageError(err)
-	}
 	rec, err := p.Rollback(ctx)
-	if rec != nil {
-		printRollback(env, rec, ar.store)
-	}
-	if err != nil {
-		return afterReviewError(ctx, err)
-	}
-	if rec.State == promote.StateDryRun {
-		return writeJSON(env.Stdout, rec)
-	}
-	fmt.Fprintln(env.Stdout, ar.store.URL(promote.RecordName))
-	return nil
+	return ar.end(ctx, env, rec, err, printRollback)
 }
 
 // printRollback writes the human summary of a rollback to stderr.
