@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/esrestore/esrestore/internal/dump"
 )
 
@@ -200,6 +202,10 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 		trs[i].tr = &triple{id: doc.ID, o: &ref{routing: doc.Routing, src: doc.Source}}
 	}
 	ls := lookups(page)
+	// The target's and the backup's copies are fetched at once: on a
+	// cluster with cores to spare the page costs one round trip, not two.
+	// Each fetch writes its own field of the page's entries.
+	g, gctx := errgroup.WithContext(ctx)
 	for _, side := range []struct {
 		s     *indexSide
 		found *atomic.Int64
@@ -223,18 +229,24 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 		if side.s == nil {
 			continue
 		}
-		got, err := mget(ctx, side.s.es, side.s.index, ls, true, d.opt.Retry)
-		if err != nil {
-			return err
-		}
-		for i, g := range got {
-			if !g.Found {
-				side.set(&trs[i], nil)
-				continue
+		g.Go(func() error {
+			got, err := mget(gctx, side.s.es, side.s.index, ls, true, d.opt.Retry)
+			if err != nil {
+				return err
 			}
-			side.found.Add(1)
-			side.set(&trs[i], &ref{routing: g.Routing, src: g.Source})
-		}
+			for i, f := range got {
+				if !f.Found {
+					side.set(&trs[i], nil)
+					continue
+				}
+				side.found.Add(1)
+				side.set(&trs[i], &ref{routing: f.Routing, src: f.Source})
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for i := range trs {
 		p := &trs[i]

@@ -15,6 +15,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/report/page"
 	"github.com/esrestore/esrestore/restore"
 	"github.com/esrestore/esrestore/s3out"
 )
@@ -46,6 +47,9 @@ type job struct {
 
 	// backup is the diff's view of --source, set by source.
 	backup diff.Side
+	// pages keeps a bounded sample of the diff and failure lines for
+	// report.html.
+	pages *page.Collector
 	// cleanups run once the diff is done: a snapshot's staging index is
 	// the backup side until then.
 	cleanups []func(ctx context.Context) error
@@ -62,7 +66,7 @@ func summarizeRestore(s restore.Stats) *report.Restore {
 }
 
 func newJob(cmd string, env *Env, cfg Config, do phases) *job {
-	j := &job{cmd: cmd, cfg: cfg, env: env, start: time.Now(), do: do}
+	j := &job{cmd: cmd, cfg: cfg, env: env, start: time.Now(), do: do, pages: page.NewCollector(page.Options{})}
 	j.log = newLogger(env, cfg.LogFormat, cfg.LogLevel)
 	opts := map[string]any{}
 	for _, kv := range cfg.redacted() {
@@ -160,10 +164,19 @@ func (j *job) finish(ctx context.Context, err error) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	j.summary.Location = j.report.URL("")
-	for name, o := range j.report.Objects() {
-		j.summary.Objects[objectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
-			Bytes: o.Bytes, Lines: o.Lines, SHA256: o.SHA256}
+	j.listObjects()
+	// The page is for people: written for every run that has a report,
+	// interrupted ones included (it says INCOMPLETE), before the summary
+	// that lists it.
+	if perr := j.writePage(wctx); perr != nil {
+		perr = fmt.Errorf("write %s: %w", s3out.PageName, perr)
+		j.log.Error("page not written", "error", perr)
+		err = errors.Join(err, perr)
+		j.summary.Complete = false
+		j.summary.Error = err.Error()
+		j.summary.Verdict = report.Judge(&j.summary)
 	}
+	j.listObjects()
 	if werr := j.report.WriteSummary(wctx, j.summary); werr != nil {
 		werr = fmt.Errorf("write summary: %w", werr)
 		j.log.Error("summary not written", "error", werr)
@@ -174,6 +187,28 @@ func (j *job) finish(ctx context.Context, err error) error {
 		fmt.Fprintln(j.env.Stdout, j.report.URL(""))
 	}
 	return err
+}
+
+// listObjects puts the committed objects' digests into the summary.
+func (j *job) listObjects() {
+	for name, o := range j.report.Objects() {
+		j.summary.Objects[objectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
+			Bytes: o.Bytes, Lines: o.Lines, SHA256: o.SHA256}
+	}
+}
+
+// writePage writes report.html from the summary and the lines the
+// collector kept.
+func (j *job) writePage(ctx context.Context) error {
+	pw, err := j.report.Page(ctx)
+	if err != nil {
+		return err
+	}
+	if err := page.Write(pw, &j.summary, j.pages, page.Options{}); err != nil {
+		j.report.Abort() //nolint:errcheck // the write error is what matters; closed objects stay
+		return err
+	}
+	return pw.Close()
 }
 
 // objectName is the summary's name of a report object.
@@ -337,7 +372,7 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	if err != nil {
 		return err
 	}
-	r, err := restore.New(j.es, j.restoreOptions(failures))
+	r, err := restore.New(j.es, j.restoreOptions(io.MultiWriter(failures, j.pages.Failures())))
 	if err != nil {
 		failures.Close() //nolint:errcheck // the options error is what matters
 		return usageError(err)
@@ -369,7 +404,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 		o := d.Stats().Outcome
 		return progressSnapshot{Phase: "diff", Done: o.Unchanged + o.Recovered + o.Overwritten + o.Added + o.Removed}
 	})
-	counts, err := d.RunSides(ctx, sides, w)
+	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))
 	prog.Stop()
 	if err != nil {
 		j.report.Abort() //nolint:errcheck // the error below says what failed

@@ -12,6 +12,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/promote"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/s3out"
@@ -147,7 +148,7 @@ func (ar *afterReview) connect(ctx context.Context, env *Env) error {
 	if err != nil {
 		return guardError(err)
 	}
-	v, err := pingES(ctx, es, strings.Join(ar.cfg.ES.URLs, ","))
+	v, err := pingES(ctx, es, retry.Policy{Budget: ar.cfg.RetryFor}.WithDefaults(), strings.Join(ar.cfg.ES.URLs, ","))
 	if err != nil {
 		return guardError(err)
 	}
