@@ -31,7 +31,7 @@ func TestFill(t *testing.T) {
 		{name: "escaped keys match", live: `{"a\u0062":1}`, backup: `{"ab":2,"c":3}`, want: `{"a\u0062":1,"c":3}`, filled: true},
 		{name: "live edits kept, deep fill", live: `{"title":"new","content":{"html":"<p>"}}`,
 			backup: `{"title":"old","content":{"html":"<b>","rawText":"t"},"excerpt":"e"}`,
-			want: `{"title":"new","content":{"html":"<p>","rawText":"t"},"excerpt":"e"}`, filled: true},
+			want:   `{"title":"new","content":{"html":"<p>","rawText":"t"},"excerpt":"e"}`, filled: true},
 		{name: "spaces", live: ` { "a" : 1 } `, backup: `{"b": [1, 2]}`, want: `{"a":1,"b":[1, 2]}`, filled: true},
 	}
 	for _, tt := range tests {
