@@ -8,6 +8,7 @@ import (
 
 	"github.com/wI2L/jsondiff"
 
+	"github.com/esrestore/esrestore/internal/jsonmerge"
 	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
@@ -40,8 +41,26 @@ func (d *Differ) virtualTarget(o, b *ref) *ref {
 		return o
 	case OverlaySource:
 		return b
+	case OverlayFill:
+		if o == nil || b == nil {
+			return cmpOr(o, b)
+		}
+		src, filled, err := jsonmerge.Fill(o.src, b.src, jsonmerge.Options{NullIsMissing: d.opt.NullIsMissing})
+		if err != nil || !filled {
+			// Not two objects: the restore keeps the original then too.
+			return o
+		}
+		return &ref{routing: o.routing, src: src}
 	}
 	return nil
+}
+
+// cmpOr returns the first ref that is not nil.
+func cmpOr(a, b *ref) *ref {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // classify counts one document in its outcome and loss classes, tallies

@@ -448,7 +448,7 @@ func TestOptionsValidate(t *testing.T) {
 		t.Fatalf("got %v, want ErrBadOptions", err)
 	}
 	for _, s := range []string{"workers: must be at least 1 (got -1)", "page size: must be between 1 and 10000 (got 10001)",
-		"memory budget: must be positive (got -5)", `overlay: must be "prefer-original", "prefer-source", "source" or empty (got sideways)`,
+		"memory budget: must be positive (got -5)", `overlay: must be "prefer-original", "prefer-source", "source", "fill" or empty (got sideways)`,
 		`"modified"`, `"/a~"`} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not name %q", err, s)

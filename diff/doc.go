@@ -25,7 +25,8 @@
 // original, and the diff shows the target the merge would build: ids only
 // in the original are unchanged (the merge keeps them), and with
 // OverlayPreferOriginal so are ids on both sides; Counts.Restored is then
-// the size of that target.
+// the size of that target. OverlayFill builds, on ids on both sides, the
+// original's document with the paths it lacks filled from the source's.
 //
 // # Equality
 //

@@ -31,6 +31,12 @@ const (
 	// OverlaySource makes the target the source alone (restore's source
 	// mode): ids only in the original are removed.
 	OverlaySource Overlay = "source"
+	// OverlayFill treats the restored side as a source merged onto the
+	// original field by field (restore's --prefer fill): on ids in both,
+	// the original's document with every path it lacks filled from the
+	// source's (internal/jsonmerge, the function the restore uses); ids
+	// only in the original are unchanged, ids only in the source added.
+	OverlayFill Overlay = "fill"
 )
 
 // Defaults of Options.
@@ -68,6 +74,10 @@ type Options struct {
 	// Overlay makes the restored side a source merged onto the original;
 	// see Overlay. Default OverlayNone, a plain diff.
 	Overlay Overlay
+	// NullIsMissing makes OverlayFill fill a null of the original from
+	// the source, as the restore's Options.NullIsMissing does; see
+	// jsonmerge.Options. Default false: a null is a live value.
+	NullIsMissing bool
 	// MaxFieldEntries bounds the distinct (path pattern, class) rows
 	// each worker counts in Counts.Fields. Default
 	// DefaultMaxFieldEntries.
@@ -130,9 +140,9 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: retry: %w", ErrBadOptions, err))
 	}
 	switch o.Overlay {
-	case OverlayNone, OverlayPreferOriginal, OverlayPreferSource, OverlaySource:
+	case OverlayNone, OverlayPreferOriginal, OverlayPreferSource, OverlaySource, OverlayFill:
 	default:
-		bad("overlay", fmt.Sprintf("must be %q, %q, %q or empty", OverlayPreferOriginal, OverlayPreferSource, OverlaySource), o.Overlay)
+		bad("overlay", fmt.Sprintf("must be %q, %q, %q, %q or empty", OverlayPreferOriginal, OverlayPreferSource, OverlaySource, OverlayFill), o.Overlay)
 	}
 	if _, err := ParsePointers(o.Ignore); err != nil {
 		errs = append(errs, fmt.Errorf("%w: ignore: %w", ErrBadOptions, err))

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -173,6 +174,21 @@ func TestVirtualTarget(t *testing.T) {
 			return out
 		}},
 		{OverlaySource, func() []fixtures.Doc { return backup }},
+		{OverlayFill, func() []fixtures.Doc {
+			out := []fixtures.Doc{}
+			for _, d := range orig {
+				if b, ok := bm[d.ID]; ok {
+					d.Source = fillByMaps(t, d.Source, b.Source)
+				}
+				out = append(out, d)
+			}
+			for _, d := range backup {
+				if _, ok := om[d.ID]; !ok {
+					out = append(out, d)
+				}
+			}
+			return out
+		}},
 	} {
 		t.Run(string(tt.overlay), func(t *testing.T) {
 			name := "t_" + strings.ReplaceAll(string(tt.overlay), "-", "_")
@@ -199,6 +215,63 @@ func TestVirtualTarget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// fillByMaps is --prefer fill written the slow, obvious way, so the
+// overlay is checked against a merge it does not share code with.
+func fillByMaps(t *testing.T, live, backup []byte) []byte {
+	t.Helper()
+	var l, b map[string]any
+	if err := json.Unmarshal(live, &l); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(backup, &b); err != nil {
+		t.Fatal(err)
+	}
+	var fill func(l, b map[string]any)
+	fill = func(l, b map[string]any) {
+		for k, bv := range b {
+			lv, ok := l[k]
+			if !ok {
+				l[k] = bv
+				continue
+			}
+			lo, lok := lv.(map[string]any)
+			bo, bok := bv.(map[string]any)
+			if lok && bok {
+				fill(lo, bo)
+			}
+		}
+	}
+	fill(l, b)
+	out, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestOverlayFill: on threeDocs, fill brings the stripped /x of b and c
+// back and keeps d's live /v: nothing is overwritten, the lost e and f are
+// added, and i keeps its live array whole (arrays are values).
+func TestOverlayFill(t *testing.T) {
+	orig, backup, _ := threeDocs()
+	var out bytes.Buffer
+	c, err := New(Options{Overlay: OverlayFill, Logger: slog.New(slog.DiscardHandler)}).RunSides(t.Context(),
+		Sides{Original: dumpOf("o3", orig), Backup: dumpOf("b3", backup)}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Outcome{Original: 7, Target: 9, Unchanged: 5, Recovered: 2, Added: 2}
+	if c.Outcome != want {
+		t.Errorf("outcome %+v, want %+v\n%s", c.Outcome, want, out.String())
+	}
+	if c.Loss.NotRecovered != 0 || c.Loss.Stripped != 3 || c.Loss.EditedSinceBackup != 1 {
+		t.Errorf("loss %+v", *c.Loss)
+	}
+	if !strings.Contains(out.String(), `{"_id":"c","change":"recovered","patch":[{"op":"add","path":"/x","value":1}]}`) {
+		t.Errorf("c's /x is not recovered:\n%s", out.String())
 	}
 }
 
