@@ -33,6 +33,26 @@ const (
 	PreferOriginal Prefer = "original"
 	// PreferSource takes the document from the source (the backup).
 	PreferSource Prefer = "source"
+	// PreferFill takes the live document with every path it lacks filled
+	// from the source's copy (internal/jsonmerge): lost fields come back,
+	// newer live values stay. It needs StrategyReconcile.
+	PreferFill Prefer = "fill"
+)
+
+// Strategy says how a merge-mode target is built.
+type Strategy string
+
+const (
+	// StrategyReconcile starts the target from the backup (a snapshot
+	// restored by Elasticsearch as the target, or the source bulk-loaded),
+	// then scans the original and writes only the documents whose chosen
+	// version differs from the target's copy.
+	StrategyReconcile Strategy = "reconcile"
+	// StrategyPasses loads both sides whole: the preferred one with
+	// op_type index, then the other with create (409s kept). It writes
+	// every document of both sides; kept to compare the two on the same
+	// data.
+	StrategyPasses Strategy = "passes"
 )
 
 // Options configure a Restorer. The zero value of every field means its
@@ -49,8 +69,15 @@ type Options struct {
 
 	// Mode is ModeMerge (default) or ModeSource.
 	Mode Mode
-	// Prefer is PreferOriginal (default) or PreferSource; merge mode only.
+	// Prefer is PreferOriginal (default), PreferSource or PreferFill;
+	// merge mode only.
 	Prefer Prefer
+	// NullIsMissing makes PreferFill fill a null of the original from the
+	// source, as an absent member is (see jsonmerge.Options). Default
+	// false: a null is a live value and stays.
+	NullIsMissing bool
+	// Strategy is StrategyReconcile (default) or StrategyPasses.
+	Strategy Strategy
 
 	// Workers is the number of _bulk requests in flight. Default 4.
 	Workers int
@@ -138,6 +165,9 @@ func (o *Options) fillStatic() {
 	if o.Prefer == "" {
 		o.Prefer = PreferOriginal
 	}
+	if o.Strategy == "" {
+		o.Strategy = StrategyReconcile
+	}
 	setInt := func(p *int, def int) {
 		if *p == 0 {
 			*p = def
@@ -200,9 +230,18 @@ func (o *Options) validate() error {
 		bad("mode", "must be %q or %q (got %q)", ModeMerge, ModeSource, o.Mode)
 	}
 	switch o.Prefer {
-	case PreferOriginal, PreferSource:
+	case PreferOriginal, PreferSource, PreferFill:
 	default:
-		bad("prefer", "must be %q or %q (got %q)", PreferOriginal, PreferSource, o.Prefer)
+		bad("prefer", "must be %q, %q or %q (got %q)", PreferOriginal, PreferSource, PreferFill, o.Prefer)
+	}
+	switch o.Strategy {
+	case StrategyReconcile:
+	case StrategyPasses:
+		if o.Prefer == PreferFill && o.Mode == ModeMerge {
+			bad("strategy", "%q cannot merge fields, --prefer %s needs %q", StrategyPasses, PreferFill, StrategyReconcile)
+		}
+	default:
+		bad("strategy", "must be %q or %q (got %q)", StrategyReconcile, StrategyPasses, o.Strategy)
 	}
 	positive := func(field string, v int) {
 		if v < 1 {

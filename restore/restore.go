@@ -154,6 +154,10 @@ func (r *Restorer) Stats() Stats {
 type plan struct {
 	original indexMeta
 	resume   bool
+	// fromSnapshot: Elasticsearch restored the snapshot's index as the
+	// target (now, or in the attempt this run resumes), so the backup is
+	// in it without a write of ours.
+	fromSnapshot bool
 }
 
 // Check runs the guard rails without writing anything: Elasticsearch is
@@ -338,12 +342,41 @@ func (r *Restorer) resumeCount(ctx context.Context, p *plan) error {
 	return nil
 }
 
-// load runs the passes: in merge mode the preferred side with op_type
-// index, then the other with create; in source mode the source alone.
+// load builds the target. Source mode, and merge mode with
+// StrategyPasses, read each side whole (see loadPasses). Merge mode with
+// StrategyReconcile starts from the backup and reconciles the original:
+// the backup is loaded with op_type create (unless Elasticsearch restored
+// it as the target), so that a resumed run keeps what the reconciliation
+// already wrote, then reconcilePass writes what differs.
 func (r *Restorer) load(ctx context.Context, p *plan, src Source) error {
 	if err := r.writable(r.opt.Target); err != nil {
 		return err
 	}
+	if r.opt.Mode == ModeSource || r.opt.Strategy == StrategyPasses {
+		if p.fromSnapshot {
+			if r.opt.Mode == ModeSource {
+				return nil // the target is the snapshot's index already
+			}
+		}
+		return r.loadPasses(ctx, p, src)
+	}
+	if !p.fromSnapshot {
+		ps := &pass{src: src, name: src.Name(), op: "create"}
+		r.log.Info("loading the backup", "from", ps.name, "op_type", ps.op, "target", r.opt.Target)
+		if err := r.loadPass(ctx, ps); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("restore into %q interrupted while reading %s: %w", r.opt.Target, ps.name, context.Cause(ctx))
+			}
+			return err
+		}
+	}
+	return r.reconcilePass(ctx, p)
+}
+
+// loadPasses runs the passes of StrategyPasses: in merge mode the
+// preferred side with op_type index, then the other with create; in source
+// mode the source alone.
+func (r *Restorer) loadPasses(ctx context.Context, p *plan, src Source) error {
 	orig := &pass{
 		src:  &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned},
 		name: "original:" + r.opt.Original,

@@ -54,21 +54,25 @@ var sources = []struct {
 
 func TestModes(t *testing.T) {
 	modes := []struct {
-		mode   restore.Mode
-		prefer restore.Prefer
+		mode     restore.Mode
+		prefer   restore.Prefer
+		strategy restore.Strategy
 	}{
-		{restore.ModeMerge, restore.PreferOriginal},
-		{restore.ModeMerge, restore.PreferSource},
-		{restore.ModeSource, restore.PreferOriginal},
+		{restore.ModeMerge, restore.PreferOriginal, restore.StrategyReconcile},
+		{restore.ModeMerge, restore.PreferSource, restore.StrategyReconcile},
+		{restore.ModeMerge, restore.PreferFill, restore.StrategyReconcile},
+		{restore.ModeSource, restore.PreferOriginal, restore.StrategyReconcile},
+		{restore.ModeMerge, restore.PreferOriginal, restore.StrategyPasses},
+		{restore.ModeMerge, restore.PreferSource, restore.StrategyPasses},
 	}
 	for _, m := range modes {
 		for _, s := range sources {
-			t.Run(fmt.Sprintf("%s-%s/%s", m.mode, m.prefer, s.name), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s-%s-%s/%s", m.mode, m.prefer, m.strategy, s.name), func(t *testing.T) {
 				es, sc := loss(t, 300, 7)
 				untouched(t, es, original)
 				src := s.make(t, es, sc)
 				opt := options("run-1")
-				opt.Mode, opt.Prefer = m.mode, m.prefer
+				opt.Mode, opt.Prefer, opt.Strategy = m.mode, m.prefer, m.strategy
 				var fails bytes.Buffer
 				opt.Failures = &fails
 				r, err := restore.New(es.Client(), opt)
@@ -83,20 +87,30 @@ func TestModes(t *testing.T) {
 				sameDocs(t, docsOf(t, c, target), expected(sc, m.mode, m.prefer))
 				invariant(t, c, st)
 
-				nO, nC, nLost := int64(len(sc.Original)), int64(len(sc.Complete)), int64(len(sc.Lost))
-				want := restore.Stats{Read: nC, Indexed: nC}
-				if m.mode == restore.ModeMerge {
+				nO, nC, nLost, nStripped := int64(len(sc.Original)), int64(len(sc.Complete)), int64(len(sc.Lost)), int64(len(sc.Stripped))
+				want := restore.Stats{Read: nC, Indexed: nC, Created: nC}
+				switch {
+				case m.mode != restore.ModeMerge:
+				case m.strategy == restore.StrategyPasses:
 					want.Read, want.Kept = nO+nC, nO
 					if m.prefer == restore.PreferOriginal {
-						want.Indexed = nO + nLost
+						want.Indexed, want.Created = nO+nLost, nO+nLost
+					}
+				default:
+					// The backup is loaded whole; of the original, only what
+					// differs from it is written: with prefer original the
+					// stripped documents (fill finds them already right).
+					want.Read, want.Kept = nO+nC, nO
+					if m.prefer == restore.PreferOriginal {
+						want.Indexed, want.Kept = nC+nStripped, nO-nStripped
 					}
 				}
 				if st.Read != want.Read || st.Indexed != want.Indexed || st.Kept != want.Kept || st.Failed != 0 {
 					t.Errorf("got read %d indexed %d kept %d failed %d, want %d %d %d 0",
 						st.Read, st.Indexed, st.Kept, st.Failed, want.Read, want.Indexed, want.Kept)
 				}
-				if st.Created != st.Indexed || st.Existing != 0 || st.Count != st.Indexed {
-					t.Errorf("got created %d existing %d count %d, want %d 0 %d", st.Created, st.Existing, st.Count, st.Indexed, st.Indexed)
+				if st.Created != want.Created || st.Existing != 0 || st.Count != want.Created {
+					t.Errorf("got created %d existing %d count %d, want %d 0 %d", st.Created, st.Existing, st.Count, want.Created, want.Created)
 				}
 				if fails.Len() != 0 {
 					t.Errorf("failures written: %s", fails.String())
