@@ -47,7 +47,8 @@ var (
 		{name: "source", usage: "backup: snapshot:REPO/SNAP[/INDEX], index:NAME, https://host:9200/NAME, file:///dump.ndjson[.gz], s3://bucket/dump.ndjson[.gz]"},
 		{name: "target", usage: "the new index to restore into (default ORIGINAL_restored_YYYYMMDD)"},
 		{name: "mode", def: "merge", usage: "merge (target = original + source) or source (target = source only)"},
-		{name: "prefer", def: "original", usage: "in merge mode, the side that wins on an id present in both: original or source"},
+		{name: "prefer", def: "original", usage: "in merge mode, what the target holds on an id present in both: original, source, or fill (the original with every field it lacks filled from the source)"},
+		{name: "fill-null", def: "false", usage: "with --prefer fill, fill a null of the original from the source as a missing field (by default a null is a live value and stays)", isBool: true},
 		{name: "workers", def: "4", usage: "concurrent _bulk requests, and scan slices (1..256)"},
 		{name: "batch-size", def: "1000", usage: "documents per _bulk request (1..100000)"},
 		{name: "batch-bytes", def: "5MiB", usage: "bytes per _bulk request (64KiB..512MiB)"},
@@ -214,6 +215,7 @@ type Config struct {
 	Target      string
 	Mode        string
 	Prefer      string
+	FillNull    bool
 	Workers     int
 	BatchSize   int
 	BatchBytes  int
@@ -543,9 +545,13 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	}
 	if has("mode") {
 		c.Mode = fv.oneOf("mode", []string{"merge", "source"}, &errs)
-		c.Prefer = fv.oneOf("prefer", []string{"original", "source"}, &errs)
+		c.Prefer = fv.oneOf("prefer", []string{"original", "source", "fill"}, &errs)
 		if c.Mode == "source" && fv.get("prefer").set {
 			errs = append(errs, fv.bad("prefer", "only applies to --mode merge"))
+		}
+		c.FillNull = fv.boolean("fill-null", &errs)
+		if c.FillNull && c.Prefer != "fill" {
+			errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
 		}
 		c.Workers = fv.intIn("workers", 1, 256, &errs)
 		c.BatchSize = fv.intIn("batch-size", 1, 100000, &errs)

@@ -156,3 +156,43 @@ func TestRestoreFlagsHaveEffect(t *testing.T) {
 		t.Errorf("diff --ignore every stripped pointer: %+v, ignored %v", d, is.Ignored)
 	}
 }
+
+// TestFillNullFlag: --fill-null decides whether a null of the original is
+// filled from the source; both the restore and the dry run read it.
+func TestFillNullFlag(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, lines string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(lines), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return "file://" + p
+	}
+	orig := write("documents.ndjson", `{"_id":"a","_source":{"v":1,"excerpt":null}}`+"\n"+`{"_id":"b","_source":{"v":2}}`+"\n")
+	backup := write("before.ndjson", `{"_id":"a","_source":{"v":0,"excerpt":"text"}}`+"\n"+`{"_id":"b","_source":{"v":0,"x":1}}`+"\n")
+	for _, tt := range []struct {
+		args                   []string
+		recovered, overwritten int64
+	}{
+		{nil, 1, 0}, // b's /x only: a's null is a live value
+		// a's null replaced by the backup's value: the diff reads a
+		// replaced null as an overwrite, for the reviewer to see.
+		{[]string{"--fill-null"}, 1, 1},
+	} {
+		out := t.TempDir()
+		c := newCLI(t)
+		args := append([]string{"run", "--dry-run", "--original", orig, "--source", backup, "--prefer", "fill",
+			"--environment", "laptop", "--output", "file://" + out, "--run-id", "fn", "--progress", "0", "--fail-on", "none"}, tt.args...)
+		if code := c.run(t.Context(), args...); code != exitOK {
+			t.Fatalf("%v: exit %d\n%s", tt.args, code, c.stderr.String())
+		}
+		if o := readSummary(t, out, "documents", "fn").Outcome; o.Recovered != tt.recovered || o.Overwritten != tt.overwritten {
+			t.Errorf("%v: outcome %+v, want %d recovered, %d overwritten", tt.args, *o, tt.recovered, tt.overwritten)
+		}
+	}
+	c := newCLI(t)
+	if code := c.run(t.Context(), "run", "--dry-run", "--original", orig, "--source", backup, "--fill-null",
+		"--environment", "laptop", "--output", "file://"+t.TempDir()); code != exitUsage {
+		t.Errorf("--fill-null without --prefer fill: exit %d, want %d", code, exitUsage)
+	}
+}

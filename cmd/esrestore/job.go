@@ -340,7 +340,7 @@ func (s *closingSource) Cleanup(ctx context.Context) error {
 func (j *job) restoreOptions(failures io.Writer) restore.Options {
 	return restore.Options{
 		Original: j.cfg.Original, Target: j.cfg.Target,
-		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer),
+		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer), NullIsMissing: j.cfg.FillNull,
 		Workers: j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
 		AllowEmptySource: j.cfg.AllowEmpty, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
@@ -398,7 +398,8 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	if err != nil {
 		return err
 	}
-	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, Logger: j.log, Retry: j.retryPolicy()}
+	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, NullIsMissing: j.cfg.FillNull,
+		Logger: j.log, Retry: j.retryPolicy()}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
 		o := d.Stats().Outcome

@@ -140,8 +140,11 @@ func (j *job) dryRun(ctx context.Context) error {
 	overlay := diff.OverlaySource
 	if j.cfg.Mode == "merge" {
 		overlay = diff.OverlayPreferOriginal
-		if j.cfg.Prefer == "source" {
+		switch j.cfg.Prefer {
+		case "source":
 			overlay = diff.OverlayPreferSource
+		case "fill":
+			overlay = diff.OverlayFill
 		}
 	}
 	j.summary.Target = ""

@@ -211,6 +211,9 @@ func TestVerdictOnLiveWrites(t *testing.T) {
 		reasons []string // kinds, in order
 		texts   []string // substrings of the reasons
 	}{
+		// Fill brings back the lost documents and the stripped fields and
+		// keeps every live edit: nothing to review.
+		{"prefer-fill", []string{"--prefer", "fill"}, nil, nil},
 		{"prefer-original", nil, []string{report.ReasonNotRecovered},
 			[]string{"50 documents: backup values not recovered (/content/markdown 12, /excerpt 12, /content/rawText 11, and 9 more)"}},
 		{"prefer-source", []string{"--prefer", "source"}, []string{report.ReasonOverwritten},
@@ -223,11 +226,15 @@ func TestVerdictOnLiveWrites(t *testing.T) {
 			c := newCLI(t)
 			target := "documents_" + strings.ReplaceAll(tt.name, "-", "_")
 			args := append(runArgs(es, out, tt.name, "--target", target), tt.args...)
-			if code := c.run(t.Context(), args...); code != exitFailOn {
-				t.Fatalf("exit %d, want 3\n%s", code, c.stderr.String())
+			wantCode, wantStatus, wantLine := exitFailOn, report.StatusReview, "verdict review: "
+			if len(tt.reasons) == 0 {
+				wantCode, wantStatus, wantLine = exitOK, report.StatusOK, "verdict ok"
+			}
+			if code := c.run(t.Context(), args...); code != wantCode {
+				t.Fatalf("exit %d, want %d\n%s", code, wantCode, c.stderr.String())
 			}
 			lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n")
-			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "verdict review: ") {
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, wantLine) {
 				t.Errorf("last stderr line %q, want the verdict", last)
 			}
 			s := readSummary(t, out, "documents", tt.name)
@@ -252,8 +259,8 @@ func TestVerdictOnLiveWrites(t *testing.T) {
 				kinds = append(kinds, r.Kind)
 				texts = append(texts, r.Text)
 			}
-			if s.Verdict.Status != report.StatusReview || !slices.Equal(kinds, tt.reasons) {
-				t.Errorf("verdict %s %v, want review %v", s.Verdict.Status, kinds, tt.reasons)
+			if s.Verdict.Status != wantStatus || !slices.Equal(kinds, tt.reasons) {
+				t.Errorf("verdict %s %v, want %s %v", s.Verdict.Status, kinds, wantStatus, tt.reasons)
 			}
 			for _, want := range tt.texts {
 				if !strings.Contains(strings.Join(texts, "\n"), want) {
