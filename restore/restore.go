@@ -74,6 +74,13 @@ type Stats struct {
 	Count int64
 	// Elapsed is the time since Run began, or its duration once it ended.
 	Elapsed time.Duration
+	// Restored counts the documents Elasticsearch restored from a snapshot
+	// as the target (Load is LoadSnapshot): the backup side, counted in
+	// Read and Kept, and in Existing, without a write of ours.
+	Restored int64
+	// Load is how the backup came into the target: LoadSnapshot, LoadBulk
+	// or LoadPasses; LoadReason says why that one.
+	Load, LoadReason string
 }
 
 // Pending counts documents read whose fate is unknown: after an
@@ -84,7 +91,7 @@ func (s Stats) Pending() int64 { return s.Read - s.Indexed - s.Kept - s.Failed }
 // counters are the live Stats.
 type counters struct {
 	read, indexed, kept, failed, retried, bytes, created, ambiguous, existing, count atomic.Int64
-	duplicates, rescans                                                              atomic.Int64
+	duplicates, rescans, restored                                                    atomic.Int64
 	start, end                                                                       atomic.Int64 // unix nanoseconds
 }
 
@@ -107,6 +114,8 @@ type Restorer struct {
 	// readOnly holds the original's concrete name and aliases, once
 	// checked: no write may name them.
 	readOnly map[string]bool
+	// loadAt is how the target gets the backup (see Stats.Load).
+	loadAt atomic.Pointer[loadState]
 }
 
 // New returns a Restorer writing through es. It fills the defaults of opt
@@ -138,8 +147,10 @@ func (r *Restorer) Stats() Stats {
 		Read: r.st.read.Load(), Indexed: r.st.indexed.Load(), Kept: r.st.kept.Load(), Failed: r.st.failed.Load(),
 		Retried: r.st.retried.Load(), Bytes: r.st.bytes.Load(), Created: r.st.created.Load(),
 		Ambiguous: r.st.ambiguous.Load(), Existing: r.st.existing.Load(), Count: r.st.count.Load(),
-		Duplicates: r.st.duplicates.Load(), Rescans: r.st.rescans.Load(),
+		Duplicates: r.st.duplicates.Load(), Rescans: r.st.rescans.Load(), Restored: r.st.restored.Load(),
 	}
+	l := r.loadInfo()
+	s.Load, s.LoadReason = l.load, l.why
 	if start := r.st.start.Load(); start != 0 {
 		end := r.st.end.Load()
 		if end == 0 {
@@ -154,6 +165,8 @@ func (r *Restorer) Stats() Stats {
 type plan struct {
 	original indexMeta
 	resume   bool
+	// target is the resumed target, as the checks found it.
+	target indexMeta
 	// fromSnapshot: Elasticsearch restored the snapshot's index as the
 	// target (now, or in the attempt this run resumes), so the backup is
 	// in it without a write of ours.
@@ -213,7 +226,7 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 		case id != r.opt.RunID:
 			return nil, fmt.Errorf("target %q (written by run %q, this is run %q): %w", r.opt.Target, id, r.opt.RunID, ErrTargetExists)
 		}
-		p.resume = true
+		p.resume, p.target = true, tgt
 	}
 	protected := map[string]bool{r.opt.Target: true}
 	for n := range readOnly {
@@ -276,18 +289,19 @@ func (r *Restorer) Run(ctx context.Context, src Source) (Stats, error) {
 			"failed", st.Failed, "pending", st.Pending(), "error", err)
 		return st, err
 	}
-	r.log.Info("restore done", "target", r.opt.Target, "read", st.Read, "indexed", st.Indexed, "kept", st.Kept,
-		"failed", st.Failed, "retried", st.Retried, "count", st.Count, "elapsed", st.Elapsed)
+	r.log.Info("restore done", "target", r.opt.Target, "load", st.Load, "load_reason", st.LoadReason, "read", st.Read,
+		"indexed", st.Indexed, "kept", st.Kept, "failed", st.Failed, "retried", st.Retried, "count", st.Count, "elapsed", st.Elapsed)
 	return st, nil
 }
 
 func (r *Restorer) reset() {
 	for _, c := range []*atomic.Int64{&r.st.read, &r.st.indexed, &r.st.kept, &r.st.failed, &r.st.retried,
-		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans} {
+		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans, &r.st.restored} {
 		c.Store(0)
 	}
 	r.st.count.Store(-1)
 	r.st.start.Store(time.Now().UnixNano())
+	r.loadAt.Store(nil)
 }
 
 func (r *Restorer) run(ctx context.Context, src Source) (err error) {
@@ -352,12 +366,10 @@ func (r *Restorer) load(ctx context.Context, p *plan, src Source) error {
 	if err := r.writable(r.opt.Target); err != nil {
 		return err
 	}
+	if p.fromSnapshot && r.opt.Mode == ModeSource {
+		return nil // the target is the snapshot's index already
+	}
 	if r.opt.Mode == ModeSource || r.opt.Strategy == StrategyPasses {
-		if p.fromSnapshot {
-			if r.opt.Mode == ModeSource {
-				return nil // the target is the snapshot's index already
-			}
-		}
 		return r.loadPasses(ctx, p, src)
 	}
 	if !p.fromSnapshot {

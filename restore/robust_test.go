@@ -211,6 +211,7 @@ func TestOutageDuringLoad(t *testing.T) {
 		}
 	}}
 	opt := options("outage")
+	opt.Strategy = restore.StrategyPasses // many _bulk requests: the outage falls among them
 	opt.Retry = retry.Policy{Budget: 20 * time.Second, Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond}
 	r, _ := restore.New(client(t, es.URL, sp), opt)
 	st, err := r.Run(t.Context(), restore.SnapshotSource(client(t, es.URL, sp), repo, snap, "", false, ""))

@@ -117,6 +117,10 @@ type provenance struct {
 	Ignore      []string `json:"ignore"`
 	ToolVersion string   `json:"tool_version"`
 	Started     string   `json:"started"`
+	// Load is how the backup came into the target (LoadSnapshot, LoadBulk,
+	// LoadPasses): a resumed run must not load a restored snapshot again.
+	// Not compared by sameRun: it follows from the data, not the flags.
+	Load string `json:"load,omitempty"`
 }
 
 // provenanceOf returns mappings._meta.esrestore of an index, zero if none.
@@ -145,6 +149,7 @@ func (r *Restorer) provenance(src Source) provenance {
 	if r.opt.Mode == ModeMerge {
 		p.Prefer = r.opt.Prefer
 	}
+	p.Load = r.loadInfo().load
 	return p
 }
 
@@ -185,6 +190,23 @@ func (r *Restorer) sameRun(tgt indexMeta, src Source) error {
 // quoted shows a value of _meta, "" included.
 func quoted(s string) string { return fmt.Sprintf("%q", s) }
 
+// targetMeta is the target's mappings._meta: the original's, with this
+// run's provenance under "esrestore".
+func (r *Restorer) targetMeta(orig indexMeta, src Source) (json.RawMessage, error) {
+	meta := map[string]json.RawMessage{}
+	if raw, ok := orig.Mappings["_meta"]; ok {
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return nil, fmt.Errorf("original %q: read mappings._meta: %w", r.opt.Original, err)
+		}
+	}
+	pb, err := json.Marshal(r.provenance(src))
+	if err != nil {
+		return nil, err
+	}
+	meta[metaKey] = pb
+	return json.Marshal(meta)
+}
+
 // targetBody is the create-index body: the original's mappings with the
 // provenance added to _meta, and its copied settings with the load
 // settings on top.
@@ -195,18 +217,7 @@ func (r *Restorer) targetBody(orig indexMeta, src Source) ([]byte, []string, err
 	if mappings == nil {
 		mappings = map[string]json.RawMessage{}
 	}
-	meta := map[string]json.RawMessage{}
-	if raw, ok := mappings["_meta"]; ok {
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return nil, nil, fmt.Errorf("original %q: read mappings._meta: %w", r.opt.Original, err)
-		}
-	}
-	pb, err := json.Marshal(r.provenance(src))
-	if err != nil {
-		return nil, nil, err
-	}
-	meta[metaKey] = pb
-	mb, err := json.Marshal(meta)
+	mb, err := r.targetMeta(orig, src)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -222,7 +233,13 @@ func (r *Restorer) createTarget(ctx context.Context, p *plan, src Source) error 
 		return err
 	}
 	if p.resume {
+		had := provenanceOf(p.target)
+		p.fromSnapshot = had.Load == LoadSnapshot
+		r.setLoad(had.Load, "resumed: the earlier attempt's")
 		return r.putSettings(ctx, "load settings", loadSettings(p.original.Settings))
+	}
+	if done, err := r.trySnapshotTarget(ctx, p, src); done || err != nil {
+		return err
 	}
 	body, dropped, err := r.targetBody(p.original, src)
 	if err != nil {

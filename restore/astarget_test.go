@@ -1,0 +1,171 @@
+package restore_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/restore"
+)
+
+// liveLoss is a loss whose original then took live writes: edits, flips,
+// deletions and new documents, some on stripped documents.
+func liveLoss(t *testing.T, n int, seed int64) (*fixtures.ES, fixtures.Scenario) {
+	t.Helper()
+	sc, _, err := fixtures.NewScenario(n, 0.1, seed).WithLiveWrites(fixtures.LiveWrites{Edits: 20, Flips: 10, Deletes: 5, New: 8}, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := fixtures.NewES(t)
+	if err := es.LoadScenario(original, repo, snap, sc, 3); err != nil {
+		t.Fatal(err)
+	}
+	return es, sc
+}
+
+// TestPathsAgree: the target built from the snapshot restored as the
+// target, from the backup bulk-loaded and reconciled, and (for the
+// preferences it knows) from both sides written whole holds the same
+// documents, byte for byte.
+func TestPathsAgree(t *testing.T) {
+	for _, prefer := range []restore.Prefer{restore.PreferOriginal, restore.PreferSource, restore.PreferFill} {
+		t.Run(string(prefer), func(t *testing.T) {
+			es, sc := liveLoss(t, 400, 21)
+			if err := es.LoadDocs("documents-backup", sc.Complete, 3); err != nil {
+				t.Fatal(err)
+			}
+			c := es.Client()
+			var ref map[string]string
+			for i, tt := range []struct {
+				strategy restore.Strategy
+				src      restore.Source
+				load     string
+			}{
+				{restore.StrategyPasses, restore.SnapshotSource(c, repo, snap, "", false, ""), restore.LoadPasses},
+				{restore.StrategyReconcile, restore.SnapshotSource(c, repo, snap, "", false, ""), restore.LoadSnapshot},
+				{restore.StrategyReconcile, restore.IndexSource(c, "documents-backup", 2), restore.LoadBulk},
+			} {
+				if prefer == restore.PreferFill && tt.strategy == restore.StrategyPasses {
+					continue
+				}
+				opt := options(fmt.Sprintf("agree-%d", i))
+				opt.Target = fmt.Sprintf("%s_%d", target, i)
+				opt.Prefer, opt.Strategy = prefer, tt.strategy
+				r, err := restore.New(c, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := r.Run(t.Context(), tt.src)
+				if err != nil {
+					t.Fatalf("%s from %s: %v", tt.strategy, tt.src.Name(), err)
+				}
+				if st.Load != tt.load {
+					t.Errorf("%s from %s: load %q (%s), want %q", tt.strategy, tt.src.Name(), st.Load, st.LoadReason, tt.load)
+				}
+				got := docsOf(t, c, opt.Target)
+				if ref == nil {
+					ref = got
+					continue
+				}
+				sameDocs(t, got, ref)
+			}
+		})
+	}
+}
+
+// TestSnapshotIncompatible: a snapshot whose index maps a field otherwise
+// than the original is not restored as the target: it stays a staging
+// index, the target is made from the original's mapping, and Stats says
+// which path ran and why.
+func TestSnapshotIncompatible(t *testing.T) {
+	es, sc := loss(t, 200, 13)
+	c := es.Client()
+	body := bytes.Replace(fixtures.CommonsMapping(3),
+		[]byte(`"title":{"type":"text","fields":{"keyword":{"type":"keyword","ignore_above":256}}}`), []byte(`"title":{"type":"keyword"}`), 1)
+	if bytes.Equal(body, fixtures.CommonsMapping(3)) {
+		t.Fatal("the mapping's title field was not found to change")
+	}
+	fixtures.MustDo(t, c, esapi.IndicesCreateRequest{Index: "documents-v1", Body: bytes.NewReader(body)})
+	fixtures.MustDo(t, c, esapi.BulkRequest{Index: "documents-v1", Body: bytes.NewReader(bulkBody(t, sc.Complete)), Refresh: "true"})
+	wait := true
+	fixtures.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: repo, Snapshot: "v1", WaitForCompletion: &wait,
+		Body: strings.NewReader(`{"indices":"documents-v1","include_global_state":false}`)})
+
+	opt := options("incompatible")
+	r, err := restore.New(c, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Run(t.Context(), restore.SnapshotSource(c, repo, "v1", "documents-v1", false, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Load != restore.LoadBulk || !strings.Contains(st.LoadReason, "field title: type is \"text\" in the original, \"keyword\" in the snapshot") {
+		t.Errorf("load %q (%s), want bulk for the title field's type", st.Load, st.LoadReason)
+	}
+	sameDocs(t, docsOf(t, c, target), expected(sc, restore.ModeMerge, restore.PreferOriginal))
+	invariant(t, c, st)
+	var m map[string]struct {
+		Mappings struct {
+			Properties map[string]struct {
+				Type string `json:"type"`
+			} `json:"properties"`
+		} `json:"mappings"`
+	}
+	if err := json.Unmarshal(fixtures.MustDo(t, c, esapi.IndicesGetMappingRequest{Index: []string{target}}), &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m[target].Mappings.Properties["title"].Type; got != "text" {
+		t.Errorf("target's title is %q, want the original's text", got)
+	}
+}
+
+// TestSnapshotAsTargetMapping: the target restored from the snapshot gets
+// the original's added fields and this run's _meta, and none of the
+// original's aliases.
+func TestSnapshotAsTargetMapping(t *testing.T) {
+	es, sc := loss(t, 100, 17)
+	c := es.Client()
+	fixtures.MustDo(t, c, esapi.IndicesPutMappingRequest{Index: []string{original},
+		Body: strings.NewReader(`{"properties":{"added_live":{"type":"keyword"}}}`)})
+	fixtures.MustDo(t, c, esapi.IndicesPutAliasRequest{Index: []string{original}, Name: "documents-alias"})
+	r, err := restore.New(c, options("mapping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Run(t.Context(), restore.SnapshotSource(c, repo, snap, "", false, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Load != restore.LoadSnapshot {
+		t.Fatalf("load %q (%s), want the snapshot as the target", st.Load, st.LoadReason)
+	}
+	sameDocs(t, docsOf(t, c, target), expected(sc, restore.ModeMerge, restore.PreferOriginal))
+	raw := string(fixtures.MustDo(t, c, esapi.IndicesGetRequest{Index: []string{target}}))
+	for _, want := range []string{`"added_live":{"type":"keyword"}`, `"run_id":"mapping"`, `"load":"snapshot-as-target"`} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("target lacks %s: %.600s", want, raw)
+		}
+	}
+	if strings.Contains(raw, "documents-alias") {
+		t.Errorf("target took the snapshot's alias: %.300s", raw)
+	}
+	if got := settingsOf(t, c, target)["index.number_of_replicas"]; got != "1" {
+		t.Errorf("number_of_replicas = %v, want the original's 1 back", got)
+	}
+}
+
+// bulkBody is an index _bulk body of docs.
+func bulkBody(t *testing.T, docs []fixtures.Doc) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for _, d := range docs {
+		fmt.Fprintf(&b, `{"index":{"_id":%q}}`+"\n%s\n", d.ID, d.Source)
+	}
+	return b.Bytes()
+}
