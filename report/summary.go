@@ -137,6 +137,13 @@ type Restore struct {
 	TargetCount    int64   `json:"target_count"`
 	Seconds        float64 `json:"seconds"`
 	DocsPerSecond  float64 `json:"docs_per_second"`
+	// Load is how the backup came into the target: "snapshot-as-target"
+	// (Elasticsearch restored the snapshot's index as the target, writing
+	// nothing; its documents are SnapshotRestored, counted read and kept),
+	// "bulk" (written with _bulk) or "passes"; LoadReason says why.
+	Load             string `json:"load,omitempty"`
+	LoadReason       string `json:"load_reason,omitempty"`
+	SnapshotRestored int64  `json:"snapshot_restored,omitempty"`
 }
 
 // IndexDiff holds the index-level differences as RFC 6902 patches.

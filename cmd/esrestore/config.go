@@ -48,6 +48,7 @@ var (
 		{name: "target", usage: "the new index to restore into (default ORIGINAL_restored_YYYYMMDD)"},
 		{name: "mode", def: "merge", usage: "merge (target = original + source) or source (target = source only)"},
 		{name: "prefer", def: "original", usage: "in merge mode, what the target holds on an id present in both: original, source, or fill (the original with every field it lacks filled from the source)"},
+		{name: "strategy", def: "reconcile", usage: "how a merge builds the target: reconcile (start from the backup, a snapshot restored as the target when its mapping allows, and write only what differs) or passes (write both sides whole)"},
 		{name: "fill-null", def: "false", usage: "with --prefer fill, fill a null of the original from the source as a missing field (by default a null is a live value and stays)", isBool: true},
 		{name: "workers", def: "4", usage: "concurrent _bulk requests, and scan slices (1..256)"},
 		{name: "batch-size", def: "1000", usage: "documents per _bulk request (1..100000)"},
@@ -216,6 +217,7 @@ type Config struct {
 	Mode        string
 	Prefer      string
 	FillNull    bool
+	Strategy    string
 	Workers     int
 	BatchSize   int
 	BatchBytes  int
@@ -548,6 +550,10 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		c.Prefer = fv.oneOf("prefer", []string{"original", "source", "fill"}, &errs)
 		if c.Mode == "source" && fv.get("prefer").set {
 			errs = append(errs, fv.bad("prefer", "only applies to --mode merge"))
+		}
+		c.Strategy = fv.oneOf("strategy", []string{"reconcile", "passes"}, &errs)
+		if c.Strategy == "passes" && c.Prefer == "fill" {
+			errs = append(errs, fv.bad("strategy", "passes cannot merge fields: --prefer fill needs reconcile"))
 		}
 		c.FillNull = fv.boolean("fill-null", &errs)
 		if c.FillNull && c.Prefer != "fill" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/pem"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/report"
 )
 
 // authProxy is a TLS front of a fixture cluster that records the
@@ -127,7 +130,10 @@ func TestRestoreFlagsHaveEffect(t *testing.T) {
 	// retried for a second, then failed.
 	es.SetFaults(fixtures.Faults{BulkItemReject: 1})
 	start := time.Now()
-	code := c.run(t.Context(), runArgs(es, out, "mr1", "--target", "documents_mr", "--retry-for", "1s", "--mode", "source")...)
+	// The source is an index (the staging index --keep-staging left):
+	// a snapshot would be restored as the target, and nothing written.
+	code := c.run(t.Context(), runArgs(es, out, "mr1", "--target", "documents_mr", "--retry-for", "1s", "--mode", "source",
+		"--source", "index:esrestore-staging-ks1")...)
 	took := time.Since(start)
 	es.SetFaults(fixtures.Faults{})
 	if code != exitError && code != exitFailOn {
@@ -194,5 +200,42 @@ func TestFillNullFlag(t *testing.T) {
 	if code := c.run(t.Context(), "run", "--dry-run", "--original", orig, "--source", backup, "--fill-null",
 		"--environment", "laptop", "--output", "file://"+t.TempDir()); code != exitUsage {
 		t.Errorf("--fill-null without --prefer fill: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestStrategyFlag: --strategy passes writes both sides whole; the default
+// restores the snapshot as the target and writes only what differs. Both
+// give the same target and the same diff.
+func TestStrategyFlag(t *testing.T) {
+	es, sc := lossCluster(t, 300)
+	out := t.TempDir()
+	type result struct {
+		restore *report.Restore
+		outcome diff.Outcome
+		docs    map[string]string
+	}
+	runs := map[string]result{}
+	for _, strategy := range []string{"passes", "reconcile"} {
+		c := newCLI(t)
+		target := "documents_" + strategy
+		if code := c.run(t.Context(), runArgs(es, out, "st-"+strategy, "--target", target, "--strategy", strategy, "--prefer", "source")...); code != exitOK {
+			t.Fatalf("--strategy %s: exit %d\n%s", strategy, code, c.stderr.String())
+		}
+		s := readSummary(t, out, "documents", "st-"+strategy)
+		runs[strategy] = result{s.Restore, *s.Outcome, indexDocs(t, es, target)}
+	}
+	p, r := runs["passes"], runs["reconcile"]
+	if p.restore.Load != "passes" || p.restore.Indexed != int64(len(sc.Complete)) {
+		t.Errorf("--strategy passes: restore %+v, want every backup document written", *p.restore)
+	}
+	if r.restore.Load != "snapshot-as-target" || r.restore.Indexed != 0 || r.restore.SnapshotRestored != int64(len(sc.Complete)) {
+		t.Errorf("--strategy reconcile: restore %+v, want the snapshot as the target and nothing written", *r.restore)
+	}
+	if p.outcome != r.outcome || !maps.Equal(p.docs, r.docs) {
+		t.Errorf("the strategies disagree: outcome %+v and %+v, %d and %d documents", p.outcome, r.outcome, len(p.docs), len(r.docs))
+	}
+	c := newCLI(t)
+	if code := c.run(t.Context(), runArgs(es, out, "st-bad", "--target", "documents_bad", "--strategy", "passes", "--prefer", "fill")...); code != exitUsage {
+		t.Errorf("--strategy passes --prefer fill: exit %d, want %d", code, exitUsage)
 	}
 }

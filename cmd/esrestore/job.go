@@ -58,7 +58,8 @@ type job struct {
 func summarizeRestore(s restore.Stats) *report.Restore {
 	rs := &report.Restore{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Failed: s.Failed, Pending: s.Pending(),
 		Ambiguous: s.Ambiguous, Duplicates: s.Duplicates, Rescans: s.Rescans, Retried: s.Retried, Bytes: s.Bytes,
-		ExistingBefore: s.Existing, TargetCount: s.Count, Seconds: s.Elapsed.Seconds()}
+		ExistingBefore: s.Existing, TargetCount: s.Count, Seconds: s.Elapsed.Seconds(),
+		Load: s.Load, LoadReason: s.LoadReason, SnapshotRestored: s.Restored}
 	if rs.Seconds > 0 {
 		rs.DocsPerSecond = float64(s.Read) / rs.Seconds
 	}
@@ -310,6 +311,10 @@ type heldCleanup struct{ restore.Source }
 
 func (heldCleanup) Cleanup(context.Context) error { return nil }
 
+// Unwrap lets the restore see the snapshot source inside, which it
+// restores as the target when it can.
+func (h *heldCleanup) Unwrap() restore.Source { return h.Source }
+
 // runCleanups runs the held clean-ups, on a fresh context when ctx is
 // done (an interrupted run still deletes its staging index).
 func (j *job) runCleanups(ctx context.Context) error {
@@ -341,7 +346,8 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 	return restore.Options{
 		Original: j.cfg.Original, Target: j.cfg.Target,
 		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer), NullIsMissing: j.cfg.FillNull,
-		Workers: j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
+		Strategy: restore.Strategy(j.cfg.Strategy),
+		Workers:  j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
 		AllowEmptySource: j.cfg.AllowEmpty, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
 		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log,

@@ -540,7 +540,11 @@ func TestVerdictMappingsAndLiveWrites(t *testing.T) {
 		}()
 		out := t.TempDir()
 		c := newCLI(t)
-		code := c.run(t.Context(), runArgs(es, out, "lw1", "--prefer", "source", "--batch-size", "50", "--workers", "1")...)
+		// Passes with prefer source write the backup first, slowly (the
+		// bulk latency), so the live write lands before the original is
+		// read and the target has it; reconciling would read the original
+		// at once, and a later write would read as removed.
+		code := c.run(t.Context(), runArgs(es, out, "lw1", "--prefer", "source", "--strategy", "passes", "--batch-size", "50", "--workers", "1")...)
 		<-written
 		// Live writes are a reason to review, not one of --fail-on's
 		// defaults.
