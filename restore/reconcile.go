@@ -123,9 +123,6 @@ func sameJSON(a, b []byte) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// mgetFilter keeps what reconcilePage reads of an _mget answer.
-var mgetFilter = []string{"docs._id", "docs.found", "docs._routing", "docs._source", "docs.error"}
-
 // mgetTarget fetches the target's copies of docs, in order (nil: missing).
 func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc) ([]*targetCopy, error) {
 	out := make([]*targetCopy, len(docs))
@@ -150,37 +147,71 @@ func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc) ([]*targetCo
 	realtime := true
 	what := fmt.Sprintf("_mget %d documents from target %q", len(docs), r.opt.Target)
 	a, err := sendOK(ctx, r.es, r.opt.Retry, what, func() esapi.Request {
-		return esapi.MgetRequest{Index: r.opt.Target, Body: bytes.NewReader(body), Realtime: &realtime, FilterPath: mgetFilter}
+		// No filter_path: what it would drop is a few small members a
+		// document, and filtering an answer of a thousand sources costs the
+		// server a walk over all of them.
+		return esapi.MgetRequest{Index: r.opt.Target, Body: bytes.NewReader(body), Realtime: &realtime}
 	})
 	if err != nil {
 		return nil, err
 	}
-	var ans struct {
-		Docs []struct {
-			ID      string          `json:"_id"`
-			Found   bool            `json:"found"`
-			Routing string          `json:"_routing"`
-			Source  json.RawMessage `json:"_source"`
-			Error   json.RawMessage `json:"error"`
-		} `json:"docs"`
-	}
-	if err := json.Unmarshal(a.body, &ans); err != nil {
-		return nil, fmt.Errorf("%s: decode answer: %w", what, err)
-	}
-	if len(ans.Docs) != len(docs) {
-		return nil, fmt.Errorf("%s: answer has %d documents", what, len(ans.Docs))
-	}
-	for i, g := range ans.Docs {
-		switch {
-		case g.ID != docs[i].ID:
-			return nil, fmt.Errorf("%s: answer %d is %q, asked for %q", what, i, g.ID, docs[i].ID)
-		case len(g.Error) > 0:
-			// A shard that cannot answer must not read as a missing copy:
-			// the document would be written over what the target holds.
-			return nil, fmt.Errorf("%s: %q: %s", what, g.ID, g.Error)
-		case g.Found:
-			out[i] = &targetCopy{routing: g.Routing, source: g.Source}
+	// Walked with jsonscan, each _source left a slice of the answer: a
+	// page is a thousand sources, and encoding/json would check and copy
+	// each one again.
+	i := 0
+	_, err = jsonscan.Members(a.body, 0, func(key, value []byte) error {
+		if string(key) != "docs" {
+			return nil
 		}
+		_, err := jsonscan.ElementsTrusted(value, 0, func(entry []byte) error {
+			if i >= len(docs) {
+				return fmt.Errorf("more answers than the %d documents asked for", len(docs))
+			}
+			var id string
+			var found bool
+			var c targetCopy
+			var docErr []byte
+			_, err := jsonscan.MembersTrusted(entry, 0, func(k, v []byte) error {
+				switch string(k) {
+				case "_id":
+					id, _ = jsonscan.String(v)
+				case "_routing":
+					c.routing, _ = jsonscan.String(v)
+				case "found":
+					found = string(v) == "true"
+				case "_source":
+					c.source = v
+				case "error":
+					docErr = v
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			switch {
+			case id != docs[i].ID:
+				return fmt.Errorf("answer %d is %q, asked for %q", i, id, docs[i].ID)
+			case len(docErr) > 0:
+				// A shard that cannot answer must not read as a missing
+				// copy: the document would be written over what the target
+				// holds.
+				return fmt.Errorf("%q: %s", id, docErr)
+			case found && len(c.source) == 0:
+				return fmt.Errorf("%q: found without _source", id)
+			case found:
+				out[i] = &c
+			}
+			i++
+			return nil
+		})
+		return err
+	})
+	if err == nil && i != len(docs) {
+		err = fmt.Errorf("answer has %d documents", i)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
