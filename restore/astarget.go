@@ -197,20 +197,8 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 	if !a.ok() {
 		return fmt.Errorf("%s: %v", what, a.err())
 	}
-	var out struct {
-		Snapshot struct {
-			Indices []string `json:"indices"`
-			Shards  struct {
-				Total  int `json:"total"`
-				Failed int `json:"failed"`
-			} `json:"shards"`
-		} `json:"snapshot"`
-	}
-	if err := json.Unmarshal(a.body, &out); err != nil {
-		return fmt.Errorf("%s: decode answer: %w", what, err)
-	}
-	if out.Snapshot.Shards.Failed > 0 || !slices.Contains(out.Snapshot.Indices, r.opt.Target) {
-		return fmt.Errorf("%s: %d of %d shards failed, indices %v", what, out.Snapshot.Shards.Failed, out.Snapshot.Shards.Total, out.Snapshot.Indices)
+	if err := restoredInto(what, a.body, r.opt.Target); err != nil {
+		return err
 	}
 	if err := r.putTargetMapping(ctx, p, src); err != nil {
 		return err

@@ -169,3 +169,43 @@ func bulkBody(t *testing.T, docs []fixtures.Doc) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestFillNull: with PreferFill a null of the original stays (a live
+// value) unless NullIsMissing, and then the backup's value fills it;
+// fields the original lacks are filled either way, live values kept.
+func TestFillNull(t *testing.T) {
+	d := func(id, src string) fixtures.Doc { return fixtures.Doc{ID: id, Source: []byte(src)} }
+	orig := []fixtures.Doc{d("a", `{"title":"live","excerpt":null}`), d("b", `{"title":"live"}`)}
+	backup := []fixtures.Doc{d("a", `{"title":"old","excerpt":"text"}`), d("b", `{"title":"old","excerpt":"text"}`), d("c", `{"title":"lost"}`)}
+	for _, tt := range []struct {
+		nullIsMissing bool
+		wantA         string
+	}{
+		{false, `{"title":"live","excerpt":null}`},
+		{true, `{"title":"live","excerpt":"text"}`},
+	} {
+		t.Run(fmt.Sprint(tt.nullIsMissing), func(t *testing.T) {
+			es := fixtures.NewES(t)
+			if err := es.LoadDocs(original, orig, 1); err != nil {
+				t.Fatal(err)
+			}
+			opt := options("fill-null")
+			opt.Prefer, opt.NullIsMissing = restore.PreferFill, tt.nullIsMissing
+			r, err := restore.New(es.Client(), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := r.Run(t.Context(), restore.NDJSONSource(bytes.NewReader(ndjson(t, backup, false)), "backup.ndjson"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := docsOf(t, es.Client(), target)
+			want := map[string]string{"a": tt.wantA, "b": `{"title":"live","excerpt":"text"}`, "c": `{"title":"lost"}`}
+			sameDocs(t, got, want)
+			// The backup's three, then a and b, each differing from it.
+			if st.Indexed != 5 || st.Kept != 0 || st.Read != 5 {
+				t.Errorf("read %d indexed %d kept %d, want 5 5 0", st.Read, st.Indexed, st.Kept)
+			}
+		})
+	}
+}

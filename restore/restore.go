@@ -1,15 +1,22 @@
 // Package restore brings lost Elasticsearch documents back into a new index.
 //
 // A Restorer reads a Source (an index of this or another cluster, a
-// snapshot restored into a staging index, an NDJSON dump) and writes its
-// documents into the target, an index it creates with the original's
-// mappings and settings. It never writes to the original or its aliases.
+// snapshot, an NDJSON dump) and builds the target, an index it never
+// shares with the original: it never writes to the original or its
+// aliases.
 //
-// In merge mode the target becomes the union of the original and the
-// source: the preferred side is written with op_type=index, then the other
-// with op_type=create, so that on an id both hold the preferred document
-// stays and the other's create answers 409 (counted as kept). Running it
-// again gives the same index. In source mode the target is the source.
+// In merge mode (StrategyReconcile, the default) the target starts as the
+// backup: a snapshot's index is restored by Elasticsearch directly as the
+// target when its settings and mapping agree with the original's (see
+// Stats.Load), otherwise the target is created with the original's
+// mappings and settings and the source written into it with op_type
+// create. Then the original is scanned, the target's copies fetched with
+// _mget page by page, and each document written only when the version
+// Prefer chooses (the original's, the source's, or the original filled
+// from the source) differs from the target's copy. Running it again gives
+// the same index. StrategyPasses writes both sides whole instead: the
+// preferred with op_type index, the other with create, 409s kept. In
+// source mode the target is the source.
 //
 // Every document read ends indexed, kept or failed; failures go to
 // Options.Failures with the document and Elasticsearch's error. At the end

@@ -222,6 +222,19 @@ func (s *snapshotSource) Prepare(ctx context.Context) error {
 			return derr
 		}
 	}
+	if err := restoredInto(what, a.body, s.staging); err != nil {
+		return err
+	}
+	if !s.allowEmpty {
+		// Before the target is made: only the staging index was written.
+		return checkNotEmpty(ctx, s.es, s.pol, s.staging, fmt.Sprintf("snapshot %s/%s index %q, restored as", s.repo, s.snap, s.index))
+	}
+	return nil
+}
+
+// restoredInto checks the answer of a restore that waited for completion:
+// every shard restored, into index.
+func restoredInto(what string, body []byte, index string) error {
 	var out struct {
 		Snapshot struct {
 			Indices []string `json:"indices"`
@@ -231,18 +244,14 @@ func (s *snapshotSource) Prepare(ctx context.Context) error {
 			} `json:"shards"`
 		} `json:"snapshot"`
 	}
-	if err := json.Unmarshal(a.body, &out); err != nil {
+	if err := json.Unmarshal(body, &out); err != nil {
 		return fmt.Errorf("%s: decode answer: %w", what, err)
 	}
 	if out.Snapshot.Shards.Failed > 0 {
 		return fmt.Errorf("%s: %d of %d shards failed", what, out.Snapshot.Shards.Failed, out.Snapshot.Shards.Total)
 	}
-	if !slices.Contains(out.Snapshot.Indices, s.staging) {
-		return fmt.Errorf("%s: answer does not list the staging index (got %v)", what, out.Snapshot.Indices)
-	}
-	if !s.allowEmpty {
-		// Before the target is made: only the staging index was written.
-		return checkNotEmpty(ctx, s.es, s.pol, s.staging, fmt.Sprintf("snapshot %s/%s index %q, restored as", s.repo, s.snap, s.index))
+	if !slices.Contains(out.Snapshot.Indices, index) {
+		return fmt.Errorf("%s: answer does not list index %q (got %v)", what, index, out.Snapshot.Indices)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ until curl -fs "$es/" >/dev/null 2>&1; do
 	sleep 1
 done
 
-printf '%-10s %8s %10s %12s %10s %10s %10s %s\n' strategy seconds peak_kib index_total indexed kept read load
+printf '%-10s %8s %8s %10s %12s %10s %10s %10s %s\n' strategy seconds restore_s peak_kib index_total indexed kept read load
 for strategy in passes reconcile; do
 	target=bench_$strategy
 	/usr/bin/time -f '%e %M' -o "$tmp/time" "$tmp/esrestore" run --es-url "$es" --original documents \
@@ -36,7 +36,7 @@ for strategy in passes reconcile; do
 	written=$(curl -fs "$es/$target/_stats/indexing" | jq ".indices[\"$target\"].primaries.indexing.index_total")
 	summary=$tmp/out/documents/bench-$strategy/summary.json
 	read -r secs kib <"$tmp/time"
-	printf '%-10s %8s %10s %12s %10s %10s %10s %s\n' "$strategy" "$secs" "$kib" "$written" \
+	printf '%-10s %8s %8.1f %10s %12s %10s %10s %10s %s\n' "$strategy" "$secs" "$(jq .restore.seconds "$summary")" "$kib" "$written" \
 		"$(jq .restore.indexed "$summary")" "$(jq .restore.kept "$summary")" "$(jq .restore.read "$summary")" \
 		"$(jq -r .restore.load "$summary")"
 	jq -c '{verdict: .verdict.status, outcome, loss}' "$summary"
