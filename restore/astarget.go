@@ -290,11 +290,54 @@ func (r *Restorer) trySnapshotTarget(ctx context.Context, p *plan, src Source) (
 		return false, nil
 	}
 	r.setLoad(LoadSnapshot, "the snapshot's settings and mapping are compatible with the original's")
-	r.log.Info("restoring the snapshot as the target", "snapshot", s.repo+"/"+s.snap, "index", s.index, "target", r.opt.Target)
+	// Every way of loading starts with a "loading" record, so that a log
+	// reader (and the kill test) can tell the restore's work has begun.
+	r.log.Info("loading", "from", src.Name(), "how", "snapshot restored as the target", "index", s.index, "target", r.opt.Target)
 	if err := r.restoreAsTarget(ctx, s, snap, p, src); err != nil {
 		return false, err
 	}
 	p.fromSnapshot = true
 	r.log.Info("target restored from the snapshot", "target", r.opt.Target, "documents", r.st.restored.Load(), "run_id", r.opt.RunID)
 	return true, nil
+}
+
+// interruptedSnapshotTarget tells whether a target without a run id is
+// this run's own restore of the snapshot, cut (by SIGKILL, a lost pod)
+// between the restore and the mapping put that records the run id: the
+// source is a snapshot, this run's staging index exists (it is restored
+// before the target and named after the run id), and the target has the
+// staging index's settings and mapping exactly, no esrestore _meta, and
+// no more documents. Any other index under the target's name is refused,
+// as before.
+func (r *Restorer) interruptedSnapshotTarget(ctx context.Context, tgt indexMeta, src Source) (bool, error) {
+	s := snapshotOf(src)
+	if s == nil || r.opt.Strategy == StrategyPasses {
+		return false, nil
+	}
+	runID := s.runID
+	if runID == "" {
+		runID = r.opt.RunID
+	}
+	staging := stagingName(runID)
+	snap, found, err := getIndex(ctx, r.es, r.opt.Retry, staging, fmt.Sprintf("get staging index %q", staging))
+	if err != nil || !found || snap.Name != staging {
+		return false, err
+	}
+	if ok, _ := compatible(snap, tgt); !ok {
+		return false, nil
+	}
+	for _, k := range slices.Sorted(maps.Keys(joinKeys(snap.Mappings, tgt.Mappings))) {
+		if !sameJSON(snap.Mappings[k], tgt.Mappings[k]) {
+			return false, nil
+		}
+	}
+	tn, err := esscan.CountRetry(ctx, r.es, tgt.Name, r.opt.Retry)
+	if err != nil {
+		return false, err
+	}
+	sn, err := esscan.CountRetry(ctx, r.es, staging, r.opt.Retry)
+	if err != nil {
+		return false, err
+	}
+	return tn == sn, nil
 }

@@ -3,6 +3,7 @@ package restore_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -207,5 +208,51 @@ func TestFillNull(t *testing.T) {
 				t.Errorf("read %d indexed %d kept %d, want 5 5 0", st.Read, st.Indexed, st.Kept)
 			}
 		})
+	}
+}
+
+// TestResumeCutBeforeMeta: an attempt killed between the snapshot's
+// restore as the target and the mapping put that records the run id
+// leaves a target without _meta beside this run's staging index; the
+// rerun adopts it. A target that is not that restore is still refused.
+func TestResumeCutBeforeMeta(t *testing.T) {
+	es, sc := loss(t, 200, 19)
+	c := es.Client()
+	restoreAs := func(name string) {
+		wait := true
+		fixtures.MustDo(t, c, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, WaitForCompletion: &wait,
+			Body: strings.NewReader(fmt.Sprintf(`{"indices":%q,"rename_pattern":".+","rename_replacement":%q,"include_aliases":false}`, original, name))})
+	}
+	restoreAs(restore.StagingIndex("cut-1"))
+	restoreAs(target)
+	r, err := restore.New(c, options("cut-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Run(t.Context(), restore.SnapshotSource(c, repo, snap, "", false, ""))
+	if err != nil {
+		t.Fatalf("rerun after a cut before _meta: %v", err)
+	}
+	if st.Load != restore.LoadSnapshot || !strings.Contains(st.LoadReason, "cut before its _meta") {
+		t.Errorf("load %q (%s), want the interrupted restore adopted", st.Load, st.LoadReason)
+	}
+	sameDocs(t, docsOf(t, c, target), expected(sc, restore.ModeMerge, restore.PreferOriginal))
+	if meta := metaOf(t, c, target); meta["run_id"] != "cut-1" {
+		t.Errorf("adopted target's _meta %v, want run id cut-1", meta)
+	}
+
+	// Another run's staging index beside a target with one document more
+	// than the snapshot: not this run's restore.
+	restoreAs(restore.StagingIndex("cut-2"))
+	restoreAs("documents_other")
+	fixtures.MustDo(t, c, esapi.IndexRequest{Index: "documents_other", DocumentID: "extra", Body: strings.NewReader(`{"title":"x"}`), Refresh: "true"})
+	opt := options("cut-2")
+	opt.Target = "documents_other"
+	r, err = restore.New(c, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(t.Context(), restore.SnapshotSource(c, repo, snap, "", false, "")); !errors.Is(err, restore.ErrTargetExists) {
+		t.Errorf("a target that is not the interrupted restore: %v, want ErrTargetExists", err)
 	}
 }

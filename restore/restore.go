@@ -174,6 +174,9 @@ type plan struct {
 	resume   bool
 	// target is the resumed target, as the checks found it.
 	target indexMeta
+	// adopt: the target is this run's snapshot restore, interrupted before
+	// its mapping and _meta were put (see interruptedSnapshotTarget).
+	adopt bool
 	// fromSnapshot: Elasticsearch restored the snapshot's index as the
 	// target (now, or in the attempt this run resumes), so the backup is
 	// in it without a write of ours.
@@ -229,7 +232,14 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 		case tgt.Name != r.opt.Target:
 			return nil, fmt.Errorf("target %q is an alias of index %q: %w", r.opt.Target, tgt.Name, ErrTargetExists)
 		case id == "":
-			return nil, fmt.Errorf("target %q (no esrestore run id in its _meta): %w", r.opt.Target, ErrTargetExists)
+			adopt, err := r.interruptedSnapshotTarget(ctx, tgt, src)
+			if err != nil {
+				return nil, err
+			}
+			if !adopt {
+				return nil, fmt.Errorf("target %q (no esrestore run id in its _meta): %w", r.opt.Target, ErrTargetExists)
+			}
+			p.adopt = true
 		case id != r.opt.RunID:
 			return nil, fmt.Errorf("target %q (written by run %q, this is run %q): %w", r.opt.Target, id, r.opt.RunID, ErrTargetExists)
 		}
@@ -247,7 +257,7 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 	if err := src.Check(ctx, run); err != nil {
 		return nil, err
 	}
-	if p.resume {
+	if p.resume && !p.adopt {
 		if err := r.sameRun(tgt, src); err != nil {
 			return nil, err
 		}
@@ -381,7 +391,7 @@ func (r *Restorer) load(ctx context.Context, p *plan, src Source) error {
 	}
 	if !p.fromSnapshot {
 		ps := &pass{src: src, name: src.Name(), op: "create"}
-		r.log.Info("loading the backup", "from", ps.name, "op_type", ps.op, "target", r.opt.Target)
+		r.log.Info("loading", "from", ps.name, "how", "backup written", "op_type", ps.op, "target", r.opt.Target)
 		if err := r.loadPass(ctx, ps); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("restore into %q interrupted while reading %s: %w", r.opt.Target, ps.name, context.Cause(ctx))

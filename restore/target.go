@@ -232,6 +232,15 @@ func (r *Restorer) createTarget(ctx context.Context, p *plan, src Source) error 
 	if err := r.writable(r.opt.Target); err != nil {
 		return err
 	}
+	if p.adopt {
+		r.setLoad(LoadSnapshot, "resumed: the earlier attempt restored the snapshot as the target and was cut before its _meta")
+		r.log.Info("adopting the target this run restored from the snapshot before it was interrupted", "target", r.opt.Target)
+		if err := r.putTargetMapping(ctx, p, src); err != nil {
+			return err
+		}
+		p.fromSnapshot = true
+		return r.putSettings(ctx, "load settings", loadSettings(p.original.Settings))
+	}
 	if p.resume {
 		had := provenanceOf(p.target)
 		p.fromSnapshot = had.Load == LoadSnapshot

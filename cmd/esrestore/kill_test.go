@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -32,31 +33,53 @@ func TestKill9ThenResume(t *testing.T) {
 			"--progress", "0", "--batch-size", "50", "--workers", "2", "--fail-on", "none", "--log-level", "warn"}
 	}
 	out := t.TempDir()
-	start := time.Now()
 	if b, err := exec.Command(bin, args(out, "whole", "documents_whole")...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, b)
 	}
-	whole := time.Since(start)
 	wantDocs := indexDocs(t, es, "documents_whole")
 	wantDiff := gunzipFile(t, filepath.Join(out, "documents", "whole", "diff.ndjson.gz"))
 	if len(wantDocs) != len(sc.Complete) {
 		t.Fatalf("uninterrupted run restored %d documents, want %d", len(wantDocs), len(sc.Complete))
 	}
 	rng := rand.New(rand.NewPCG(10, 10))
+	// Each point is in a phase: the kill comes a random moment after the
+	// phase's first log record, and the killed attempt's log must not
+	// show the phase ending.
+	phases := []struct{ name, start, end string }{
+		{"restore", `"msg":"loading"`, `"msg":"restore done"`},
+		{"diff", `"msg":"diff started"`, `"msg":"diff compared"`},
+	}
+	hit := map[string]int{}
 	for i := range 10 {
 		runID := fmt.Sprintf("kill%d", i)
 		target := "documents_" + runID
-		// Points spread over the whole run: guard rails, restore, diff.
-		at := time.Duration(float64(whole) * (0.1 + 0.8*rng.Float64()))
-		cmd := exec.Command(bin, args(out, runID, target)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
+		ph := phases[i%len(phases)]
+		at := time.Duration(rng.Float64() * float64(30*time.Millisecond))
+		cmd := exec.Command(bin, append(args(out, runID, target), "--log-level", "info", "--log-format", "json")...)
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		timer := time.AfterFunc(at, func() { cmd.Process.Signal(syscall.SIGKILL) }) //nolint:errcheck // it may have ended
-		err := cmd.Wait()
-		timer.Stop()
+		var stderr bytes.Buffer
+		var timer *time.Timer
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			stderr.Write(sc.Bytes())
+			stderr.WriteByte('\n')
+			if timer == nil && bytes.Contains(sc.Bytes(), []byte(ph.start)) {
+				timer = time.AfterFunc(at, func() { cmd.Process.Signal(syscall.SIGKILL) }) //nolint:errcheck // it may have ended
+			}
+		}
+		err = cmd.Wait()
+		if timer != nil {
+			timer.Stop()
+		}
+		if err != nil && !bytes.Contains(stderr.Bytes(), []byte(ph.end)) {
+			hit[ph.name]++
+		}
 		killed := err != nil
 		b, err := exec.Command(bin, args(out, runID, target)...).CombinedOutput()
 		if err != nil {
@@ -81,6 +104,11 @@ func TestKill9ThenResume(t *testing.T) {
 				t.Errorf("point %d: temporary file %s left in the report", i, e.Name())
 			}
 		}
-		t.Logf("point %d: killed at %s: %v", i, at, killed)
+		t.Logf("point %d: killed %s after the %s began: %v", i, at, ph.name, killed)
+	}
+	for _, ph := range phases {
+		if hit[ph.name] < 3 {
+			t.Errorf("only %d kills landed inside the %s (of 5 aimed there): %v", hit[ph.name], ph.name, hit)
+		}
 	}
 }
