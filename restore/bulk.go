@@ -270,7 +270,12 @@ func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		done, err := r.opt.Throttle.begin(ctx, len(u.items))
+		if err != nil {
+			return err
+		}
 		status, body, err := r.bulk(ctx, b.bodyOf(u.items))
+		done(status, body, err)
 		if err == nil && status >= 200 && status < 300 && r.allWritten(body, u) {
 			continue
 		}
