@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -53,6 +55,7 @@ var (
 		{name: "batch-bytes", def: "5MiB", usage: "bytes per _bulk request (64KiB..512MiB)"},
 		{name: "max-retries", def: "5", usage: "attempts per document on 429, 5xx and transport errors (1..100)"},
 		{name: "keep-staging", def: "false", usage: "keep the staging index a snapshot source is restored into", isBool: true},
+		{name: "max-docs-per-second", def: "0", usage: "documents per second the restore may write, across all workers (0 = no limit); requests in flight also halve on 429s and slow bulks, and recover slowly"},
 	}
 	diffFlags = []flagDef{
 		{name: "ignore", usage: "JSON Pointers the diff ignores, comma-separated; * matches one segment (/modified,/tags/*/id)"},
@@ -68,6 +71,7 @@ var (
 		{name: "environment", usage: "environment name shown in logs and the summary, e.g. prod (required)"},
 		{name: "run-id", usage: "run id; a rerun with the same id resumes into the same target (default: UTC time + random suffix)"},
 		{name: "dry-run", def: "false", usage: "write nothing to Elasticsearch: diff the original against what the target would be, report locally", isBool: true},
+		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true},
 		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)"},
 	}
 	logFlags = []flagDef{
@@ -119,7 +123,7 @@ func (s *stringValue) IsBoolFlag() bool { return s.isBool }
 // defaulting to the environment.
 func newFlagSet(name, summary string, env *Env, groups ...[]flagDef) (*flag.FlagSet, *flagValues) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs.SetOutput(io.Discard)
 	fv := &flagValues{readFileFn: env.ReadFile, defs: map[string]flagDef{}, values: map[string]*rawValue{}}
 	for _, g := range groups {
 		for _, d := range g {
@@ -182,7 +186,7 @@ func (fv *flagValues) origin(name string) string {
 }
 
 func printUsage(env *Env, fs *flag.FlagSet, name, summary string, fv *flagValues) {
-	w := env.Stderr
+	w := env.Stdout
 	fmt.Fprintf(w, "Usage: esrestore %s [flags]\n\n%s\n\nFlags (each also from its environment variable; the command line wins):\n", name, summary)
 	for _, n := range fv.order {
 		d := fv.defs[n]
@@ -215,6 +219,10 @@ type Config struct {
 	BatchBytes  int
 	MaxRetries  int
 	KeepStaging bool
+	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
+	MaxDocsPerSecond float64
+	// Notify is the webhook URL (a secret), "" for none.
+	Notify      string
 	Ignore      []string
 	Output      string
 	S3Endpoint  string
@@ -525,6 +533,10 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		if c.Mode == "source" && fv.get("prefer").set {
 			errs = append(errs, fv.bad("prefer", "only applies to --mode merge"))
 		}
+	}
+	// check reads the mode but no load tuning: its help lists only what
+	// it reads.
+	if has("batch-size") {
 		c.Workers = fv.intIn("workers", 1, 256, &errs)
 		c.BatchSize = fv.intIn("batch-size", 1, 100000, &errs)
 		c.MaxRetries = fv.intIn("max-retries", 1, 100, &errs)
@@ -534,6 +546,14 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			c.BatchBytes = n
 		}
 		c.KeepStaging = fv.boolean("keep-staging", &errs)
+		if has("max-docs-per-second") {
+			n, err := strconv.ParseFloat(fv.str("max-docs-per-second"), 64)
+			if err != nil || n < 0 || n > 10_000_000 || math.IsNaN(n) {
+				errs = append(errs, fv.bad("max-docs-per-second", "must be a number of documents per second, 0..10000000 (0 = no limit)"))
+			} else {
+				c.MaxDocsPerSecond = n
+			}
+		}
 	} else if has("workers") {
 		c.Workers = fv.intIn("workers", 1, 256, &errs)
 	}
@@ -578,6 +598,14 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			errs = append(errs, fv.bad("run-id", "must be letters, digits, ., _ or - (at most 64)"))
 		}
 		c.DryRun = fv.boolean("dry-run", &errs)
+		if has("notify") {
+			c.Notify = fv.get("notify").value
+			if c.Notify != "" {
+				if u, err := url.Parse(strings.TrimSpace(c.Notify)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					errs = append(errs, fv.bad("notify", "must be an http(s) webhook URL"))
+				}
+			}
+		}
 		for _, f := range splitList(fv.str("fail-on")) {
 			switch {
 			case slices.Contains(report.FailOnKinds, f):
@@ -591,14 +619,16 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if has("log-format") {
 		c.LogFormat = fv.oneOf("log-format", []string{"auto", "text", "json"}, &errs)
 		c.LogLevel = fv.oneOf("log-level", []string{"debug", "info", "warn", "error"}, &errs)
-		d, err := time.ParseDuration(fv.str("progress"))
-		if fv.str("progress") == "0" {
-			d, err = 0, nil
+		if has("progress") {
+			d, err := time.ParseDuration(fv.str("progress"))
+			if fv.str("progress") == "0" {
+				d, err = 0, nil
+			}
+			if err != nil || d < 0 {
+				errs = append(errs, fv.bad("progress", "must be a duration such as 30s, or 0 to turn progress off"))
+			}
+			c.Progress = d
 		}
-		if err != nil || d < 0 {
-			errs = append(errs, fv.bad("progress", "must be a duration such as 30s, or 0 to turn progress off"))
-		}
-		c.Progress = d
 	}
 	if len(errs) > 0 {
 		return c, usageError(fmt.Errorf("invalid configuration:\n%w", sortedErrors(errs)))

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -55,6 +56,55 @@ func (c *cli) run(ctx context.Context, args ...string) int {
 		c.t.Logf("esrestore %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, c.stdout.String(), c.stderr.String())
 	}
 	return code
+}
+
+// text is stderr for a person: each JSON record as its message and
+// string values, unescaped, so tests can look for what an error says
+// whatever the log format.
+func (c *cli) text() string {
+	var b strings.Builder
+	for _, line := range strings.Split(c.stderr.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			b.WriteString(line + "\n")
+			continue
+		}
+		b.WriteString(fmt.Sprint(rec["msg"]))
+		keys := make([]string, 0, len(rec))
+		for k := range rec {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if v, ok := rec[k].(string); ok && k != "msg" && k != "time" && k != "level" {
+				b.WriteString(" " + k + ": " + v)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// verdictLine is the verdict the run ended its stderr with: the last
+// line on a terminal, the "line" of the last record in JSON mode; "" when
+// the last line or record is anything else.
+func (c *cli) verdictLine() string {
+	lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n")
+	last := lines[len(lines)-1]
+	var rec struct {
+		Msg  string `json:"msg"`
+		Line string `json:"line"`
+	}
+	if json.Unmarshal([]byte(last), &rec) == nil {
+		if rec.Msg == "verdict" {
+			return rec.Line
+		}
+		return ""
+	}
+	if strings.HasPrefix(last, "verdict ") {
+		return last
+	}
+	return ""
 }
 
 // lossCluster is a fixture cluster with a Commons loss scenario.
@@ -206,7 +256,7 @@ func TestExitCodesEndToEnd(t *testing.T) {
 		}
 		c.vars["ESRESTORE_WORKERS"] = "O"
 		defer delete(c.vars, "ESRESTORE_WORKERS")
-		if code := c.run(t.Context(), runArgs(es, out, "u1")...); code != exitUsage || !strings.Contains(c.stderr.String(), `ESRESTORE_WORKERS: must be 1..256 (got "O")`) {
+		if code := c.run(t.Context(), runArgs(es, out, "u1")...); code != exitUsage || !strings.Contains(c.text(), `ESRESTORE_WORKERS: must be 1..256 (got "O")`) {
 			t.Errorf("bad env: exit %d, stderr %s", code, c.stderr.String())
 		}
 	})
@@ -230,7 +280,7 @@ func TestExitCodesEndToEnd(t *testing.T) {
 					}
 				}
 			}
-			if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.stderr.String(), tt.want) {
+			if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.text(), tt.want) {
 				t.Errorf("%s: exit %d, want 2 with %q in:\n%s", tt.name, code, tt.want, c.stderr.String())
 			}
 		}
@@ -248,8 +298,8 @@ func TestExitCodesEndToEnd(t *testing.T) {
 		if !s.Complete || len(s.Attention) != 1 || !strings.Contains(s.Attention[0], "not recovered") {
 			t.Errorf("fail-on summary: complete %v attention %v", s.Complete, s.Attention)
 		}
-		if lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n"); !strings.HasPrefix(lines[len(lines)-1], "verdict review: ") {
-			t.Errorf("last stderr line %q, want the verdict", lines[len(lines)-1])
+		if v := c.verdictLine(); !strings.HasPrefix(v, "verdict review: ") {
+			t.Errorf("stderr does not end with the verdict:\n%s", c.stderr.String())
 		}
 		if code := c.run(t.Context(), runArgs(es, out, "f2", "--target", "documents_f2", "--mode", "source", "--fail-on", "none")...); code != exitOK {
 			t.Errorf("fail-on none: exit %d", code)
@@ -352,9 +402,40 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if l := s.Loss; l == nil || l.Lost != int64(len(sc.Lost)) || l.NotRecovered != int64(len(sc.Stripped)) || l.NotRecoveredLost != 0 {
 		t.Errorf("dry run loss (prefer original): %+v, want %d not recovered", s.Loss, len(sc.Stripped))
 	}
-	// A snapshot source cannot be read without a write.
-	if code := c.run(t.Context(), runArgs(es, out, "d2", "--dry-run")...); code != exitUsage || !strings.Contains(c.stderr.String(), "--dry-run cannot read a snapshot") {
-		t.Errorf("dry run from a snapshot: exit %d\n%s", code, c.stderr.String())
+}
+
+// TestDryRunOfSnapshot: the production configuration (a snapshot source)
+// can be tried: the snapshot goes into a staging index, the only write,
+// named in the summary and the logs and deleted at the end; the original
+// is untouched and the target is not created.
+func TestDryRunOfSnapshot(t *testing.T) {
+	es, sc := lossCluster(t, 400)
+	before := indexState(t, es, "documents")
+	out := t.TempDir()
+	c := newCLI(t)
+	code := c.run(t.Context(), runArgs(es, out, "d2", "--dry-run", "--prefer", "source")...)
+	if code != exitOK {
+		t.Fatalf("dry run from a snapshot: exit %d\n%s", code, c.stderr.String())
+	}
+	if indexState(t, es, "documents") != before {
+		t.Error("dry run changed the original")
+	}
+	if indexExists(t, es, "documents_restored") {
+		t.Error("dry run created the target")
+	}
+	if indexExists(t, es, "esrestore-staging-d2") {
+		t.Error("dry run left its staging index")
+	}
+	s := readSummary(t, out, "documents", "d2")
+	if s.Staging == nil || s.Staging.Index != "esrestore-staging-d2" || !s.Staging.Deleted {
+		t.Errorf("summary staging %+v, want esrestore-staging-d2, deleted", s.Staging)
+	}
+	if o := s.Outcome; !s.DryRun || !s.Complete || s.Restore != nil || o == nil || o.Added != int64(len(sc.Lost)) ||
+		o.Recovered != int64(len(sc.Stripped)) || o.Removed != 0 {
+		t.Errorf("dry run summary (prefer source): dry %v complete %v restore %+v outcome %+v", s.DryRun, s.Complete, s.Restore, s.Outcome)
+	}
+	if !strings.Contains(c.text(), "esrestore-staging-d2") {
+		t.Error("the logs do not name the staging index")
 	}
 }
 
@@ -416,7 +497,7 @@ func TestCheckCommand(t *testing.T) {
 	if _, err := (esapi.IndicesCreateRequest{Index: "documents_restored"}).Do(t.Context(), es.Client()); err != nil {
 		t.Fatal(err)
 	}
-	if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.stderr.String(), "documents_restored") {
+	if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.text(), "documents_restored") {
 		t.Errorf("check with an existing target: exit %d\n%s", code, c.stderr.String())
 	}
 }
@@ -427,7 +508,7 @@ func TestHelp(t *testing.T) {
 		if code := c.run(t.Context(), cmd.Name(), "-h"); code != exitOK {
 			t.Errorf("%s -h: exit %d", cmd.Name(), code)
 		}
-		help := c.stderr.String()
+		help := c.stdout.String()
 		if !strings.Contains(help, "Exit codes:") || !strings.Contains(help, "130  interrupted") {
 			t.Errorf("%s -h lacks the exit codes:\n%s", cmd.Name(), help)
 		}
