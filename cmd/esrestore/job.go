@@ -126,7 +126,7 @@ func (j *job) openReport(ctx context.Context) error {
 		return guardError(fmt.Errorf("--output: %w", err))
 	}
 	if err := j.s3opt.Validate(loc); err != nil {
-		return guardError(fmt.Errorf("--output: %w", err))
+		return guardError(fmt.Errorf("--output: %w", asFlags(err)))
 	}
 	dest, err := s3out.Open(ctx, j.cfg.Output, j.s3opt)
 	if err != nil {
@@ -552,3 +552,26 @@ func (j *job) diffProgress(d *diff.Differ, sides diff.Sides) func() progressSnap
 		return progressSnapshot{Phase: "diff", Side: p.name, Part: cur + 1, Parts: len(parts), Done: p.done(), Total: p.total.get()}
 	}
 }
+
+// s3Flags names s3out's options as the flags that set them, so that an
+// error says what the operator can change.
+var s3Flags = strings.NewReplacer(
+	"the region option", "--s3-region",
+	"region: ", "--s3-region: ",
+	"kms key id: ", "--s3-kms-key-id: ",
+	"needs sse ", "needs --s3-sse ",
+	"sse: ", "--s3-sse: ",
+	"endpoint: must", "--s3-endpoint: must",
+)
+
+// flagNamed is an error whose text names flags; it still matches what it
+// wraps.
+type flagNamed struct {
+	msg string
+	err error
+}
+
+func (e *flagNamed) Error() string { return e.msg }
+func (e *flagNamed) Unwrap() error { return e.err }
+
+func asFlags(err error) error { return &flagNamed{msg: s3Flags.Replace(err.Error()), err: err} }

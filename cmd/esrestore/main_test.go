@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -479,6 +480,8 @@ func TestCheckCommand(t *testing.T) {
 	es, _ := lossCluster(t, 100)
 	out := t.TempDir()
 	c := newCLI(t)
+	c.vars["ESRESTORE_ES_PASSWORD"] = "not-shown-pw"
+	c.vars["ESRESTORE_ES_USERNAME"] = "elastic"
 	args := []string{"check", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
 		"--target", "documents_restored", "--output", "file://" + out, "--environment", "prod"}
 	if code := c.run(t.Context(), args...); code != exitOK || !strings.HasPrefix(c.stdout.String(), "ok: documents → documents_restored in PROD") {
@@ -487,12 +490,44 @@ func TestCheckCommand(t *testing.T) {
 	if indexExists(t, es, "documents_restored") {
 		t.Error("check created the target")
 	}
-	entries, _ := os.ReadDir(filepath.Join(out, "documents"))
-	for _, e := range entries {
-		files, _ := os.ReadDir(filepath.Join(out, "documents", e.Name()))
-		if len(files) != 0 {
-			t.Errorf("check left files in the output: %v", files)
+	// Nothing written but the marker, put and deleted: no directories.
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("check left %v in the output", entries)
+	}
+	// The run command to use next, with the run id whose path was checked.
+	m := regexp.MustCompile(`run id (\S+); to run with it:\n  (esrestore run .*)\n`).FindStringSubmatch(c.stdout.String())
+	if m == nil {
+		t.Fatalf("check does not print the run command:\n%s", c.stdout.String())
+	}
+	runID, next := m[1], m[2]
+	for _, want := range []string{"--es-url " + es.URL, "--original documents", "--source snapshot:backups/before-loss",
+		"--target documents_restored", "--environment prod", "--run-id " + runID} {
+		if !strings.Contains(next, want) {
+			t.Errorf("next command %q lacks %q", next, want)
 		}
+	}
+	if !strings.Contains(c.stdout.String(), filepath.Join(out, "documents", runID)) {
+		t.Errorf("check names a report path without the run id %s:\n%s", runID, c.stdout.String())
+	}
+	if strings.Contains(c.stdout.String()+c.stderr.String(), "not-shown-pw") {
+		t.Error("check showed the password")
+	}
+	// The printed command runs, with that run id (prefer original: exit 3).
+	fields := strings.Fields(next)[1:]
+	if code := c.run(t.Context(), append(fields, "--progress", "0")...); code != exitFailOn {
+		t.Fatalf("the command check printed: exit %d\n%s", code, c.stderr.String())
+	}
+	if s := readSummary(t, out, "documents", runID); !s.Complete || s.RunID != runID {
+		t.Errorf("run from check's command: complete %v, run id %q, want %q", s.Complete, s.RunID, runID)
+	}
+
+	// A failed check creates no directory either.
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	if code := c.run(t.Context(), replaceArg(replaceArg(args, "--output", "file://"+missing), "--original", "nope")...); code != exitUsage {
+		t.Errorf("check of a missing original: exit %d", code)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a failed check created %s (%v)", missing, err)
 	}
 	if _, err := (esapi.IndicesCreateRequest{Index: "documents_restored"}).Do(t.Context(), es.Client()); err != nil {
 		t.Fatal(err)
@@ -508,20 +543,53 @@ func TestHelp(t *testing.T) {
 		if code := c.run(t.Context(), cmd.Name(), "-h"); code != exitOK {
 			t.Errorf("%s -h: exit %d", cmd.Name(), code)
 		}
+		// Help asked for is the output: stdout, so | less shows it.
 		help := c.stdout.String()
-		if !strings.Contains(help, "Exit codes:") || !strings.Contains(help, "130  interrupted") {
-			t.Errorf("%s -h lacks the exit codes:\n%s", cmd.Name(), help)
+		if !strings.Contains(help, "Exit codes:") || !strings.Contains(help, "130  interrupted") || c.stderr.Len() != 0 {
+			t.Errorf("%s -h: stdout lacks the exit codes or stderr has %q:\n%s", cmd.Name(), c.stderr.String(), help)
 		}
 		if cmd.Name() == "run" {
-			for _, want := range []string{"--es-url", "env ESRESTORE_ES_URL", "ESRESTORE_ES_PASSWORD_FILE", "--workers", "default 4", "--fail-on", "--dry-run"} {
+			for _, want := range []string{"--es-url", "env ESRESTORE_ES_URL", "ESRESTORE_ES_PASSWORD_FILE", "--workers", "default 4", "--fail-on", "--dry-run",
+				"--max-docs-per-second", "--notify", "ESRESTORE_NOTIFY_FILE"} {
 				if !strings.Contains(help, want) {
 					t.Errorf("run -h lacks %q", want)
 				}
 			}
 		}
+		if cmd.Name() == "check" {
+			// check reads no load tuning, diff or run policy.
+			help, _, _ := strings.Cut(help, "Exit codes:")
+			for _, absent := range []string{"--workers", "--batch-size", "--max-retries", "--ignore", "--dry-run", "--fail-on", "--progress", "--notify", "--max-docs-per-second", "--keep-staging"} {
+				if strings.Contains(help, absent+" ") || strings.Contains(help, absent+"\n") {
+					t.Errorf("check -h lists %s, which check does not read", absent)
+				}
+			}
+		}
 	}
-	if code := c.run(t.Context(), "version"); code != exitOK || !strings.HasPrefix(c.stdout.String(), "esrestore ") {
-		t.Errorf("version: %d %q", code, c.stdout.String())
+	if code := c.run(t.Context(), "help"); code != exitOK || !strings.Contains(c.stdout.String(), "Commands:") {
+		t.Errorf("help: exit %d, stdout %q", code, c.stdout.String())
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if code := c.run(t.Context(), args...); code != exitOK || !strings.HasPrefix(c.stdout.String(), "esrestore ") {
+			t.Errorf("%v: %d %q %q", args, code, c.stdout.String(), c.stderr.String())
+		}
+	}
+	// A typo: one line, the flag it meant.
+	c.vars["ESRESTORE_LOG_FORMAT"] = "text"
+	if code := c.run(t.Context(), "run", "--orignal", "documents"); code != exitUsage ||
+		c.stderr.String() != "esrestore run: --orignal: not a flag of esrestore run; did you mean --original?\n" || c.stdout.Len() != 0 {
+		t.Errorf("--orignal: exit %d, stderr %q", code, c.stderr.String())
+	}
+	if code := c.run(t.Context(), "rnu"); code != exitUsage || strings.Count(c.stderr.String(), "\n") != 1 || !strings.Contains(c.stderr.String(), `did you mean "run"?`) {
+		t.Errorf("rnu: exit %d, stderr %q", code, c.stderr.String())
+	}
+	delete(c.vars, "ESRESTORE_LOG_FORMAT")
+	// Without a terminal the same error is one JSON record.
+	if code := c.run(t.Context(), "check", "--workers", "4"); code != exitUsage {
+		t.Errorf("check --workers: exit %d", code)
+	}
+	if rec, err := decodeRecord(strings.TrimSpace(c.stderr.String())); err != nil || !strings.Contains(fmt.Sprint(rec.vals["error"]), "--workers: not a flag of esrestore check") {
+		t.Errorf("check --workers: %v %q", err, c.stderr.String())
 	}
 }
 
