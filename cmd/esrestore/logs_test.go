@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
-	"github.com/esrestore/esrestore/internal/dump"
 )
 
 // record is one stderr line decoded strictly: its keys in order, each
@@ -200,19 +197,8 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 
 	// A dry run between two dumps (the sorted merge join), with progress.
 	dir := t.TempDir()
-	write := func(name string, docs []fixtures.Doc) string {
-		var b []byte
-		for _, d := range docs {
-			b = dump.AppendLine(b, dump.Doc{Index: "documents", ID: d.ID, Source: d.Source})
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return "file://" + p
-	}
-	collect("offline dry run", exitOK, c.run(t.Context(), "run", "--dry-run", "--original", write("documents.ndjson", sc.Original),
-		"--source", write("before-loss.ndjson", sc.Complete), "--prefer", "source", "--environment", "test",
+	collect("offline dry run", exitOK, c.run(t.Context(), "run", "--dry-run", "--original", writeDump(t, dir, "documents.ndjson", sc.Original),
+		"--source", writeDump(t, dir, "before-loss.ndjson", sc.Complete), "--prefer", "source", "--environment", "test",
 		"--output", "file://"+out, "--run-id", "j6", "--progress", "1ms"))
 
 	// A dry run of the snapshot, and a configuration error.

@@ -440,21 +440,24 @@ func TestDryRunOfSnapshot(t *testing.T) {
 	}
 }
 
+// writeDump writes docs as an NDJSON dump in dir and returns its URL.
+func writeDump(t *testing.T, dir, name string, docs []fixtures.Doc) string {
+	t.Helper()
+	var b []byte
+	for _, d := range docs {
+		b = dump.AppendLine(b, dump.Doc{Index: "documents", ID: d.ID, Source: d.Source})
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "file://" + p
+}
+
 func TestDryRunOfflineDumps(t *testing.T) {
 	sc := fixtures.NewScenario(300, 0.1, 3)
 	dir := t.TempDir()
-	write := func(name string, docs []fixtures.Doc) string {
-		var b []byte
-		for _, d := range docs {
-			b = dump.AppendLine(b, dump.Doc{Index: "documents", ID: d.ID, Source: d.Source})
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return "file://" + p
-	}
-	orig, backup := write("documents.ndjson", sc.Original), write("before-loss.ndjson", sc.Complete)
+	orig, backup := writeDump(t, dir, "documents.ndjson", sc.Original), writeDump(t, dir, "before-loss.ndjson", sc.Complete)
 	out := t.TempDir()
 	c := newCLI(t)
 	code := c.run(t.Context(), "run", "--dry-run", "--original", orig, "--source", backup, "--prefer", "source",
