@@ -59,7 +59,8 @@ func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	next := nextRunCommand(fv, cfg.RunID)
-	j.log.Info("every check passed", "original", cfg.Original, "target", cfg.Target, "report", j.report.URL(""), "next", next)
+	j.log.Info("every check passed", "original", cfg.Original, "target", cfg.Target, "source", redactURL(cfg.Source),
+		"report", j.report.URL(""), "next", next)
 	fmt.Fprintf(env.Stdout, "ok: %s → %s in %s, report to %s\nrun id %s; to run with it:\n  %s\n",
 		cfg.Original, cfg.Target, j.summary.Environment, j.report.URL(""), cfg.RunID, next)
 	return nil

@@ -368,7 +368,11 @@ func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Sour
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := restore.New(j.es, j.restoreOptions(nil))
+	opt := j.restoreOptions(nil)
+	// The restore checks again right before it writes and logs that; this
+	// first pass is the job's "guard rails passed": one record per event.
+	opt.Logger = slog.New(atLeast{h: j.log.Handler(), min: slog.LevelWarn})
+	r, err := restore.New(j.es, opt)
 	if err != nil {
 		return nil, nil, usageError(err)
 	}

@@ -165,8 +165,16 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 			t.Errorf("record %q names run %v in %v, want j1 in TEST", r.msg, r.vals["run_id"], r.vals["environment"])
 		}
 	}
-	if n := strings.Count(strings.Join(msgs(ok), "\n"), "restore done"); n != 1 {
-		t.Errorf("restore done logged %d times", n)
+	for _, once := range []string{"restore done", "checks passed", "guard rails passed", "summary", "verdict"} {
+		n := 0
+		for _, m := range msgs(ok) {
+			if m == once {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("run: %q logged %d times, want once", once, n)
+		}
 	}
 
 	// A run that fails in the diff.
