@@ -43,7 +43,10 @@ var knownEnv = []string{
 	"ESRESTORE_WORKERS",
 	"ESRESTORE_BATCH_SIZE",
 	"ESRESTORE_BATCH_BYTES",
-	"ESRESTORE_MAX_RETRIES",
+	"ESRESTORE_RETRY_FOR",
+	"ESRESTORE_BULK_TIMEOUT",
+	"ESRESTORE_DRAIN_TIMEOUT",
+	"ESRESTORE_ALLOW_EMPTY_SOURCE",
 	"ESRESTORE_KEEP_STAGING",
 	"ESRESTORE_MAX_DOCS_PER_SECOND",
 	"ESRESTORE_NOTIFY",
@@ -56,11 +59,16 @@ var knownEnv = []string{
 	"ESRESTORE_S3_KMS_KEY_ID",
 	"ESRESTORE_ENVIRONMENT",
 	"ESRESTORE_RUN_ID",
+	"ESRESTORE_RERUN",
 	"ESRESTORE_DRY_RUN",
 	"ESRESTORE_FAIL_ON",
 	"ESRESTORE_LOG_FORMAT",
 	"ESRESTORE_LOG_LEVEL",
 	"ESRESTORE_PROGRESS",
+	"ESRESTORE_REPORT",
+	"ESRESTORE_ALIAS",
+	"ESRESTORE_ACCEPT",
+	"ESRESTORE_FREEZE",
 }
 
 // secretEnv are the secrets esrestore also reads from a file; in the
@@ -151,6 +159,7 @@ func decodeFile(data []byte) ([]any, error) {
 type manifests struct {
 	files           map[any]string
 	jobs            []*batchv1.Job
+	promoteJobs     []*batchv1.Job // promote-job.yaml, applied on its own after review
 	serviceAccounts []*corev1.ServiceAccount
 	configMaps      []*corev1.ConfigMap
 	secrets         []*corev1.Secret
@@ -183,7 +192,11 @@ func loadManifests(t *testing.T) *manifests {
 			m.files[obj] = p
 			switch o := obj.(type) {
 			case *batchv1.Job:
-				m.jobs = append(m.jobs, o)
+				if p == promoteJobFile {
+					m.promoteJobs = append(m.promoteJobs, o)
+				} else {
+					m.jobs = append(m.jobs, o)
+				}
 			case *corev1.ServiceAccount:
 				m.serviceAccounts = append(m.serviceAccounts, o)
 			case *corev1.ConfigMap:
@@ -205,6 +218,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	m := loadManifests(t)
 	for kind, n := range map[string]int{
 		"Job":            len(m.jobs),
+		"promote Job":    len(m.promoteJobs),
 		"ServiceAccount": len(m.serviceAccounts),
 		"ConfigMap":      len(m.configMaps),
 		"Secret":         len(m.secrets),
@@ -599,7 +613,7 @@ func TestServiceAccountAndReferences(t *testing.T) {
 		}
 	}
 	for obj, file := range m.files {
-		if _, isK := obj.(*kustomization); isK || strings.HasSuffix(file, ".example.yaml") {
+		if _, isK := obj.(*kustomization); isK || strings.HasSuffix(file, ".example.yaml") || file == promoteJobFile {
 			continue
 		}
 		if !slices.Contains(k.Resources, file) {
@@ -853,4 +867,90 @@ func dockerfileUserAndWorkdir(t *testing.T) (uid int64, workdir string) {
 		t.Fatal("Dockerfile final stage has no WORKDIR")
 	}
 	return uid, workdir
+}
+
+// promoteJobFile is the promote Job, applied on its own after review: it is
+// not in kustomization.yaml, so that applying the run never promotes.
+const promoteJobFile = "promote-job.yaml"
+
+func TestPromoteJob(t *testing.T) {
+	m := loadManifests(t)
+	if len(m.promoteJobs) != 1 {
+		t.Fatalf("%d Jobs in %s, want 1", len(m.promoteJobs), promoteJobFile)
+	}
+	job := m.promoteJobs[0]
+	pod := job.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	if len(c.Command) != 0 || !slices.Equal(c.Args, []string{"promote"}) {
+		t.Errorf("command %q args %q, want the entrypoint with args [promote]", c.Command, c.Args)
+	}
+	if pod.RestartPolicy != corev1.RestartPolicyNever || job.Spec.PodFailurePolicy == nil {
+		t.Fatalf("restartPolicy %q, podFailurePolicy %v: want Never and a policy by exit code", pod.RestartPolicy, job.Spec.PodFailurePolicy)
+	}
+	// A failed check (2) fails at once; errors and interruptions are
+	// retried, since promote resumes.
+	failJob := map[int32]bool{}
+	for _, r := range job.Spec.PodFailurePolicy.Rules {
+		if e := r.OnExitCodes; e != nil && r.Action == batchv1.PodFailurePolicyActionFailJob && e.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn {
+			for _, v := range e.Values {
+				failJob[v] = true
+			}
+		}
+	}
+	for code, want := range map[int32]bool{1: false, 2: true, 130: false} {
+		if failJob[code] != want {
+			t.Errorf("exit code %d fails the promote Job at once: %v, want %v", code, failJob[code], want)
+		}
+	}
+	if job.Namespace != "esrestore" {
+		t.Errorf("namespace %q: applied without kustomize, it must name esrestore", job.Namespace)
+	}
+	k := m.kustomizations[0]
+	if slices.Contains(k.Resources, promoteJobFile) {
+		t.Errorf("%s is in kustomization.yaml: applying the run would promote before review", promoteJobFile)
+	}
+	if !slices.ContainsFunc(k.Images, func(i kustomizeImage) bool { return i.NewName+":"+i.NewTag == c.Image }) {
+		t.Errorf("image %q is not the one kustomization.yaml gives the run", c.Image)
+	}
+
+	// The same run: the run id of job.yaml, a literal.
+	_, runC := theJob(t, m)
+	runID := func(c *corev1.Container) string {
+		for _, e := range c.Env {
+			if e.Name == "ESRESTORE_RUN_ID" && e.ValueFrom == nil {
+				return e.Value
+			}
+		}
+		return ""
+	}
+	if got, want := runID(&c), runID(runC); got == "" || got != want {
+		t.Errorf("ESRESTORE_RUN_ID %q, want the run's %q", got, want)
+	}
+	for _, e := range c.Env {
+		if strings.HasPrefix(e.Name, "ESRESTORE_") && !slices.Contains(knownEnv, e.Name) {
+			t.Errorf("%s is not one of esrestore's variables", e.Name)
+		}
+		if slices.Contains(secretEnv, e.Name) {
+			t.Errorf("%s: a secret in the environment; mount it and use %s_FILE", e.Name, e.Name)
+		}
+	}
+	if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef == nil || configMap(m, c.EnvFrom[0].ConfigMapRef.Name) == nil {
+		t.Errorf("envFrom %+v: want the run's ConfigMap, so promote finds the run's report", c.EnvFrom)
+	}
+
+	// Hardened like the run's pod.
+	psc, csc := pod.SecurityContext, c.SecurityContext
+	if psc == nil || csc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem ||
+		csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation || csc.Capabilities == nil || !slices.Equal(csc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Errorf("security contexts pod %+v container %+v: want non-root, read-only root, no escalation, drop ALL", psc, csc)
+	}
+	if v := mountAt(pod, &c, "/tmp"); v == nil || v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil {
+		t.Error("/tmp is not a sized emptyDir: the catch-up writes its diff there")
+	}
+	if mem := c.Resources.Limits[corev1.ResourceMemory]; mem.IsZero() {
+		t.Error("no memory limit")
+	}
 }

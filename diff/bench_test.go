@@ -20,6 +20,8 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+
+	retrypkg "github.com/esrestore/esrestore/internal/retry"
 )
 
 // benchPairs returns n pairs of ~2 KB Commons documents (1.8 to 2.3 KB),
@@ -161,7 +163,7 @@ func rawScan(ctx context.Context, c *elasticsearch.Client, orig, rest string, wo
 		for i, d := range page {
 			l[i] = lookup{id: d.ID, routing: d.Routing}
 		}
-		_, err := mget(ctx, c, rest, l, true, 5)
+		_, err := mget(ctx, c, rest, l, true, retrypkg.Policy{})
 		n.Add(int64(len(page)))
 		return err
 	})
@@ -174,7 +176,7 @@ func rawScan(ctx context.Context, c *elasticsearch.Client, orig, rest string, wo
 		for i, d := range page {
 			l[i] = lookup{id: d.ID, routing: d.Routing}
 		}
-		_, err := mget(ctx, c, orig, l, false, 5)
+		_, err := mget(ctx, c, orig, l, false, retrypkg.Policy{})
 		return err
 	})
 }

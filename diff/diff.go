@@ -39,6 +39,9 @@ type Counts struct {
 	Fields *Fields `json:"fields"`
 	// Ignored lists the ignore patterns, as given.
 	Ignored []string `json:"ignored"`
+	// Rescans counts the points in time that expired during a scan and
+	// were reopened, the scan going on from its last sort values.
+	Rescans int64 `json:"rescans"`
 }
 
 // check verifies the identities that hold for every complete diff.
@@ -210,6 +213,11 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
 	c := d.Stats()
+	for _, side := range []Side{s.Original, s.Backup, s.Target} {
+		if is, ok := side.(*indexSide); ok {
+			c.Rescans += is.reopens.Load()
+		}
+	}
 	if err := c.check(d.live.shared.Load()); err != nil {
 		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}

@@ -530,12 +530,12 @@ func TestCountsJSON(t *testing.T) {
 		c    Counts
 		want string
 	}{
-		{"two-sided", Counts{Outcome: outcome, Fields: fields, Ignored: []string{"/m"}},
-			`{` + wantOutcome + `,` + wantFields + `,"ignored":["/m"]}`},
+		{"two-sided", Counts{Outcome: outcome, Fields: fields, Ignored: []string{"/m"}, Rescans: 9},
+			`{` + wantOutcome + `,` + wantFields + `,"ignored":["/m"],"rescans":9}`},
 		{"three-sided", Counts{Outcome: outcome, Loss: &Loss{Backup: 11, Lost: 12, Stripped: 13, EditedSinceBackup: 14,
 			NewSinceBackup: 15, NotRecovered: 16, NotRecoveredLost: 17}, Fields: &Fields{Paths: []FieldStat{}, Other: FieldOther{Truncated: true}}, Ignored: []string{}},
 			`{` + wantOutcome + `,"loss":{"backup":11,"lost":12,"stripped":13,"edited_since_backup":14,"new_since_backup":15,` +
-				`"not_recovered":16,"not_recovered_lost":17},"fields":{"paths":[],"other":{"paths":0,"add":0,"replace":0,"remove":0,"documents":0,"truncated":true}},"ignored":[]}`},
+				`"not_recovered":16,"not_recovered_lost":17},"fields":{"paths":[],"other":{"paths":0,"add":0,"replace":0,"remove":0,"documents":0,"truncated":true}},"ignored":[],"rescans":0}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.c)

@@ -5,15 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/jsonscan"
+	retrypkg "github.com/esrestore/esrestore/internal/retry"
 )
 
 // lookup names one document to fetch.
@@ -34,7 +32,7 @@ type fetched struct {
 // The answer has one entry per lookup, in order; a document-level error
 // (a missing index, a routing the mapping requires) fails the whole call,
 // since treating it as "not found" would report a document as missing.
-func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lookup, source bool, maxAttempts int) ([]fetched, error) {
+func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lookup, source bool, pol retrypkg.Policy) ([]fetched, error) {
 	body := make([]byte, 0, 32+len(docs)*48)
 	body = append(body, `{"docs":[`...)
 	for i, d := range docs {
@@ -54,7 +52,7 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 	if !source {
 		req.Source = []string{"false"}
 	}
-	answer, err := retry(ctx, maxAttempts, func() (*esapi.Response, error) {
+	answer, err := retry(ctx, pol, func() (*esapi.Response, error) {
 		req.Body = bytes.NewReader(body)
 		return req.Do(ctx, es)
 	})
@@ -152,7 +150,7 @@ func docError(raw json.RawMessage) error {
 // searchIDs finds documents by id on every shard, whatever their routing:
 // the fallback when an _mget with one side's routing misses, so that a
 // document whose routing changed is found rather than reported missing.
-func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids []string, source bool, maxAttempts int) ([]fetched, error) {
+func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids []string, source bool, pol retrypkg.Policy) ([]fetched, error) {
 	body := make([]byte, 0, 96+len(ids)*24)
 	body = append(body, `{"query":{"ids":{"values":[`...)
 	for i, id := range ids {
@@ -181,7 +179,7 @@ func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids 
 			Hits []fetched `json:"hits"`
 		} `json:"hits"`
 	}
-	answer, err := retry(ctx, maxAttempts, func() (*esapi.Response, error) {
+	answer, err := retry(ctx, pol, func() (*esapi.Response, error) {
 		return esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body), AllowPartialSearchResults: &partial}.Do(ctx, es)
 	})
 	if err != nil {
@@ -207,48 +205,22 @@ func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids 
 	return out.Hits.Hits, nil
 }
 
-// retry sends a read request until it succeeds, fails for good, or the
-// attempts run out, and returns the body of the 2xx answer. 429, 502, 503,
-// 504 and transport errors are retried with exponential backoff and jitter.
-func retry(ctx context.Context, maxAttempts int, send func() (*esapi.Response, error)) ([]byte, error) {
-	delay := 200 * time.Millisecond
-	var last error
-	for attempt := 1; ; attempt++ {
-		res, err := send()
-		if err == nil {
-			body, rerr := io.ReadAll(res.Body)
-			res.Body.Close()
-			switch {
-			case rerr != nil:
-				err = fmt.Errorf("read answer: %w", rerr)
-			case res.StatusCode < 300:
-				return body, nil
-			default:
-				e := esscan.ParseError(res.StatusCode, body)
-				if res.StatusCode == 404 && e.Type == "index_not_found_exception" {
-					return nil, fmt.Errorf("%w: %v", esscan.ErrIndexNotFound, e)
-				}
-				if !esscan.Retryable(res.StatusCode) {
-					return nil, e
-				}
-				last = e
-			}
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			last = err
-		}
-		if attempt >= maxAttempts {
-			return nil, fmt.Errorf("after %d attempts: %w", attempt, last)
-		}
-		wait := delay/2 + rand.N(delay/2+1)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-		delay *= 2
+// retry sends a read request until it succeeds, fails for good, or pol's
+// time budget runs out, and returns the body of the 2xx answer. 429,
+// 502-504, transient error types (cluster blocks that lift, rejected
+// execution) and transport errors are retried with capped exponential
+// backoff and jitter (see internal/retry).
+func retry(ctx context.Context, pol retrypkg.Policy, send func() (*esapi.Response, error)) ([]byte, error) {
+	status, body, err := esscan.Send(ctx, pol, send)
+	if err != nil {
+		return nil, err
 	}
+	if status >= 300 {
+		e := esscan.ParseError(status, body)
+		if status == 404 && e.Type == "index_not_found_exception" {
+			return nil, fmt.Errorf("%w: %v", esscan.ErrIndexNotFound, e)
+		}
+		return nil, e
+	}
+	return body, nil
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -17,6 +18,7 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+	retrypkg "github.com/esrestore/esrestore/internal/retry"
 )
 
 func load(t testing.TB, es *fixtures.ES, index string, docs []fixtures.Doc, shards int) {
@@ -283,10 +285,7 @@ func TestScanFailuresAreErrors(t *testing.T) {
 		want   error
 	}{
 		{"shard failure", fixtures.Faults{Seed: 1, ShardFailure: 1}, IndexSide(c, "orig"), esscan.ErrShardFailure},
-		{"shard failure on some pages", fixtures.Faults{Seed: 2, ShardFailure: 0.3}, IndexSide(c, "orig"), esscan.ErrShardFailure},
 		{"shard failure, dump against index", fixtures.Faults{Seed: 1, ShardFailure: 1}, dumpOf("orig.ndjson", fixtures.Commons(300, 3)), esscan.ErrShardFailure},
-		{"expired point in time", fixtures.Faults{ExpireContextsAfter: 3}, IndexSide(c, "orig"), esscan.ErrContextExpired},
-		{"expired point in time, dump against index", fixtures.Faults{ExpireContextsAfter: 3}, dumpOf("orig.ndjson", fixtures.Commons(300, 3)), esscan.ErrContextExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,8 +293,8 @@ func TestScanFailuresAreErrors(t *testing.T) {
 			defer es.SetFaults(fixtures.Faults{})
 			var buf bytes.Buffer
 			_, err := Run(context.Background(), tt.orig, IndexSide(c, "rest"), &buf,
-				Options{Workers: 2, PageSize: 20, Logger: quiet, TempDir: t.TempDir()})
-			if !errors.Is(err, tt.want) {
+				Options{Workers: 2, PageSize: 20, Logger: quiet, TempDir: t.TempDir(), Retry: fastRetry})
+			if !errors.Is(err, tt.want) || !errors.Is(err, retrypkg.ErrBudget) {
 				t.Fatalf("got error %v, want %v", err, tt.want)
 			}
 			if buf.Len() != 0 {
@@ -308,6 +307,36 @@ func TestScanFailuresAreErrors(t *testing.T) {
 	}
 }
 
+// fastRetry gives up quickly: a fault that persists is an error in
+// milliseconds, not after the default five minutes.
+var fastRetry = retrypkg.Policy{Budget: 300 * time.Millisecond, Base: time.Millisecond, Cap: 10 * time.Millisecond}
+
+// TestPassingScanFaultsAreRetried: a shard failure on some pages and an
+// expired point in time are retried (the page read again, the point in
+// time reopened), and the diff equals the one without faults.
+func TestPassingScanFaultsAreRetried(t *testing.T) {
+	es := fixtures.NewES(t)
+	twoIndexes(t, es, 200)
+	c := es.Client()
+	want, wantCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25})
+	for _, f := range []fixtures.Faults{{Seed: 2, ShardFailure: 0.3}, {ExpireContextsAfter: 3}} {
+		es.SetFaults(f)
+		got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"),
+			Options{PageSize: 25, Retry: retrypkg.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
+		es.SetFaults(fixtures.Faults{})
+		if (f.ExpireContextsAfter > 0) != (gotCounts.Rescans > 0) {
+			t.Errorf("faults %+v: %d rescans", f, gotCounts.Rescans)
+		}
+		gotCounts.Rescans = 0
+		if got != want || countsJSON(t, gotCounts) != countsJSON(t, wantCounts) {
+			t.Errorf("faults %+v: diff differs from the one without faults (counts %+v, want %+v)", f, gotCounts, wantCounts)
+		}
+		if len(es.Injected()) == 0 {
+			t.Errorf("faults %+v: none injected", f)
+		}
+	}
+}
+
 func TestRetriesRejectedRequests(t *testing.T) {
 	es := fixtures.NewES(t)
 	twoIndexes(t, es, 200)
@@ -317,7 +346,7 @@ func TestRetriesRejectedRequests(t *testing.T) {
 	// in 65,000, so the test does not flake whatever order the workers
 	// draw the faults in.
 	es.SetFaults(fixtures.Faults{Seed: 5, Reject429: 0.2, Unavailable503: 0.05, Endpoints: []string{"mget", "search"}})
-	got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25, MaxAttempts: 8})
+	got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25, Retry: retrypkg.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
 	inj := es.Injected()
 	if inj["429"]+inj["503"] == 0 {
 		t.Fatalf("no 429 or 503 injected: %v", inj)

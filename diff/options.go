@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+
+	retrypkg "github.com/esrestore/esrestore/internal/retry"
 )
 
 // Overlay says how a virtual target is built from the original and a
@@ -36,7 +38,6 @@ const (
 	DefaultWorkers      = 4
 	DefaultPageSize     = 1000
 	DefaultMemoryBudget = 64 << 20
-	DefaultMaxAttempts  = 5
 	// MaxPageSize is Elasticsearch's default index.max_result_window: the
 	// most hits one search returns, and so the largest page.
 	MaxPageSize = 10000
@@ -71,9 +72,10 @@ type Options struct {
 	// each worker counts in Counts.Fields. Default
 	// DefaultMaxFieldEntries.
 	MaxFieldEntries int
-	// MaxAttempts bounds the tries of an Elasticsearch request that fails
-	// with 429, 502, 503, 504 or a transport error. Default 5.
-	MaxAttempts int
+	// Retry bounds, by time, the retries of an Elasticsearch request that
+	// fails with 429, 502-504, a transport error or failed shards. Zero
+	// fields are internal/retry's defaults (a 5m budget).
+	Retry retrypkg.Policy
 	// Logger receives progress at Info and per-document events at Debug.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -100,9 +102,6 @@ func (o *Options) defaults() {
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = DefaultMaxAttempts
-	}
 	if o.MaxFieldEntries <= 0 {
 		o.MaxFieldEntries = DefaultMaxFieldEntries
 	}
@@ -127,8 +126,8 @@ func (o Options) Validate() error {
 	if o.MemoryBudget < 0 {
 		bad("memory budget", "must be positive", o.MemoryBudget)
 	}
-	if o.MaxAttempts < 0 {
-		bad("max attempts", "must be at least 1", o.MaxAttempts)
+	if err := o.Retry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: retry: %w", ErrBadOptions, err))
 	}
 	switch o.Overlay {
 	case OverlayNone, OverlayPreferOriginal, OverlayPreferSource, OverlaySource:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/elastic/go-elasticsearch/v8"
 
@@ -41,22 +42,47 @@ func IndexSide(es *elasticsearch.Client, index string) Side {
 type indexSide struct {
 	es    *elasticsearch.Client
 	index string
+	// What the last scan saw: how many documents its point in time held
+	// (-1 unknown), and whether it had to reopen an expired one; reopens
+	// counts every reopen of every scan.
+	total    atomic.Int64
+	reopened atomic.Bool
+	reopens  atomic.Int64
 }
 
 func (s *indexSide) Name() string { return s.index }
 
 func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error {
+	s.total.Store(0)
+	s.reopened.Store(false)
 	return esscan.Scan(ctx, s.es, s.index, esscan.Options{
-		Slices:      opt.Workers,
-		PageSize:    opt.PageSize,
-		NoSource:    noSource,
-		MaxAttempts: opt.MaxAttempts,
+		Slices:   opt.Workers,
+		PageSize: opt.PageSize,
+		NoSource: noSource,
+		Retry:    opt.Retry,
+		OnTotal:  func(_ int, n int64) { s.total.Add(n) },
+		OnReopen: func(int) {
+			s.reopened.Store(true)
+			s.reopens.Add(1)
+		},
 	}, esscan.PageFunc(fn))
 }
 
-// count is _count on the index, to check a scan read every document.
+// count is _count on the index.
 func (s *indexSide) count(ctx context.Context) (int64, error) {
 	return esscan.Count(ctx, s.es, s.index)
+}
+
+// scanned is how many documents the last scan should have read: what its
+// point in time held, which stays true while the index takes writes (the
+// original is live). After a reopened point in time only _count can say,
+// and then only of an index that took no writes meanwhile.
+func (s *indexSide) scanned(ctx context.Context) (int64, string, error) {
+	if !s.reopened.Load() {
+		return s.total.Load(), "its point in time holds", nil
+	}
+	n, err := s.count(ctx)
+	return n, "_count counts", err
 }
 
 // DumpSide is an NDJSON dump in the elasticdump line format, plain or

@@ -2,9 +2,13 @@ package diff
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
 )
@@ -195,5 +199,41 @@ func TestVirtualTarget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLiveOriginal: the original takes writes while the diff reads it. The
+// scan reads its point in time, and is checked against what that holds,
+// not against a _count that moved on.
+func TestLiveOriginal(t *testing.T) {
+	es := fixtures.NewES(t)
+	docs := fixtures.Commons(400, 4)
+	for _, name := range []string{"live_o", "live_t"} {
+		if err := es.LoadDocs(name, docs, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es.SetFaults(fixtures.Faults{Latency: 20 * time.Millisecond, Endpoints: []string{"mget"}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(60 * time.Millisecond) // pass 1 is under way
+		for i := range 3 {
+			fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live_o", DocumentID: fmt.Sprintf("live-%d", i),
+				Body: strings.NewReader(`{"v":1}`), Refresh: "true"})
+		}
+	}()
+	c, err := New(Options{PageSize: 20, Workers: 2, Logger: slog.New(slog.DiscardHandler)}).RunSides(t.Context(),
+		Sides{Original: IndexSide(es.Client(), "live_o"), Target: IndexSide(es.Client(), "live_t")}, &bytes.Buffer{})
+	<-done
+	es.SetFaults(fixtures.Faults{})
+	if err != nil {
+		t.Fatalf("diff of a live original: %v", err)
+	}
+	if c.Outcome.Original != 400 || c.Outcome.Unchanged != 400 {
+		t.Errorf("outcome %+v, want the 400 documents of the point in time, unchanged", c.Outcome)
+	}
+	if n, _ := IndexSide(es.Client(), "live_o").(*indexSide).count(t.Context()); n != 403 {
+		t.Errorf("the original has %d documents, want 403: the writes did not happen", n)
 	}
 }

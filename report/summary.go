@@ -65,6 +65,8 @@ type Summary struct {
 	Fields *diff.Fields `json:"fields,omitempty"`
 	// Ignored lists the --ignore patterns left out of the comparison.
 	Ignored []string `json:"ignored"`
+	// DiffRescans counts the points in time the diff's scans reopened.
+	DiffRescans int64 `json:"diff_rescans"`
 	// Indexes are the mapping and settings differences.
 	Indexes   *IndexDiff `json:"indexes,omitempty"`
 	Integrity Integrity  `json:"integrity"`
@@ -160,7 +162,12 @@ type Restore struct {
 	Pending int64 `json:"pending"`
 	// Ambiguous are documents whose answer was lost in transport and that
 	// a later attempt found already written: they may be this run's own.
-	Ambiguous      int64   `json:"ambiguous"`
+	Ambiguous int64 `json:"ambiguous"`
+	// Duplicates are later copies of an _id a dump already gave (each a
+	// failure naming both lines); Rescans count the points in time that
+	// expired and were reopened while reading.
+	Duplicates     int64   `json:"duplicates"`
+	Rescans        int64   `json:"rescans"`
 	Retried        int64   `json:"retried"`
 	Bytes          int64   `json:"bytes"`
 	ExistingBefore int64   `json:"existing_before"`

@@ -36,7 +36,11 @@ func Judge(s *Summary) Verdict {
 	}
 	if r := s.Restore; r != nil {
 		if r.Failed > 0 {
-			add(ReasonFailed, r.Failed, "%s failed to restore (see %s)", docs(r.Failed), FailuresName)
+			dup := ""
+			if r.Duplicates > 0 {
+				dup = fmt.Sprintf("; %d of them repeat the _id of an earlier dump line, whose copy was restored", r.Duplicates)
+			}
+			add(ReasonFailed, r.Failed, "%s failed to restore (see %s)%s", docs(r.Failed), FailuresName, dup)
 		}
 		if r.Pending > 0 {
 			add(ReasonIncomplete, r.Pending, "%s pending: read but not settled when the run stopped", docs(r.Pending))

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"golang.org/x/sync/errgroup"
@@ -18,6 +16,7 @@ import (
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/jsonscan"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // Failure is one line of Options.Failures: a document (or a dump line) that
@@ -45,8 +44,12 @@ type Failure struct {
 	// one of ours with a type naming the problem: bad_dump_line,
 	// id_too_long, missing_source, invalid_source.
 	Error json.RawMessage `json:"error"`
-	// Document is the _source that was sent, absent for bad dump lines.
+	// Document is the _source that was sent, or that a duplicate line
+	// held; absent for other bad dump lines.
 	Document json.RawMessage `json:"document,omitempty"`
+	// Raw is a bad dump line as read, base64-encoded (it may not be valid
+	// UTF-8 or JSON, and the failures file must stay both).
+	Raw []byte `json:"raw,omitempty"`
 }
 
 // maxIDBytes is Elasticsearch's limit on _id; a longer one fails the
@@ -54,7 +57,9 @@ type Failure struct {
 const maxIDBytes = 512
 
 // bulkFilter trims item answers to what is read.
-var bulkFilter = []string{"errors", "items.*.status", "items.*.result", "items.*.error"}
+// The error envelope of a request refused as a whole ("error", "status")
+// is kept too: without it a 503 reads "503 Service Unavailable: {}".
+var bulkFilter = []string{"errors", "items.*.status", "items.*.result", "items.*.error", "error", "status"}
 
 // pass is one read of one side into the target.
 type pass struct {
@@ -221,12 +226,17 @@ func (b *batcher) flush() error {
 // unit is a part of a batch sent together: the whole batch, the items left
 // to retry, or a half of a batch refused as a whole.
 type unit struct {
-	items   []item
-	attempt int
+	items []item
+	// sends is how many times these items were sent.
+	sends int
 	// ambiguous: a request of these items failed in transport, so it may
 	// have been applied; a later "updated" or 409 may then be our own
 	// write.
 	ambiguous bool
+	// items is the budget of item-level retries (items rejected with 429
+	// in an answer that was read), started at the first rejection; nil
+	// until then.
+	itemAtt *retry.Attempt
 }
 
 // bulkAnswer is the part of a _bulk answer that is read.
@@ -255,116 +265,163 @@ func errorType(raw json.RawMessage) string {
 
 // retryableItem reports whether an item may succeed when sent again.
 func retryableItem(it *bulkItem) bool {
-	return esscan.Retryable(it.Status) || errorType(it.Error) == "es_rejected_execution_exception"
+	return esscan.Retryable(it.Status) || errorType(it.Error) == "es_rejected_execution_exception" ||
+		errorType(it.Error) == "circuit_breaking_exception"
 }
 
 // sendBatch sends a batch until every item has its fate, retrying what
-// may succeed later. It returns an error only when the run must stop: the
-// context is done, a request kept failing as a whole, or the failures
-// cannot be written. Items without a fate then stay pending.
+// may succeed later. Two budgets of Options.Retry apply: the batch's
+// request-level failures (transport errors, 429/5xx as a whole, answers
+// cut short) spend one, reset by every answer read; items rejected in an
+// answer spend their own, which a request-level outage does not use up.
+// It returns an error only when the run must stop: the context is done, a
+// request kept failing as a whole past the budget, or the failures cannot
+// be written. Items without a fate then stay pending.
 func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
-	stack := []unit{{items: b.items, attempt: 1}}
+	reqAtt := r.opt.Retry.Begin()
+	stack := []unit{{items: b.items}}
 	for len(stack) > 0 {
 		u := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		u.sends++
 		done, err := r.opt.Throttle.begin(ctx, len(u.items))
 		if err != nil {
 			return err
 		}
 		status, body, err := r.bulk(ctx, b.bodyOf(u.items))
 		done(status, body, err)
-		if err == nil && status >= 200 && status < 300 && r.allWritten(body, u) {
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err() // interrupted: the items stay pending
+		}
+		ok := err == nil && status >= 200 && status < 300
+		if ok && r.allWritten(body, u) {
+			reqAtt.Reset()
 			continue
 		}
 		var ans bulkAnswer
-		if err == nil && status >= 200 && status < 300 {
+		if ok {
 			if derr := json.Unmarshal(body, &ans); derr != nil {
 				err = fmt.Errorf("decode answer: %w", derr)
 			} else if len(ans.Items) != len(u.items) {
 				err = fmt.Errorf("answer has %d items for %d documents", len(ans.Items), len(u.items))
 			}
 		}
+		var esErr *esscan.Error
+		if err == nil && !ok {
+			esErr = esscan.ParseError(status, body)
+		}
 		switch {
-		case err != nil || esscan.Retryable(status):
+		case err != nil || esscan.TransientError(esErr):
 			// Nothing is known of the items: send them all again.
 			cause := err
 			if cause == nil {
-				cause = esscan.ParseError(status, body)
-			}
-			if u.attempt >= r.opt.MaxAttempts {
-				return fmt.Errorf("bulk into %q: %d documents from %s: after %d attempts: %w: %w",
-					r.opt.Target, len(u.items), p.name, u.attempt, ErrBulk, cause)
+				cause = esErr
 			}
 			r.st.retried.Add(int64(len(u.items)))
-			r.log.Debug("bulk request failed, retrying", "documents", len(u.items), "attempt", u.attempt, "error", cause)
-			if err := r.backoff(ctx, u.attempt); err != nil {
-				return err
+			r.log.Debug("bulk request failed, retrying", "documents", len(u.items), "sends", u.sends, "error", cause)
+			if werr := reqAtt.Wait(ctx, cause); werr != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("bulk into %q: %d documents from %s: %w: %w", r.opt.Target, len(u.items), p.name, ErrBulk, werr)
 			}
 			// Only a 429 says for sure the request was not applied; after a
 			// transport error or a 5xx (maybe from a proxy) it may have been.
-			stack = append(stack, unit{items: u.items, attempt: u.attempt + 1, ambiguous: u.ambiguous || status != 429})
+			u.ambiguous = u.ambiguous || status != 429
+			stack = append(stack, u)
+			continue
 		case status == 400 || status == 413:
+			r.answered(reqAtt, &u)
 			// The request was refused as a whole (too large, or a line it
 			// cannot take): halve it until the one document is found.
 			if len(u.items) > 1 {
 				h := len(u.items) / 2
-				stack = append(stack, unit{u.items[h:], u.attempt, u.ambiguous}, unit{u.items[:h], u.attempt, u.ambiguous})
+				stack = append(stack, unit{u.items[h:], u.sends, u.ambiguous, u.itemAtt}, unit{u.items[:h], u.sends, u.ambiguous, u.itemAtt})
 				continue
 			}
-			if err := r.failItem(p, b, u.items[0], status, requestError(status, body), u.attempt); err != nil {
+			if err := r.failItem(p, b, u.items[0], status, requestError(status, body), u.sends); err != nil {
 				return err
 			}
+			continue
 		case status == 401:
-			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrUnauthorized, esscan.ParseError(status, body))
+			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrUnauthorized, esErr)
 		case status == 403:
-			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrForbidden, esscan.ParseError(status, body))
-		case status < 200 || status >= 300:
-			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrBulk, esscan.ParseError(status, body))
-		default:
-			var retry []item
-			for i := range ans.Items {
-				res := ans.Items[i].Index
-				if res == nil {
-					res = ans.Items[i].Create
-				}
-				it := u.items[i]
-				switch {
-				case res == nil || res.Status == 0:
-					return fmt.Errorf("bulk into %q: %w: answer item %d (%q) has no status", r.opt.Target, ErrBulk, i, it.id)
-				case res.Status < 300:
-					r.st.indexed.Add(1)
-					if res.Result == "created" {
-						r.st.created.Add(1)
-					} else if u.ambiguous {
-						r.st.ambiguous.Add(1)
-					}
-				case res.Status == 409 && p.op == "create":
-					r.st.kept.Add(1)
-					if u.ambiguous {
-						r.st.ambiguous.Add(1)
-					}
-				case retryableItem(res) && u.attempt < r.opt.MaxAttempts:
-					retry = append(retry, it)
-				default:
-					if err := r.failItem(p, b, it, res.Status, res.Error, u.attempt); err != nil {
-						return err
-					}
-				}
+			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrForbidden, esErr)
+		case !ok:
+			return fmt.Errorf("bulk into %q: %w: %v", r.opt.Target, ErrBulk, esErr)
+		}
+		r.answered(reqAtt, &u)
+		var retryItems []item
+		var retryCause json.RawMessage
+		retryStatus := 0
+		for i := range ans.Items {
+			res := ans.Items[i].Index
+			if res == nil {
+				res = ans.Items[i].Create
 			}
-			if len(retry) > 0 {
-				r.st.retried.Add(int64(len(retry)))
-				r.log.Debug("bulk items rejected, retrying", "documents", len(retry), "attempt", u.attempt)
-				if err := r.backoff(ctx, u.attempt); err != nil {
+			it := u.items[i]
+			switch {
+			case res == nil || res.Status == 0:
+				return fmt.Errorf("bulk into %q: %w: answer item %d (%q) has no status", r.opt.Target, ErrBulk, i, it.id)
+			case res.Status < 300:
+				r.st.indexed.Add(1)
+				if res.Result == "created" {
+					r.st.created.Add(1)
+				} else if u.ambiguous {
+					r.st.ambiguous.Add(1)
+				}
+			case res.Status == 409 && p.op == "create":
+				r.st.kept.Add(1)
+				if u.ambiguous {
+					r.st.ambiguous.Add(1)
+				}
+			case retryableItem(res):
+				retryItems = append(retryItems, it)
+				retryCause, retryStatus = res.Error, res.Status
+			default:
+				if err := r.failItem(p, b, it, res.Status, res.Error, u.sends); err != nil {
 					return err
 				}
-				stack = append(stack, unit{items: retry, attempt: u.attempt + 1, ambiguous: u.ambiguous})
 			}
 		}
+		if len(retryItems) == 0 {
+			continue
+		}
+		if u.itemAtt == nil {
+			u.itemAtt = r.opt.Retry.Begin()
+		}
+		cause := fmt.Errorf("%d items rejected: %d %s", len(retryItems), retryStatus, retryCause)
+		if werr := u.itemAtt.Wait(ctx, cause); werr != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// Rejected for the whole budget: these documents fail, the
+			// run goes on.
+			for _, it := range retryItems {
+				if err := r.failItem(p, b, it, retryStatus, retryCause, u.sends); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		r.st.retried.Add(int64(len(retryItems)))
+		r.log.Debug("bulk items rejected, retrying", "documents", len(retryItems), "sends", u.sends)
+		stack = append(stack, unit{items: retryItems, sends: u.sends, ambiguous: u.ambiguous, itemAtt: u.itemAtt})
 	}
 	return nil
+}
+
+// answered records that an answer was read for u: the request-level
+// outage, if any, ends, and its time is not counted against u's item
+// retries.
+func (r *Restorer) answered(reqAtt *retry.Attempt, u *unit) {
+	if u.itemAtt != nil {
+		u.itemAtt.Extend(reqAtt.Elapsed())
+	}
+	reqAtt.Reset()
 }
 
 // Keys counted in an answer without errors.
@@ -393,10 +450,15 @@ func (r *Restorer) allWritten(body []byte, u unit) bool {
 	return true
 }
 
-// bulk sends one _bulk request. It runs on a context of its own, bounded
-// by Timeout, so that a cancelled run lets the requests in flight finish.
+// bulk sends one _bulk request. It runs on the drain context, bounded by
+// Timeout: a cancelled run lets the requests in flight finish, for at
+// most Options.Drain.
 func (r *Restorer) bulk(ctx context.Context, body []byte) (int, []byte, error) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opt.Timeout)
+	base := r.drain
+	if base == nil {
+		base = ctx
+	}
+	rctx, cancel := context.WithTimeout(base, r.opt.Timeout)
 	defer cancel()
 	res, err := esapi.BulkRequest{Index: r.opt.Target, Body: bytes.NewReader(body), FilterPath: bulkFilter}.Do(rctx, r.es)
 	if err != nil {
@@ -408,28 +470,6 @@ func (r *Restorer) bulk(ctx context.Context, body []byte) (int, []byte, error) {
 		return 0, nil, fmt.Errorf("read answer: %w", err)
 	}
 	return res.StatusCode, out, nil
-}
-
-// backoff waits before attempt+1: Backoff doubled per attempt, capped at
-// MaxBackoff, drawn in [d/2, d] so that workers rejected together do not
-// come back together.
-func (r *Restorer) backoff(ctx context.Context, attempt int) error {
-	d := r.opt.Backoff
-	for i := 1; i < attempt && d < r.opt.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, r.opt.MaxBackoff)
-	if d > 0 {
-		d = d/2 + rand.N(d/2+1)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // requestError is the error object of a request refused as a whole.
@@ -457,10 +497,21 @@ func (r *Restorer) failItem(p *pass, b *batch, it item, status int, errObj json.
 	}, nil)
 }
 
-// badLine reports a dump line that is not a document.
+// badLine reports a dump line that is not a document, or that repeats the
+// _id of an earlier line.
 func (r *Restorer) badLine(p *pass, le *dump.LineError) error {
 	r.st.read.Add(1)
-	return r.fail(p, Failure{ID: le.ID, Line: le.Line, Error: errorJSON("bad_dump_line", le.Error())}, nil)
+	if errors.Is(le.Err, dump.ErrDuplicateID) {
+		r.st.duplicates.Add(1)
+		d := le.Doc
+		return r.fail(p, Failure{ID: d.ID, Index: d.Index, Routing: d.Routing, Line: le.Line,
+			Error: errorJSON("duplicate_id", le.Error()), Document: d.Source}, nil)
+	}
+	typ := "bad_dump_line"
+	if errors.Is(le.Err, dump.ErrInvalidUTF8) {
+		typ = "invalid_utf8"
+	}
+	return r.fail(p, Failure{ID: le.ID, Line: le.Line, Error: errorJSON(typ, le.Error()), Raw: le.Raw}, nil)
 }
 
 // fail counts a failed document and writes its Failure; it returns ret,

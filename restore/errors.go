@@ -31,10 +31,17 @@ var (
 	// documents cannot be copied.
 	ErrSourceDisabled = errors.New("_source is disabled")
 	// ErrBulk means a _bulk request kept failing as a whole (transport
-	// errors, 429 or 5xx past MaxAttempts, or an answer that cannot be
+	// errors, 429 or 5xx past the retry budget, or an answer that cannot be
 	// read); the run stops and can be resumed.
 	ErrBulk = errors.New("bulk request failed")
 	// ErrInvariant means the counts do not add up at the end: read !=
 	// indexed + kept + failed, or the target's _count disagrees.
 	ErrInvariant = errors.New("restore counts do not add up")
+	// ErrResumeMismatch means the target is this run's, but the run that
+	// made it was configured otherwise (mode, prefer, source, original or
+	// ignore patterns): resuming would mix two restores in one index.
+	ErrResumeMismatch = errors.New("resume with a different configuration")
+	// ErrSourceEmpty means the source holds no document and
+	// Options.AllowEmptySource is not set.
+	ErrSourceEmpty = errors.New("source is empty")
 )

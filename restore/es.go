@@ -3,13 +3,14 @@ package restore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // answer is a read Elasticsearch answer.
@@ -24,24 +25,40 @@ func (a answer) err() *esscan.Error { return esscan.ParseError(a.status, a.body)
 // ok reports a 2xx answer.
 func (a answer) ok() bool { return a.status >= 200 && a.status < 300 }
 
-// send performs req and reads the answer. A transport failure wraps
-// ErrUnreachable, a 401 ErrUnauthorized and a 403 ErrForbidden, each
-// prefixed with what (the operation and its object); other statuses are
-// the caller's to judge.
-func send(ctx context.Context, es *elasticsearch.Client, what string, req esapi.Request) (answer, error) {
-	res, err := req.Do(ctx, es)
+// send performs the request mk builds and reads the answer, retrying
+// transient failures under pol: for idempotent requests only (reads,
+// settings, refresh, delete). mk is called for every try, so a body is
+// read afresh. A failure that outlasts the budget wraps retry.ErrBudget,
+// and ErrUnreachable when Elasticsearch did not answer; a 401 wraps
+// ErrUnauthorized and a 403 ErrForbidden, each prefixed with what (the
+// operation and its object); other statuses are the caller's to judge.
+func send(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, what string, mk func() esapi.Request) (answer, error) {
+	status, body, err := esscan.Send(ctx, pol, func() (*esapi.Response, error) { return mk().Do(ctx, es) })
+	return judge(ctx, what, status, body, err)
+}
+
+// sendOnce is send without retries, for requests that must not be
+// repeated blindly: a transient failure is returned, marked
+// retry.Transient, for the caller to check what the request did.
+func sendOnce(ctx context.Context, es *elasticsearch.Client, what string, req esapi.Request) (answer, error) {
+	status, body, err := esscan.Try(ctx, func() (*esapi.Response, error) { return req.Do(ctx, es) })
+	return judge(ctx, what, status, body, err)
+}
+
+// judge wraps the outcome of send and sendOnce.
+func judge(ctx context.Context, what string, status int, body []byte, err error) (answer, error) {
 	if err != nil {
-		if ctx.Err() != nil {
+		var esErr *esscan.Error
+		switch {
+		case ctx.Err() != nil:
 			return answer{}, fmt.Errorf("%s: %w", what, ctx.Err())
+		case errors.As(err, &esErr):
+			// Elasticsearch answered, with an error that did not go away.
+			return answer{status: status, body: body}, fmt.Errorf("%s: %w", what, err)
 		}
 		return answer{}, fmt.Errorf("%s: %w: %w", what, ErrUnreachable, err)
 	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return answer{}, fmt.Errorf("%s: read answer: %w: %w", what, ErrUnreachable, err)
-	}
-	a := answer{status: res.StatusCode, body: body}
+	a := answer{status: status, body: body}
 	switch a.status {
 	case 401:
 		return a, fmt.Errorf("%s: %w: %v", what, ErrUnauthorized, a.err())
@@ -52,8 +69,8 @@ func send(ctx context.Context, es *elasticsearch.Client, what string, req esapi.
 }
 
 // sendOK is send that also treats any non-2xx answer as an error.
-func sendOK(ctx context.Context, es *elasticsearch.Client, what string, req esapi.Request) (answer, error) {
-	a, err := send(ctx, es, what, req)
+func sendOK(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, what string, mk func() esapi.Request) (answer, error) {
+	a, err := send(ctx, es, pol, what, mk)
 	if err != nil {
 		return a, err
 	}
@@ -62,6 +79,9 @@ func sendOK(ctx context.Context, es *elasticsearch.Client, what string, req esap
 	}
 	return a, nil
 }
+
+// fixed is a request without a body, the same on every try.
+func fixed(req esapi.Request) func() esapi.Request { return func() esapi.Request { return req } }
 
 // clusterInfo is what GET / says about a cluster.
 type clusterInfo struct {
@@ -76,9 +96,9 @@ type clusterInfo struct {
 // is not an error here: GET / needs the monitor privilege, which a user
 // allowed to restore may lack; the checks that follow name what it cannot
 // do. The info is empty then.
-func ping(ctx context.Context, es *elasticsearch.Client, what string) (clusterInfo, error) {
+func ping(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, what string) (clusterInfo, error) {
 	var ci clusterInfo
-	a, err := send(ctx, es, what, esapi.InfoRequest{})
+	a, err := send(ctx, es, pol, what, fixed(esapi.InfoRequest{}))
 	if err != nil {
 		if a.status == 403 {
 			return ci, nil
@@ -106,9 +126,9 @@ type indexMeta struct {
 
 // getIndex reads one index (or the one index an alias points to) with flat
 // settings. found is false on a 404.
-func getIndex(ctx context.Context, es *elasticsearch.Client, name, what string) (im indexMeta, found bool, err error) {
+func getIndex(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, name, what string) (im indexMeta, found bool, err error) {
 	flat := true
-	a, err := send(ctx, es, what, esapi.IndicesGetRequest{Index: []string{name}, FlatSettings: &flat, ExpandWildcards: "none"})
+	a, err := send(ctx, es, pol, what, fixed(esapi.IndicesGetRequest{Index: []string{name}, FlatSettings: &flat, ExpandWildcards: "none"}))
 	if err != nil {
 		return im, false, err
 	}

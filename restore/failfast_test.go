@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -198,8 +200,8 @@ func TestFailFast(t *testing.T) {
 func TestNew(t *testing.T) {
 	es := fixtures.NewES(t)
 	def := restore.NewOptions()
-	if def.Workers != 4 || def.BatchBytes != 5<<20 || def.BatchDocs != 1000 || def.MaxAttempts != 5 ||
-		def.Mode != restore.ModeMerge || def.Prefer != restore.PreferOriginal || def.Backoff == 0 || def.MaxBackoff == 0 {
+	if def.Workers != 4 || def.BatchBytes != 5<<20 || def.BatchDocs != 1000 || def.Retry.Budget != 5*time.Minute ||
+		def.Mode != restore.ModeMerge || def.Prefer != restore.PreferOriginal || def.Retry.Cap != 30*time.Second || def.Drain != time.Minute {
 		t.Errorf("NewOptions() = %+v", def)
 	}
 	for _, tt := range []struct {
@@ -214,8 +216,8 @@ func TestNew(t *testing.T) {
 		{"negative-workers", restore.Options{Original: "a", Target: "b", Workers: -1}, restore.ErrInvalidOptions, []string{"workers", "-1"}},
 		{"bad-mode-and-prefer", restore.Options{Original: "a", Target: "b", Mode: "both", Prefer: "newest"}, restore.ErrInvalidOptions,
 			[]string{`mode: must be "merge" or "source" (got "both")`, `(got "newest")`}},
-		{"bad-batches", restore.Options{Original: "a", Target: "b", BatchBytes: -5, BatchDocs: -1, MaxAttempts: -2}, restore.ErrInvalidOptions,
-			[]string{"batch-bytes", "batch-docs", "max-attempts"}},
+		{"bad-batches", restore.Options{Original: "a", Target: "b", BatchBytes: -5, BatchDocs: -1, Retry: retry.Policy{Budget: -1}}, restore.ErrInvalidOptions,
+			[]string{"batch-bytes", "batch-docs", "retry: invalid retry policy: budget"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := restore.New(es.Client(), tt.opt)

@@ -22,6 +22,7 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -124,7 +125,7 @@ func options(runID string) restore.Options {
 	o.Original, o.Target, o.RunID = original, target, runID
 	o.BatchDocs = 50
 	o.Workers = 3
-	o.Backoff, o.MaxBackoff = time.Millisecond, 5*time.Millisecond
+	o.Retry = retry.Policy{Budget: 2 * time.Second, Base: time.Millisecond, Cap: 5 * time.Millisecond}
 	return o
 }
 
@@ -313,14 +314,24 @@ func metaOf(t testing.TB, es *elasticsearch.Client, index string) map[string]str
 	var out map[string]struct {
 		Mappings struct {
 			Meta struct {
-				Esrestore map[string]string `json:"esrestore"`
+				Esrestore map[string]json.RawMessage `json:"esrestore"`
 			} `json:"_meta"`
 		} `json:"mappings"`
 	}
 	if err := json.Unmarshal(fixtures.MustDo(t, es, esapi.IndicesGetMappingRequest{Index: []string{index}}), &out); err != nil {
 		t.Fatal(err)
 	}
-	return out[index].Mappings.Meta.Esrestore
+	// Strings as they are, other values (the ignore list) as JSON.
+	meta := map[string]string{}
+	for k, v := range out[index].Mappings.Meta.Esrestore {
+		var str string
+		if json.Unmarshal(v, &str) == nil {
+			meta[k] = str
+		} else {
+			meta[k] = string(v)
+		}
+	}
+	return meta
 }
 
 func esapiPutSettings(index, body string) esapi.Request {

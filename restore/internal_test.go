@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/esrestore/esrestore/internal/jsonscan"
 )
@@ -75,19 +74,6 @@ func TestAppendJSONString(t *testing.T) {
 		var got string
 		if err := json.Unmarshal(jsonscan.AppendString(nil, s), &got); err != nil || got != s {
 			t.Errorf("jsonscan.AppendString(%q) decodes to %q, %v", s, got, err)
-		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	r := &Restorer{opt: Options{Backoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond}}
-	for attempt, want := range map[int]time.Duration{1: 10 * time.Millisecond, 2: 20 * time.Millisecond, 3: 40 * time.Millisecond, 9: 40 * time.Millisecond} {
-		start := time.Now()
-		if err := r.backoff(t.Context(), attempt); err != nil {
-			t.Fatal(err)
-		}
-		if got := time.Since(start); got < want/2 || got > want+200*time.Millisecond {
-			t.Errorf("attempt %d waited %v, want between %v and %v", attempt, got, want/2, want)
 		}
 	}
 }

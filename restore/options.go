@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // Mode says what the target holds at the end.
@@ -65,19 +67,29 @@ type Options struct {
 	// mode. Default 1.
 	Slices int
 
-	// MaxAttempts bounds the tries of a document rejected with 429,
-	// es_rejected_execution_exception or 502/503/504, and of a _bulk
-	// request failing as a whole (transport error, 429, 5xx). Default 5.
-	MaxAttempts int
-	// Backoff is the delay before the first retry; it doubles with every
-	// attempt, up to MaxBackoff, each delay drawn in [d/2, d]. Default 100ms.
-	Backoff time.Duration
-	// MaxBackoff caps the retry delay. Default 10s.
-	MaxBackoff time.Duration
-	// Timeout bounds one _bulk request. In-flight requests finish or time
-	// out after a cancellation, so it is also how long a cancelled Run can
-	// wait for them. Default 2m.
+	// Retry bounds, by time, the retries of every idempotent request: bulk
+	// items rejected with 429 or es_rejected_execution_exception, _bulk
+	// requests failing as a whole (transport errors, 429, 502-504, cluster
+	// blocks that lift), and the reads and settings calls around them. A
+	// request-level failure does not spend the budget of the items it
+	// carries. Zero fields are internal/retry's defaults (5m budget, 30s
+	// cap).
+	Retry retry.Policy
+	// Timeout bounds one _bulk request; one that times out is retried.
+	// Default 2m.
 	Timeout time.Duration
+	// Drain bounds how long the requests in flight may take to finish
+	// after Run's context is cancelled (SIGTERM), so that the failures and
+	// the summary are written within the pod's grace period. Default 60s.
+	Drain time.Duration
+
+	// Ignore are the diff's ignored JSON Pointers, recorded in the
+	// target's _meta so that a resume with other patterns is refused.
+	Ignore []string
+	// AllowEmptySource lets a source without any document restore: by
+	// default Check fails with ErrSourceEmpty, since an empty dump or index
+	// is far more often a wrong path than an intended restore.
+	AllowEmptySource bool
 
 	// RunID identifies the run in the target's mappings._meta.esrestore;
 	// a target carrying the same run id is resumed. Default: NewRunID of
@@ -104,14 +116,12 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultWorkers     = 4
-	DefaultBatchBytes  = 5 << 20
-	DefaultBatchDocs   = 1000
-	DefaultSlices      = 1
-	DefaultMaxAttempts = 5
-	DefaultBackoff     = 100 * time.Millisecond
-	DefaultMaxBackoff  = 10 * time.Second
-	DefaultTimeout     = 2 * time.Minute
+	DefaultWorkers    = 4
+	DefaultBatchBytes = 5 << 20
+	DefaultBatchDocs  = 1000
+	DefaultSlices     = 1
+	DefaultTimeout    = 2 * time.Minute
+	DefaultDrain      = time.Minute
 )
 
 // NewOptions returns Options with every static default filled in. RunID,
@@ -141,15 +151,14 @@ func (o *Options) fillStatic() {
 	setInt(&o.BatchBytes, DefaultBatchBytes)
 	setInt(&o.BatchDocs, DefaultBatchDocs)
 	setInt(&o.Slices, DefaultSlices)
-	setInt(&o.MaxAttempts, DefaultMaxAttempts)
 	setDur := func(p *time.Duration, def time.Duration) {
 		if *p == 0 {
 			*p = def
 		}
 	}
-	setDur(&o.Backoff, DefaultBackoff)
-	setDur(&o.MaxBackoff, DefaultMaxBackoff)
 	setDur(&o.Timeout, DefaultTimeout)
+	setDur(&o.Drain, DefaultDrain)
+	o.Retry = o.Retry.WithDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -209,15 +218,14 @@ func (o *Options) validate() error {
 	positive("batch-bytes", o.BatchBytes)
 	positive("batch-docs", o.BatchDocs)
 	positive("slices", o.Slices)
-	positive("max-attempts", o.MaxAttempts)
-	if o.Backoff < 0 {
-		bad("backoff", "must not be negative (got %s)", o.Backoff)
-	}
-	if o.MaxBackoff < o.Backoff {
-		bad("max-backoff", "must be at least backoff %s (got %s)", o.Backoff, o.MaxBackoff)
+	if err := o.Retry.Validate(); err != nil {
+		bad("retry", "%v", err)
 	}
 	if o.Timeout < 0 {
 		bad("timeout", "must not be negative (got %s)", o.Timeout)
+	}
+	if o.Drain < 0 {
+		bad("drain", "must not be negative (got %s)", o.Drain)
 	}
 	return errors.Join(errs...)
 }

@@ -50,6 +50,12 @@ type Stats struct {
 	Failed int64
 	// Retried counts documents sent again (one per document per retry).
 	Retried int64
+	// Duplicates counts dump lines failed because an earlier line of the
+	// same dump has their _id (the first line wins); they are in Failed.
+	Duplicates int64
+	// Rescans counts the points in time that expired during a scan and
+	// were reopened, the scan going on from its last sort values.
+	Rescans int64
 	// Bytes counts the _source bytes read.
 	Bytes int64
 	// Created counts the indexed documents that were new in the target
@@ -78,6 +84,7 @@ func (s Stats) Pending() int64 { return s.Read - s.Indexed - s.Kept - s.Failed }
 // counters are the live Stats.
 type counters struct {
 	read, indexed, kept, failed, retried, bytes, created, ambiguous, existing, count atomic.Int64
+	duplicates, rescans                                                              atomic.Int64
 	start, end                                                                       atomic.Int64 // unix nanoseconds
 }
 
@@ -91,6 +98,10 @@ type Restorer struct {
 
 	busy atomic.Bool
 	st   counters
+
+	// drain is the context of the requests in flight during Run: it
+	// outlives Run's context by Options.Drain.
+	drain context.Context
 
 	failMu sync.Mutex
 	// readOnly holds the original's concrete name and aliases, once
@@ -127,6 +138,7 @@ func (r *Restorer) Stats() Stats {
 		Read: r.st.read.Load(), Indexed: r.st.indexed.Load(), Kept: r.st.kept.Load(), Failed: r.st.failed.Load(),
 		Retried: r.st.retried.Load(), Bytes: r.st.bytes.Load(), Created: r.st.created.Load(),
 		Ambiguous: r.st.ambiguous.Load(), Existing: r.st.existing.Load(), Count: r.st.count.Load(),
+		Duplicates: r.st.duplicates.Load(), Rescans: r.st.rescans.Load(),
 	}
 	if start := r.st.start.Load(); start != 0 {
 		end := r.st.end.Load()
@@ -162,11 +174,12 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 	if src == nil {
 		return nil, fmt.Errorf("%w: source: required", ErrInvalidOptions)
 	}
-	ci, err := ping(ctx, r.es, "reach elasticsearch")
+	pol := r.opt.Retry
+	ci, err := ping(ctx, r.es, pol, "reach elasticsearch")
 	if err != nil {
 		return nil, err
 	}
-	orig, found, err := getIndex(ctx, r.es, r.opt.Original, fmt.Sprintf("get original index %q", r.opt.Original))
+	orig, found, err := getIndex(ctx, r.es, pol, r.opt.Original, fmt.Sprintf("get original index %q", r.opt.Original))
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +196,7 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 		return nil, fmt.Errorf("original index %q: %w, merge mode cannot copy its documents", r.opt.Original, ErrSourceDisabled)
 	}
 	p := &plan{original: orig}
-	tgt, found, err := getIndex(ctx, r.es, r.opt.Target, fmt.Sprintf("get target index %q", r.opt.Target))
+	tgt, found, err := getIndex(ctx, r.es, pol, r.opt.Target, fmt.Sprintf("get target index %q", r.opt.Target))
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +218,15 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 	run := RunInfo{
 		ES: r.es, ClusterUUID: ci.UUID, Original: orig.Name, Target: r.opt.Target, Protected: protected,
 		RunID: r.opt.RunID, KeepStaging: r.opt.KeepStaging, Logger: r.log,
+		Retry: pol, AllowEmpty: r.opt.AllowEmptySource, Rescanned: func() { r.st.rescans.Add(1) },
 	}
 	if err := src.Check(ctx, run); err != nil {
 		return nil, err
+	}
+	if p.resume {
+		if err := r.sameRun(tgt, src); err != nil {
+			return nil, err
+		}
 	}
 	r.log.Info("checks passed", "cluster", ci.Name, "version", ci.Version.Number, "original", orig.Name,
 		"target", r.opt.Target, "resume", p.resume, "source", src.Name(), "run_id", r.opt.RunID)
@@ -237,6 +256,14 @@ func (r *Restorer) Run(ctx context.Context, src Source) (Stats, error) {
 	}
 	defer r.busy.Store(false)
 	r.reset()
+	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer dcancel()
+	stop := context.AfterFunc(ctx, func() {
+		r.log.Info("interrupted: waiting for the requests in flight", "at_most", r.opt.Drain)
+		time.AfterFunc(r.opt.Drain, dcancel)
+	})
+	defer stop()
+	r.drain = dctx
 	err := r.run(ctx, src)
 	r.st.end.Store(time.Now().UnixNano())
 	st := r.Stats()
@@ -252,7 +279,7 @@ func (r *Restorer) Run(ctx context.Context, src Source) (Stats, error) {
 
 func (r *Restorer) reset() {
 	for _, c := range []*atomic.Int64{&r.st.read, &r.st.indexed, &r.st.kept, &r.st.failed, &r.st.retried,
-		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end} {
+		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans} {
 		c.Store(0)
 	}
 	r.st.count.Store(-1)
@@ -302,7 +329,7 @@ func (r *Restorer) resumeCount(ctx context.Context, p *plan) error {
 	if err := r.refresh(ctx); err != nil {
 		return err
 	}
-	n, err := esscan.Count(ctx, r.es, r.opt.Target)
+	n, err := esscan.CountRetry(ctx, r.es, r.opt.Target, r.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -318,7 +345,7 @@ func (r *Restorer) load(ctx context.Context, p *plan, src Source) error {
 		return err
 	}
 	orig := &pass{
-		src:  &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices},
+		src:  &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned},
 		name: "original:" + r.opt.Original,
 	}
 	source := &pass{src: src, name: src.Name()}
@@ -381,7 +408,7 @@ func (r *Restorer) verify(ctx context.Context) error {
 	if s.Read != s.Indexed+s.Kept+s.Failed {
 		return fmt.Errorf("%w: read %d != indexed %d + kept %d + failed %d", ErrInvariant, s.Read, s.Indexed, s.Kept, s.Failed)
 	}
-	n, err := esscan.Count(ctx, r.es, r.opt.Target)
+	n, err := esscan.CountRetry(ctx, r.es, r.opt.Target, r.opt.Retry)
 	if err != nil {
 		return fmt.Errorf("verify target: %w", err)
 	}
@@ -397,6 +424,9 @@ func (r *Restorer) verify(ctx context.Context) error {
 	}
 	return nil
 }
+
+// rescanned counts a reopened point in time.
+func (r *Restorer) rescanned() { r.st.rescans.Add(1) }
 
 // discardLogger is the logger of a source used without a Restorer.
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

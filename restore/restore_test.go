@@ -186,7 +186,8 @@ func TestResume(t *testing.T) {
 					}
 				}}
 				opt := options("resume-1")
-				opt.MaxAttempts = 3
+				// A node that stays down outlasts a short budget.
+				opt.Retry.Budget = 300 * time.Millisecond
 				r, err := restore.New(client(t, es.URL, sp), opt)
 				if err != nil {
 					t.Fatal(err)
@@ -254,7 +255,6 @@ func TestFaults(t *testing.T) {
 			untouched(t, es, original)
 			es.SetFaults(tt.faults)
 			opt := options("faults")
-			opt.MaxAttempts = 15
 			var fails bytes.Buffer
 			opt.Failures = &fails
 			r, err := restore.New(es.Client(), opt)

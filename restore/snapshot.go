@@ -11,6 +11,8 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // SnapshotSource restores index from snapshot snap of repository repo into a
@@ -40,6 +42,9 @@ type snapshotSource struct {
 	staging     string
 	created     bool // a restore into staging was asked for
 	stagingSeen bool // staging existed at Check
+	pol         retry.Policy
+	allowEmpty  bool
+	rescanned   func()
 }
 
 func (s *snapshotSource) Name() string {
@@ -66,6 +71,7 @@ func (s *snapshotSource) bind(run RunInfo) {
 	}
 	s.keep = s.keep || run.KeepStaging
 	s.staging = stagingName(s.runID)
+	s.pol, s.allowEmpty, s.rescanned = run.Retry, run.AllowEmpty, run.Rescanned
 }
 
 // stagingName derives a valid index name from a run id.
@@ -102,7 +108,7 @@ func (s *snapshotSource) Check(ctx context.Context, run RunInfo) error {
 		return fmt.Errorf("%w: snapshot %s/%s: no index to restore", ErrInvalidOptions, s.repo, s.snap)
 	}
 	what := fmt.Sprintf("get snapshot %s/%s", s.repo, s.snap)
-	a, err := send(ctx, s.es, what, esapi.SnapshotGetRequest{Repository: s.repo, Snapshot: []string{s.snap}})
+	a, err := send(ctx, s.es, s.pol, what, fixed(esapi.SnapshotGetRequest{Repository: s.repo, Snapshot: []string{s.snap}}))
 	if err != nil {
 		return err
 	}
@@ -149,7 +155,7 @@ func (s *snapshotSource) Check(ctx context.Context, run RunInfo) error {
 		return fmt.Errorf("%w: staging index %q (from run id %q) is the original, one of its aliases or the target",
 			ErrInvalidOptions, s.staging, s.runID)
 	}
-	im, found, err := getIndex(ctx, s.es, s.staging, fmt.Sprintf("get staging index %q", s.staging))
+	im, found, err := getIndex(ctx, s.es, s.pol, s.staging, fmt.Sprintf("get staging index %q", s.staging))
 	if err != nil {
 		return err
 	}
@@ -190,11 +196,31 @@ func (s *snapshotSource) Prepare(ctx context.Context) error {
 	s.log.Info("restoring snapshot into staging index", "snapshot", s.repo+"/"+s.snap, "index", s.index, "staging", s.staging)
 	wait := true
 	s.created = true
-	a, err := sendOK(ctx, s.es, what, esapi.SnapshotRestoreRequest{
-		Repository: s.repo, Snapshot: s.snap, Body: bytes.NewReader(body), WaitForCompletion: &wait,
-	})
-	if err != nil {
-		return err
+	// A restore is not sent again blindly: after a lost answer the staging
+	// index may exist, restored in part or still restoring, and a restore
+	// onto an open index fails. It is deleted (it is this run's own) and
+	// the restore sent again, under the retry budget.
+	att := s.pol.Begin()
+	var a answer
+	for {
+		a, err = sendOnce(ctx, s.es, what, esapi.SnapshotRestoreRequest{
+			Repository: s.repo, Snapshot: s.snap, Body: bytes.NewReader(body), WaitForCompletion: &wait,
+		})
+		if err == nil && !a.ok() {
+			return fmt.Errorf("%s: %v", what, a.err())
+		}
+		if err == nil {
+			break
+		}
+		if !retry.IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		if werr := att.Wait(ctx, err); werr != nil {
+			return werr
+		}
+		if derr := s.deleteStaging(ctx); derr != nil {
+			return derr
+		}
 	}
 	var out struct {
 		Snapshot struct {
@@ -214,6 +240,10 @@ func (s *snapshotSource) Prepare(ctx context.Context) error {
 	if !slices.Contains(out.Snapshot.Indices, s.staging) {
 		return fmt.Errorf("%s: answer does not list the staging index (got %v)", what, out.Snapshot.Indices)
 	}
+	if !s.allowEmpty {
+		// Before the target is made: only the staging index was written.
+		return checkNotEmpty(ctx, s.es, s.pol, s.staging, fmt.Sprintf("snapshot %s/%s index %q, restored as", s.repo, s.snap, s.index))
+	}
 	return nil
 }
 
@@ -221,7 +251,7 @@ func (s *snapshotSource) Scan(ctx context.Context, fn ScanFunc) error {
 	if !s.created {
 		return fmt.Errorf("snapshot %s/%s: scan before prepare", s.repo, s.snap)
 	}
-	src := &indexSource{es: s.es, index: s.staging, slices: 1}
+	src := &indexSource{es: s.es, index: s.staging, slices: 1, pol: s.pol, rescanned: s.rescanned}
 	return src.Scan(ctx, fn)
 }
 
@@ -241,7 +271,7 @@ func (s *snapshotSource) deleteStaging(ctx context.Context) error {
 		return fmt.Errorf("%w: refusing to delete protected index %q", ErrInvalidOptions, s.staging)
 	}
 	what := fmt.Sprintf("delete staging index %q", s.staging)
-	a, err := send(ctx, s.es, what, esapi.IndicesDeleteRequest{Index: []string{s.staging}, ExpandWildcards: "none"})
+	a, err := send(ctx, s.es, s.pol, what, fixed(esapi.IndicesDeleteRequest{Index: []string{s.staging}, ExpandWildcards: "none"}))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // Source is where the lost documents come back from. A Restorer calls
@@ -63,6 +64,14 @@ type RunInfo struct {
 	KeepStaging bool
 	// Logger is Options.Logger.
 	Logger *slog.Logger
+	// Retry is Options.Retry: the policy of every idempotent request.
+	Retry retry.Policy
+	// AllowEmpty is Options.AllowEmptySource: without it, Check (or, for a
+	// snapshot, Prepare, before the target is made) fails with
+	// ErrSourceEmpty on a source without any document.
+	AllowEmpty bool
+	// Rescanned counts a point in time reopened during a scan.
+	Rescanned func()
 }
 
 var (
@@ -81,10 +90,12 @@ func IndexSource(es *elasticsearch.Client, index string, slices int) Source {
 }
 
 type indexSource struct {
-	es     *elasticsearch.Client
-	index  string
-	slices int
-	name   string
+	es        *elasticsearch.Client
+	index     string
+	slices    int
+	name      string
+	pol       retry.Policy
+	rescanned func()
 }
 
 func (s *indexSource) Name() string { return s.name }
@@ -93,15 +104,16 @@ func (s *indexSource) Check(ctx context.Context, run RunInfo) error {
 	if s.es == nil {
 		return fmt.Errorf("source index %q: no elasticsearch client", s.index)
 	}
+	s.pol, s.rescanned = run.Retry, run.Rescanned
 	uuid := run.ClusterUUID
 	if s.es != run.ES {
-		ci, err := ping(ctx, s.es, "reach the source cluster")
+		ci, err := ping(ctx, s.es, s.pol, "reach the source cluster")
 		if err != nil {
 			return err
 		}
 		uuid = ci.UUID
 	}
-	im, found, err := getIndex(ctx, s.es, s.index, fmt.Sprintf("get source index %q", s.index))
+	im, found, err := getIndex(ctx, s.es, s.pol, s.index, fmt.Sprintf("get source index %q", s.index))
 	if err != nil {
 		return err
 	}
@@ -115,13 +127,32 @@ func (s *indexSource) Check(ctx context.Context, run RunInfo) error {
 	if im.sourceDisabled() {
 		return fmt.Errorf("source index %q: %w, its documents cannot be read back", s.index, ErrSourceDisabled)
 	}
+	if !run.AllowEmpty {
+		return checkNotEmpty(ctx, s.es, s.pol, s.index, "source index")
+	}
+	return nil
+}
+
+// checkNotEmpty fails with ErrSourceEmpty when index has no document.
+func checkNotEmpty(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, index, what string) error {
+	n, err := esscan.CountRetry(ctx, es, index, pol)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", what, index, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s %q has no document (--allow-empty-source restores it anyway): %w", what, index, ErrSourceEmpty)
+	}
 	return nil
 }
 
 func (s *indexSource) Prepare(context.Context) error { return nil }
 
 func (s *indexSource) Scan(ctx context.Context, fn ScanFunc) error {
-	return esscan.Scan(ctx, s.es, s.index, esscan.Options{Slices: s.slices}, func(ctx context.Context, _ int, page []dump.Doc) error {
+	opt := esscan.Options{Slices: s.slices, Retry: s.pol}
+	if s.rescanned != nil {
+		opt.OnReopen = func(int) { s.rescanned() }
+	}
+	return esscan.Scan(ctx, s.es, s.index, opt, func(ctx context.Context, _ int, page []dump.Doc) error {
 		return fn(ctx, page, nil)
 	})
 }
@@ -135,11 +166,16 @@ func (s *indexSource) Cleanup(context.Context) error { return nil }
 // failures as name:line.
 //
 // A line that is not a document (malformed JSON, not an object, missing or
-// non-object _source) is counted read and failed, reported with its line,
-// and the run goes on. A line without _id fails the same way: an id is
-// never generated, because a rerun of the same dump would then add the
-// document a second time under another id, and a reviewer could not tell
-// the restored copy from the lost one.
+// non-object _source, not valid UTF-8) is counted read and failed,
+// reported with its line and the raw line, and the run goes on. A line
+// without _id fails the same way: an id is never generated, because a
+// rerun of the same dump would then add the document a second time under
+// another id, and a reviewer could not tell the restored copy from the
+// lost one. A line repeating the _id of an earlier line fails too, naming
+// both lines: the first line wins, whatever the number of workers.
+//
+// A dump without any line fails Check with ErrSourceEmpty unless the run
+// allows an empty source.
 func NDJSONSource(r io.Reader, name string) Source {
 	return &ndjsonSource{r: r, name: name}
 }
@@ -151,6 +187,23 @@ type ndjsonSource struct {
 	used  bool
 	docs  int // page bounds
 	bytes int
+	// peeked is the first record, read by Check to tell an empty dump.
+	peeked *record
+}
+
+// record is what dump.Reader.Next returned.
+type record struct {
+	doc dump.Doc
+	err error
+}
+
+// next returns the peeked record first, then the reader's.
+func (s *ndjsonSource) next() (dump.Doc, error) {
+	if p := s.peeked; p != nil {
+		s.peeked = nil
+		return p.doc, p.err
+	}
+	return s.dr.Next()
 }
 
 // Page bounds of a dump: pages are copied into _bulk batches, so they only
@@ -177,8 +230,29 @@ func (s *ndjsonSource) open() error {
 	return nil
 }
 
-// Check opens the dump: a corrupt gzip header fails here.
-func (s *ndjsonSource) Check(context.Context, RunInfo) error { return s.open() }
+// Check opens the dump (a corrupt gzip header fails here) and reads its
+// first line to tell an empty dump.
+func (s *ndjsonSource) Check(_ context.Context, run RunInfo) error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	if s.used || s.peeked != nil {
+		return nil
+	}
+	d, err := s.dr.Next()
+	if errors.Is(err, io.EOF) {
+		if run.AllowEmpty {
+			return nil
+		}
+		return fmt.Errorf("dump %s has no line (--allow-empty-source restores it anyway): %w", s.name, ErrSourceEmpty)
+	}
+	var le *dump.LineError
+	if err != nil && !errors.As(err, &le) {
+		return fmt.Errorf("read dump %s: %w", s.name, err)
+	}
+	s.peeked = &record{doc: d, err: err}
+	return nil
+}
 
 func (s *ndjsonSource) Prepare(context.Context) error { return s.open() }
 
@@ -244,6 +318,7 @@ func (s *ndjsonSource) read(ctx context.Context, pages chan<- ndjsonPage) error 
 		p    ndjsonPage
 		size int
 	)
+	dedup := dump.NewDedup()
 	send := func() error {
 		if len(p.docs) == 0 && len(p.bad) == 0 {
 			return nil
@@ -257,7 +332,7 @@ func (s *ndjsonSource) read(ctx context.Context, pages chan<- ndjsonPage) error 
 		}
 	}
 	for {
-		d, err := s.dr.Next()
+		d, err := s.next()
 		if errors.Is(err, io.EOF) {
 			return send()
 		}
@@ -268,6 +343,11 @@ func (s *ndjsonSource) read(ctx context.Context, pages chan<- ndjsonPage) error 
 		case err != nil:
 			return fmt.Errorf("read dump %s: %w", s.name, err)
 		default:
+			if first := dedup.Seen(d); first != 0 {
+				p.bad = append(p.bad, &dump.LineError{Name: s.name, Line: d.Line, ID: d.ID, Doc: d,
+					Err: fmt.Errorf("%w: line %d has the _id of line %d, which wins", dump.ErrDuplicateID, d.Line, first)})
+				break
+			}
 			p.docs = append(p.docs, d)
 			size += len(d.Source)
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // Settings of the original that the target does not get.
@@ -104,29 +106,84 @@ func finalSettings(orig map[string]json.RawMessage) map[string]json.RawMessage {
 	return s
 }
 
-// provenance is mappings._meta.esrestore of the target.
+// provenance is mappings._meta.esrestore of the target: who made it and
+// with what configuration, so that a resume can be checked against it.
 type provenance struct {
-	RunID       string `json:"run_id"`
-	Original    string `json:"original"`
-	Source      string `json:"source"`
-	Mode        Mode   `json:"mode"`
-	Prefer      Prefer `json:"prefer,omitempty"`
-	ToolVersion string `json:"tool_version"`
-	Started     string `json:"started"`
+	RunID       string   `json:"run_id"`
+	Original    string   `json:"original"`
+	Source      string   `json:"source"`
+	Mode        Mode     `json:"mode"`
+	Prefer      Prefer   `json:"prefer,omitempty"`
+	Ignore      []string `json:"ignore"`
+	ToolVersion string   `json:"tool_version"`
+	Started     string   `json:"started"`
 }
 
-// runIDOf returns mappings._meta.esrestore.run_id of an index, "" if none.
-func runIDOf(im indexMeta) string {
+// provenanceOf returns mappings._meta.esrestore of an index, zero if none.
+func provenanceOf(im indexMeta) provenance {
 	var meta struct {
-		Esrestore struct {
-			RunID string `json:"run_id"`
-		} `json:"esrestore"`
+		Esrestore provenance `json:"esrestore"`
 	}
 	if raw, ok := im.Mappings["_meta"]; ok {
 		json.Unmarshal(raw, &meta) //nolint:errcheck // no run id then
 	}
-	return meta.Esrestore.RunID
+	return meta.Esrestore
 }
+
+// runIDOf returns mappings._meta.esrestore.run_id of an index, "" if none.
+func runIDOf(im indexMeta) string { return provenanceOf(im).RunID }
+
+// provenance is what this run records in the target's _meta.
+func (r *Restorer) provenance(src Source) provenance {
+	p := provenance{
+		RunID: r.opt.RunID, Original: r.opt.Original, Source: src.Name(), Mode: r.opt.Mode,
+		Ignore: slices.Clone(r.opt.Ignore), ToolVersion: r.opt.ToolVersion, Started: r.opt.Started.UTC().Format(time.RFC3339),
+	}
+	if p.Ignore == nil {
+		p.Ignore = []string{}
+	}
+	if r.opt.Mode == ModeMerge {
+		p.Prefer = r.opt.Prefer
+	}
+	return p
+}
+
+// sameRun refuses to resume a target made by this run id with another
+// configuration, naming every difference: a merge resumed as a source-mode
+// run would otherwise report a target that is neither.
+func (r *Restorer) sameRun(tgt indexMeta, src Source) error {
+	had, want := provenanceOf(tgt), r.provenance(src)
+	var diffs []string
+	differ := func(field string, was, is any) {
+		diffs = append(diffs, fmt.Sprintf("%s: target has %v, this run has %v", field, was, is))
+	}
+	if had.Mode != want.Mode {
+		differ("--mode", quoted(string(had.Mode)), quoted(string(want.Mode)))
+	}
+	if had.Prefer != want.Prefer {
+		differ("--prefer", quoted(string(had.Prefer)), quoted(string(want.Prefer)))
+	}
+	if had.Source != want.Source {
+		differ("--source", quoted(had.Source), quoted(want.Source))
+	}
+	if had.Original != want.Original {
+		differ("--original", quoted(had.Original), quoted(want.Original))
+	}
+	hi, wi := slices.Clone(had.Ignore), slices.Clone(want.Ignore)
+	slices.Sort(hi)
+	slices.Sort(wi)
+	if !slices.Equal(hi, wi) {
+		differ("--ignore", quoted(strings.Join(had.Ignore, ",")), quoted(strings.Join(want.Ignore, ",")))
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("target %q was made by run %q with another configuration (%s); rerun with the same flags, or choose a new --target and --run-id: %w",
+		r.opt.Target, r.opt.RunID, strings.Join(diffs, "; "), ErrResumeMismatch)
+}
+
+// quoted shows a value of _meta, "" included.
+func quoted(s string) string { return fmt.Sprintf("%q", s) }
 
 // targetBody is the create-index body: the original's mappings with the
 // provenance added to _meta, and its copied settings with the load
@@ -144,14 +201,7 @@ func (r *Restorer) targetBody(orig indexMeta, src Source) ([]byte, []string, err
 			return nil, nil, fmt.Errorf("original %q: read mappings._meta: %w", r.opt.Original, err)
 		}
 	}
-	p := provenance{
-		RunID: r.opt.RunID, Original: r.opt.Original, Source: src.Name(), Mode: r.opt.Mode,
-		ToolVersion: r.opt.ToolVersion, Started: r.opt.Started.UTC().Format(time.RFC3339),
-	}
-	if r.opt.Mode == ModeMerge {
-		p.Prefer = r.opt.Prefer
-	}
-	pb, err := json.Marshal(p)
+	pb, err := json.Marshal(r.provenance(src))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,19 +232,55 @@ func (r *Restorer) createTarget(ctx context.Context, p *plan, src Source) error 
 		r.log.Info("original settings not copied to the target", "settings", strings.Join(dropped, ","))
 	}
 	what := fmt.Sprintf("create target index %q", r.opt.Target)
-	a, err := send(ctx, r.es, what, esapi.IndicesCreateRequest{Index: r.opt.Target, Body: bytes.NewReader(body)})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		e := a.err()
-		if e.Type == "resource_already_exists_exception" {
-			return fmt.Errorf("%s: %w: %v", what, ErrTargetExists, e)
+	// A create is not sent again blindly: when its answer is lost, the
+	// target is looked at first, and one carrying this run id is the one
+	// the lost request made.
+	att := r.opt.Retry.Begin()
+	for {
+		a, err := sendOnce(ctx, r.es, what, esapi.IndicesCreateRequest{Index: r.opt.Target, Body: bytes.NewReader(body)})
+		if err == nil && !a.ok() {
+			e := a.err()
+			if e.Type == "resource_already_exists_exception" {
+				err = fmt.Errorf("%s: %w: %v", what, ErrTargetExists, e)
+				if made, cerr := r.madeByUs(ctx); cerr == nil && made {
+					err = nil
+				}
+				if err != nil {
+					return err
+				}
+			} else {
+				return fmt.Errorf("%s: %v", what, e)
+			}
 		}
-		return fmt.Errorf("%s: %v", what, e)
+		if err == nil {
+			break
+		}
+		if !retry.IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		if werr := att.Wait(ctx, err); werr != nil {
+			return werr
+		}
+		made, cerr := r.madeByUs(ctx)
+		if cerr != nil {
+			return cerr
+		}
+		if made {
+			break
+		}
 	}
 	r.log.Info("target index created", "target", r.opt.Target, "run_id", r.opt.RunID)
 	return nil
+}
+
+// madeByUs reports whether the target exists with this run id in its
+// _meta: the answer to a create was lost, but the create was applied.
+func (r *Restorer) madeByUs(ctx context.Context) (bool, error) {
+	im, found, err := getIndex(ctx, r.es, r.opt.Retry, r.opt.Target, fmt.Sprintf("check target index %q after a lost answer", r.opt.Target))
+	if err != nil || !found {
+		return false, err
+	}
+	return im.Name == r.opt.Target && runIDOf(im) == r.opt.RunID, nil
 }
 
 func (r *Restorer) putSettings(ctx context.Context, which string, s map[string]json.RawMessage) error {
@@ -205,13 +291,15 @@ func (r *Restorer) putSettings(ctx context.Context, which string, s map[string]j
 	if err != nil {
 		return err
 	}
-	_, err = sendOK(ctx, r.es, fmt.Sprintf("put %s on %q", which, r.opt.Target),
-		esapi.IndicesPutSettingsRequest{Index: []string{r.opt.Target}, Body: bytes.NewReader(body)})
+	_, err = sendOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("put %s on %q", which, r.opt.Target), func() esapi.Request {
+		return esapi.IndicesPutSettingsRequest{Index: []string{r.opt.Target}, Body: bytes.NewReader(body)}
+	})
 	return err
 }
 
 func (r *Restorer) refresh(ctx context.Context) error {
-	_, err := sendOK(ctx, r.es, fmt.Sprintf("refresh %q", r.opt.Target), esapi.IndicesRefreshRequest{Index: []string{r.opt.Target}})
+	_, err := sendOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("refresh %q", r.opt.Target),
+		fixed(esapi.IndicesRefreshRequest{Index: []string{r.opt.Target}}))
 	return err
 }
 

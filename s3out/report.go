@@ -16,6 +16,7 @@ const (
 	SummaryName  = "summary.json"
 	DiffName     = "diff.ndjson.gz"
 	FailuresName = "failures.ndjson.gz"
+	PageName     = "report.html"
 )
 
 // Report writes one run's report under ORIGINAL/RUN_ID of a destination:
@@ -69,21 +70,46 @@ func (r *Report) Diff() (io.WriteCloser, error) { return r.gzipObject(DiffName) 
 // Failures starts failures.ndjson.gz, like Diff.
 func (r *Report) Failures() (io.WriteCloser, error) { return r.gzipObject(FailuresName) }
 
+// Page starts report.html, stored uncompressed as text/html so that a
+// browser opening it from the bucket shows it; like Diff, Close commits
+// it and Abort discards it. Write it after the streams and before the
+// summary, which names it. ctx governs its upload: as for WriteSummary,
+// give an interrupted run a live one, so that its page says it stopped.
+func (r *Report) Page(ctx context.Context) (io.WriteCloser, error) {
+	w, err := r.object(ctx, PageName, HTML)
+	if err != nil {
+		return nil, err
+	}
+	dw := newDigestWriter(w)
+	return &plainWriter{w: w, dw: dw, done: func(lines int64) {
+		r.record(PageName, HTML, dw, lines)
+	}}, nil
+}
+
 func (r *Report) gzipObject(name string) (io.WriteCloser, error) {
+	w, err := r.object(r.ctx, name, GzipNDJSON)
+	if err != nil {
+		return nil, err
+	}
+	dw := newDigestWriter(w)
+	return &gzipWriter{zw: gzip.NewWriter(dw), w: w, dw: dw, done: func(lines int64) {
+		r.record(name, GzipNDJSON, dw, lines)
+	}}, nil
+}
+
+// object starts a streamed object that Abort discards until it is closed.
+func (r *Report) object(ctx context.Context, name string, ct ContentInfo) (ObjectWriter, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	w, err := r.d.Create(r.ctx, joinKey(r.dir, name), GzipNDJSON)
+	w, err := r.d.Create(ctx, joinKey(r.dir, name), ct)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	r.writers = append(r.writers, w)
 	r.mu.Unlock()
-	dw := newDigestWriter(w)
-	return &gzipWriter{zw: gzip.NewWriter(dw), w: w, dw: dw, done: func(lines int64) {
-		r.record(name, GzipNDJSON, dw, lines)
-	}}, nil
+	return w, nil
 }
 
 // record notes a committed object's digest.
@@ -135,7 +161,7 @@ func (r *Report) WriteSummary(ctx context.Context, summary any) error {
 	return w.Close()
 }
 
-// Abort discards the Diff and Failures objects that are not closed yet,
+// Abort discards the Diff, Failures and Page objects that are not closed yet,
 // leaving no object and no multipart parts. Closed ones stay. It returns
 // the clean-ups that failed.
 func (r *Report) Abort() error {
@@ -175,5 +201,29 @@ func (g *gzipWriter) Close() error {
 		return err
 	}
 	g.done(g.lines.total())
+	return nil
+}
+
+// plainWriter stores what it is given as it is, counting its lines and
+// digesting it, like gzipWriter without the compression.
+type plainWriter struct {
+	w     ObjectWriter
+	dw    *digestWriter
+	lines lineCounter
+	done  func(lines int64)
+}
+
+func (p *plainWriter) Write(b []byte) (int, error) {
+	n, err := p.dw.Write(b)
+	p.lines.count(b[:n])
+	return n, err
+}
+
+// Close commits the object and records its digest.
+func (p *plainWriter) Close() error {
+	if err := p.w.Close(); err != nil {
+		return err
+	}
+	p.done(p.lines.total())
 	return nil
 }

@@ -316,3 +316,64 @@ func TestWriterLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// report.html is stored as written, uncompressed, with the Content-Type a
+// browser renders, beside the other objects; an aborted page leaves none.
+func TestReportPage(t *testing.T) {
+	for _, newTarget := range targets() {
+		tg := newTarget(t)
+		t.Run(tg.name, func(t *testing.T) {
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			d := tg.open(t, t.Context(), tg.opt)
+			r := s3out.NewReport(t.Context(), d, "documents", "run1")
+			page := []byte("<!doctype html>\n<title>report</title>\n" + strings.Repeat("<p>é &amp; ü</p>\n", 20000))
+			writeAll(t, page)(r.Page(t.Context()))
+
+			aborted := s3out.NewReport(t.Context(), d, "documents", "run2")
+			w, err := aborted.Page(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(page[:100]); err != nil {
+				t.Fatal(err)
+			}
+			if err := aborted.Abort(); err != nil {
+				t.Fatalf("abort: %v", err)
+			}
+
+			sum := sha256.Sum256(page)
+			want := s3out.ObjectInfo{Key: "documents/run1/report.html", URL: r.URL(s3out.PageName), ContentType: "text/html; charset=utf-8",
+				Bytes: int64(len(page)), Lines: int64(bytes.Count(page, []byte("\n"))), SHA256: hex.EncodeToString(sum[:])}
+			if got := r.Objects()[s3out.PageName]; got != want {
+				t.Errorf("got page object %+v, want %+v", got, want)
+			}
+			if _, ok := aborted.Objects()[s3out.PageName]; ok {
+				t.Errorf("an aborted page has a digest")
+			}
+			tg.assertObjects(t, "documents/run1/report.html")
+			if got, want := r.URL(s3out.PageName), tg.url+"/documents/run1/report.html"; got != want {
+				t.Errorf("got URL %q, want %q", got, want)
+			}
+			if got := readAll(t, r.URL(s3out.PageName), tg.opt); !bytes.Equal(got, page) {
+				t.Errorf("read back %d bytes, want the %d written", len(got), len(page))
+			}
+			if tg.srv == nil {
+				return
+			}
+			key := "reports/documents/run1/report.html"
+			h, err := tg.srv.Client().HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &tg.bucket, Key: &key})
+			if err != nil {
+				t.Fatalf("head %s: %v", key, err)
+			}
+			if got, want := aws.ToString(h.ContentType), "text/html; charset=utf-8"; got != want {
+				t.Errorf("got Content-Type %q, want %q", got, want)
+			}
+			if got := aws.ToString(h.ContentEncoding); got != "" {
+				t.Errorf("got Content-Encoding %q, want none: the page is stored as it is", got)
+			}
+			if got := aws.ToInt64(h.ContentLength); got != int64(len(page)) {
+				t.Errorf("got Content-Length %d, want %d", got, len(page))
+			}
+		})
+	}
+}

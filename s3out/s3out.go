@@ -126,6 +126,9 @@ var (
 	JSON = ContentInfo{ContentType: "application/json"}
 	// GzipNDJSON is the content of the .ndjson.gz objects.
 	GzipNDJSON = ContentInfo{ContentType: "application/x-ndjson", ContentEncoding: "gzip"}
+	// HTML is report.html's content: a page the S3 console opens in the
+	// browser rather than downloads.
+	HTML = ContentInfo{ContentType: "text/html; charset=utf-8"}
 )
 
 // Destination is where objects are written: an S3 bucket and prefix, or a

@@ -34,7 +34,10 @@ func checkFlags() [][]flagDef {
 		}
 		return out
 	}
-	return [][]flagDef{esFlags, pick(restoreFlags, "original", "source", "target", "mode", "prefer"), outputFlags,
+	// --ignore and the mode are compared with a resumed target's _meta;
+	// --retry-for bounds the guard rails' retries.
+	return [][]flagDef{esFlags, pick(restoreFlags, "original", "source", "target", "mode", "prefer", "retry-for", "allow-empty-source"),
+		diffFlags, outputFlags,
 		pick(jobFlags, "environment", "run-id"), pick(logFlags, "log-format", "log-level")}
 }
 

@@ -53,7 +53,10 @@ var (
 		{name: "workers", def: "4", usage: "concurrent _bulk requests, and scan slices (1..256)"},
 		{name: "batch-size", def: "1000", usage: "documents per _bulk request (1..100000)"},
 		{name: "batch-bytes", def: "5MiB", usage: "bytes per _bulk request (64KiB..512MiB)"},
-		{name: "max-retries", def: "5", usage: "attempts per document on 429, 5xx and transport errors (1..100)"},
+		{name: "retry-for", def: "5m", usage: "how long a request failing with 429, 5xx, a cut connection or a timeout is retried (1s..24h)"},
+		{name: "bulk-timeout", def: "2m", usage: "timeout of one _bulk request; one that times out is retried (1s..1h)"},
+		{name: "drain-timeout", def: "60s", usage: "after SIGTERM/SIGINT, how long in-flight requests may finish before failures and summary are written (0s..10m)"},
+		{name: "allow-empty-source", def: "false", usage: "restore a source that holds no document (refused by default: usually a wrong path)", isBool: true},
 		{name: "keep-staging", def: "false", usage: "keep the staging index a snapshot source is restored into", isBool: true},
 		{name: "max-docs-per-second", def: "0", usage: "documents per second the restore may write, across all workers (0 = no limit); requests in flight also halve on 429s and slow bulks, and recover slowly"},
 	}
@@ -73,6 +76,7 @@ var (
 		{name: "dry-run", def: "false", usage: "write nothing to Elasticsearch: diff the original against what the target would be, report locally", isBool: true},
 		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true},
 		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)"},
+		{name: "rerun", def: "false", usage: "run again a run id whose report is complete, writing a new report beside the old one", isBool: true},
 	}
 	logFlags = []flagDef{
 		{name: "log-format", def: "auto", usage: "auto (text on a terminal, JSON otherwise), text or json"},
@@ -217,7 +221,11 @@ type Config struct {
 	Workers     int
 	BatchSize   int
 	BatchBytes  int
-	MaxRetries  int
+	RetryFor    time.Duration
+	BulkTimeout time.Duration
+	Drain       time.Duration
+	AllowEmpty  bool
+	Rerun       bool
 	KeepStaging bool
 	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
 	MaxDocsPerSecond float64
@@ -271,6 +279,20 @@ func (fv *flagValues) intIn(name string, lo, hi int, errs *[]error) int {
 		return 0
 	}
 	return n
+}
+
+// durationIn reads a duration such as 90s or 5m between lo and hi.
+func (fv *flagValues) durationIn(name string, lo, hi time.Duration, errs *[]error) time.Duration {
+	v := fv.str(name)
+	d, err := time.ParseDuration(v)
+	if v == "0" {
+		d, err = 0, nil
+	}
+	if err != nil || d < lo || d > hi {
+		*errs = append(*errs, fv.bad(name, fmt.Sprintf("must be a duration between %s and %s, e.g. 5m", lo, hi)))
+		return 0
+	}
+	return d
 }
 
 func (fv *flagValues) boolean(name string, errs *[]error) bool {
@@ -534,12 +556,19 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			errs = append(errs, fv.bad("prefer", "only applies to --mode merge"))
 		}
 	}
-	// check reads the mode but no load tuning: its help lists only what
-	// it reads.
+	// check reads these, but no load tuning: its help lists only what it
+	// reads.
+	if has("retry-for") {
+		c.RetryFor = fv.durationIn("retry-for", time.Second, 24*time.Hour, &errs)
+	}
+	if has("allow-empty-source") {
+		c.AllowEmpty = fv.boolean("allow-empty-source", &errs)
+	}
 	if has("batch-size") {
 		c.Workers = fv.intIn("workers", 1, 256, &errs)
 		c.BatchSize = fv.intIn("batch-size", 1, 100000, &errs)
-		c.MaxRetries = fv.intIn("max-retries", 1, 100, &errs)
+		c.BulkTimeout = fv.durationIn("bulk-timeout", time.Second, time.Hour, &errs)
+		c.Drain = fv.durationIn("drain-timeout", 0, 10*time.Minute, &errs)
 		if n, err := parseSize(fv.str("batch-bytes")); err != nil || n < 64<<10 || n > 512<<20 {
 			errs = append(errs, fv.bad("batch-bytes", "must be a size between 64KiB and 512MiB, e.g. 5MiB"))
 		} else {
@@ -606,6 +635,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 				}
 			}
 		}
+		c.Rerun = fv.boolean("rerun", &errs)
 		for _, f := range splitList(fv.str("fail-on")) {
 			switch {
 			case slices.Contains(report.FailOnKinds, f):

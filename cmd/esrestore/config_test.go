@@ -76,7 +76,7 @@ func TestConfigEveryBadFieldAtOnce(t *testing.T) {
 	_, err := buildConfig(t, vars, nil,
 		"--es-url", "ftp://x", "--original", "Documents", "--source", "tape:1", "--target", "Documents",
 		"--environment", "prod env", "--fail-on", "everything", "--ignore", "modified", "--log-format", "xml",
-		"--progress", "soon", "--s3-sse", "rot13", "--s3-kms-key-id", "k", "--run-id", "../x", "--max-retries", "0", "--batch-size", "-1")
+		"--progress", "soon", "--s3-sse", "rot13", "--s3-kms-key-id", "k", "--run-id", "../x", "--retry-for", "0", "--batch-size", "-1")
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -99,7 +99,7 @@ func TestConfigEveryBadFieldAtOnce(t *testing.T) {
 		`--s3-sse: must be AES256 or aws:kms (got "rot13")`,
 		`--s3-kms-key-id: needs --s3-sse aws:kms (got "k")`,
 		`--run-id: must be letters, digits, ., _ or - (at most 64) (got "../x")`,
-		`--max-retries: must be 1..100 (got "0")`,
+		`--retry-for: must be a duration between 1s and 24h0m0s, e.g. 5m (got "0")`,
 		`--batch-size: must be 1..100000 (got "-1")`,
 	} {
 		if !strings.Contains(err.Error(), want) {

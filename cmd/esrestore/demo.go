@@ -121,9 +121,10 @@ func (j *job) explain(sc fixtures.Scenario) {
 	if l := s.Loss; l != nil {
 		fmt.Fprintf(&b, "    %7d not recovered: backup documents or fields the new index lacks too\n", l.NotRecovered)
 	}
-	fmt.Fprintf(&b, "  The verdict: %s\n", s.Verdict.Line())
+	fmt.Fprintf(&b, "  The %s\n", s.Verdict.Line())
 	if j.report != nil {
 		fmt.Fprintf(&b, "\nWhere to look\n")
+		fmt.Fprintf(&b, "  %s  open this first, in a browser: the verdict, the counts, the fields and the documents\n", j.report.URL(s3out.PageName))
 		fmt.Fprintf(&b, "  %s  complete: %v, the counts and options\n", j.report.URL(s3out.SummaryName), s.Complete)
 		fmt.Fprintf(&b, "  %s  one line per added, changed or removed document (zcat it)\n", j.report.URL(s3out.DiffName))
 		fmt.Fprintf(&b, "  %s  documents that could not be restored, with the Elasticsearch error\n", j.report.URL(s3out.FailuresName))

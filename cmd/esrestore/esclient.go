@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +16,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // newESClient builds the official client for c. The client itself does
@@ -59,24 +61,35 @@ func newESClient(env *Env, c esConfig) (*elasticsearch.Client, error) {
 var ErrESAuth = errors.New("elasticsearch refused the credentials")
 
 // pingES checks that Elasticsearch answers and accepts the credentials,
-// and returns its version.
-func pingES(ctx context.Context, es *elasticsearch.Client, where string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+// and returns its version. A node restarting answers 503 or refuses
+// connections for a while: that is retried under pol, and an error past
+// its budget is transient (exit 1), not a configuration error.
+func pingES(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, where string) (string, error) {
 	var res *esapi.Response
-	var err error
-	// A node restarting answers 503 or refuses connections for a moment:
-	// three tries a second apart, then the job stops.
-	for attempt := 1; ; attempt++ {
-		res, err = esapi.InfoRequest{}.Do(ctx, es)
-		if err == nil && !esscan.Retryable(res.StatusCode) || attempt == 3 || ctx.Err() != nil {
-			break
+	err := retry.Do(ctx, pol, func(ctx context.Context) error {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		r, err := esapi.InfoRequest{}.Do(rctx, es)
+		switch {
+		case err != nil && ctx.Err() == nil && retry.Transport(err):
+			return retry.Transient(err)
+		case err != nil:
+			return err
+		case esscan.Retryable(r.StatusCode):
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			return retry.Transient(esscan.ParseError(r.StatusCode, b))
 		}
-		if err == nil {
-			res.Body.Close()
+		// Read now: the request's context ends with this function.
+		b, rerr := io.ReadAll(r.Body)
+		r.Body.Close()
+		if rerr != nil {
+			return retry.Transient(rerr)
 		}
-		time.Sleep(time.Second)
-	}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		res = r
+		return nil
+	})
 	if err != nil {
 		return "", fmt.Errorf("elasticsearch at %s is unreachable: %w", where, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/esscan"
@@ -122,16 +123,22 @@ func TestRestoreFlagsHaveEffect(t *testing.T) {
 		t.Error("staging index left without --keep-staging")
 	}
 
-	// --max-retries bounds the attempts: every item rejected, one try each.
+	// --retry-for bounds the retries by time: every item rejected, each
+	// retried for a second, then failed.
 	es.SetFaults(fixtures.Faults{BulkItemReject: 1})
-	code := c.run(t.Context(), runArgs(es, out, "mr1", "--target", "documents_mr", "--max-retries", "1", "--mode", "source")...)
+	start := time.Now()
+	code := c.run(t.Context(), runArgs(es, out, "mr1", "--target", "documents_mr", "--retry-for", "1s", "--mode", "source")...)
+	took := time.Since(start)
 	es.SetFaults(fixtures.Faults{})
 	if code != exitError && code != exitFailOn {
 		t.Fatalf("all items rejected: exit %d\n%s", code, c.stderr.String())
 	}
 	s := readSummary(t, out, "documents", "mr1")
-	if s.Restore == nil || s.Restore.Failed != int64(len(sc.Complete)) || s.Restore.Retried != 0 {
-		t.Errorf("--max-retries 1: restore %+v, want all %d failed, none retried", s.Restore, len(sc.Complete))
+	if s.Restore == nil || s.Restore.Failed != int64(len(sc.Complete)) || s.Restore.Retried == 0 {
+		t.Errorf("--retry-for 1s: restore %+v, want all %d failed after retries", s.Restore, len(sc.Complete))
+	}
+	if took < time.Second || took > time.Minute {
+		t.Errorf("--retry-for 1s: the run took %s, want about a second of retries", took)
 	}
 	fails := gunzipFile(t, filepath.Join(out, "documents", "mr1", "failures.ndjson.gz"))
 	if got := strings.Count(string(fails), "es_rejected_execution_exception"); got != len(sc.Complete) {

@@ -16,6 +16,7 @@ import (
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/report/page"
 	"github.com/esrestore/esrestore/restore"
 	"github.com/esrestore/esrestore/s3out"
 )
@@ -54,6 +55,9 @@ type job struct {
 	backup diff.Side
 	// backupTotal counts the documents of --source, for progress.
 	backupTotal *sideTotal
+	// pages keeps a bounded sample of the diff and failure lines for
+	// report.html.
+	pages *page.Collector
 	// cleanups run once the diff is done: a snapshot's staging index is
 	// the backup side until then.
 	cleanups []func(ctx context.Context) error
@@ -61,8 +65,8 @@ type job struct {
 
 func summarizeRestore(s restore.Stats) *report.Restore {
 	rs := &report.Restore{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Failed: s.Failed, Pending: s.Pending(),
-		Ambiguous: s.Ambiguous, Retried: s.Retried, Bytes: s.Bytes, ExistingBefore: s.Existing, TargetCount: s.Count,
-		Seconds: s.Elapsed.Seconds()}
+		Ambiguous: s.Ambiguous, Duplicates: s.Duplicates, Rescans: s.Rescans, Retried: s.Retried, Bytes: s.Bytes,
+		ExistingBefore: s.Existing, TargetCount: s.Count, Seconds: s.Elapsed.Seconds()}
 	if rs.Seconds > 0 {
 		rs.DocsPerSecond = float64(s.Read) / rs.Seconds
 	}
@@ -70,7 +74,7 @@ func summarizeRestore(s restore.Stats) *report.Restore {
 }
 
 func newJob(cmd string, env *Env, cfg Config, do phases) *job {
-	j := &job{cmd: cmd, cfg: cfg, env: env, start: time.Now(), do: do}
+	j := &job{cmd: cmd, cfg: cfg, env: env, start: time.Now(), do: do, pages: page.NewCollector(page.Options{})}
 	j.json = jsonLogs(env, cfg.LogFormat)
 	// Bound once: every record of the job names its run and environment.
 	j.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", cfg.RunID, "environment", strings.ToUpper(cfg.Environment))
@@ -115,9 +119,6 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 	return j
 }
 
-// guardError marks a failed guard rail: a configuration problem (exit 2).
-func guardError(err error) error { return usageError(err) }
-
 // openReport checks the output location and, unless only checking, puts
 // and deletes a marker so a wrong bucket fails now, not after hours.
 func (j *job) openReport(ctx context.Context) error {
@@ -132,9 +133,12 @@ func (j *job) openReport(ctx context.Context) error {
 	if err != nil {
 		return guardError(fmt.Errorf("--output: %w", err))
 	}
-	rep := s3out.NewReport(ctx, dest, reportName(j.cfg.Original), j.cfg.RunID)
+	rep := s3out.NewReport(j.reportContext(ctx), dest, reportName(j.cfg.Original), j.cfg.RunID)
 	if err := rep.Preflight(ctx); err != nil {
 		return guardError(fmt.Errorf("--output %s is not writable: %w", redactURL(j.cfg.Output), err))
+	}
+	if rep, err = j.previousRun(ctx, dest, rep); err != nil {
+		return err
 	}
 	j.report = rep
 	j.log.Info("report location checked", "output", rep.URL(""))
@@ -161,7 +165,7 @@ func (j *job) connect(ctx context.Context) error {
 	if err != nil {
 		return guardError(err)
 	}
-	v, err := pingES(ctx, es, strings.Join(j.cfg.ES.URLs, ","))
+	v, err := pingES(ctx, es, j.retryPolicy(), strings.Join(j.cfg.ES.URLs, ","))
 	if err != nil {
 		return guardError(err)
 	}
@@ -180,10 +184,19 @@ func (j *job) finish(ctx context.Context, err error) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	for name, o := range j.report.Objects() {
-		j.summary.Objects[objectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
-			Bytes: o.Bytes, Lines: o.Lines, SHA256: o.SHA256}
+	j.listObjects()
+	// The page is for people: written for every run that has a report,
+	// interrupted ones included (it says INCOMPLETE), before the summary
+	// that lists it.
+	if perr := j.writePage(wctx); perr != nil {
+		perr = fmt.Errorf("write %s: %w", s3out.PageName, perr)
+		j.log.Error("page not written", "error", perr)
+		err = errors.Join(err, perr)
+		j.summary.Complete = false
+		j.summary.Error = err.Error()
+		j.summary.Verdict = report.Judge(&j.summary)
 	}
+	j.listObjects()
 	if werr := j.report.WriteSummary(wctx, j.summary); werr != nil {
 		werr = fmt.Errorf("write summary: %w", werr)
 		j.log.Error("summary not written", "error", werr)
@@ -208,6 +221,28 @@ func (j *job) settle(err error) {
 	if j.report != nil {
 		j.summary.Location = j.report.URL("")
 	}
+}
+
+// listObjects puts the committed objects' digests into the summary.
+func (j *job) listObjects() {
+	for name, o := range j.report.Objects() {
+		j.summary.Objects[objectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
+			Bytes: o.Bytes, Lines: o.Lines, SHA256: o.SHA256}
+	}
+}
+
+// writePage writes report.html from the summary and the lines the
+// collector kept.
+func (j *job) writePage(ctx context.Context) error {
+	pw, err := j.report.Page(ctx)
+	if err != nil {
+		return err
+	}
+	if err := page.Write(pw, &j.summary, j.pages, page.Options{}); err != nil {
+		j.report.Abort() //nolint:errcheck // the write error is what matters; closed objects stay
+		return err
+	}
+	return pw.Close()
 }
 
 // objectName is the summary's name of a report object.
@@ -345,7 +380,8 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Original: j.cfg.Original, Target: j.cfg.Target,
 		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer),
 		Workers: j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
-		MaxAttempts: j.cfg.MaxRetries, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
+		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
+		AllowEmptySource: j.cfg.AllowEmpty, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
 		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle,
 	}
 }
@@ -388,8 +424,9 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	if err != nil {
 		return err
 	}
-	r, err := restore.New(j.es, j.restoreOptions(failures))
+	r, err := restore.New(j.es, j.restoreOptions(io.MultiWriter(failures, j.pages.Failures())))
 	if err != nil {
+		failures.Close() //nolint:errcheck // the options error is what matters
 		return usageError(err)
 	}
 	prog := startProgress(j.env, j.log, j.cfg.Progress, j.restoreProgress(r))
@@ -397,8 +434,10 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	prog.Stop()
 	j.summary.Restore = summarizeRestore(stats)
 	j.summary.Throttle = summarizeThrottle(j.throttle.Stats())
-	if cerr := failures.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("write failures: %w", cerr)
+	// Closed after an interruption too: the failures recorded so far are
+	// written, and listed only once they are.
+	if cerr := failures.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("write failures: %w", cerr))
 	}
 	return err
 }
@@ -409,10 +448,10 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	if err != nil {
 		return err
 	}
-	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, Logger: j.log}
+	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, Logger: j.log, Retry: j.retryPolicy()}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, j.diffProgress(d, sides))
-	counts, err := d.RunSides(ctx, sides, w)
+	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))
 	prog.Stop()
 	if err != nil {
 		j.report.Abort() //nolint:errcheck // the error below says what failed
@@ -425,6 +464,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	j.summary.Loss = counts.Loss
 	j.summary.Fields = counts.Fields
 	j.summary.Ignored = counts.Ignored
+	j.summary.DiffRescans = counts.Rescans
 	return nil
 }
 
@@ -448,7 +488,7 @@ func (j *job) remoteClient(ctx context.Context, spec sourceSpec) (*elasticsearch
 	if err != nil {
 		return nil, guardError(err)
 	}
-	if _, err := pingES(ctx, es, spec.url); err != nil {
+	if _, err := pingES(ctx, es, j.retryPolicy(), spec.url); err != nil {
 		return nil, guardError(fmt.Errorf("source cluster: %w", err))
 	}
 	return es, nil
@@ -557,9 +597,9 @@ func (j *job) diffProgress(d *diff.Differ, sides diff.Sides) func() progressSnap
 	}
 }
 
-// s3Flags names s3out's options as the flags that set them, so that an
+// s3FlagNames names s3out's options as the flags that set them, so that an
 // error says what the operator can change.
-var s3Flags = strings.NewReplacer(
+var s3FlagNames = strings.NewReplacer(
 	"the region option", "--s3-region",
 	"region: ", "--s3-region: ",
 	"kms key id: ", "--s3-kms-key-id: ",
@@ -578,4 +618,4 @@ type flagNamed struct {
 func (e *flagNamed) Error() string { return e.msg }
 func (e *flagNamed) Unwrap() error { return e.err }
 
-func asFlags(err error) error { return &flagNamed{msg: s3Flags.Replace(err.Error()), err: err} }
+func asFlags(err error) error { return &flagNamed{msg: s3FlagNames.Replace(err.Error()), err: err} }

@@ -179,7 +179,7 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 
 	// A run that fails in the diff.
 	es.SetFaults(fixtures.Faults{ShardFailure: 1, Endpoints: []string{"search"}})
-	failed := collect("failed run", exitError, c.run(t.Context(), runArgs(es, out, "j2", "--target", "documents_j2")...))
+	failed := collect("failed run", exitError, c.run(t.Context(), runArgs(es, out, "j2", "--target", "documents_j2", "--retry-for", "2s")...))
 	es.SetFaults(fixtures.Faults{})
 	if !slices.Contains(msgs(failed), "esrestore failed") || failed[len(failed)-1].msg != "verdict" {
 		t.Errorf("failed run: records %v, want the error, then the verdict last", msgs(failed))

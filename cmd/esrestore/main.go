@@ -3,7 +3,7 @@
 // writes the evidence (a JSON diff and a summary) to S3 or a directory for a
 // reviewer.
 //
-//	esrestore run | restore | diff | check | demo | version
+//	esrestore run | restore | diff | check | promote | rollback | demo | version
 package main
 
 import (
@@ -48,7 +48,7 @@ type command interface {
 }
 
 func commands() []command {
-	return []command{runCmd{}, restoreCmd{}, diffCmd{}, checkCmd{}, demoCmd{}, versionCmd{}}
+	return []command{runCmd{}, restoreCmd{}, diffCmd{}, checkCmd{}, promoteCmd{}, rollbackCmd{}, demoCmd{}, versionCmd{}}
 }
 
 func main() {

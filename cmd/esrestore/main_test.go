@@ -270,7 +270,6 @@ func TestExitCodesEndToEnd(t *testing.T) {
 			{"original missing", []string{"--original", "nope"}, "nope"},
 			{"target is the original", []string{"--target", "documents"}, "must differ from --original"},
 			{"snapshot missing", []string{"--source", "snapshot:backups/nope"}, "nope"},
-			{"unreachable", []string{"--es-url", "http://127.0.0.1:1"}, "unreachable"},
 			{"output not writable", []string{"--output", "file:///proc/esrestore"}, "--output"},
 		} {
 			args := runArgs(es, out, "g1")
@@ -287,6 +286,20 @@ func TestExitCodesEndToEnd(t *testing.T) {
 		}
 		if indexExists(t, es, "documents_restored") {
 			t.Error("a failed guard rail created the target")
+		}
+	})
+	t.Run("transient guard rails", func(t *testing.T) {
+		// What a later pod may not meet exits 1, which the Job retries.
+		args := append(runArgs(es, out, "g2", "--retry-for", "1s"), "--es-url", "http://127.0.0.1:1")
+		if code := c.run(t.Context(), args...); code != exitError || !strings.Contains(c.stderr.String(), "unreachable") ||
+			!strings.Contains(c.stderr.String(), "outlasted the retry budget") {
+			t.Errorf("unreachable: exit %d, want 1 naming the budget:\n%s", code, c.stderr.String())
+		}
+		es.SetFaults(fixtures.Faults{Unavailable503: 1, Endpoints: []string{"snapshot.get"}})
+		code := c.run(t.Context(), runArgs(es, out, "g3", "--retry-for", "1s")...)
+		es.SetFaults(fixtures.Faults{})
+		if code != exitError || !strings.Contains(c.stderr.String(), "cluster_block_exception") {
+			t.Errorf("503 on get snapshot: exit %d, want 1:\n%s", code, c.stderr.String())
 		}
 	})
 	t.Run("fail-on", func(t *testing.T) {
@@ -309,7 +322,7 @@ func TestExitCodesEndToEnd(t *testing.T) {
 	t.Run("error mid-run", func(t *testing.T) {
 		es.SetFaults(fixtures.Faults{ShardFailure: 1, Endpoints: []string{"search"}})
 		defer es.SetFaults(fixtures.Faults{})
-		code := c.run(t.Context(), runArgs(es, out, "e1", "--target", "documents_e1")...)
+		code := c.run(t.Context(), runArgs(es, out, "e1", "--target", "documents_e1", "--retry-for", "2s")...)
 		if code != exitError {
 			t.Errorf("shard failures: exit %d, want 1\n%s", code, c.stderr.String())
 		}
@@ -562,7 +575,7 @@ func TestHelp(t *testing.T) {
 		if cmd.Name() == "check" {
 			// check reads no load tuning, diff or run policy.
 			help, _, _ := strings.Cut(help, "Exit codes:")
-			for _, absent := range []string{"--workers", "--batch-size", "--max-retries", "--ignore", "--dry-run", "--fail-on", "--progress", "--notify", "--max-docs-per-second", "--keep-staging"} {
+			for _, absent := range []string{"--workers", "--batch-size", "--bulk-timeout", "--drain-timeout", "--rerun", "--dry-run", "--fail-on", "--progress", "--notify", "--max-docs-per-second", "--keep-staging"} {
 				if strings.Contains(help, absent+" ") || strings.Contains(help, absent+"\n") {
 					t.Errorf("check -h lists %s, which check does not read", absent)
 				}

@@ -21,8 +21,13 @@ type progressSnapshot struct {
 	Part, Parts int
 	Done        int64 // documents of this part so far
 	Total       int64 // this part's, from _count or the dump's lines; 0 when unknown
-	Failed      int64 // documents failed so far (restore only)
-	ShowFailed  bool
+	// Read is documents read so far, when reading runs ahead of Done (a
+	// promote's catch-up); 0 when it does not.
+	Read int64
+	// Failed is documents failed so far, shown with ShowFailed (or once
+	// there are some).
+	Failed     int64
+	ShowFailed bool
 }
 
 // progress reports a phase's advance every interval: a live line on a
@@ -81,7 +86,7 @@ func startProgress(env *Env, log *slog.Logger, interval time.Duration, read func
 				}
 				log.Info("progress", "phase", s.Phase, "side", s.Side, "part", s.Part, "parts", s.Parts,
 					"done", s.Done, "total", s.Total, "percent", l.percent, "docs_per_second", math.Round(l.rate),
-					"eta_seconds", l.eta, "failed", s.Failed)
+					"eta_seconds", l.eta, "read", s.Read, "failed", s.Failed)
 			}
 		}
 	}()
@@ -124,7 +129,10 @@ func liveLine(s progressSnapshot, l progressLine) string {
 	if l.eta >= 0 && s.Done < s.Total {
 		line += "  ETA " + time.Duration(l.eta*float64(time.Second)).Round(time.Second).String()
 	}
-	if s.ShowFailed {
+	if s.Read > 0 {
+		line += fmt.Sprintf(" (%d read)", s.Read)
+	}
+	if s.ShowFailed || s.Failed > 0 {
 		line += fmt.Sprintf("  failed %d", s.Failed)
 	}
 	return line

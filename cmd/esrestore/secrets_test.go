@@ -54,7 +54,8 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 
 	keys := srv.Keys(t, bucket, "reports/")
-	want := []string{"reports/documents/s1/diff.ndjson.gz", "reports/documents/s1/failures.ndjson.gz", "reports/documents/s1/summary.json"}
+	want := []string{"reports/documents/s1/diff.ndjson.gz", "reports/documents/s1/failures.ndjson.gz",
+		"reports/documents/s1/report.html", "reports/documents/s1/summary.json"}
 	if strings.Join(keys, ",") != strings.Join(want, ",") {
 		t.Errorf("objects %v, want %v", keys, want)
 	}

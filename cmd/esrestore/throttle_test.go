@@ -30,7 +30,7 @@ func TestThrottleFlags(t *testing.T) {
 
 	// Rejected items: the requests in flight are cut, and it says so.
 	es.SetFaults(fixtures.Faults{Seed: 3, BulkItemReject: 0.1})
-	code := c.run(t.Context(), runArgs(es, out, "t2", "--prefer", "source", "--target", "documents_t2", "--batch-size", "200", "--max-retries", "20")...)
+	code := c.run(t.Context(), runArgs(es, out, "t2", "--prefer", "source", "--target", "documents_t2", "--batch-size", "200", "--retry-for", "1m")...)
 	es.SetFaults(fixtures.Faults{})
 	if code != exitOK {
 		t.Fatalf("with rejected items: exit %d\n%s", code, c.stderr.String())

@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"unicode/utf8"
 
 	"github.com/esrestore/esrestore/internal/jsonscan"
 )
@@ -42,6 +44,12 @@ var (
 	ErrMissingSource = errors.New("missing _source")
 	ErrSourceType    = errors.New("_source is not an object")
 	ErrLineTooLong   = errors.New("line too long")
+	// ErrInvalidUTF8 is a line that is not valid UTF-8: JSON must be, and
+	// Elasticsearch and every reader of the report would mangle it.
+	ErrInvalidUTF8 = errors.New("line is not valid UTF-8")
+	// ErrDuplicateID is a line whose _id an earlier line of the same dump
+	// has; see Dedup.
+	ErrDuplicateID = errors.New("duplicate _id")
 )
 
 // LineError is a bad line of a dump. Reader.Next returns it and goes on
@@ -51,6 +59,12 @@ type LineError struct {
 	Line int    // 1-based
 	ID   string // _id when the line had one
 	Err  error
+	// Raw is the line as read (without its newline), for the failure
+	// record; nil for a line longer than MaxLine.
+	Raw []byte
+	// Doc is the document of a well-formed line refused for its place in
+	// the dump (ErrDuplicateID); zero otherwise.
+	Doc Doc
 }
 
 func (e *LineError) Error() string {
@@ -102,6 +116,9 @@ func (r *Reader) Next() (Doc, error) {
 		if len(raw) > MaxLine {
 			return Doc{}, &LineError{Name: r.name, Line: r.line, Err: ErrLineTooLong}
 		}
+		if !utf8.Valid(raw) {
+			return Doc{}, &LineError{Name: r.name, Line: r.line, Err: ErrInvalidUTF8, Raw: bytes.Clone(raw)}
+		}
 		return r.parse(raw)
 	}
 }
@@ -133,7 +150,7 @@ func (r *Reader) readLine() ([]byte, error) {
 
 func (r *Reader) parse(raw []byte) (Doc, error) {
 	bad := func(id string, err error) (Doc, error) {
-		return Doc{}, &LineError{Name: r.name, Line: r.line, ID: id, Err: err}
+		return Doc{}, &LineError{Name: r.name, Line: r.line, ID: id, Err: err, Raw: bytes.Clone(raw)}
 	}
 	if raw[0] != '{' {
 		end, err := jsonscan.Skip(raw, 0)
@@ -201,4 +218,32 @@ func AppendLine(b []byte, d Doc) []byte {
 	b = append(b, `,"_source":`...)
 	b = append(b, d.Source...)
 	return append(b, '}', '\n')
+}
+
+// Dedup finds the lines of a dump that repeat an _id of an earlier line.
+// It is fed in line order, so the first line of an id wins however many
+// workers load the dump, and a rerun picks the same one.
+//
+// It keeps a 128-bit hash of each id, 16 bytes a document instead of the
+// id itself; two ids share a hash with a probability under 10^-20 for a
+// billion documents.
+type Dedup struct {
+	first map[[16]byte]int // id hash -> first line
+}
+
+// NewDedup returns an empty Dedup.
+func NewDedup() *Dedup { return &Dedup{first: map[[16]byte]int{}} }
+
+// Seen records d and returns 0 when its id is new, or the line that had
+// it first.
+func (dd *Dedup) Seen(d Doc) int {
+	h := fnv.New128a()
+	h.Write([]byte(d.ID)) //nolint:errcheck // never fails
+	var k [16]byte
+	h.Sum(k[:0])
+	if line, ok := dd.first[k]; ok {
+		return line
+	}
+	dd.first[k] = d.Line
+	return 0
 }

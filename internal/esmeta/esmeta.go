@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // ErrNotFound means the index or snapshot does not exist.
@@ -175,22 +175,22 @@ func GetSnapshot(ctx context.Context, es *elasticsearch.Client, repo, name strin
 		Start: time.UnixMilli(s.StartMS).UTC(), End: time.UnixMilli(s.EndMS).UTC()}, nil
 }
 
-// call sends req and decodes a 2xx answer into out.
+// call sends req and decodes a 2xx answer into out. These are reads, so
+// transient failures (429, 5xx, cut connections, blocks that lift) are
+// retried under the default time budget of internal/retry, as the
+// scans' are.
 func call(ctx context.Context, es *elasticsearch.Client, what string, req esapi.Request, out any) error {
-	res, err := req.Do(ctx, es)
+	status, body, err := esscan.Send(ctx, retry.Policy{}.WithDefaults(), func() (*esapi.Response, error) {
+		return req.Do(ctx, es)
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return fmt.Errorf("%s: read answer: %w", what, err)
+	if status == 404 {
+		return fmt.Errorf("%s: %w: %v", what, ErrNotFound, esscan.ParseError(status, body))
 	}
-	if res.StatusCode == 404 {
-		return fmt.Errorf("%s: %w: %v", what, ErrNotFound, esscan.ParseError(res.StatusCode, body))
-	}
-	if res.StatusCode >= 300 {
-		return fmt.Errorf("%s: %v", what, esscan.ParseError(res.StatusCode, body))
+	if status >= 300 {
+		return fmt.Errorf("%s: %v", what, esscan.ParseError(status, body))
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("%s: decode answer: %w", what, err)

@@ -2,8 +2,11 @@
 // point in time, paging with search_after on _shard_doc, optionally split
 // into slices read concurrently.
 //
-// A scan never ends short without an error: a page that reports failed
-// shards, an expired point in time, or an answer it cannot read stops it.
+// A scan never ends short without an error. Transient failures (429,
+// 502-504, refused or cut connections, a page reporting failed shards) are
+// retried under a retry.Policy, and are an error only when they outlast its
+// budget; an expired point in time is reopened and the slice goes on from
+// its last sort values; an answer it cannot read stops it.
 package esscan
 
 import (
@@ -13,10 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -25,6 +28,7 @@ import (
 
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/jsonscan"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 var (
@@ -48,12 +52,21 @@ type Options struct {
 	KeepAlive string
 	// NoSource asks for ids and routing only.
 	NoSource bool
-	// MaxAttempts bounds the tries of a page that fails with 429, 5xx or a
-	// transport error. Default 5.
-	MaxAttempts int
-	// Backoff is the first retry delay, doubled each try, with jitter.
-	// Default 200ms.
-	Backoff time.Duration
+	// Retry bounds, by time, the retries of a request that fails with 429,
+	// 502-504, a transport error or failed shards. Zero fields are
+	// retry's defaults.
+	Retry retry.Policy
+	// OnReopen is called, from the slice's goroutine, each time a slice
+	// reopens an expired point in time and goes on from its last sort
+	// values (a rescan). Nil: not reported.
+	OnReopen func(slice int)
+	// OnTotal, when set, is called once per slice, from its goroutine, with
+	// the number of documents the slice holds in the point in time (its
+	// first page asks for the exact total). The totals of all slices add
+	// up to the index as the scan saw it, which _count cannot tell once
+	// the index takes writes; after a reopen they describe the first
+	// point in time only.
+	OnTotal func(slice int, total int64)
 }
 
 func (o *Options) defaults() {
@@ -66,12 +79,6 @@ func (o *Options) defaults() {
 	if o.KeepAlive == "" {
 		o.KeepAlive = "5m"
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 5
-	}
-	if o.Backoff <= 0 {
-		o.Backoff = 200 * time.Millisecond
-	}
 }
 
 // PageFunc receives one page of documents of a slice. Pages of one slice
@@ -79,27 +86,49 @@ func (o *Options) defaults() {
 type PageFunc func(ctx context.Context, slice int, page []dump.Doc) error
 
 // Scan reads every document of index and passes the pages to fn. It
-// returns fn's first error, or an error wrapping ErrShardFailure,
-// ErrContextExpired or ErrIndexNotFound.
+// returns fn's first error, or an error wrapping ErrIndexNotFound, or
+// ErrShardFailure or ErrContextExpired (with retry.ErrBudget) when they
+// outlast the retry budget.
 func Scan(ctx context.Context, es *elasticsearch.Client, index string, opt Options, fn PageFunc) error {
 	opt.defaults()
 	pit, err := openPIT(ctx, es, index, opt)
 	if err != nil {
 		return err
 	}
-	defer closePIT(es, pit)
+	pits := &pitSet{ids: []string{pit}}
+	defer pits.close(es)
 	g, gctx := errgroup.WithContext(ctx)
 	for s := range opt.Slices {
-		g.Go(func() error { return scanSlice(gctx, es, index, pit, s, opt, fn) })
+		g.Go(func() error { return scanSlice(gctx, es, index, pit, s, opt, pits, fn) })
 	}
 	return g.Wait()
+}
+
+// pitSet holds the points in time a scan opened, to close them all.
+type pitSet struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (p *pitSet) add(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ids = append(p.ids, id)
+}
+
+func (p *pitSet) close(es *elasticsearch.Client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range p.ids {
+		closePIT(es, id)
+	}
 }
 
 func openPIT(ctx context.Context, es *elasticsearch.Client, index string, opt Options) (string, error) {
 	var out struct {
 		ID string `json:"id"`
 	}
-	err := retry(ctx, opt, func() (*esapi.Response, error) {
+	err := do(ctx, opt.Retry, func() (*esapi.Response, error) {
 		return esapi.OpenPointInTimeRequest{Index: []string{index}, KeepAlive: opt.KeepAlive}.Do(ctx, es)
 	}, &out)
 	if err != nil {
@@ -124,7 +153,9 @@ func closePIT(es *elasticsearch.Client, pit string) {
 
 // page is one search answer, read by decode.
 type page struct {
-	PitID  string
+	PitID string
+	// Total is hits.total.value, -1 when the answer has none.
+	Total  int64
 	Shards struct {
 		Total    int
 		Failed   int
@@ -200,8 +231,17 @@ func (p *page) decode(b []byte) error {
 			})
 		case "hits":
 			return jsonscan.Object(b, vi, func(k []byte, vi int) (int, error) {
-				if string(k) == "hits" {
+				switch string(k) {
+				case "hits":
 					return jsonscan.Array(b, vi, hit)
+				case "total":
+					return jsonscan.Object(b, vi, func(k []byte, vi int) (int, error) {
+						end, err := jsonscan.Skip(b, vi)
+						if string(k) == "value" {
+							p.Total, _ = jsonscan.Int(b[vi:end])
+						}
+						return end, err
+					})
 				}
 				return jsonscan.Skip(b, vi)
 			})
@@ -217,8 +257,17 @@ func (p *page) decode(b []byte) error {
 // decoder is an answer that reads itself.
 type decoder interface{ decode([]byte) error }
 
-func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string, slice int, opt Options, fn PageFunc) error {
+// scanSlice reads one slice. One retry.Attempt covers a page: transient
+// errors and failed shards wait on it, a page read resets it. An expired
+// point in time is reopened, for this slice, and the slice goes on from
+// the last sort values it passed on: _shard_doc values stay valid as long
+// as the index's segments were not merged meanwhile, and everything that
+// reads a scan (the restore's index and create, the diff's lookups) is
+// idempotent if a document comes twice.
+func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string, slice int, opt Options, pits *pitSet, fn PageFunc) error {
 	var after []json.RawMessage
+	att := opt.Retry.Begin()
+	counted := opt.OnTotal == nil
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -232,6 +281,9 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		if opt.NoSource {
 			q["_source"] = false
 		}
+		if !counted {
+			q["track_total_hits"] = true
+		}
 		if opt.Slices > 1 {
 			q["slice"] = map[string]any{"id": slice, "max": opt.Slices}
 		}
@@ -242,19 +294,47 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		if err != nil {
 			return err
 		}
-		var p page
-		err = retry(ctx, opt, func() (*esapi.Response, error) {
+		p := page{Total: -1}
+		err = do(ctx, opt.Retry, func() (*esapi.Response, error) {
 			return esapi.SearchRequest{Body: bytes.NewReader(body)}.Do(ctx, es)
 		}, &p)
+		if errors.Is(err, ErrContextExpired) {
+			if werr := att.Wait(ctx, err); werr != nil {
+				return fmt.Errorf("scan %q slice %d: %w", index, slice, werr)
+			}
+			npit, oerr := openPIT(ctx, es, index, opt)
+			if oerr != nil {
+				return fmt.Errorf("scan %q slice %d: reopen after %v: %w", index, slice, err, oerr)
+			}
+			pits.add(npit)
+			pit = npit
+			if opt.OnReopen != nil {
+				opt.OnReopen(slice)
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("scan %q slice %d: %w", index, slice, err)
 		}
 		if p.Shards.Failed > 0 {
-			return fmt.Errorf("scan %q slice %d: %w: %d of %d shards failed: %s", index, slice, ErrShardFailure,
-				p.Shards.Failed, p.Shards.Total, firstFailure(p.Shards.Failures))
+			// The page lacks the failed shards' hits: read it again.
+			ferr := fmt.Errorf("%w: %d of %d shards failed: %s", ErrShardFailure, p.Shards.Failed, p.Shards.Total,
+				firstFailure(p.Shards.Failures))
+			if werr := att.Wait(ctx, ferr); werr != nil {
+				return fmt.Errorf("scan %q slice %d: %w", index, slice, werr)
+			}
+			continue
 		}
+		att.Reset()
 		if p.PitID != "" {
 			pit = p.PitID
+		}
+		if !counted {
+			if p.Total < 0 {
+				return fmt.Errorf("scan %q slice %d: the first page has no hits.total", index, slice)
+			}
+			counted = true
+			opt.OnTotal(slice, p.Total)
 		}
 		if len(p.Hits) == 0 {
 			return nil
@@ -292,14 +372,18 @@ func firstFailure(f []json.RawMessage) string {
 	return fmt.Sprintf("[%s][%d] %s: %s", r.Index, r.Shard, r.Reason.Type, r.Reason.Reason)
 }
 
-// Count returns the number of documents _count reports for index.
+// Count returns the number of documents _count reports for index,
+// retrying under the default retry.Policy.
 func Count(ctx context.Context, es *elasticsearch.Client, index string) (int64, error) {
+	return CountRetry(ctx, es, index, retry.Policy{})
+}
+
+// CountRetry is Count under the retry policy pol.
+func CountRetry(ctx context.Context, es *elasticsearch.Client, index string, pol retry.Policy) (int64, error) {
 	var out struct {
 		Count int64 `json:"count"`
 	}
-	opt := Options{}
-	opt.defaults()
-	err := retry(ctx, opt, func() (*esapi.Response, error) {
+	err := do(ctx, pol, func() (*esapi.Response, error) {
 		return esapi.CountRequest{Index: []string{index}}.Do(ctx, es)
 	}, &out)
 	if err != nil {
@@ -365,64 +449,106 @@ func truncate(b []byte, n int) []byte {
 }
 
 // Retryable reports whether an answer with this status may succeed when
-// sent again.
-func Retryable(status int) bool {
-	return status == 429 || status == 502 || status == 503 || status == 504
+// sent again: 408, 429, 502, 503 and 504.
+func Retryable(status int) bool { return retry.Status(status) }
+
+// TransientError reports whether an error answer may go away when the
+// request is sent again: a retryable status, or an error type that says so
+// whatever the status (a full thread pool, a tripped circuit breaker, a
+// cluster block that lifts when a master is elected or a node recovers).
+func TransientError(e *Error) bool {
+	if e == nil {
+		return false
+	}
+	if Retryable(e.Status) {
+		return true
+	}
+	switch e.Type {
+	case "es_rejected_execution_exception", "circuit_breaking_exception", "node_not_connected_exception",
+		"no_shard_available_action_exception", "unavailable_shards_exception", "node_closed_exception",
+		"connect_transport_exception", "receive_timeout_transport_exception":
+		return true
+	case "cluster_block_exception":
+		// SERVICE_UNAVAILABLE blocks (no master, state not recovered) lift;
+		// a FORBIDDEN one (read_only, read_only_allow_delete) needs an operator.
+		return e.Status >= 500 || strings.Contains(e.Reason, "SERVICE_UNAVAILABLE")
+	}
+	return false
 }
 
-// retry sends a read request until it succeeds, fails for good, or the
-// attempts run out, and decodes a 2xx answer into out.
-func retry(ctx context.Context, opt Options, send func() (*esapi.Response, error), out any) error {
-	delay := opt.Backoff
-	var last error
-	for attempt := 1; ; attempt++ {
-		res, err := send()
-		if err == nil {
-			body, rerr := readBody(res)
-			switch {
-			case rerr != nil:
-				err = fmt.Errorf("read answer: %w", rerr)
-			case res.StatusCode < 300:
-				var err error
-				if d, ok := out.(decoder); ok {
-					err = d.decode(body)
-				} else {
-					err = json.Unmarshal(body, out)
-				}
-				if err != nil {
-					return fmt.Errorf("decode answer: %w", err)
-				}
-				return nil
-			default:
-				e := ParseError(res.StatusCode, body)
-				switch {
-				case res.StatusCode == 404 && (e.Root == "search_context_missing_exception" || e.Type == "search_context_missing_exception"):
-					return fmt.Errorf("%w: %v", ErrContextExpired, e)
-				case res.StatusCode == 404 && e.Type == "index_not_found_exception":
-					return fmt.Errorf("%w: %v", ErrIndexNotFound, e)
-				case !Retryable(res.StatusCode):
-					return e
-				}
-				last = e
-			}
+// Send performs one request under pol and returns the status and body of
+// an answer that is not transient: any 2xx, and the errors a retry would
+// not change, for the caller to judge. Transport errors, answers cut
+// short and transient error answers are retried until pol's budget runs
+// out; the error then wraps retry.ErrBudget and the last failure.
+func Send(ctx context.Context, pol retry.Policy, send func() (*esapi.Response, error)) (int, []byte, error) {
+	var status int
+	var body []byte
+	err := retry.Do(ctx, pol, func(ctx context.Context) error {
+		var err error
+		status, body, err = Try(ctx, send)
+		return err
+	})
+	return status, body, err
+}
+
+// Try performs one request and reads its answer, as Send does, without
+// retrying: the error of a transport failure, of an answer cut short or of
+// a transient error answer is marked retry.Transient; any other answer is
+// returned for the caller to judge. It is for requests that must not be
+// repeated blindly (creating an index, restoring a snapshot): the caller
+// checks what the first one did before sending another.
+func Try(ctx context.Context, send func() (*esapi.Response, error)) (int, []byte, error) {
+	res, err := send()
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			last = err
+		if retry.Transport(err) {
+			return 0, nil, retry.Transient(err)
 		}
-		if attempt >= opt.MaxAttempts {
-			return fmt.Errorf("after %d attempts: %w", attempt, last)
-		}
-		wait := delay/2 + rand.N(delay/2+1)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		delay *= 2
+		return 0, nil, err
 	}
+	b, rerr := readBody(res)
+	if rerr != nil {
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+		return 0, nil, retry.Transient(fmt.Errorf("read answer: %w", rerr))
+	}
+	if res.StatusCode >= 300 {
+		if e := ParseError(res.StatusCode, b); TransientError(e) {
+			return res.StatusCode, b, retry.Transient(e)
+		}
+	}
+	return res.StatusCode, b, nil
+}
+
+// do sends a read request under pol and decodes a 2xx answer into out.
+func do(ctx context.Context, pol retry.Policy, send func() (*esapi.Response, error), out any) error {
+	status, body, err := Send(ctx, pol, send)
+	if err != nil {
+		return err
+	}
+	if status >= 300 {
+		e := ParseError(status, body)
+		switch {
+		case status == 404 && (e.Root == "search_context_missing_exception" || e.Type == "search_context_missing_exception"):
+			return fmt.Errorf("%w: %v", ErrContextExpired, e)
+		case status == 404 && e.Type == "index_not_found_exception":
+			return fmt.Errorf("%w: %v", ErrIndexNotFound, e)
+		}
+		return e
+	}
+	if d, ok := out.(decoder); ok {
+		err = d.decode(body)
+	} else {
+		err = json.Unmarshal(body, out)
+	}
+	if err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	return nil
 }
 
 // readBody reads an answer whole, sized by its Content-Length when known

@@ -13,6 +13,7 @@ import (
 
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 func scanIDs(t *testing.T, es *fixtures.ES, index string, opt Options) ([]string, error) {
@@ -63,22 +64,61 @@ func TestScanEverySliceCount(t *testing.T) {
 	}
 }
 
+// fastRetry is a policy for tests: short delays and budget.
+var fastRetry = retry.Policy{Budget: 300 * time.Millisecond, Base: time.Millisecond, Cap: 10 * time.Millisecond}
+
 func TestScanNeverShort(t *testing.T) {
 	es := fixtures.NewES(t)
 	if err := es.LoadDocs("docs", fixtures.Commons(300, 1), 3); err != nil {
 		t.Fatal(err)
 	}
 	es.SetFaults(fixtures.Faults{ShardFailure: 1})
-	if _, err := scanIDs(t, es, "docs", Options{PageSize: 50}); !errors.Is(err, ErrShardFailure) {
-		t.Errorf("shard failure: got %v, want ErrShardFailure", err)
-	}
-	es.SetFaults(fixtures.Faults{ExpireContextsAfter: 2})
-	if _, err := scanIDs(t, es, "docs", Options{PageSize: 50}); !errors.Is(err, ErrContextExpired) {
-		t.Errorf("expired: got %v, want ErrContextExpired", err)
+	_, err := scanIDs(t, es, "docs", Options{PageSize: 50, Retry: fastRetry})
+	if !errors.Is(err, ErrShardFailure) || !errors.Is(err, retry.ErrBudget) {
+		t.Errorf("persistent shard failure: got %v, want ErrShardFailure past the retry budget", err)
 	}
 	es.SetFaults(fixtures.Faults{})
-	if _, err := scanIDs(t, es, "nope", Options{}); !errors.Is(err, ErrIndexNotFound) {
+	if _, err := scanIDs(t, es, "nope", Options{Retry: fastRetry}); !errors.Is(err, ErrIndexNotFound) {
 		t.Errorf("missing index: got %v, want ErrIndexNotFound", err)
+	}
+}
+
+func TestScanSurvivesShardFailuresAndExpiry(t *testing.T) {
+	es := fixtures.NewES(t)
+	docs := fixtures.Commons(300, 1)
+	if err := es.LoadDocs("docs", docs, 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		f       fixtures.Faults
+		slices  int
+		reopens bool
+	}{
+		{"shard failures on some pages", fixtures.Faults{Seed: 2, ShardFailure: 0.3}, 1, false},
+		{"point in time expires every 2 pages", fixtures.Faults{ExpireContextsAfter: 2}, 1, true},
+		{"expiry, sliced", fixtures.Faults{ExpireContextsAfter: 3}, 3, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			es.SetFaults(tt.f)
+			var reopened atomic.Int64
+			opt := Options{PageSize: 50, Slices: tt.slices, Retry: retry.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond},
+				OnReopen: func(int) { reopened.Add(1) }}
+			got, err := scanIDs(t, es, "docs", opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, id := range got {
+				seen[id] = true
+			}
+			if len(seen) != len(docs) {
+				t.Errorf("scanned %d distinct ids, want %d", len(seen), len(docs))
+			}
+			if tt.reopens != (reopened.Load() > 0) {
+				t.Errorf("reopened %d times, want reopens %v (injected %v)", reopened.Load(), tt.reopens, es.Injected())
+			}
+		})
 	}
 }
 
@@ -88,7 +128,7 @@ func TestScanRetriesTransientErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	es.SetFaults(fixtures.Faults{Seed: 3, Reject429: 0.3, Unavailable503: 0.2, Endpoints: []string{"search"}})
-	got, err := scanIDs(t, es, "docs", Options{PageSize: 40, MaxAttempts: 20, Backoff: 1})
+	got, err := scanIDs(t, es, "docs", Options{PageSize: 40, Retry: retry.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

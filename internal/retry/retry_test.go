@@ -1,0 +1,165 @@
+package retry
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeClock advances when slept on, so a five-minute budget takes no time.
+type fakeClock struct {
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func newFake() *fakeClock { return &fakeClock{now: time.Date(2021, 12, 2, 10, 0, 0, 0, time.UTC)} }
+
+func TestDelayDoublesUpToCap(t *testing.T) {
+	p := Policy{Base: 100 * time.Millisecond, Cap: time.Second}
+	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	for i, w := range want {
+		if got := p.Delay(i + 1); got != w*time.Millisecond {
+			t.Errorf("Delay(%d) = %s, want %s", i+1, got, w*time.Millisecond)
+		}
+	}
+}
+
+func TestWaitStopsAtBudget(t *testing.T) {
+	clk := newFake()
+	p := Policy{Budget: 10 * time.Second, Base: time.Second, Cap: 4 * time.Second, Jitter: -1, Clock: clk}
+	a := p.Begin()
+	cause := errors.New("503 cluster_block_exception")
+	var err error
+	for range 100 {
+		if err = a.Wait(t.Context(), cause); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrBudget) || !errors.Is(err, cause) {
+		t.Fatalf("Wait = %v, want ErrBudget wrapping the cause", err)
+	}
+	// 1 + 2 + 4 + 3 (cut to the budget's end): one last try at 10s.
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 3 * time.Second}
+	if fmt.Sprint(clk.sleeps) != fmt.Sprint(want) {
+		t.Errorf("slept %v, want %v", clk.sleeps, want)
+	}
+	if a.Retries() != 4 || a.Elapsed() != 10*time.Second {
+		t.Errorf("retries %d elapsed %s, want 4 and 10s", a.Retries(), a.Elapsed())
+	}
+}
+
+func TestJitterStaysInRange(t *testing.T) {
+	for _, r := range []float64{0, 0.5, 0.999} {
+		clk := newFake()
+		p := Policy{Base: time.Second, Cap: time.Second, Jitter: 0.5, Clock: clk, Rand: func() float64 { return r }}
+		if err := p.Begin().Wait(t.Context(), io.EOF); err != nil {
+			t.Fatal(err)
+		}
+		if d := clk.sleeps[0]; d < 500*time.Millisecond || d > time.Second {
+			t.Errorf("rand %g: slept %s, want within [500ms, 1s]", r, d)
+		}
+	}
+}
+
+func TestResetStartsAFreshBudget(t *testing.T) {
+	clk := newFake()
+	p := Policy{Budget: 3 * time.Second, Base: time.Second, Cap: time.Second, Jitter: -1, Clock: clk}
+	a := p.Begin()
+	for i := range 10 {
+		if err := a.Wait(t.Context(), io.EOF); err != nil {
+			t.Fatalf("wait %d: %v: progress after every failure must not spend the budget", i, err)
+		}
+		a.Reset()
+	}
+}
+
+func TestDoRetriesTransientOnly(t *testing.T) {
+	clk := newFake()
+	p := Policy{Budget: time.Minute, Clock: clk}
+	n := 0
+	err := Do(t.Context(), p, func(context.Context) error {
+		n++
+		if n < 4 {
+			return Transient(syscall.ECONNREFUSED)
+		}
+		return nil
+	})
+	if err != nil || n != 4 {
+		t.Fatalf("Do = %v after %d tries, want nil after 4", err, n)
+	}
+	perm := errors.New("400 mapper_parsing_exception")
+	n = 0
+	err = Do(t.Context(), p, func(context.Context) error { n++; return perm })
+	if err != perm || n != 1 {
+		t.Fatalf("Do = %v after %d tries, want the permanent error after 1", err, n)
+	}
+	n = 0
+	err = Do(t.Context(), p, func(context.Context) error { n++; return Transient(io.ErrUnexpectedEOF) })
+	if !errors.Is(err, ErrBudget) || !errors.Is(err, io.ErrUnexpectedEOF) || !IsTransient(err) {
+		t.Fatalf("Do = %v, want ErrBudget wrapping the cut connection, still transient", err)
+	}
+}
+
+func TestDoHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	n := 0
+	err := Do(ctx, Policy{Clock: newFake()}, func(context.Context) error {
+		n++
+		cancel()
+		return Transient(io.EOF)
+	})
+	if !errors.Is(err, context.Canceled) || n != 1 {
+		t.Fatalf("Do = %v after %d tries, want context.Canceled after 1", err, n)
+	}
+}
+
+func TestTransport(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{syscall.ECONNREFUSED, true},
+		{io.ErrUnexpectedEOF, true},
+		{fmt.Errorf("dial: %w", syscall.ECONNRESET), true},
+		{context.DeadlineExceeded, true},
+		{context.Canceled, false},
+		{fmt.Errorf("tls: %w", x509.UnknownAuthorityError{}), false},
+		{nil, false},
+	} {
+		if got := Transport(tt.err); got != tt.want {
+			t.Errorf("Transport(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := (Policy{}).Validate(); err != nil {
+		t.Errorf("zero policy: %v", err)
+	}
+	err := Policy{Budget: -1, Base: 2 * time.Second, Cap: time.Second, Jitter: 2}.Validate()
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Validate = %v, want ErrInvalid", err)
+	}
+	for _, s := range []string{"budget", "cap", "jitter"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("Validate = %v, want it to name %s", err, s)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package promote_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/promote"
+)
+
+// TestPromoteRightAfterTheRunCatchesUpNothing: with no write since the
+// run, the fresh two-sided diff agrees line by line with the reviewed
+// three-sided one, so the catch-up has nothing to do.
+func TestPromoteRightAfterTheRunCatchesUpNothing(t *testing.T) {
+	rv := newReviewed(t, 150)
+	rec, err := rv.promoter(t, promote.Options{DryRun: true}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rec.CatchUp
+	if rec.State != promote.StateDryRun || c == nil || c.New+c.Changed+c.Deleted+c.Superseded+c.KeptRecovered != 0 {
+		t.Fatalf("dry run: state %s, catch-up %+v, want nothing to catch up", rec.State, c)
+	}
+	if c.Reviewed == 0 || c.Fresh == 0 {
+		t.Fatalf("catch-up compared %d reviewed and %d fresh lines: the loss scenario has differences", c.Reviewed, c.Fresh)
+	}
+	if rv.record(t) != nil {
+		t.Fatal("a dry run wrote promote.json")
+	}
+}
+
+// liveWrites writes to the original after the run: two new documents
+// through the alias, one edit, one deletion. It returns the ids.
+func liveWrites(t *testing.T, rv *reviewed) (added []string, edited, deleted string) {
+	t.Helper()
+	var keep []string
+	for _, d := range rv.sc.Original {
+		if _, stripped := rv.sc.Stripped[d.ID]; !stripped {
+			keep = append(keep, d.ID)
+		}
+	}
+	added = []string{"live-a", "live-b"}
+	for _, id := range added {
+		putDoc(t, rv.es, "docs", id, `{"title":"`+id+`"}`)
+	}
+	edited, deleted = keep[0], keep[1]
+	putDoc(t, rv.es, "documents", edited, `{"title":"edited live"}`)
+	do(t, rv.es, esapi.DeleteRequest{Index: "documents", DocumentID: deleted, Refresh: "true"})
+	return added, edited, deleted
+}
+
+// TestPromoteInterruptedAtEachStep: an interruption at each step leaves
+// the alias on exactly one index and the original unblocked, and a rerun
+// finishes the job.
+func TestPromoteInterruptedAtEachStep(t *testing.T) {
+	for _, step := range []string{"checked", "frozen", "catch-up-batch", "caught-up", "switched"} {
+		t.Run(step, func(t *testing.T) {
+			rv := newReviewed(t, 100)
+			added, edited, deleted := liveWrites(t, rv)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			opt := promote.Options{Freeze: true, BatchDocs: 2, Operator: "tester"}
+			p := rv.promoter(t, opt)
+			reached := false
+			promote.SetStepHook(p, func(s string) {
+				if s == step {
+					reached = true
+					cancel()
+				}
+			})
+			_, err := p.Run(ctx)
+			if !reached {
+				t.Fatalf("step %s never reached (error %v)", step, err)
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted run: %v, want context.Canceled", err)
+			}
+			if got := aliasIndexes(t, rv.es, "docs"); len(got) != 1 {
+				t.Fatalf("after an interruption at %s the alias points at %v, want one index", step, got)
+			}
+			if code, b := status(t, rv.es, esapi.IndexRequest{Index: "documents", DocumentID: "probe", Body: strings.NewReader(`{}`)}); code >= 300 {
+				t.Fatalf("after an interruption at %s the original refuses writes: %d %s", step, code, b)
+			}
+			do(t, rv.es, esapi.DeleteRequest{Index: "documents", DocumentID: "probe", Refresh: "true"})
+			rec := rv.record(t)
+			switch {
+			case rec == nil || rec.State == promote.StatePromoted:
+				t.Fatalf("record after the interruption: %+v", rec)
+			case step == "checked" && rec.Freeze != nil:
+				t.Fatalf("interrupted before the freeze, the record says %+v", rec.Freeze)
+			case step != "checked" && (rec.Freeze == nil || !rec.Freeze.Set || !rec.Freeze.Removed):
+				t.Fatalf("interrupted at %s, the record says freeze %+v, want set and removed", step, rec.Freeze)
+			}
+
+			rec, err = rv.promoter(t, opt).Run(t.Context())
+			if err != nil {
+				t.Fatalf("rerun: %v", err)
+			}
+			if got := aliasIndexes(t, rv.es, "docs"); !slices.Equal(got, []string{"documents_restored"}) {
+				t.Fatalf("after the rerun the alias points at %v", got)
+			}
+			for _, id := range append(added, edited) {
+				if got, want := source(t, rv.es, "documents_restored", id), source(t, rv.es, "documents", id); got != want || got == "" {
+					t.Errorf("target %s = %q, want the live %q", id, got, want)
+				}
+			}
+			if got := source(t, rv.es, "documents_restored", deleted); got != "" {
+				t.Errorf("target still has %s, deleted live", deleted)
+			}
+			if rec.State != promote.StatePromoted || rec.Attempts != 2 || rec.Who.Operator != "tester" || rec.Switched == nil {
+				t.Errorf("record: state %s, attempts %d, who %+v, switched %v", rec.State, rec.Attempts, rec.Who, rec.Switched)
+			}
+			if step == "switched" && rec.CatchUp == nil {
+				t.Error("the record lost the catch-up counts of the attempt that switched")
+			}
+		})
+	}
+}
+
+// TestPromoteFreezeBlocksOriginalWrites: with Freeze the original refuses
+// writes during the catch-up and takes them again afterwards.
+func TestPromoteFreezeBlocksOriginalWrites(t *testing.T) {
+	rv := newReviewed(t, 80)
+	liveWrites(t, rv)
+	p := rv.promoter(t, promote.Options{Freeze: true})
+	var during int
+	var body []byte
+	promote.SetStepHook(p, func(s string) {
+		if s == "caught-up" {
+			during, body = status(t, rv.es, esapi.IndexRequest{Index: "documents", DocumentID: "during", Body: strings.NewReader(`{}`)})
+		}
+	})
+	rec, err := p.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during != 403 || !strings.Contains(string(body), "cluster_block_exception") {
+		t.Fatalf("a write to the frozen original answered %d %s, want 403 cluster_block_exception", during, body)
+	}
+	if code, b := status(t, rv.es, esapi.IndexRequest{Index: "documents", DocumentID: "after", Body: strings.NewReader(`{}`)}); code >= 300 {
+		t.Fatalf("after promote the original refuses writes: %d %s", code, b)
+	}
+	if f := rec.Freeze; f == nil || !f.Set || !f.Removed || f.AlreadyBlocked {
+		t.Fatalf("freeze record: %+v", f)
+	}
+
+	// Without Freeze nothing touches the original's settings.
+	rv = newReviewed(t, 60)
+	p = rv.promoter(t, promote.Options{})
+	promote.SetStepHook(p, func(s string) {
+		if s == "caught-up" {
+			during, body = status(t, rv.es, esapi.IndexRequest{Index: "documents", DocumentID: "during", Body: strings.NewReader(`{}`)})
+		}
+	})
+	if rec, err = p.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if during >= 300 || rec.Freeze != nil {
+		t.Fatalf("without freeze: write answered %d %s, freeze record %+v", during, body, rec.Freeze)
+	}
+}
+
+// TestRollbackDryRunWritesNothing: a dry rollback counts the target's
+// writes since the switch and moves nothing; the real one moves the alias
+// back, and a second one finds nothing to do.
+func TestRollbackDryRunWritesNothing(t *testing.T) {
+	rv := newReviewed(t, 60)
+	if _, err := rv.promoter(t, promote.Options{}).Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	putDoc(t, rv.es, "docs", "after", `{"title":"through the alias"}`)
+	rec, err := rv.promoter(t, promote.Options{DryRun: true}).Rollback(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != promote.StateDryRun || rec.Rollback == nil || rec.Rollback.LeftBehind.New != 1 {
+		t.Fatalf("dry rollback: %+v", rec.Rollback)
+	}
+	if got := aliasIndexes(t, rv.es, "docs"); !slices.Equal(got, []string{"documents_restored"}) {
+		t.Fatalf("a dry rollback moved the alias: %v", got)
+	}
+	if r := rv.record(t); r.State != promote.StatePromoted {
+		t.Fatalf("a dry rollback rewrote promote.json: %s", r.State)
+	}
+	if rec, err = rv.promoter(t, promote.Options{}).Rollback(t.Context()); err != nil || rec.State != promote.StateRolledBack {
+		t.Fatalf("rollback: %v (%v)", err, rec)
+	}
+	if got := aliasIndexes(t, rv.es, "docs"); !slices.Equal(got, []string{"documents"}) {
+		t.Fatalf("after rollback the alias points at %v", got)
+	}
+	// Again: nothing left to do.
+	if rec, err = rv.promoter(t, promote.Options{}).Rollback(t.Context()); err != nil || rec.State != promote.StateRolledBack {
+		t.Fatalf("second rollback: %v (%v)", err, rec)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	err := promote.Options{Accept: []string{"incomplete", "overwritten"}, Aliases: []string{"Docs", "a*"}, BatchDocs: 20000}.Validate()
+	for _, want := range []string{"accept: must list", "(got incomplete)", `(got "Docs")`, `(got "a*")`, "batch docs"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v, want %q", err, want)
+		}
+	}
+	if err := promote.NewOptions().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
