@@ -6,6 +6,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // Throttle protects the target cluster from the restore: a rate limit on
@@ -22,8 +24,9 @@ type Throttle struct {
 	rate    float64 // documents per second, 0 = no limit
 	workers int
 
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
+	// clock is the retries' clock (internal/retry): real, or a fake in
+	// tests.
+	clock retry.Clock
 
 	mu   sync.Mutex
 	wake chan struct{} // closed and replaced when a slot frees
@@ -100,21 +103,7 @@ func NewThrottle(maxDocsPerSecond float64, workers int) *Throttle {
 	return &Throttle{
 		rate: max(maxDocsPerSecond, 0), workers: workers, limit: float64(workers),
 		minLimit: workers, maxLimit: workers,
-		now: time.Now, sleep: sleepCtx, wake: make(chan struct{}),
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+		clock: retry.Policy{}.WithDefaults().Clock, wake: make(chan struct{}),
 	}
 }
 
@@ -144,7 +133,7 @@ func (t *Throttle) begin(ctx context.Context, docs int) (func(status int, body [
 	if t == nil {
 		return func(int, []byte, error) {}, nil
 	}
-	start := t.now()
+	start := t.clock.Now()
 	for {
 		t.mu.Lock()
 		if t.inFlight < int(t.limit) {
@@ -161,7 +150,7 @@ func (t *Throttle) begin(ctx context.Context, docs int) (func(status int, body [
 	t.inFlight++
 	var wait time.Duration
 	if t.rate > 0 {
-		now := t.now()
+		now := t.clock.Now()
 		at := t.next
 		// A worker that wakes late (timers, a busy machine) may use the
 		// time it lost, up to rateSlack; starting from now instead would
@@ -176,11 +165,11 @@ func (t *Throttle) begin(ctx context.Context, docs int) (func(status int, body [
 		wait = at.Sub(now)
 	}
 	t.mu.Unlock()
-	if err := t.sleep(ctx, wait); err != nil {
+	if err := t.clock.Sleep(ctx, wait); err != nil {
 		t.release(0, false, false, time.Time{})
 		return nil, err
 	}
-	sent := t.now()
+	sent := t.clock.Now()
 	t.mu.Lock()
 	t.waited += sent.Sub(start)
 	if t.first.IsZero() {
@@ -190,7 +179,7 @@ func (t *Throttle) begin(ctx context.Context, docs int) (func(status int, body [
 	t.requests++
 	t.mu.Unlock()
 	return func(status int, body []byte, err error) {
-		t.release(t.now().Sub(sent), err == nil, pushback(status, body), sent)
+		t.release(t.clock.Now().Sub(sent), err == nil, pushback(status, body), sent)
 	}, nil
 }
 
@@ -217,7 +206,7 @@ func (t *Throttle) release(latency time.Duration, answered, throttled bool, sent
 	if !answered {
 		return
 	}
-	now := t.now()
+	now := t.clock.Now()
 	t.last = now
 	sec := latency.Seconds()
 	slow := t.baseline > 0 && latency > slowFloor && sec > slowFactor*t.baseline

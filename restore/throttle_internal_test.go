@@ -15,13 +15,13 @@ type fakeClock struct {
 	t  time.Time
 }
 
-func (c *fakeClock) now() time.Time {
+func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *fakeClock) sleep(_ context.Context, d time.Duration) error {
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if d > 0 {
@@ -33,13 +33,13 @@ func (c *fakeClock) sleep(_ context.Context, d time.Duration) error {
 func fakeThrottle(rate float64, workers int) (*Throttle, *fakeClock) {
 	c := &fakeClock{t: time.Date(2021, 12, 2, 0, 0, 0, 0, time.UTC)}
 	t := NewThrottle(rate, workers)
-	t.now, t.sleep = c.now, c.sleep
+	t.clock = c
 	return t, c
 }
 
 func TestThrottleRate(t *testing.T) {
 	th, clock := fakeThrottle(1000, 4)
-	start := clock.now()
+	start := clock.Now()
 	for range 100 {
 		done, err := th.begin(t.Context(), 100)
 		if err != nil {
@@ -49,7 +49,7 @@ func TestThrottleRate(t *testing.T) {
 	}
 	// 10,000 documents at 1,000/s: the first request goes at once, the
 	// 100th after 99 × 0.1 s.
-	if got, want := clock.now().Sub(start), 9900*time.Millisecond; got != want {
+	if got, want := clock.Now().Sub(start), 9900*time.Millisecond; got != want {
 		t.Errorf("100 requests of 100 documents at 1000/s took %s, want %s", got, want)
 	}
 	if s := th.Stats(); s.Docs != 10000 || s.Requests != 100 {
@@ -59,7 +59,7 @@ func TestThrottleRate(t *testing.T) {
 
 func TestThrottleNoRateNoWait(t *testing.T) {
 	th, clock := fakeThrottle(0, 2)
-	start := clock.now()
+	start := clock.Now()
 	for range 10 {
 		done, err := th.begin(t.Context(), 1000)
 		if err != nil {
@@ -67,8 +67,8 @@ func TestThrottleNoRateNoWait(t *testing.T) {
 		}
 		done(200, nil, nil)
 	}
-	if clock.now() != start {
-		t.Errorf("no rate limit, but the clock moved %s", clock.now().Sub(start))
+	if clock.Now() != start {
+		t.Errorf("no rate limit, but the clock moved %s", clock.Now().Sub(start))
 	}
 	var nilT *Throttle
 	done, err := nilT.begin(t.Context(), 5)
@@ -94,7 +94,7 @@ func TestThrottleAIMD(t *testing.T) {
 		}
 		dones = append(dones, d)
 	}
-	clock.sleep(ctx, 10*time.Millisecond)
+	clock.Sleep(ctx, 10*time.Millisecond)
 	// Eight requests sent together, all answered 429: one cut, not eight.
 	for _, d := range dones {
 		d(429, nil, nil)
@@ -103,9 +103,9 @@ func TestThrottleAIMD(t *testing.T) {
 		t.Fatalf("after one overload: limit %d, backoffs %d; want 4, 1", s.InFlightLimit, s.Backoffs)
 	}
 	// A rejected item in a 200 answer, sent after the cut: another cut.
-	clock.sleep(ctx, time.Millisecond)
+	clock.Sleep(ctx, time.Millisecond)
 	d, _ := th.begin(ctx, 10)
-	clock.sleep(ctx, time.Millisecond)
+	clock.Sleep(ctx, time.Millisecond)
 	d(200, []byte(`{"errors":true,"items":[{"index":{"status":429,"error":{"type":"es_rejected_execution_exception"}}}]}`), nil)
 	if s := th.Stats(); s.InFlightLimit != 2 || s.MinInFlight != 2 {
 		t.Fatalf("after a rejected item: limit %d (min %d), want 2", s.InFlightLimit, s.MinInFlight)
@@ -127,7 +127,7 @@ func TestThrottleAIMD(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		clock.sleep(ctx, 5*time.Millisecond)
+		clock.Sleep(ctx, 5*time.Millisecond)
 		d(200, []byte(`{"errors":false}`), nil)
 		answers++
 		if answers > 1000 {
@@ -150,7 +150,7 @@ func TestThrottleSlowAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		clock.sleep(ctx, latency)
+		clock.Sleep(ctx, latency)
 		d(200, []byte(`{"errors":false}`), nil)
 	}
 	for range 20 {
@@ -218,14 +218,14 @@ func TestThrottleSlack(t *testing.T) {
 		d(200, nil, nil)
 	}
 	send()
-	clock.sleep(ctx, time.Minute) // idle
-	start := clock.now()
+	clock.Sleep(ctx, time.Minute) // idle
+	start := clock.Now()
 	for range 20 {
 		send()
 	}
 	// 20 requests of 10 documents at 100/s is 2 s of sending; the idle
 	// minute buys rateSlack of it, no more.
-	if got, want := clock.now().Sub(start), 2*time.Second-rateSlack-100*time.Millisecond; got != want {
+	if got, want := clock.Now().Sub(start), 2*time.Second-rateSlack-100*time.Millisecond; got != want {
 		t.Errorf("20 requests after an idle minute took %s, want %s", got, want)
 	}
 }
