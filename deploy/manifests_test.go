@@ -48,6 +48,9 @@ var knownEnv = []string{
 	"ESRESTORE_DRAIN_TIMEOUT",
 	"ESRESTORE_ALLOW_EMPTY_SOURCE",
 	"ESRESTORE_KEEP_STAGING",
+	"ESRESTORE_MAX_DOCS_PER_SECOND",
+	"ESRESTORE_NOTIFY",
+	"ESRESTORE_NOTIFY_FILE",
 	"ESRESTORE_IGNORE",
 	"ESRESTORE_OUTPUT",
 	"ESRESTORE_S3_ENDPOINT",
@@ -70,10 +73,10 @@ var knownEnv = []string{
 
 // secretEnv are the secrets esrestore also reads from a file; in the
 // manifests only their _FILE form may appear.
-var secretEnv = []string{"ESRESTORE_ES_PASSWORD", "ESRESTORE_ES_API_KEY", "ESRESTORE_ES_BEARER_TOKEN"}
+var secretEnv = []string{"ESRESTORE_ES_PASSWORD", "ESRESTORE_ES_API_KEY", "ESRESTORE_ES_BEARER_TOKEN", "ESRESTORE_NOTIFY"}
 
 // fileEnv are the variables whose value is the path of a mounted secret file.
-var fileEnv = []string{"ESRESTORE_ES_PASSWORD_FILE", "ESRESTORE_ES_API_KEY_FILE", "ESRESTORE_ES_BEARER_TOKEN_FILE", "ESRESTORE_ES_CA_CERT"}
+var fileEnv = []string{"ESRESTORE_ES_PASSWORD_FILE", "ESRESTORE_ES_API_KEY_FILE", "ESRESTORE_ES_BEARER_TOKEN_FILE", "ESRESTORE_NOTIFY_FILE", "ESRESTORE_ES_CA_CERT"}
 
 // kustomization is the part of kustomize's Kustomization that deploy/ uses;
 // decoded as strictly as the Kubernetes types, so an unsupported field fails.

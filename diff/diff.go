@@ -198,7 +198,7 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 	start := time.Now()
 	log.Info("diff started", "original", s.Original.Name(), "target", sideName(s.Target, ""),
 		"backup", sideName(s.Backup, ""), "workers", d.opt.Workers, "page_size", d.opt.PageSize,
-		"overlay", string(d.opt.Overlay), "ignore", d.opt.Ignore)
+		"overlay", string(d.opt.Overlay), "ignore", append([]string{}, d.opt.Ignore...))
 
 	rep := newSorter(d.opt.MemoryBudget, d.opt.TempDir, "esrestore-diff-report")
 	defer rep.close()

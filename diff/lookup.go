@@ -67,7 +67,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 	if err != nil {
 		return fmt.Errorf("pass 1 (original %q): %w", o.index, err)
 	}
-	log.Info("diff pass done", "pass", 1, "side", "original", "read", origRead.Load(),
+	log.Info("diff original pass done", "pass", 1, "side", "original", "read", origRead.Load(),
 		"in_target", lj.tgtFound.Load(), "in_backup", lj.backFound.Load(), "seconds", time.Since(start).Seconds())
 	if err := checkCount(ctx, o, origRead.Load()); err != nil {
 		return err
@@ -90,7 +90,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 		if err != nil {
 			return fmt.Errorf("pass 2 (target %q): %w", t.index, err)
 		}
-		log.Info("diff pass done", "pass", 2, "side", "target", "read", read.Load(),
+		log.Info("diff target pass done", "pass", 2, "side", "target", "read", read.Load(),
 			"in_original", lj.both.Load(), "lost_in_target", lj.lostInTarget.Load(), "seconds", time.Since(start).Seconds())
 		if err := checkCount(ctx, t, read.Load()); err != nil {
 			return err
@@ -134,7 +134,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 	if err != nil {
 		return fmt.Errorf("pass 3 (backup %q): %w", b.index, err)
 	}
-	log.Info("diff pass done", "pass", 3, "side", "backup", "read", read.Load(),
+	log.Info("diff backup pass done", "pass", 3, "side", "backup", "read", read.Load(),
 		"in_original", lj.backBoth.Load(), "lost", d.live.lost.Load(), "seconds", time.Since(start).Seconds())
 	if err := checkCount(ctx, b, read.Load()); err != nil {
 		return err

@@ -78,13 +78,17 @@ func (d *Differ) mergeJoin(ctx context.Context, s Sides, rep *sorter) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	// Every side's key is always there (-1 for a side the diff lacks):
+	// one message, one schema, whatever the sides.
 	attrs := []any{"seconds", time.Since(start).Seconds()}
 	spills := 0
-	for _, ms := range sides {
+	for role, ms := range sides {
+		n := int64(-1)
 		if ms != nil {
-			attrs = append(attrs, ms.name, ms.n.Load())
+			n = ms.n.Load()
 			spills += ms.s.spills
 		}
+		attrs = append(attrs, [roles]string{"original", "backup", "target"}[role], n)
 	}
 	log.Info("diff sides sorted", append(attrs, "spilled_runs", spills)...)
 	for _, ms := range sides {

@@ -51,6 +51,12 @@ type Summary struct {
 	// there was one, and whether it was deleted.
 	Staging *Staging `json:"staging,omitempty"`
 	Restore *Restore `json:"restore,omitempty"`
+	// Throttle is the load the restore put on the cluster: the limit, the
+	// effective rate and how often it backed off.
+	Throttle *Throttle `json:"throttle,omitempty"`
+	// Notify says whether the --notify webhook took the start and end
+	// messages (never the URL: it is a secret).
+	Notify *Notify `json:"notify,omitempty"`
 	// Outcome is original → target: what an alias switch does.
 	Outcome *diff.Outcome `json:"outcome,omitempty"`
 	// Loss is original vs backup (the source), when there is a backup.
@@ -105,6 +111,37 @@ type Reason struct {
 	Kind  string `json:"kind"`
 	Count int64  `json:"count"`
 	Text  string `json:"text"`
+}
+
+// Throttle is the restore's rate limiting and adaptive back-off.
+type Throttle struct {
+	// MaxDocsPerSecond is --max-docs-per-second, 0 for no limit.
+	MaxDocsPerSecond float64 `json:"max_docs_per_second"`
+	// DocsPerSecond is the documents sent per second over the load.
+	DocsPerSecond float64 `json:"docs_per_second"`
+	// RequestsPerSecond is the _bulk requests per second over the load.
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	// Workers is the most requests in flight allowed (--workers).
+	Workers int `json:"workers"`
+	// MinInFlight and MaxInFlight bound the in-flight limit the back-off
+	// chose; FinalInFlight is the limit at the end.
+	MinInFlight   int `json:"min_in_flight"`
+	MaxInFlight   int `json:"max_in_flight"`
+	FinalInFlight int `json:"final_in_flight"`
+	// Backoffs counts the times the limit was cut: a 429, a rejected item
+	// or a slow request.
+	Backoffs int64 `json:"backoffs"`
+	// WaitedSeconds is the time workers spent waiting for the rate limit.
+	WaitedSeconds float64 `json:"waited_seconds"`
+}
+
+// Notify is what became of the --notify messages.
+type Notify struct {
+	// Started and Finished: the webhook answered 2xx to that message.
+	Started  bool `json:"started"`
+	Finished bool `json:"finished"`
+	// Error is the last failed post, the URL left out.
+	Error string `json:"error,omitempty"`
 }
 
 // Staging is a snapshot's temporary index.

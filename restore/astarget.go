@@ -292,7 +292,7 @@ func (r *Restorer) trySnapshotTarget(ctx context.Context, p *plan, src Source) (
 	r.setLoad(LoadSnapshot, "the snapshot's settings and mapping are compatible with the original's")
 	// Every way of loading starts with a "loading" record, so that a log
 	// reader (and the kill test) can tell the restore's work has begun.
-	r.log.Info("loading", "from", src.Name(), "how", "snapshot restored as the target", "index", s.index, "target", r.opt.Target)
+	r.log.Info("loading", "from", src.Name(), "how", "snapshot restored as the target", "op_type", "", "target", r.opt.Target)
 	if err := r.restoreAsTarget(ctx, s, snap, p, src); err != nil {
 		return false, err
 	}

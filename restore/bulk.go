@@ -287,7 +287,12 @@ func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
 			return err
 		}
 		u.sends++
+		done, err := r.opt.Throttle.begin(ctx, len(u.items))
+		if err != nil {
+			return err
+		}
 		status, body, err := r.bulk(ctx, b.bodyOf(u.items))
+		done(status, body, err)
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err() // interrupted: the items stay pending
 		}

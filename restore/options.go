@@ -81,6 +81,10 @@ type Options struct {
 
 	// Workers is the number of _bulk requests in flight. Default 4.
 	Workers int
+	// Throttle, when set, rate-limits the _bulk requests of every worker
+	// and lowers the requests in flight below Workers while Elasticsearch
+	// pushes back (see NewThrottle). Nil: no limit but Workers.
+	Throttle *Throttle
 	// BatchBytes bounds the body of one _bulk request. A document larger
 	// than that goes alone in its request. Default 5 MiB.
 	BatchBytes int

@@ -26,7 +26,7 @@ import (
 func (r *Restorer) reconcilePass(ctx context.Context, p *plan) error {
 	ps := &pass{name: "original:" + r.opt.Original, op: "index"}
 	src := &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned}
-	r.log.Info("loading", "from", ps.name, "how", "reconcile: only what differs written", "prefer", r.opt.Prefer, "target", r.opt.Target)
+	r.log.Info("loading", "from", ps.name, "how", "reconcile: only what differs written", "op_type", ps.op, "target", r.opt.Target)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opt.Workers)
 	b := &batcher{r: r, p: ps, g: g, ctx: gctx}

@@ -424,7 +424,7 @@ func (r *Restorer) loadPasses(ctx context.Context, p *plan, src Source) error {
 		passes = []*pass{orig, source}
 	}
 	for _, ps := range passes {
-		r.log.Info("loading", "from", ps.name, "op_type", ps.op, "target", r.opt.Target)
+		r.log.Info("loading", "from", ps.name, "how", "pass: the whole side written", "op_type", ps.op, "target", r.opt.Target)
 		if err := r.loadPass(ctx, ps); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("restore into %q interrupted while reading %s: %w", r.opt.Target, ps.name, context.Cause(ctx))

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // fileDest writes under a directory. Content info is not stored: the file
@@ -32,12 +34,35 @@ func (d *fileDest) URL(key string) string {
 	return Location{Scheme: SchemeFile, Path: d.path(key), fileURL: d.loc.fileURL}.String()
 }
 
-// Preflight implements Destination: create dir, write and remove a marker.
-func (d *fileDest) Preflight(ctx context.Context, dir string) error {
+// Preflight implements Destination: create dir, write and remove a
+// marker, and remove the directories it created, so that a check (or a
+// failed one) leaves nothing behind; the report's objects create them
+// again.
+func (d *fileDest) Preflight(ctx context.Context, dir string) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("preflight %s: %w", d.URL(dir), err)
 	}
 	p := d.path(dir)
+	var created []string // deepest first
+	for q := filepath.Clean(p); ; q = filepath.Dir(q) {
+		if _, serr := os.Lstat(q); serr == nil || filepath.Dir(q) == q {
+			break
+		}
+		created = append(created, q)
+	}
+	defer func() {
+		for _, c := range created {
+			// Only an empty directory goes: one another writer filled
+			// meanwhile stays.
+			if rerr := os.Remove(c); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+				var pe *fs.PathError
+				if errors.As(rerr, &pe) && errors.Is(pe.Err, syscall.ENOTEMPTY) {
+					continue
+				}
+				err = fmt.Errorf("preflight: %w", rerr)
+			}
+		}
+	}()
 	if err := os.MkdirAll(p, 0o755); err != nil {
 		return fmt.Errorf("preflight: %w", err) // "mkdir PATH: not a directory"
 	}

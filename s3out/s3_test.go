@@ -341,9 +341,20 @@ func TestFilePreflight(t *testing.T) {
 	if err := d.Preflight(t.Context(), "docs/run1"); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
-	entries, err := os.ReadDir(filepath.Join(root, "out", "docs", "run1"))
-	if err != nil || len(entries) != 0 {
-		t.Errorf("got %v entries (%v), want an empty directory", entries, err)
+	// The marker is gone, and so are the directories made for it: a
+	// check leaves nothing behind.
+	if entries, err := os.ReadDir(root); err != nil || len(entries) != 0 {
+		t.Errorf("after preflight %s holds %v (%v), want nothing", root, entries, err)
+	}
+	// A directory that was there stays.
+	if err := os.MkdirAll(filepath.Join(root, "out", "docs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Preflight(t.Context(), "docs/run1"); err != nil {
+		t.Fatalf("preflight: %v", err)
+	}
+	if entries, err := os.ReadDir(filepath.Join(root, "out", "docs")); err != nil || len(entries) != 0 {
+		t.Errorf("after preflight docs/ holds %v (%v), want it empty and present", entries, err)
 	}
 	// The output is valid at Open but a file takes the report's place.
 	if err := os.WriteFile(filepath.Join(root, "out", "other"), nil, 0o644); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,8 +22,27 @@ the target absent (or this run's) and distinct from the original and its aliases
 the source present, and the output writable (a marker object put and deleted).
 Exits 0 when every check passes, 2 otherwise.`
 
+// checkFlags are the flags check reads: the guard rails' inputs, not the
+// load tuning, the diff or the run's policies.
+func checkFlags() [][]flagDef {
+	pick := func(g []flagDef, names ...string) []flagDef {
+		var out []flagDef
+		for _, f := range g {
+			if slices.Contains(names, f.name) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	// --ignore and the mode are compared with a resumed target's _meta;
+	// --retry-for bounds the guard rails' retries.
+	return [][]flagDef{esFlags, pick(restoreFlags, "original", "source", "target", "mode", "prefer", "retry-for", "allow-empty-source"),
+		diffFlags, outputFlags,
+		pick(jobFlags, "environment", "run-id"), pick(logFlags, "log-format", "log-level")}
+}
+
 func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
-	fs, fv := newFlagSet("check", checkHelp, env, esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
+	fs, fv := newFlagSet("check", checkHelp, env, checkFlags()...)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +61,39 @@ func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if _, _, err := j.checkRestore(ctx); err != nil {
 		return err
 	}
-	j.log.Info("every check passed", "environment", j.summary.Environment, "original", cfg.Original, "target", cfg.Target)
-	fmt.Fprintf(env.Stdout, "ok: %s → %s in %s, report to %s\n", cfg.Original, cfg.Target, j.summary.Environment, j.report.URL(""))
+	next := nextRunCommand(fv, cfg.RunID)
+	j.log.Info("every check passed", "original", cfg.Original, "target", cfg.Target, "source", redactURL(cfg.Source),
+		"report", j.report.URL(""), "next", next)
+	fmt.Fprintf(env.Stdout, "ok: %s → %s in %s, report to %s\nrun id %s; to run with it:\n  %s\n",
+		cfg.Original, cfg.Target, j.summary.Environment, j.report.URL(""), cfg.RunID, next)
 	return nil
+}
+
+// nextRunCommand is the run command line a passed check vouches for: the
+// flags given on the command line (secrets as their environment
+// variables, never their values) and the run id whose report path was
+// checked. Values from the environment come from it again.
+func nextRunCommand(fv *flagValues, runID string) string {
+	parts := []string{"esrestore", "run"}
+	for _, n := range fv.order {
+		rv := fv.get(n)
+		if !rv.set || !strings.HasPrefix(rv.origin, "--") || n == "run-id" {
+			continue
+		}
+		if fv.defs[n].secret {
+			parts = append(parts, "--"+n, `"$`+envName(n)+`"`)
+			continue
+		}
+		// A URL's user:password@ stays out of stdout too.
+		parts = append(parts, "--"+n, shellQuote(redactURL(rv.value)))
+	}
+	return strings.Join(append(parts, "--run-id", shellQuote(runID)), " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

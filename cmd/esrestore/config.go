@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -58,6 +60,7 @@ var (
 		{name: "drain-timeout", def: "60s", usage: "after SIGTERM/SIGINT, how long in-flight requests may finish before failures and summary are written (0s..10m)"},
 		{name: "allow-empty-source", def: "false", usage: "restore a source that holds no document (refused by default: usually a wrong path)", isBool: true},
 		{name: "keep-staging", def: "false", usage: "keep the staging index a snapshot source is restored into", isBool: true},
+		{name: "max-docs-per-second", def: "0", usage: "documents per second the restore may write, across all workers (0 = no limit); requests in flight also halve on 429s and slow bulks, and recover slowly"},
 	}
 	diffFlags = []flagDef{
 		{name: "ignore", usage: "JSON Pointers the diff ignores, comma-separated; * matches one segment (/modified,/tags/*/id)"},
@@ -73,6 +76,7 @@ var (
 		{name: "environment", usage: "environment name shown in logs and the summary, e.g. prod (required)"},
 		{name: "run-id", usage: "run id; a rerun with the same id resumes into the same target (default: UTC time + random suffix)"},
 		{name: "dry-run", def: "false", usage: "write nothing to Elasticsearch: diff the original against what the target would be, report locally", isBool: true},
+		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true},
 		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)"},
 		{name: "rerun", def: "false", usage: "run again a run id whose report is complete, writing a new report beside the old one", isBool: true},
 	}
@@ -125,7 +129,7 @@ func (s *stringValue) IsBoolFlag() bool { return s.isBool }
 // defaulting to the environment.
 func newFlagSet(name, summary string, env *Env, groups ...[]flagDef) (*flag.FlagSet, *flagValues) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs.SetOutput(io.Discard)
 	fv := &flagValues{readFileFn: env.ReadFile, defs: map[string]flagDef{}, values: map[string]*rawValue{}}
 	for _, g := range groups {
 		for _, d := range g {
@@ -188,7 +192,7 @@ func (fv *flagValues) origin(name string) string {
 }
 
 func printUsage(env *Env, fs *flag.FlagSet, name, summary string, fv *flagValues) {
-	w := env.Stderr
+	w := env.Stdout
 	fmt.Fprintf(w, "Usage: esrestore %s [flags]\n\n%s\n\nFlags (each also from its environment variable; the command line wins):\n", name, summary)
 	for _, n := range fv.order {
 		d := fv.defs[n]
@@ -227,6 +231,10 @@ type Config struct {
 	AllowEmpty  bool
 	Rerun       bool
 	KeepStaging bool
+	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
+	MaxDocsPerSecond float64
+	// Notify is the webhook URL (a secret), "" for none.
+	Notify      string
 	Ignore      []string
 	Output      string
 	S3Endpoint  string
@@ -551,26 +559,47 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		if c.Mode == "source" && fv.get("prefer").set {
 			errs = append(errs, fv.bad("prefer", "only applies to --mode merge"))
 		}
-		c.Strategy = fv.oneOf("strategy", []string{"reconcile", "passes"}, &errs)
-		if c.Strategy == "passes" && c.Prefer == "fill" {
-			errs = append(errs, fv.bad("strategy", "passes cannot merge fields: --prefer fill needs reconcile"))
+		// check takes --prefer but not how the load goes.
+		if has("strategy") {
+			c.Strategy = fv.oneOf("strategy", []string{"reconcile", "passes"}, &errs)
+			if c.Strategy == "passes" && c.Prefer == "fill" {
+				errs = append(errs, fv.bad("strategy", "passes cannot merge fields: --prefer fill needs reconcile"))
+			}
 		}
-		c.FillNull = fv.boolean("fill-null", &errs)
-		if c.FillNull && c.Prefer != "fill" {
-			errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
+		if has("fill-null") {
+			c.FillNull = fv.boolean("fill-null", &errs)
+			if c.FillNull && c.Prefer != "fill" {
+				errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
+			}
 		}
+	}
+	// check reads these, but no load tuning: its help lists only what it
+	// reads.
+	if has("retry-for") {
+		c.RetryFor = fv.durationIn("retry-for", time.Second, 24*time.Hour, &errs)
+	}
+	if has("allow-empty-source") {
+		c.AllowEmpty = fv.boolean("allow-empty-source", &errs)
+	}
+	if has("batch-size") {
 		c.Workers = fv.intIn("workers", 1, 256, &errs)
 		c.BatchSize = fv.intIn("batch-size", 1, 100000, &errs)
-		c.RetryFor = fv.durationIn("retry-for", time.Second, 24*time.Hour, &errs)
 		c.BulkTimeout = fv.durationIn("bulk-timeout", time.Second, time.Hour, &errs)
 		c.Drain = fv.durationIn("drain-timeout", 0, 10*time.Minute, &errs)
-		c.AllowEmpty = fv.boolean("allow-empty-source", &errs)
 		if n, err := parseSize(fv.str("batch-bytes")); err != nil || n < 64<<10 || n > 512<<20 {
 			errs = append(errs, fv.bad("batch-bytes", "must be a size between 64KiB and 512MiB, e.g. 5MiB"))
 		} else {
 			c.BatchBytes = n
 		}
 		c.KeepStaging = fv.boolean("keep-staging", &errs)
+		if has("max-docs-per-second") {
+			n, err := strconv.ParseFloat(fv.str("max-docs-per-second"), 64)
+			if err != nil || n < 0 || n > 10_000_000 || math.IsNaN(n) {
+				errs = append(errs, fv.bad("max-docs-per-second", "must be a number of documents per second, 0..10000000 (0 = no limit)"))
+			} else {
+				c.MaxDocsPerSecond = n
+			}
+		}
 	} else if has("workers") {
 		c.Workers = fv.intIn("workers", 1, 256, &errs)
 	}
@@ -615,6 +644,14 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			errs = append(errs, fv.bad("run-id", "must be letters, digits, ., _ or - (at most 64)"))
 		}
 		c.DryRun = fv.boolean("dry-run", &errs)
+		if has("notify") {
+			c.Notify = fv.get("notify").value
+			if c.Notify != "" {
+				if u, err := url.Parse(strings.TrimSpace(c.Notify)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					errs = append(errs, fv.bad("notify", "must be an http(s) webhook URL"))
+				}
+			}
+		}
 		c.Rerun = fv.boolean("rerun", &errs)
 		for _, f := range splitList(fv.str("fail-on")) {
 			switch {
@@ -629,14 +666,16 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if has("log-format") {
 		c.LogFormat = fv.oneOf("log-format", []string{"auto", "text", "json"}, &errs)
 		c.LogLevel = fv.oneOf("log-level", []string{"debug", "info", "warn", "error"}, &errs)
-		d, err := time.ParseDuration(fv.str("progress"))
-		if fv.str("progress") == "0" {
-			d, err = 0, nil
+		if has("progress") {
+			d, err := time.ParseDuration(fv.str("progress"))
+			if fv.str("progress") == "0" {
+				d, err = 0, nil
+			}
+			if err != nil || d < 0 {
+				errs = append(errs, fv.bad("progress", "must be a duration such as 30s, or 0 to turn progress off"))
+			}
+			c.Progress = d
 		}
-		if err != nil || d < 0 {
-			errs = append(errs, fv.bad("progress", "must be a duration such as 30s, or 0 to turn progress off"))
-		}
-		c.Progress = d
 	}
 	if len(errs) > 0 {
 		return c, usageError(fmt.Errorf("invalid configuration:\n%w", sortedErrors(errs)))

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +211,26 @@ func TestDefaultTargetFollowsRunID(t *testing.T) {
 	// the run's target.
 	if c.Target != "documents_restored_20211201" {
 		t.Errorf("target %q, want the run id's date", c.Target)
+	}
+}
+
+// TestS3ErrorsNameFlags: s3out's errors name its options; the operator
+// reads the flags that set them.
+func TestS3ErrorsNameFlags(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_PROFILE", "")
+	empty := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(empty, nil, 0o600)
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+	c := newCLI(t)
+	c.vars["ESRESTORE_LOG_FORMAT"] = "text"
+	code := c.run(t.Context(), "check", "--es-url", "http://127.0.0.1:1", "--original", "documents", "--source", "index:backup",
+		"--environment", "prod", "--output", "s3://bucket/prefix")
+	want := `--output: --s3-region: required for s3 without an endpoint: set AWS_REGION, a profile's region or --s3-region (got "")`
+	if code != exitUsage || !strings.Contains(c.stderr.String(), want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant %q", code, c.stderr.String(), want)
 	}
 }

@@ -84,7 +84,7 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	rfs, rfv := newFlagSet("run", runHelp, &Env{Getenv: func(string) string { return "" }, ReadFile: env.ReadFile, Stderr: env.Stderr},
 		esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
-	if err := rfs.Parse(runArgs); err != nil {
+	if err := parseFlags(rfs, runArgs); err != nil {
 		return err
 	}
 	cfg, err := rfv.build(time.Now(), "es-url", "original", "source", "environment")

@@ -59,6 +59,7 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
+	j.notifyStart(ctx)
 	err = j.diffPhase(ctx, diff.Sides{Original: j.side(cfg.Original), Target: j.side(restored)}, diff.OverlayNone)
 	return j.end(ctx, err)
 }
@@ -71,7 +72,7 @@ func diffJobFlags() []flagDef {
 		case "environment":
 			f.usage = "environment name shown in logs and the summary (default local)"
 			out = append(out, f)
-		case "run-id":
+		case "run-id", "notify":
 			out = append(out, f)
 		case "fail-on":
 			f.def = "removed,overwritten"

@@ -92,16 +92,16 @@ func TestESAuthAndTLSFlags(t *testing.T) {
 
 	// Without the CA the certificate is refused; the server name checked
 	// is the one given.
-	if code := c.run(t.Context(), replaceArg(base, "--es-ca-cert", "")...); code != exitUsage || !strings.Contains(c.stderr.String(), "certificate") {
+	if code := c.run(t.Context(), replaceArg(base, "--es-ca-cert", "")...); code != exitUsage || !strings.Contains(c.text(), "certificate") {
 		t.Errorf("no CA: exit %d\n%s", code, c.stderr.String())
 	}
 	if code := c.run(t.Context(), append(base, "--es-tls-server-name", "example.com")...); code != exitOK {
 		t.Errorf("server name example.com (in the test certificate): exit %d\n%s", code, c.stderr.String())
 	}
-	if code := c.run(t.Context(), append(base, "--es-tls-server-name", "elsewhere.internal")...); code != exitUsage || !strings.Contains(c.stderr.String(), "elsewhere.internal") {
+	if code := c.run(t.Context(), append(base, "--es-tls-server-name", "elsewhere.internal")...); code != exitUsage || !strings.Contains(c.text(), "elsewhere.internal") {
 		t.Errorf("wrong server name: exit %d\n%s", code, c.stderr.String())
 	}
-	if code := c.run(t.Context(), replaceArg(base, "--es-ca-cert", "/nope.pem")...); code != exitUsage || !strings.Contains(c.stderr.String(), `--es-ca-cert: cannot read the CA file`) {
+	if code := c.run(t.Context(), replaceArg(base, "--es-ca-cert", "/nope.pem")...); code != exitUsage || !strings.Contains(c.text(), `--es-ca-cert: cannot read the CA file`) {
 		t.Errorf("missing CA file: exit %d\n%s", code, c.stderr.String())
 	}
 }

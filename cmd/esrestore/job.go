@@ -14,6 +14,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/report/page"
 	"github.com/esrestore/esrestore/restore"
@@ -37,6 +38,7 @@ type job struct {
 	cfg   Config
 	env   *Env
 	log   *slog.Logger
+	json  bool // stderr carries JSON records only
 	start time.Time
 	do    phases
 
@@ -45,8 +47,14 @@ type job struct {
 	summary report.Summary
 	s3opt   s3out.Options
 
+	// throttle paces the restore's writes (--max-docs-per-second) and
+	// backs off when the cluster pushes back.
+	throttle *restore.Throttle
+
 	// backup is the diff's view of --source, set by source.
 	backup diff.Side
+	// backupTotal counts the documents of --source, for progress.
+	backupTotal *sideTotal
 	// pages keeps a bounded sample of the diff and failure lines for
 	// report.html.
 	pages *page.Collector
@@ -68,9 +76,26 @@ func summarizeRestore(s restore.Stats) *report.Restore {
 
 func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 	j := &job{cmd: cmd, cfg: cfg, env: env, start: time.Now(), do: do, pages: page.NewCollector(page.Options{})}
-	j.log = newLogger(env, cfg.LogFormat, cfg.LogLevel)
+	j.json = jsonLogs(env, cfg.LogFormat)
+	// Bound once: every record of the job names its run and environment.
+	j.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", cfg.RunID, "environment", strings.ToUpper(cfg.Environment))
+	env.log, env.json = j.log, j.json
 	opts := map[string]any{}
 	for _, kv := range cfg.redacted() {
+		switch v := kv.value.(type) {
+		case string:
+			if v == "" {
+				continue
+			}
+		case int:
+			if v == 0 {
+				continue
+			}
+		case float64:
+			if v == 0 {
+				continue
+			}
+		}
 		opts[kv.key] = kv.value
 	}
 	j.summary = report.Summary{
@@ -89,6 +114,7 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 			j.cfg.Output = filepath.Join(env.WorkDir, defaultOutput)
 		}
 	}
+	j.throttle = restore.NewThrottle(cfg.MaxDocsPerSecond, cfg.Workers)
 	j.s3opt = s3out.Options{Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, SSE: cfg.S3SSE, KMSKeyID: cfg.S3KMSKeyID,
 		MaxObjectSize: 256 << 30, Concurrency: 2}
 	return j
@@ -102,7 +128,7 @@ func (j *job) openReport(ctx context.Context) error {
 		return guardError(fmt.Errorf("--output: %w", err))
 	}
 	if err := j.s3opt.Validate(loc); err != nil {
-		return guardError(fmt.Errorf("--output: %w", err))
+		return guardError(fmt.Errorf("--output: %w", asFlags(err)))
 	}
 	dest, err := s3out.Open(ctx, j.cfg.Output, j.s3opt)
 	if err != nil {
@@ -153,18 +179,12 @@ func (j *job) connect(ctx context.Context) error {
 // verdict and the objects' digests. It runs on a fresh context so an
 // interrupted job still leaves its summary.
 func (j *job) finish(ctx context.Context, err error) error {
-	j.summary.Finished = time.Now().UTC()
-	j.summary.Complete = err == nil
-	if err != nil {
-		j.summary.Error = err.Error()
-	}
-	j.summary.Verdict = report.Judge(&j.summary)
+	j.settle(err)
 	if j.report == nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	j.summary.Location = j.report.URL("")
 	j.listObjects()
 	// The page is for people: written for every run that has a report,
 	// interrupted ones included (it says INCOMPLETE), before the summary
@@ -188,6 +208,20 @@ func (j *job) finish(ctx context.Context, err error) error {
 		fmt.Fprintln(j.env.Stdout, j.report.URL(""))
 	}
 	return err
+}
+
+// settle records how the job ended in the summary: finished, complete
+// only without error, the verdict, the report's location.
+func (j *job) settle(err error) {
+	j.summary.Finished = time.Now().UTC()
+	j.summary.Complete = err == nil
+	if err != nil {
+		j.summary.Error = err.Error()
+	}
+	j.summary.Verdict = report.Judge(&j.summary)
+	if j.report != nil {
+		j.summary.Location = j.report.URL("")
+	}
 }
 
 // listObjects puts the committed objects' digests into the summary.
@@ -273,6 +307,7 @@ func (j *job) source(ctx context.Context) (restore.Source, error) {
 		src := restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID)
 		staging := restore.StagingIndex(j.cfg.RunID)
 		j.backup = diff.IndexSide(j.es, staging)
+		j.backupTotal = indexTotal(j.es, staging)
 		j.summary.Staging = &report.Staging{Index: staging}
 		// The staging index is the diff's backup: the restore must not
 		// delete it, the job does once the diff is done.
@@ -287,6 +322,7 @@ func (j *job) source(ctx context.Context) (restore.Source, error) {
 		return held, nil
 	case "index":
 		j.backup = diff.IndexSide(j.es, spec.index)
+		j.backupTotal = indexTotal(j.es, spec.index)
 		return restore.IndexSource(j.es, spec.index, j.cfg.Workers), nil
 	case "remote":
 		es, err := j.remoteClient(ctx, spec)
@@ -294,6 +330,7 @@ func (j *job) source(ctx context.Context) (restore.Source, error) {
 			return nil, err
 		}
 		j.backup = diff.IndexSide(es, spec.index)
+		j.backupTotal = indexTotal(es, spec.index)
 		return restore.Named(restore.IndexSource(es, spec.index, j.cfg.Workers), spec.url+"/"+spec.index), nil
 	default:
 		rc, err := j.openDump(spec.url)(ctx)
@@ -301,6 +338,7 @@ func (j *job) source(ctx context.Context) (restore.Source, error) {
 			return nil, guardError(err)
 		}
 		j.backup = diff.DumpSide(j.openDump(spec.url), redactURL(spec.url))
+		j.backupTotal = j.nameTotal(spec.url)
 		return &closingSource{Source: restore.NDJSONSource(rc, redactURL(spec.url)), c: rc}, nil
 	}
 }
@@ -350,7 +388,17 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Workers:  j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
 		AllowEmptySource: j.cfg.AllowEmpty, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
-		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log,
+		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle,
+	}
+}
+
+// summarizeThrottle is the summary's account of the load the restore put
+// on the cluster.
+func summarizeThrottle(s restore.ThrottleStats) *report.Throttle {
+	return &report.Throttle{
+		MaxDocsPerSecond: s.MaxDocsPerSecond, DocsPerSecond: s.DocsPerSecond(), RequestsPerSecond: s.RequestsPerSecond(),
+		Workers: s.Workers, MinInFlight: s.MinInFlight, MaxInFlight: s.MaxInFlight, FinalInFlight: s.InFlightLimit,
+		Backoffs: s.Backoffs, WaitedSeconds: s.Waited.Seconds(),
 	}
 }
 
@@ -362,7 +410,11 @@ func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Sour
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := restore.New(j.es, j.restoreOptions(nil))
+	opt := j.restoreOptions(nil)
+	// The restore checks again right before it writes and logs that; this
+	// first pass is the job's "guard rails passed": one record per event.
+	opt.Logger = slog.New(atLeast{h: j.log.Handler(), min: slog.LevelWarn})
+	r, err := restore.New(j.es, opt)
 	if err != nil {
 		return nil, nil, usageError(err)
 	}
@@ -383,13 +435,11 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 		failures.Close() //nolint:errcheck // the options error is what matters
 		return usageError(err)
 	}
-	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
-		s := r.Stats()
-		return progressSnapshot{Phase: "restore", Done: s.Indexed + s.Kept + s.Failed, Read: s.Read, Failed: s.Failed}
-	})
+	prog := startProgress(j.env, j.log, j.cfg.Progress, j.restoreProgress(r))
 	stats, err := r.Run(ctx, src)
 	prog.Stop()
 	j.summary.Restore = summarizeRestore(stats)
+	j.summary.Throttle = summarizeThrottle(j.throttle.Stats())
 	// Closed after an interruption too: the failures recorded so far are
 	// written, and listed only once they are.
 	if cerr := failures.Close(); cerr != nil {
@@ -407,10 +457,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, NullIsMissing: j.cfg.FillNull,
 		Logger: j.log, Retry: j.retryPolicy()}
 	d := diff.New(opt)
-	prog := startProgress(j.env, j.log, j.cfg.Progress, func() progressSnapshot {
-		o := d.Stats().Outcome
-		return progressSnapshot{Phase: "diff", Done: o.Unchanged + o.Recovered + o.Overwritten + o.Added + o.Removed}
-	})
+	prog := startProgress(j.env, j.log, j.cfg.Progress, j.diffProgress(d, sides))
 	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))
 	prog.Stop()
 	if err != nil {
@@ -453,3 +500,129 @@ func (j *job) remoteClient(ctx context.Context, spec sourceSpec) (*elasticsearch
 	}
 	return es, nil
 }
+
+// indexTotal counts an index's documents for progress.
+func indexTotal(es *elasticsearch.Client, index string) *sideTotal {
+	return newSideTotal(func(ctx context.Context) (int64, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return esscan.Count(ctx, es, index)
+	})
+}
+
+// nameTotal counts a side named by an index of --es-url or a dump URL;
+// only local dumps are counted (an S3 dump would be read twice).
+func (j *job) nameTotal(name string) *sideTotal {
+	switch {
+	case !isDumpURL(name):
+		if j.es == nil {
+			return nil
+		}
+		return indexTotal(j.es, name)
+	case strings.HasPrefix(name, "s3://"):
+		return nil
+	}
+	return newSideTotal(countLines(j.openDump(name)))
+}
+
+// progressPart is one side a phase reads, in the order it reads them.
+type progressPart struct {
+	name  string
+	total *sideTotal
+	done  func() int64 // for the diff: this side's own count
+}
+
+// restoreProgress reports the restore side by side: in merge mode it
+// reads the preferred side, then the other, each counted against its own
+// total (Stats.Read counts both, one after the other).
+func (j *job) restoreProgress(r *restore.Restorer) func() progressSnapshot {
+	orig := progressPart{name: "original " + j.cfg.Original, total: j.nameTotal(j.cfg.Original)}
+	src := progressPart{name: "source " + redactURL(j.cfg.Source), total: j.backupTotal}
+	var parts []progressPart
+	switch {
+	case j.cfg.Mode == "source":
+		parts = []progressPart{src}
+	case j.cfg.Prefer == "source":
+		parts = []progressPart{src, orig}
+	default:
+		parts = []progressPart{orig, src}
+	}
+	return func() progressSnapshot {
+		s := r.Stats()
+		return splitRead(parts, s.Read, s.Failed)
+	}
+}
+
+// splitRead gives the documents read to the parts in order, each up to
+// its total: the part under way has the rest.
+func splitRead(parts []progressPart, read, failed int64) progressSnapshot {
+	for i, p := range parts {
+		total := p.total.get()
+		if i == len(parts)-1 || total == 0 || read < total {
+			return progressSnapshot{Phase: "restore", Side: p.name, Part: i + 1, Parts: len(parts),
+				Done: read, Total: total, Failed: failed, ShowFailed: true}
+		}
+		read -= total
+	}
+	return progressSnapshot{Phase: "restore"}
+}
+
+// diffProgress reports the diff's reading side by side, in the order the
+// lookup join reads them: the original, the target, the backup.
+func (j *job) diffProgress(d *diff.Differ, sides diff.Sides) func() progressSnapshot {
+	var parts []progressPart
+	if sides.Original != nil {
+		parts = append(parts, progressPart{name: "original " + sides.Original.Name(), total: j.nameTotal(j.cfg.Original),
+			done: func() int64 { return d.Stats().Outcome.Original }})
+	}
+	if sides.Target != nil {
+		name := j.cfg.Target
+		if j.cmd == "diff" {
+			name = j.summary.Restored
+		}
+		parts = append(parts, progressPart{name: "target " + sides.Target.Name(), total: j.nameTotal(name),
+			done: func() int64 { return d.Stats().Outcome.Target }})
+	}
+	if sides.Backup != nil {
+		parts = append(parts, progressPart{name: "backup " + sides.Backup.Name(), total: j.backupTotal,
+			done: func() int64 {
+				if l := d.Stats().Loss; l != nil {
+					return l.Backup
+				}
+				return 0
+			}})
+	}
+	return func() progressSnapshot {
+		cur := 0
+		for i, p := range parts {
+			if p.done() > 0 {
+				cur = i
+			}
+		}
+		p := parts[cur]
+		return progressSnapshot{Phase: "diff", Side: p.name, Part: cur + 1, Parts: len(parts), Done: p.done(), Total: p.total.get()}
+	}
+}
+
+// s3FlagNames names s3out's options as the flags that set them, so that an
+// error says what the operator can change.
+var s3FlagNames = strings.NewReplacer(
+	"the region option", "--s3-region",
+	"region: ", "--s3-region: ",
+	"kms key id: ", "--s3-kms-key-id: ",
+	"needs sse ", "needs --s3-sse ",
+	"sse: ", "--s3-sse: ",
+	"endpoint: must", "--s3-endpoint: must",
+)
+
+// flagNamed is an error whose text names flags; it still matches what it
+// wraps.
+type flagNamed struct {
+	msg string
+	err error
+}
+
+func (e *flagNamed) Error() string { return e.msg }
+func (e *flagNamed) Unwrap() error { return e.err }
+
+func asFlags(err error) error { return &flagNamed{msg: s3FlagNames.Replace(err.Error()), err: err} }

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"slices"
 	"strings"
+	"time"
 )
 
 // newLogger logs to stderr: text on a terminal, JSON otherwise, unless
-// format says which.
+// format says which. It is the one handler of the process: a job binds
+// run_id and environment on it once (job.log), so every record carries
+// them and no call site repeats them.
 func newLogger(env *Env, format, level string) *slog.Logger {
 	var lv slog.Level
 	switch level {
@@ -17,17 +22,109 @@ func newLogger(env *Env, format, level string) *slog.Logger {
 	case "error":
 		lv = slog.LevelError
 	}
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "json" || format == "auto" && !env.IsTerminal {
-		return slog.New(slog.NewJSONHandler(env.Stderr, opts))
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: secondsAttr}
+	var h slog.Handler
+	if jsonLogs(env, format) {
+		h = slog.NewJSONHandler(env.Stderr, opts)
+	} else {
+		h = slog.NewTextHandler(env.Stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(env.Stderr, opts))
+	return slog.New(&uniqueKeys{h: h})
 }
 
-// logConfig logs the effective configuration once, secrets redacted and
-// the environment in capitals, so the operator sees what the job will do.
+// jsonLogs says whether stderr carries JSON records: --log-format json,
+// or auto where stderr is not a terminal (a pod's log, a pipe).
+func jsonLogs(env *Env, format string) bool {
+	return format == "json" || (format == "auto" || format == "") && !env.IsTerminal
+}
+
+// secondsAttr writes every duration as seconds: a log pipeline that reads
+// "elapsed": 1.5 needs no unit table, and nanoseconds were read as
+// seconds once.
+func secondsAttr(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.Float64(a.Key, a.Value.Duration().Seconds())
+	}
+	return a
+}
+
+// uniqueKeys drops an attribute whose key the record already has (bound
+// with With, or earlier in the same call): slog would write the key twice,
+// which a JSON decoder either rejects or reads as the last value, and
+// which an Elasticsearch ingest pipeline refuses.
+type uniqueKeys struct {
+	h     slog.Handler
+	bound []string
+}
+
+func (u *uniqueKeys) Enabled(ctx context.Context, l slog.Level) bool { return u.h.Enabled(ctx, l) }
+
+func (u *uniqueKeys) Handle(ctx context.Context, r slog.Record) error {
+	seen := slices.Clone(u.bound)
+	dup := false
+	r.Attrs(func(a slog.Attr) bool {
+		if slices.Contains(seen, a.Key) {
+			dup = true
+			return false
+		}
+		seen = append(seen, a.Key)
+		return true
+	})
+	if !dup {
+		return u.h.Handle(ctx, r)
+	}
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	seen = slices.Clone(u.bound)
+	r.Attrs(func(a slog.Attr) bool {
+		if !slices.Contains(seen, a.Key) {
+			seen = append(seen, a.Key)
+			out.AddAttrs(a)
+		}
+		return true
+	})
+	return u.h.Handle(ctx, out)
+}
+
+func (u *uniqueKeys) WithAttrs(attrs []slog.Attr) slog.Handler {
+	bound := slices.Clone(u.bound)
+	var keep []slog.Attr
+	for _, a := range attrs {
+		if !slices.Contains(bound, a.Key) {
+			bound = append(bound, a.Key)
+			keep = append(keep, a)
+		}
+	}
+	return &uniqueKeys{h: u.h.WithAttrs(keep), bound: bound}
+}
+
+func (u *uniqueKeys) WithGroup(name string) slog.Handler {
+	// Keys inside a group cannot clash with those outside it.
+	return &uniqueKeys{h: u.h.WithGroup(name)}
+}
+
+// atLeast passes on the records of min and above only.
+type atLeast struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (a atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= a.min && a.h.Enabled(ctx, l)
+}
+func (a atLeast) Handle(ctx context.Context, r slog.Record) error { return a.h.Handle(ctx, r) }
+func (a atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return atLeast{h: a.h.WithAttrs(attrs), min: a.min}
+}
+func (a atLeast) WithGroup(name string) slog.Handler {
+	return atLeast{h: a.h.WithGroup(name), min: a.min}
+}
+
+// logConfig logs the effective configuration once, secrets redacted, so
+// the operator sees what the job will do. Every key is present in every
+// record (empty when unset): one message, one schema. The environment
+// and run id are on every record already (job.log).
 func logConfig(log *slog.Logger, cmd string, c Config) {
-	attrs := []any{"command", cmd, "environment", strings.ToUpper(c.Environment), "run_id", c.RunID}
+	attrs := []any{"command", cmd}
 	for _, kv := range c.redacted() {
 		attrs = append(attrs, kv.key, kv.value)
 	}
@@ -52,14 +149,14 @@ func (c Config) redacted() []keyValue {
 	if src != "" {
 		src = redactURL(src)
 	}
-	kv := []keyValue{
+	return []keyValue{
 		{"es_url", strings.Join(c.ES.URLs, ",")},
 		{"es_username", c.ES.Username},
 		{"es_password", set(c.ES.Password)},
 		{"es_api_key", set(c.ES.APIKey)},
 		{"es_bearer_token", set(c.ES.BearerToken)},
 		{"es_ca_cert", c.ES.CACert},
-		{"original", c.Original},
+		{"original", redactURL(c.Original)},
 		{"source", src},
 		{"target", c.Target},
 		{"mode", c.Mode},
@@ -70,6 +167,8 @@ func (c Config) redacted() []keyValue {
 		{"retry_for", c.RetryFor.String()},
 		{"bulk_timeout", c.BulkTimeout.String()},
 		{"drain_timeout", c.Drain.String()},
+		{"max_docs_per_second", c.MaxDocsPerSecond},
+		{"notify", set(c.Notify)},
 		{"ignore", strings.Join(c.Ignore, ",")},
 		{"output", redactURL(c.Output)},
 		{"s3_endpoint", c.S3Endpoint},
@@ -77,16 +176,9 @@ func (c Config) redacted() []keyValue {
 		{"s3_sse", c.S3SSE},
 		{"dry_run", c.DryRun},
 		{"fail_on", strings.Join(c.FailOn, ",")},
+		{"progress_seconds", c.Progress.Seconds()},
 	}
-	out := kv[:0]
-	for _, e := range kv {
-		if s, ok := e.value.(string); ok && s == "" {
-			continue
-		}
-		if n, ok := e.value.(int); ok && n == 0 {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
 }
+
+// since is the seconds elapsed since t, for records that time a step.
+func since(t time.Time) float64 { return time.Since(t).Seconds() }

@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -55,6 +57,55 @@ func (c *cli) run(ctx context.Context, args ...string) int {
 		c.t.Logf("esrestore %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, c.stdout.String(), c.stderr.String())
 	}
 	return code
+}
+
+// text is stderr for a person: each JSON record as its message and
+// string values, unescaped, so tests can look for what an error says
+// whatever the log format.
+func (c *cli) text() string {
+	var b strings.Builder
+	for _, line := range strings.Split(c.stderr.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			b.WriteString(line + "\n")
+			continue
+		}
+		b.WriteString(fmt.Sprint(rec["msg"]))
+		keys := make([]string, 0, len(rec))
+		for k := range rec {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if v, ok := rec[k].(string); ok && k != "msg" && k != "time" && k != "level" {
+				b.WriteString(" " + k + ": " + v)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// verdictLine is the verdict the run ended its stderr with: the last
+// line on a terminal, the "line" of the last record in JSON mode; "" when
+// the last line or record is anything else.
+func (c *cli) verdictLine() string {
+	lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n")
+	last := lines[len(lines)-1]
+	var rec struct {
+		Msg  string `json:"msg"`
+		Line string `json:"line"`
+	}
+	if json.Unmarshal([]byte(last), &rec) == nil {
+		if rec.Msg == "verdict" {
+			return rec.Line
+		}
+		return ""
+	}
+	if strings.HasPrefix(last, "verdict ") {
+		return last
+	}
+	return ""
 }
 
 // lossCluster is a fixture cluster with a Commons loss scenario.
@@ -206,7 +257,7 @@ func TestExitCodesEndToEnd(t *testing.T) {
 		}
 		c.vars["ESRESTORE_WORKERS"] = "O"
 		defer delete(c.vars, "ESRESTORE_WORKERS")
-		if code := c.run(t.Context(), runArgs(es, out, "u1")...); code != exitUsage || !strings.Contains(c.stderr.String(), `ESRESTORE_WORKERS: must be 1..256 (got "O")`) {
+		if code := c.run(t.Context(), runArgs(es, out, "u1")...); code != exitUsage || !strings.Contains(c.text(), `ESRESTORE_WORKERS: must be 1..256 (got "O")`) {
 			t.Errorf("bad env: exit %d, stderr %s", code, c.stderr.String())
 		}
 	})
@@ -229,7 +280,7 @@ func TestExitCodesEndToEnd(t *testing.T) {
 					}
 				}
 			}
-			if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.stderr.String(), tt.want) {
+			if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.text(), tt.want) {
 				t.Errorf("%s: exit %d, want 2 with %q in:\n%s", tt.name, code, tt.want, c.stderr.String())
 			}
 		}
@@ -261,8 +312,8 @@ func TestExitCodesEndToEnd(t *testing.T) {
 		if !s.Complete || len(s.Attention) != 1 || !strings.Contains(s.Attention[0], "not recovered") {
 			t.Errorf("fail-on summary: complete %v attention %v", s.Complete, s.Attention)
 		}
-		if lines := strings.Split(strings.TrimSpace(c.stderr.String()), "\n"); !strings.HasPrefix(lines[len(lines)-1], "verdict review: ") {
-			t.Errorf("last stderr line %q, want the verdict", lines[len(lines)-1])
+		if v := c.verdictLine(); !strings.HasPrefix(v, "verdict review: ") {
+			t.Errorf("stderr does not end with the verdict:\n%s", c.stderr.String())
 		}
 		if code := c.run(t.Context(), runArgs(es, out, "f2", "--target", "documents_f2", "--mode", "source", "--fail-on", "none")...); code != exitOK {
 			t.Errorf("fail-on none: exit %d", code)
@@ -365,27 +416,61 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if l := s.Loss; l == nil || l.Lost != int64(len(sc.Lost)) || l.NotRecovered != int64(len(sc.Stripped)) || l.NotRecoveredLost != 0 {
 		t.Errorf("dry run loss (prefer original): %+v, want %d not recovered", s.Loss, len(sc.Stripped))
 	}
-	// A snapshot source cannot be read without a write.
-	if code := c.run(t.Context(), runArgs(es, out, "d2", "--dry-run")...); code != exitUsage || !strings.Contains(c.stderr.String(), "--dry-run cannot read a snapshot") {
-		t.Errorf("dry run from a snapshot: exit %d\n%s", code, c.stderr.String())
+}
+
+// TestDryRunOfSnapshot: the production configuration (a snapshot source)
+// can be tried: the snapshot goes into a staging index, the only write,
+// named in the summary and the logs and deleted at the end; the original
+// is untouched and the target is not created.
+func TestDryRunOfSnapshot(t *testing.T) {
+	es, sc := lossCluster(t, 400)
+	before := indexState(t, es, "documents")
+	out := t.TempDir()
+	c := newCLI(t)
+	code := c.run(t.Context(), runArgs(es, out, "d2", "--dry-run", "--prefer", "source")...)
+	if code != exitOK {
+		t.Fatalf("dry run from a snapshot: exit %d\n%s", code, c.stderr.String())
 	}
+	if indexState(t, es, "documents") != before {
+		t.Error("dry run changed the original")
+	}
+	if indexExists(t, es, "documents_restored") {
+		t.Error("dry run created the target")
+	}
+	if indexExists(t, es, "esrestore-staging-d2") {
+		t.Error("dry run left its staging index")
+	}
+	s := readSummary(t, out, "documents", "d2")
+	if s.Staging == nil || s.Staging.Index != "esrestore-staging-d2" || !s.Staging.Deleted {
+		t.Errorf("summary staging %+v, want esrestore-staging-d2, deleted", s.Staging)
+	}
+	if o := s.Outcome; !s.DryRun || !s.Complete || s.Restore != nil || o == nil || o.Added != int64(len(sc.Lost)) ||
+		o.Recovered != int64(len(sc.Stripped)) || o.Removed != 0 {
+		t.Errorf("dry run summary (prefer source): dry %v complete %v restore %+v outcome %+v", s.DryRun, s.Complete, s.Restore, s.Outcome)
+	}
+	if !strings.Contains(c.text(), "esrestore-staging-d2") {
+		t.Error("the logs do not name the staging index")
+	}
+}
+
+// writeDump writes docs as an NDJSON dump in dir and returns its URL.
+func writeDump(t *testing.T, dir, name string, docs []fixtures.Doc) string {
+	t.Helper()
+	var b []byte
+	for _, d := range docs {
+		b = dump.AppendLine(b, dump.Doc{Index: "documents", ID: d.ID, Source: d.Source})
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "file://" + p
 }
 
 func TestDryRunOfflineDumps(t *testing.T) {
 	sc := fixtures.NewScenario(300, 0.1, 3)
 	dir := t.TempDir()
-	write := func(name string, docs []fixtures.Doc) string {
-		var b []byte
-		for _, d := range docs {
-			b = dump.AppendLine(b, dump.Doc{Index: "documents", ID: d.ID, Source: d.Source})
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return "file://" + p
-	}
-	orig, backup := write("documents.ndjson", sc.Original), write("before-loss.ndjson", sc.Complete)
+	orig, backup := writeDump(t, dir, "documents.ndjson", sc.Original), writeDump(t, dir, "before-loss.ndjson", sc.Complete)
 	out := t.TempDir()
 	c := newCLI(t)
 	code := c.run(t.Context(), "run", "--dry-run", "--original", orig, "--source", backup, "--prefer", "source",
@@ -411,6 +496,8 @@ func TestCheckCommand(t *testing.T) {
 	es, _ := lossCluster(t, 100)
 	out := t.TempDir()
 	c := newCLI(t)
+	c.vars["ESRESTORE_ES_PASSWORD"] = "not-shown-pw"
+	c.vars["ESRESTORE_ES_USERNAME"] = "elastic"
 	args := []string{"check", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
 		"--target", "documents_restored", "--output", "file://" + out, "--environment", "prod"}
 	if code := c.run(t.Context(), args...); code != exitOK || !strings.HasPrefix(c.stdout.String(), "ok: documents → documents_restored in PROD") {
@@ -419,17 +506,49 @@ func TestCheckCommand(t *testing.T) {
 	if indexExists(t, es, "documents_restored") {
 		t.Error("check created the target")
 	}
-	entries, _ := os.ReadDir(filepath.Join(out, "documents"))
-	for _, e := range entries {
-		files, _ := os.ReadDir(filepath.Join(out, "documents", e.Name()))
-		if len(files) != 0 {
-			t.Errorf("check left files in the output: %v", files)
+	// Nothing written but the marker, put and deleted: no directories.
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("check left %v in the output", entries)
+	}
+	// The run command to use next, with the run id whose path was checked.
+	m := regexp.MustCompile(`run id (\S+); to run with it:\n  (esrestore run .*)\n`).FindStringSubmatch(c.stdout.String())
+	if m == nil {
+		t.Fatalf("check does not print the run command:\n%s", c.stdout.String())
+	}
+	runID, next := m[1], m[2]
+	for _, want := range []string{"--es-url " + es.URL, "--original documents", "--source snapshot:backups/before-loss",
+		"--target documents_restored", "--environment prod", "--run-id " + runID} {
+		if !strings.Contains(next, want) {
+			t.Errorf("next command %q lacks %q", next, want)
 		}
+	}
+	if !strings.Contains(c.stdout.String(), filepath.Join(out, "documents", runID)) {
+		t.Errorf("check names a report path without the run id %s:\n%s", runID, c.stdout.String())
+	}
+	if strings.Contains(c.stdout.String()+c.stderr.String(), "not-shown-pw") {
+		t.Error("check showed the password")
+	}
+	// The printed command runs, with that run id (prefer original: exit 3).
+	fields := strings.Fields(next)[1:]
+	if code := c.run(t.Context(), append(fields, "--progress", "0")...); code != exitFailOn {
+		t.Fatalf("the command check printed: exit %d\n%s", code, c.stderr.String())
+	}
+	if s := readSummary(t, out, "documents", runID); !s.Complete || s.RunID != runID {
+		t.Errorf("run from check's command: complete %v, run id %q, want %q", s.Complete, s.RunID, runID)
+	}
+
+	// A failed check creates no directory either.
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	if code := c.run(t.Context(), replaceArg(replaceArg(args, "--output", "file://"+missing), "--original", "nope")...); code != exitUsage {
+		t.Errorf("check of a missing original: exit %d", code)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a failed check created %s (%v)", missing, err)
 	}
 	if _, err := (esapi.IndicesCreateRequest{Index: "documents_restored"}).Do(t.Context(), es.Client()); err != nil {
 		t.Fatal(err)
 	}
-	if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.stderr.String(), "documents_restored") {
+	if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.text(), "documents_restored") {
 		t.Errorf("check with an existing target: exit %d\n%s", code, c.stderr.String())
 	}
 }
@@ -440,20 +559,53 @@ func TestHelp(t *testing.T) {
 		if code := c.run(t.Context(), cmd.Name(), "-h"); code != exitOK {
 			t.Errorf("%s -h: exit %d", cmd.Name(), code)
 		}
-		help := c.stderr.String()
-		if !strings.Contains(help, "Exit codes:") || !strings.Contains(help, "130  interrupted") {
-			t.Errorf("%s -h lacks the exit codes:\n%s", cmd.Name(), help)
+		// Help asked for is the output: stdout, so | less shows it.
+		help := c.stdout.String()
+		if !strings.Contains(help, "Exit codes:") || !strings.Contains(help, "130  interrupted") || c.stderr.Len() != 0 {
+			t.Errorf("%s -h: stdout lacks the exit codes or stderr has %q:\n%s", cmd.Name(), c.stderr.String(), help)
 		}
 		if cmd.Name() == "run" {
-			for _, want := range []string{"--es-url", "env ESRESTORE_ES_URL", "ESRESTORE_ES_PASSWORD_FILE", "--workers", "default 4", "--fail-on", "--dry-run"} {
+			for _, want := range []string{"--es-url", "env ESRESTORE_ES_URL", "ESRESTORE_ES_PASSWORD_FILE", "--workers", "default 4", "--fail-on", "--dry-run",
+				"--max-docs-per-second", "--notify", "ESRESTORE_NOTIFY_FILE"} {
 				if !strings.Contains(help, want) {
 					t.Errorf("run -h lacks %q", want)
 				}
 			}
 		}
+		if cmd.Name() == "check" {
+			// check reads no load tuning, diff or run policy.
+			help, _, _ := strings.Cut(help, "Exit codes:")
+			for _, absent := range []string{"--workers", "--batch-size", "--bulk-timeout", "--drain-timeout", "--rerun", "--dry-run", "--fail-on", "--progress", "--notify", "--max-docs-per-second", "--keep-staging"} {
+				if strings.Contains(help, absent+" ") || strings.Contains(help, absent+"\n") {
+					t.Errorf("check -h lists %s, which check does not read", absent)
+				}
+			}
+		}
 	}
-	if code := c.run(t.Context(), "version"); code != exitOK || !strings.HasPrefix(c.stdout.String(), "esrestore ") {
-		t.Errorf("version: %d %q", code, c.stdout.String())
+	if code := c.run(t.Context(), "help"); code != exitOK || !strings.Contains(c.stdout.String(), "Commands:") {
+		t.Errorf("help: exit %d, stdout %q", code, c.stdout.String())
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if code := c.run(t.Context(), args...); code != exitOK || !strings.HasPrefix(c.stdout.String(), "esrestore ") {
+			t.Errorf("%v: %d %q %q", args, code, c.stdout.String(), c.stderr.String())
+		}
+	}
+	// A typo: one line, the flag it meant.
+	c.vars["ESRESTORE_LOG_FORMAT"] = "text"
+	if code := c.run(t.Context(), "run", "--orignal", "documents"); code != exitUsage ||
+		c.stderr.String() != "esrestore run: --orignal: not a flag of esrestore run; did you mean --original?\n" || c.stdout.Len() != 0 {
+		t.Errorf("--orignal: exit %d, stderr %q", code, c.stderr.String())
+	}
+	if code := c.run(t.Context(), "rnu"); code != exitUsage || strings.Count(c.stderr.String(), "\n") != 1 || !strings.Contains(c.stderr.String(), `did you mean "run"?`) {
+		t.Errorf("rnu: exit %d, stderr %q", code, c.stderr.String())
+	}
+	delete(c.vars, "ESRESTORE_LOG_FORMAT")
+	// Without a terminal the same error is one JSON record.
+	if code := c.run(t.Context(), "check", "--workers", "4"); code != exitUsage {
+		t.Errorf("check --workers: exit %d", code)
+	}
+	if rec, err := decodeRecord(strings.TrimSpace(c.stderr.String())); err != nil || !strings.Contains(fmt.Sprint(rec.vals["error"]), "--workers: not a flag of esrestore check") {
+		t.Errorf("check --workers: %v %q", err, c.stderr.String())
 	}
 }
 

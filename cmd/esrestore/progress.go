@@ -1,27 +1,48 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 )
 
-// progressSnapshot is what a phase reports while it works.
+// progressSnapshot is what a phase reports while it works: one part of
+// it (a side it reads) at a time, counted against that part's own total.
 type progressSnapshot struct {
-	Phase  string
-	Done   int64 // documents handled so far
-	Total  int64 // expected, 0 when unknown
-	Read   int64 // documents read so far, when reading runs ahead of Done
-	Failed int64
+	Phase string // restore, diff
+	// Side names the part under way ("original documents", "snapshot
+	// backups/before-loss"); Part and Parts number it ("2/2").
+	Side        string
+	Part, Parts int
+	Done        int64 // documents of this part so far
+	Total       int64 // this part's, from _count or the dump's lines; 0 when unknown
+	// Read is documents read so far, when reading runs ahead of Done (a
+	// promote's catch-up); 0 when it does not.
+	Read int64
+	// Failed is documents failed so far, shown with ShowFailed (or once
+	// there are some).
+	Failed     int64
+	ShowFailed bool
 }
 
 // progress reports a phase's advance every interval: a live line on a
-// terminal, a structured log line otherwise. Stop it before printing the
+// terminal, a "progress" record otherwise. Stop it before printing the
 // summary.
 type progress struct {
 	stop chan struct{}
 	done sync.WaitGroup
+}
+
+// progressLine is what a tick computes from a snapshot.
+type progressLine struct {
+	percent float64 // -1 when the total is unknown
+	rate    float64 // documents per second over the part so far
+	eta     float64 // seconds, -1 when unknown
 }
 
 func startProgress(env *Env, log *slog.Logger, interval time.Duration, read func() progressSnapshot) *progress {
@@ -30,60 +51,95 @@ func startProgress(env *Env, log *slog.Logger, interval time.Duration, read func
 		return p
 	}
 	live := env.IsTerminal
+	lw, ok := env.Stderr.(*lockedWriter)
+	if !ok {
+		lw = &lockedWriter{w: env.Stderr}
+	}
 	if live && interval > time.Second {
 		interval = time.Second
 	}
-	start := time.Now()
 	p.done.Add(1)
 	go func() {
 		defer p.done.Done()
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		part, partStart := "", time.Now()
 		for {
 			select {
 			case <-p.stop:
 				if live {
-					fmt.Fprint(env.Stderr, "\r\033[K")
+					lw.setLive("")
 				}
 				return
 			case <-t.C:
 				s := read()
-				elapsed := time.Since(start).Seconds()
-				rate := float64(s.Done) / max(elapsed, 0.001)
-				eta := ""
-				if s.Total > 0 && rate > 0 && s.Done < s.Total {
-					eta = (time.Duration(float64(s.Total-s.Done)/rate) * time.Second).Round(time.Second).String()
+				if key := fmt.Sprintf("%s/%s/%d", s.Phase, s.Side, s.Part); key != part {
+					if part != "" {
+						partStart = time.Now() // the first part began with the phase
+					}
+					part = key
 				}
+				l := measure(s, time.Since(partStart))
 				if live {
-					line := fmt.Sprintf("%-7s %d docs", s.Phase, s.Done)
-					if s.Total > 0 {
-						line = fmt.Sprintf("%-7s %d/%d docs", s.Phase, s.Done, s.Total)
-					}
-					if s.Read > 0 {
-						line += fmt.Sprintf(" (%d read)", s.Read)
-					}
-					line += fmt.Sprintf("  %.0f docs/s", rate)
-					if eta != "" {
-						line += "  ETA " + eta
-					}
-					fmt.Fprintf(env.Stderr, "\r\033[K%s  failed %d", line, s.Failed)
+					lw.setLive(liveLine(s, l))
 					continue
 				}
-				attrs := []any{"phase", s.Phase, "done", s.Done, "docs_per_s", int64(rate), "failed", s.Failed}
-				if s.Total > 0 {
-					attrs = append(attrs, "total", s.Total, "eta", eta)
-				}
-				if s.Read > 0 {
-					attrs = append(attrs, "read", s.Read)
-				}
-				log.Info("progress", attrs...)
+				log.Info("progress", "phase", s.Phase, "side", s.Side, "part", s.Part, "parts", s.Parts,
+					"done", s.Done, "total", s.Total, "percent", l.percent, "docs_per_second", math.Round(l.rate),
+					"eta_seconds", l.eta, "read", s.Read, "failed", s.Failed)
 			}
 		}
 	}()
 	return p
 }
 
-// Stop ends the reports and waits for the last one.
+// measure computes percent, rate and ETA of a part that has run for
+// elapsed.
+func measure(s progressSnapshot, elapsed time.Duration) progressLine {
+	l := progressLine{percent: -1, eta: -1}
+	l.rate = float64(s.Done) / max(elapsed.Seconds(), 0.001)
+	if s.Total > 0 {
+		l.percent = math.Round(1000*float64(min(s.Done, s.Total))/float64(s.Total)) / 10
+		switch {
+		case s.Done >= s.Total:
+			l.eta = 0
+		case l.rate > 0:
+			l.eta = math.Round(10*float64(s.Total-s.Done)/l.rate) / 10
+		}
+	}
+	return l
+}
+
+// liveLine is the terminal's line: "restore 2/2 original documents
+// 12000/100000 12.0% 4400 docs/s ETA 20s failed 0".
+func liveLine(s progressSnapshot, l progressLine) string {
+	line := s.Phase
+	if s.Parts > 1 {
+		line += fmt.Sprintf(" %d/%d", s.Part, s.Parts)
+	}
+	if s.Side != "" {
+		line += " " + s.Side
+	}
+	if s.Total > 0 {
+		line += fmt.Sprintf("  %d/%d docs %.1f%%", s.Done, s.Total, l.percent)
+	} else {
+		line += fmt.Sprintf("  %d docs", s.Done)
+	}
+	line += fmt.Sprintf("  %.0f docs/s", l.rate)
+	if l.eta >= 0 && s.Done < s.Total {
+		line += "  ETA " + time.Duration(l.eta*float64(time.Second)).Round(time.Second).String()
+	}
+	if s.Read > 0 {
+		line += fmt.Sprintf(" (%d read)", s.Read)
+	}
+	if s.ShowFailed || s.Failed > 0 {
+		line += fmt.Sprintf("  failed %d", s.Failed)
+	}
+	return line
+}
+
+// Stop ends the reports and waits for the last one; the live line is
+// cleared.
 func (p *progress) Stop() {
 	select {
 	case <-p.stop:
@@ -91,4 +147,107 @@ func (p *progress) Stop() {
 		close(p.stop)
 	}
 	p.done.Wait()
+}
+
+// lockedWriter serialises writes from the progress goroutine and the
+// command, and keeps the terminal's live progress line out of the way:
+// any other write clears it first and draws it again after a whole line,
+// so a log line never lands in the middle of it.
+type lockedWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	live string
+}
+
+const clearLine = "\r\033[K"
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.live == "" {
+		return l.w.Write(p)
+	}
+	io.WriteString(l.w, clearLine) //nolint:errcheck // the write below reports
+	n, err := l.w.Write(p)
+	if err == nil && len(p) > 0 && p[len(p)-1] == '\n' {
+		io.WriteString(l.w, l.live) //nolint:errcheck // best effort
+	}
+	return n, err
+}
+
+// setLive draws line as the live line in place of the last one; "" clears
+// it.
+func (l *lockedWriter) setLive(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if line == "" && l.live == "" {
+		return
+	}
+	l.live = line
+	io.WriteString(l.w, clearLine+line) //nolint:errcheck // best effort
+}
+
+// sideTotal is a part's total, asked for in the background until it is
+// known (a staging index exists only once the snapshot is restored), so
+// that a slow count never holds up a progress report.
+type sideTotal struct {
+	mu     sync.Mutex
+	n      int64
+	known  bool
+	asking bool
+	count  func(ctx context.Context) (int64, error)
+}
+
+func newSideTotal(count func(ctx context.Context) (int64, error)) *sideTotal {
+	return &sideTotal{count: count}
+}
+
+// get returns the total, 0 while unknown.
+func (t *sideTotal) get() int64 {
+	if t == nil {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.known && !t.asking && t.count != nil {
+		t.asking = true
+		go func() {
+			n, err := t.count(context.Background())
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.asking = false
+			if err == nil {
+				t.n, t.known = n, true
+			}
+		}()
+	}
+	return t.n
+}
+
+// countLines counts the lines of a dump (documents, one a line), for a
+// dump source's total; it reads the dump once more, so only local files
+// are counted.
+func countLines(open func(ctx context.Context) (io.ReadCloser, error)) func(ctx context.Context) (int64, error) {
+	var once sync.Once
+	var n int64
+	var err error
+	return func(ctx context.Context) (int64, error) {
+		once.Do(func() {
+			var rc io.ReadCloser
+			rc, err = open(context.WithoutCancel(ctx))
+			if err != nil {
+				return
+			}
+			defer rc.Close()
+			sc := bufio.NewScanner(rc)
+			sc.Buffer(make([]byte, 0, 1<<20), 512<<20)
+			for sc.Scan() {
+				if len(sc.Bytes()) > 0 {
+					n++
+				}
+			}
+			err = sc.Err()
+		})
+		return n, err
+	}
 }

@@ -277,7 +277,7 @@ func TestPromoteStopsOnFailedChecks(t *testing.T) {
 	if code := c.run(t.Context(), promoteArgs(es, out, "--accept", "not-recovered")...); code != exitUsage {
 		t.Fatalf("changed target: exit %d, want 2\n%s", code, c.stderr.String())
 	}
-	if !strings.Contains(c.stderr.String(), `target "documents_restored" holds`) {
+	if !strings.Contains(c.text(), `target "documents_restored" holds`) {
 		t.Errorf("the error does not name the count:\n%s", c.stderr.String())
 	}
 	unmoved("changed target")
@@ -290,7 +290,7 @@ func TestPromoteStopsOnFailedChecks(t *testing.T) {
 		t.Fatalf("wrong environment and alias: exit %d, want 2\n%s", code, c.stderr.String())
 	}
 	for _, want := range []string{"environment PROD: the report was made in TEST", `alias "elsewhere" points at [other]`} {
-		if !strings.Contains(c.stderr.String(), want) {
+		if !strings.Contains(c.text(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, c.stderr.String())
 		}
 	}

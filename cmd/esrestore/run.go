@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/restore"
 )
 
 type runCmd struct{}
@@ -54,16 +56,17 @@ func dryRunOffline(fv *flagValues) bool {
 func (j *job) run(ctx context.Context) error {
 	logConfig(j.log, j.cmd, j.cfg)
 	if err := j.openReport(ctx); err != nil {
-		return interrupted(ctx, err)
+		return j.abort(ctx, err)
 	}
 	if err := j.connect(ctx); err != nil {
-		return interrupted(ctx, err)
+		return j.abort(ctx, err)
 	}
 	_, src, err := j.checkRestore(ctx)
 	if err != nil {
-		return interrupted(ctx, err)
+		return j.abort(ctx, err)
 	}
 	j.log.Info("guard rails passed", "original", j.cfg.Original, "target", j.cfg.Target, "source", src.Name())
+	j.notifyStart(ctx)
 	err = j.recordStart(ctx)
 	if err == nil {
 		err = j.restorePhase(ctx, src)
@@ -87,55 +90,90 @@ func (j *job) run(ctx context.Context) error {
 	return j.end(ctx, err)
 }
 
-// end closes a job that got past its guard rails: it applies --fail-on
-// and prints the human summary; in every case it writes summary.json,
-// complete only without error, and prints the verdict as the last line. A
-// met --fail-on condition still completes the report, then exits 3.
+// abort ends a job stopped by its guard rails, before any write: the
+// notification says so; Main reports the error.
+func (j *job) abort(ctx context.Context, err error) error {
+	err = interrupted(ctx, err)
+	j.notifyEnd(ctx, err, nil)
+	return err
+}
+
+// end closes a job that got past its guard rails: it applies --fail-on,
+// writes summary.json (complete only without error), sends the
+// notification, and tells the operator: the human summary, the error if
+// any, and the verdict as the last stderr line (in JSON mode, as records
+// in the same order). A met --fail-on condition still completes the
+// report, then exits 3.
 func (j *job) end(ctx context.Context, err error) error {
 	var failOn error
 	if err == nil {
 		failOn = j.failOn()
 	}
-	err = j.finish(ctx, err)
+	// The notification goes before summary.json is written, so that the
+	// summary records whether it went.
+	j.settle(err)
+	j.notifyEnd(ctx, interrupted(ctx, err), failOn)
+	err = interrupted(ctx, j.finish(ctx, err))
 	j.printSummary()
-	fmt.Fprintln(j.env.Stderr, j.summary.Verdict.Line())
 	if err != nil {
-		return interrupted(ctx, err)
+		reportError(j.env, nil, j.cmd, err)
+		err = reported(err)
+	}
+	j.printVerdict()
+	if err != nil {
+		return err
 	}
 	return failOn
 }
 
+// reported marks err as told to the operator already, keeping its exit
+// code, so Main does not print it again after the verdict.
+func reported(err error) error {
+	return &exitErr{code: exitCode(err), err: err, reported: true}
+}
+
 // dryRun diffs the original against what the target would be, writing
-// nothing to Elasticsearch.
+// nothing to the original and creating no target. A snapshot source is
+// restored into a temporary staging index, the one write, deleted at the
+// end: so the production configuration can be tried as it is.
 func (j *job) dryRun(ctx context.Context) error {
 	logConfig(j.log, j.cmd, j.cfg)
 	spec, why := parseSource(j.cfg.Source)
 	if why != "" {
 		return usageError(fmt.Errorf("--source: %s", why))
 	}
-	if spec.kind == "snapshot" {
-		return usageError(errors.New("--dry-run cannot read a snapshot source: Elasticsearch would have to restore it into a staging index, a write; dump the snapshot to NDJSON, or give --source index:NAME"))
-	}
 	if err := j.openReport(ctx); err != nil {
-		return err
+		return j.abort(ctx, err)
 	}
 	if !isDumpURL(j.cfg.Original) || spec.kind != "dump" {
 		if err := j.connect(ctx); err != nil {
-			return err
+			return j.abort(ctx, err)
 		}
 	}
 	var restored diff.Side
 	switch spec.kind {
 	case "dump":
 		restored = diff.DumpSide(j.openDump(spec.url), redactURL(spec.url))
+		j.backupTotal = j.nameTotal(spec.url)
 	case "index":
 		restored = diff.IndexSide(j.es, spec.index)
+		j.backupTotal = indexTotal(j.es, spec.index)
 	case "remote":
 		es, err := j.remoteClient(ctx, spec)
 		if err != nil {
-			return err
+			return j.abort(ctx, err)
 		}
 		restored = diff.IndexSide(es, spec.index)
+		j.backupTotal = indexTotal(es, spec.index)
+	case "snapshot":
+		side, err := j.stageSnapshot(ctx, spec)
+		if err != nil {
+			if cerr := j.runCleanups(ctx); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
+			}
+			return j.abort(ctx, err)
+		}
+		restored = side
 	}
 	overlay := diff.OverlaySource
 	if j.cfg.Mode == "merge" {
@@ -149,6 +187,41 @@ func (j *job) dryRun(ctx context.Context) error {
 	}
 	j.summary.Target = ""
 	j.summary.Restored = j.cfg.Target + " (not created: dry run)"
+	j.notifyStart(ctx)
 	err := j.diffPhase(ctx, diff.Sides{Original: j.side(j.cfg.Original), Backup: restored}, overlay)
+	if cerr := j.runCleanups(ctx); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
+	}
 	return j.end(ctx, err)
+}
+
+// stageSnapshot runs a dry run's guard rails on a snapshot source (those
+// of a real run: the target must not exist, nothing may be written to the
+// original) and restores the snapshot into its staging index, the dry
+// run's only write, deleted by the job's clean-ups.
+func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, error) {
+	src := restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID)
+	r, err := restore.New(j.es, j.restoreOptions(nil))
+	if err != nil {
+		return nil, usageError(err)
+	}
+	if err := r.Check(ctx, src); err != nil {
+		return nil, guardError(err)
+	}
+	staging := restore.StagingIndex(j.cfg.RunID)
+	j.summary.Staging = &report.Staging{Index: staging}
+	j.backupTotal = indexTotal(j.es, staging)
+	j.cleanups = append(j.cleanups, func(ctx context.Context) error {
+		if err := src.Cleanup(ctx); err != nil {
+			return err
+		}
+		j.summary.Staging.Deleted = !j.cfg.KeepStaging
+		return nil
+	})
+	j.log.Info("dry run: restoring the snapshot into a staging index, its only write", "staging", staging,
+		"snapshot", spec.repo+"/"+spec.snap)
+	if err := src.Prepare(ctx); err != nil {
+		return nil, fmt.Errorf("prepare source %s: %w", src.Name(), err)
+	}
+	return diff.IndexSide(j.es, staging), nil
 }

@@ -1,19 +1,49 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
 
-// printSummary writes the human summary to stderr: what the run did and
-// where the report is.
+// printSummary tells the operator what the run did and where the report
+// is: a block of text on a terminal, one "summary" record in JSON mode
+// (never plain text between JSON records).
 func (j *job) printSummary() {
 	s := j.summary
-	var b strings.Builder
 	target := s.Target
 	if target == "" {
 		target = s.Restored
 	}
+	location := ""
+	if j.report != nil {
+		location = j.report.URL("")
+	}
+	if j.json {
+		// Absent parts are empty objects, not missing keys or nulls: one
+		// message, one schema.
+		obj := func(v any, present bool) json.RawMessage {
+			if !present {
+				return json.RawMessage("{}")
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return json.RawMessage("{}")
+			}
+			return b
+		}
+		staging := ""
+		if s.Staging != nil {
+			staging = s.Staging.Index
+		}
+		j.log.Info("summary", "command", j.cmd, "original", s.Original, "source", s.Source, "mode", s.Mode,
+			"prefer", s.Prefer, "target", target, "staging", staging, "dry_run", s.DryRun, "complete", s.Complete,
+			"restore", obj(s.Restore, s.Restore != nil), "outcome", obj(s.Outcome, s.Outcome != nil),
+			"loss", obj(s.Loss, s.Loss != nil), "throttle", obj(s.Throttle, s.Throttle != nil),
+			"ignored", nonNil(s.Ignored), "attention", nonNil(s.Attention), "report", location)
+		return
+	}
+	var b strings.Builder
 	fmt.Fprintf(&b, "\nesrestore %s · %s · run %s\n", j.cmd, s.Environment, s.RunID)
 	fmt.Fprintf(&b, "  original  %s\n", s.Original)
 	if s.Source != "" {
@@ -23,12 +53,27 @@ func (j *job) printSummary() {
 		}
 		b.WriteString(")\n")
 	}
+	if s.Staging != nil {
+		state := "kept"
+		if s.Staging.Deleted {
+			state = "deleted"
+		}
+		fmt.Fprintf(&b, "  staging   %s (%s)\n", s.Staging.Index, state)
+	}
 	if target != "" {
 		fmt.Fprintf(&b, "  restored  %s\n", target)
 	}
 	if r := s.Restore; r != nil {
 		fmt.Fprintf(&b, "  restore   %d read: %d indexed, %d kept, %d failed (%d retried) in %.1fs\n",
 			r.Read, r.Indexed, r.Kept, r.Failed, r.Retried, r.Seconds)
+	}
+	if t := s.Throttle; t != nil {
+		limit := "no limit"
+		if t.MaxDocsPerSecond > 0 {
+			limit = fmt.Sprintf("limit %.0f docs/s", t.MaxDocsPerSecond)
+		}
+		fmt.Fprintf(&b, "  throttle  %s: %.0f docs/s effective, %d to %d requests in flight, %d back-offs\n",
+			limit, t.DocsPerSecond, t.MinInFlight, t.MaxInFlight, t.Backoffs)
 	}
 	if o := s.Outcome; o != nil {
 		fmt.Fprintf(&b, "  outcome   a switch from %d to %d documents: %d recovered, %d overwritten, %d added, %d removed, %d unchanged\n",
@@ -41,11 +86,37 @@ func (j *job) printSummary() {
 	if len(s.Ignored) > 0 {
 		fmt.Fprintf(&b, "  ignoring  %s\n", strings.Join(s.Ignored, ", "))
 	}
-	if j.report != nil {
-		fmt.Fprintf(&b, "  report    %s\n", j.report.URL(""))
+	if location != "" {
+		fmt.Fprintf(&b, "  report    %s\n", location)
 	}
 	for _, a := range s.Attention {
 		fmt.Fprintf(&b, "  ATTENTION %s\n", a)
 	}
 	fmt.Fprint(j.env.Stderr, b.String())
+}
+
+// printVerdict ends the job's stderr with the verdict: the last line on
+// a terminal, the last record in JSON mode.
+func (j *job) printVerdict() {
+	v := j.summary.Verdict
+	if !j.json {
+		fmt.Fprintln(j.env.Stderr, v.Line())
+		return
+	}
+	kinds := make([]string, 0, len(v.Reasons))
+	texts := make([]string, 0, len(v.Reasons))
+	for _, r := range v.Reasons {
+		kinds = append(kinds, r.Kind)
+		texts = append(texts, r.Text)
+	}
+	j.log.Info("verdict", "status", v.Status, "reasons", kinds, "texts", texts, "line", v.Line(),
+		"complete", j.summary.Complete, "report", j.summary.Location)
+}
+
+// nonNil keeps an empty list a JSON array, not null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

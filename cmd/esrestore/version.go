@@ -55,12 +55,11 @@ func (versionCmd) Summary() string { return "print the version" }
 
 func (versionCmd) Run(_ context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: esrestore version\n\nPrints the version of esrestore.\n\n%s", exitCodesHelp)
+		fmt.Fprintf(env.Stdout, "Usage: esrestore version\n\nPrints the version of esrestore.\n\n%s", exitCodesHelp)
 	}
-	if err := fs.Parse(args); err != nil {
-		return flagParseError(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	fmt.Fprintf(env.Stdout, "esrestore %s %s %s/%s\n", toolVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
