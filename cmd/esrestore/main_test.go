@@ -416,6 +416,10 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if l := s.Loss; l == nil || l.Lost != int64(len(sc.Lost)) || l.NotRecovered != int64(len(sc.Stripped)) || l.NotRecoveredLost != 0 {
 		t.Errorf("dry run loss (prefer original): %+v, want %d not recovered", s.Loss, len(sc.Stripped))
 	}
+	if o, b := s.Integrity.Original, s.Integrity.Backup; o == nil || o.CountStart != int64(len(sc.Original)) || o.CountEnd != o.CountStart ||
+		b == nil || b.Name != "backup_copy" || s.Integrity.Target != nil {
+		t.Errorf("dry run integrity: %+v", s.Integrity)
+	}
 }
 
 // TestDryRunOfSnapshot: the production configuration (a snapshot source)
