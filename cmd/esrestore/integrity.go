@@ -150,4 +150,3 @@ func patchOps(a, b json.RawMessage) ([]report.PatchOp, error) {
 	}
 	return out, nil
 }
-
