@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/esrestore/esrestore/diff"
@@ -58,7 +57,7 @@ func (j *job) recordEnd(ctx context.Context) error {
 		return fmt.Errorf("count original %q at the end: %w", j.cfg.Original, err)
 	}
 	in.Original.CountEnd = n
-	if j.do.restore {
+	if j.do.restore && !j.cfg.DryRun {
 		if in.Target, err = j.indexState(ctx, j.cfg.Target); err != nil {
 			return err
 		}
@@ -151,5 +150,3 @@ func patchOps(a, b json.RawMessage) ([]report.PatchOp, error) {
 	}
 	return out, nil
 }
-
-var _ = errors.New

@@ -347,7 +347,10 @@ func TestInterruptedRunResumes(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		cancel()
 	}()
-	code := c.run(ctx, runArgs(es, out, "sig1", "--batch-size", "50", "--workers", "2")...)
+	// The snapshot is restored as the target and only the stripped
+	// documents (100) are written: in batches of 5, at 40 ms a bulk, the
+	// reconciliation outlasts the 150 ms before the interruption.
+	code := c.run(ctx, runArgs(es, out, "sig1", "--batch-size", "5", "--workers", "2")...)
 	if code != exitInterrupted {
 		t.Fatalf("interrupted run: exit %d, want 130\n%s", code, c.stderr.String())
 	}
@@ -415,6 +418,10 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 	if l := s.Loss; l == nil || l.Lost != int64(len(sc.Lost)) || l.NotRecovered != int64(len(sc.Stripped)) || l.NotRecoveredLost != 0 {
 		t.Errorf("dry run loss (prefer original): %+v, want %d not recovered", s.Loss, len(sc.Stripped))
+	}
+	if o, b := s.Integrity.Original, s.Integrity.Backup; o == nil || o.CountStart != int64(len(sc.Original)) || o.CountEnd != o.CountStart ||
+		b == nil || b.Name != "backup_copy" || s.Integrity.Target != nil {
+		t.Errorf("dry run integrity: %+v", s.Integrity)
 	}
 }
 

@@ -188,9 +188,21 @@ func (j *job) dryRun(ctx context.Context) error {
 	j.summary.Target = ""
 	j.summary.Restored = j.cfg.Target + " (not created: dry run)"
 	j.notifyStart(ctx)
-	err := j.diffPhase(ctx, diff.Sides{Original: j.side(j.cfg.Original), Backup: restored}, overlay)
+	// An original in a cluster gets its identity and counts recorded, as
+	// in a real run; a dump has none.
+	live := !isDumpURL(j.cfg.Original)
+	var err error
+	if live {
+		err = j.recordStart(ctx)
+	}
+	if err == nil {
+		err = j.diffPhase(ctx, diff.Sides{Original: j.side(j.cfg.Original), Backup: restored}, overlay)
+	}
 	if cerr := j.runCleanups(ctx); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
+	}
+	if err == nil && live {
+		err = j.recordEnd(ctx)
 	}
 	return j.end(ctx, err)
 }
