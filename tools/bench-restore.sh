@@ -13,6 +13,7 @@ set -eu
 docs=${1:-100000}
 port=${2:-19471}
 prefer=${3:-original}
+export AWS_EC2_METADATA_DISABLED=true # the AWS SDK never probes the instance metadata address
 es=http://127.0.0.1:$port
 tmp=$(mktemp -d)
 trap 'kill "$fake" 2>/dev/null || true; rm -rf "$tmp"' EXIT INT TERM
