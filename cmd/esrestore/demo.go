@@ -106,9 +106,14 @@ func (j *job) explain(sc fixtures.Scenario) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nWhat happened\n")
 	if r := s.Restore; r != nil {
-		fmt.Fprintf(&b, "  esrestore restored the snapshot into a staging index, then built the new index %s:\n", s.Target)
-		fmt.Fprintf(&b, "  the backup's %d documents first (--prefer source), then the live index's documents the backup lacks.\n", len(sc.Complete))
-		fmt.Fprintf(&b, "  %d written, %d kept as they were, %d failed. The original was only read.\n", r.Indexed, r.Kept, r.Failed)
+		if r.Load == "snapshot-as-target" {
+			fmt.Fprintf(&b, "  Elasticsearch restored the snapshot's %d documents as the new index %s (no indexing),\n", r.SnapshotRestored, s.Target)
+			fmt.Fprintf(&b, "  then esrestore read the live index and wrote only the documents that differ from what --prefer source chooses.\n")
+		} else {
+			fmt.Fprintf(&b, "  esrestore loaded the backup's %d documents into the new index %s (%s: %s),\n", len(sc.Complete), s.Target, r.Load, r.LoadReason)
+			fmt.Fprintf(&b, "  then the live index's documents the backup lacks.\n")
+		}
+		fmt.Fprintf(&b, "  %d written, %d already right, %d failed. The original was only read.\n", r.Indexed, r.Kept, r.Failed)
 	}
 	if o := s.Outcome; o != nil {
 		fmt.Fprintf(&b, "  Comparing \"documents\", the snapshot and %s, document by document:\n", s.Target)
