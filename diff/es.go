@@ -33,21 +33,7 @@ type fetched struct {
 // (a missing index, a routing the mapping requires) fails the whole call,
 // since treating it as "not found" would report a document as missing.
 func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lookup, source bool, pol retrypkg.Policy) ([]fetched, error) {
-	body := make([]byte, 0, 32+len(docs)*48)
-	body = append(body, `{"docs":[`...)
-	for i, d := range docs {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, `{"_id":`...)
-		body = jsonscan.AppendString(body, d.id)
-		if d.routing != "" {
-			body = append(body, `,"routing":`...)
-			body = jsonscan.AppendString(body, d.routing)
-		}
-		body = append(body, '}')
-	}
-	body = append(body, "]}"...)
+	body := esscan.MgetBody(len(docs), func(i int) (string, string) { return docs[i].id, docs[i].routing })
 	req := esapi.MgetRequest{Index: index}
 	if !source {
 		req.Source = []string{"false"}

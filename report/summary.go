@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/s3out"
 )
 
-// Object names under OUTPUT/ORIGINAL/RUN_ID/.
+// Object names under OUTPUT/ORIGINAL/RUN_ID/: s3out's, which writes them.
 const (
-	SummaryName  = "summary.json"
-	DiffName     = "diff.ndjson.gz"
-	FailuresName = "failures.ndjson.gz"
-	PageName     = "report.html"
+	SummaryName  = s3out.SummaryName
+	DiffName     = s3out.DiffName
+	FailuresName = s3out.FailuresName
+	PageName     = s3out.PageName
 )
 
 // Summary is summary.json. Every field a reviewer acts on is here; the

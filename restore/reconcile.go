@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/jsonmerge"
 	"github.com/esrestore/esrestore/internal/jsonscan"
 )
@@ -129,21 +130,7 @@ func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc) ([]*targetCo
 	if len(docs) == 0 {
 		return out, nil
 	}
-	body := make([]byte, 0, 32*len(docs)+16)
-	body = append(body, `{"docs":[`...)
-	for i, d := range docs {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, `{"_id":`...)
-		body = jsonscan.AppendString(body, d.ID)
-		if d.Routing != "" {
-			body = append(body, `,"routing":`...)
-			body = jsonscan.AppendString(body, d.Routing)
-		}
-		body = append(body, '}')
-	}
-	body = append(body, "]}"...)
+	body := esscan.MgetBody(len(docs), func(i int) (string, string) { return docs[i].ID, docs[i].Routing })
 	realtime := true
 	what := fmt.Sprintf("_mget %d documents from target %q", len(docs), r.opt.Target)
 	a, err := sendOK(ctx, r.es, r.opt.Retry, what, func() esapi.Request {
