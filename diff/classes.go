@@ -57,6 +57,11 @@ type Loss struct {
 	// documents.
 	NotRecovered     int64 `json:"not_recovered"`
 	NotRecoveredLost int64 `json:"not_recovered_lost"`
+	// BackupBySeqNo counts the backup copies not fetched because the
+	// target's copy has the same _seq_no and _primary_term, both indexes
+	// being restored from one snapshot (Sides.SharedHistory): they were
+	// compared as the target's bytes.
+	BackupBySeqNo int64 `json:"backup_by_seq_no,omitempty"`
 }
 
 // Field classes: the outcome classes of a patch and the loss classes of

@@ -17,6 +17,16 @@ type ref struct {
 	routing string
 	src     []byte
 	line    int // in a dump, 0 for an index
+	// seqNo and term are the copy's _seq_no and _primary_term when an
+	// _mget gave them (term 0: not known).
+	seqNo, term int64
+}
+
+// sameCopy reports whether two copies of one document in indexes restored
+// from one snapshot are the snapshot's one copy: the same sequence number
+// and primary term (see Sides.SharedHistory).
+func sameCopy(a, b *ref) bool {
+	return a != nil && b != nil && a.term > 0 && a.term == b.term && a.seqNo == b.seqNo
 }
 
 // triple is one _id on every side; a nil ref is a side that lacks it.

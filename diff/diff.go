@@ -75,6 +75,7 @@ type stats struct {
 	routingChanged                                       atomic.Int64
 	lost, stripped, edited, newSince, notRec, notRecLost atomic.Int64
 	shared                                               atomic.Int64 // in the original and the backup
+	bySeqNo                                              atomic.Int64 // backup copies taken from the target
 }
 
 // Sides names the document sets of a diff.
@@ -87,6 +88,16 @@ type Sides struct {
 	// Target is the restored set. nil means the target is virtual: what
 	// Options.Overlay builds from Original and Backup (a dry run).
 	Target Side
+	// SharedHistory says Target and Backup are indexes restored from one
+	// snapshot and Backup was never written since. A document has then
+	// the same _seq_no and _primary_term on both only while the target's
+	// copy is the snapshot's (a write to the target gets a sequence number
+	// above every one the snapshot holds), so the backup's _source is
+	// fetched only for documents whose target copy was written: the others
+	// are the target's bytes (counted in Loss.BackupBySeqNo). The first
+	// page of each scan slice fetches every backup copy and checks that
+	// claim; a copy that differs turns it off for the rest of the diff.
+	SharedHistory bool
 }
 
 // Differ compares document sets and writes the report. Create it with New,
@@ -143,6 +154,7 @@ func (d *Differ) Stats() Counts {
 			Backup: l.backup.Load(), Lost: l.lost.Load(), Stripped: l.stripped.Load(),
 			EditedSinceBackup: l.edited.Load(), NewSinceBackup: l.newSince.Load(),
 			NotRecovered: l.notRec.Load(), NotRecoveredLost: l.notRecLost.Load(),
+			BackupBySeqNo: l.bySeqNo.Load(),
 		}
 	}
 	for i, p := range d.ignore {
@@ -295,6 +307,9 @@ type worker struct {
 	pending  []*pendingDoc
 	missTgt  []dump.Doc
 	missBack []dump.Doc
+	// checked is set once a page of this worker fetched every backup
+	// copy to check Sides.SharedHistory.
+	checked bool
 }
 
 func (d *Differ) newWorker() *worker {

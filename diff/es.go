@@ -26,6 +26,10 @@ type fetched struct {
 	Found   bool            `json:"found"`
 	Source  json.RawMessage `json:"_source"`
 	Error   json.RawMessage `json:"error"`
+	// SeqNo and PrimaryTerm of a found document (an _mget answers them);
+	// a PrimaryTerm of 0 means the answer had none.
+	SeqNo       int64 `json:"_seq_no"`
+	PrimaryTerm int64 `json:"_primary_term"`
 }
 
 // mget fetches docs from index by id, with their routing, in one _mget.
@@ -97,6 +101,14 @@ func decodeMget(body []byte, n int) ([]fetched, error) {
 					}
 				case "found":
 					f.Found = string(v) == "true"
+				case "_seq_no":
+					if f.SeqNo, ok = jsonscan.Int(v); !ok {
+						return fmt.Errorf("%w: _seq_no is not an integer", errSyntax)
+					}
+				case "_primary_term":
+					if f.PrimaryTerm, ok = jsonscan.Int(v); !ok {
+						return fmt.Errorf("%w: _primary_term is not an integer", errSyntax)
+					}
 				case "_source":
 					f.Source = v
 				case "error":

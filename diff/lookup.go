@@ -50,6 +50,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 		workers[i] = d.newWorker()
 	}
 	lj := &lookupState{d: d, o: o, b: b, t: t, rep: rep}
+	lj.shared.Store(s.SharedHistory && b != nil && t != nil)
 
 	start := time.Now()
 	var origRead atomic.Int64
@@ -175,6 +176,8 @@ type lookupState struct {
 	// documents the original lacks and the backup has; backBoth the
 	// backup's found in the original (pass 3, must equal backFound).
 	tgtFound, backFound, both, lostInTarget, backBoth atomic.Int64
+	// shared is Sides.SharedHistory while no check has refuted it.
+	shared atomic.Bool
 }
 
 // pendingDoc is a document of the original whose _mget missed on the
@@ -202,23 +205,28 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 		trs[i].tr = &triple{id: doc.ID, o: &ref{routing: doc.Routing, src: doc.Source}}
 	}
 	ls := lookups(page)
+	// With a shared history the backup's copies are fetched without their
+	// sources first: most are the target's copy, told by sequence number.
+	// Each worker's first page fetches them whole, to check that.
+	bySeq := lj.shared.Load() && w.checked
 	// The target's and the backup's copies are fetched at once: on a
 	// cluster with cores to spare the page costs one round trip, not two.
 	// Each fetch writes its own field of the page's entries.
 	g, gctx := errgroup.WithContext(ctx)
 	for _, side := range []struct {
-		s     *indexSide
-		found *atomic.Int64
-		set   func(p *pendingDoc, r *ref)
+		s      *indexSide
+		found  *atomic.Int64
+		source bool
+		set    func(p *pendingDoc, r *ref)
 	}{
-		{lj.t, &lj.tgtFound, func(p *pendingDoc, r *ref) {
+		{lj.t, &lj.tgtFound, true, func(p *pendingDoc, r *ref) {
 			if r == nil {
 				p.needT = true
 			} else {
 				p.tr.t = r
 			}
 		}},
-		{lj.b, &lj.backFound, func(p *pendingDoc, r *ref) {
+		{lj.b, &lj.backFound, !bySeq, func(p *pendingDoc, r *ref) {
 			if r == nil {
 				p.needB = true
 			} else {
@@ -230,7 +238,7 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 			continue
 		}
 		g.Go(func() error {
-			got, err := mget(gctx, side.s.es, side.s.index, ls, true, d.opt.Retry)
+			got, err := mget(gctx, side.s.es, side.s.index, ls, side.source, d.opt.Retry)
 			if err != nil {
 				return err
 			}
@@ -240,13 +248,18 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 					continue
 				}
 				side.found.Add(1)
-				side.set(&trs[i], &ref{routing: f.Routing, src: f.Source})
+				side.set(&trs[i], &ref{routing: f.Routing, src: f.Source, seqNo: f.SeqNo, term: f.PrimaryTerm})
 			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	if lj.shared.Load() {
+		if err := lj.backupSources(ctx, w, trs, bySeq); err != nil {
+			return err
+		}
 	}
 	for i := range trs {
 		p := &trs[i]
@@ -257,7 +270,9 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 				if r == nil {
 					return nil
 				}
-				return &ref{routing: r.routing, src: bytes.Clone(r.src)}
+				c := *r
+				c.src = bytes.Clone(r.src)
+				return &c
 			}
 			p.tr.o, p.tr.t, p.tr.b = keep(p.tr.o), keep(p.tr.t), keep(p.tr.b)
 			w.pending = append(w.pending, p)
@@ -269,6 +284,60 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 	}
 	if len(w.pending) >= d.opt.PageSize {
 		return lj.resolvePending(ctx, w)
+	}
+	return nil
+}
+
+// backupSources completes the backup's copies of a page under a shared
+// history. When fetched without sources (bySeq), a copy with the target's
+// sequence number and primary term is the target's bytes, and the others
+// are fetched whole. Otherwise (a worker's first page) every copy was
+// fetched whole, and one that shares the target's sequence number but not
+// its bytes means the history is not shared: the shortcut is turned off.
+func (lj *lookupState) backupSources(ctx context.Context, w *worker, trs []pendingDoc, bySeq bool) error {
+	if !bySeq {
+		w.checked = true
+		for i := range trs {
+			tr := trs[i].tr
+			if sameCopy(tr.t, tr.b) && !bytes.Equal(tr.t.src, tr.b.src) {
+				lj.shared.Store(false)
+				lj.d.opt.Logger.Warn("diff reads every backup copy", "reason",
+					"a backup copy with the target's _seq_no and _primary_term differs from it", "id", tr.id,
+					"backup", lj.b.index, "target", lj.t.index)
+				return nil
+			}
+		}
+		return nil
+	}
+	var need []int
+	for i := range trs {
+		tr := trs[i].tr
+		switch {
+		case tr.b == nil:
+			// Missed: resolvePending fetches it whole.
+		case sameCopy(tr.t, tr.b):
+			tr.b.src = tr.t.src
+			lj.d.live.bySeqNo.Add(1)
+		default:
+			need = append(need, i)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	ls := make([]lookup, len(need))
+	for k, i := range need {
+		ls[k] = lookup{id: trs[i].tr.id, routing: trs[i].tr.b.routing}
+	}
+	got, err := mget(ctx, lj.b.es, lj.b.index, ls, true, lj.d.opt.Retry)
+	if err != nil {
+		return err
+	}
+	for k, f := range got {
+		if !f.Found {
+			return fmt.Errorf("%w: document %q of %q vanished between two fetches", ErrCountMismatch, f.ID, lj.b.index)
+		}
+		trs[need[k]].tr.b.src = f.Source
 	}
 	return nil
 }

@@ -207,22 +207,25 @@ func TestFillNullFlag(t *testing.T) {
 // restores the snapshot as the target and writes only what differs. Both
 // give the same target and the same diff.
 func TestStrategyFlag(t *testing.T) {
-	es, sc := lossCluster(t, 300)
+	// Past a diff page (1,000) per worker: the first page of each scan
+	// slice fetches every backup copy.
+	es, sc := lossCluster(t, 2500)
 	out := t.TempDir()
 	type result struct {
 		restore *report.Restore
 		outcome diff.Outcome
+		loss    diff.Loss
 		docs    map[string]string
 	}
 	runs := map[string]result{}
 	for _, strategy := range []string{"passes", "reconcile"} {
 		c := newCLI(t)
 		target := "documents_" + strategy
-		if code := c.run(t.Context(), runArgs(es, out, "st-"+strategy, "--target", target, "--strategy", strategy, "--prefer", "source")...); code != exitOK {
+		if code := c.run(t.Context(), runArgs(es, out, "st-"+strategy, "--target", target, "--strategy", strategy, "--prefer", "source", "--workers", "1")...); code != exitOK {
 			t.Fatalf("--strategy %s: exit %d\n%s", strategy, code, c.stderr.String())
 		}
 		s := readSummary(t, out, "documents", "st-"+strategy)
-		runs[strategy] = result{s.Restore, *s.Outcome, indexDocs(t, es, target)}
+		runs[strategy] = result{s.Restore, *s.Outcome, *s.Loss, indexDocs(t, es, target)}
 	}
 	p, r := runs["passes"], runs["reconcile"]
 	if p.restore.Load != "passes" || p.restore.Indexed != int64(len(sc.Complete)) {
@@ -233,6 +236,16 @@ func TestStrategyFlag(t *testing.T) {
 	}
 	if p.outcome != r.outcome || !maps.Equal(p.docs, r.docs) {
 		t.Errorf("the strategies disagree: outcome %+v and %+v, %d and %d documents", p.outcome, r.outcome, len(p.docs), len(r.docs))
+	}
+	// The target restored from the snapshot shares its history with the
+	// staging index: the diff takes the backup's copies the target did
+	// not rewrite from the target, and says the same.
+	if p.loss.BackupBySeqNo != 0 || r.loss.BackupBySeqNo == 0 {
+		t.Errorf("backup copies taken from the target: passes %d, reconcile %d; want 0 and some", p.loss.BackupBySeqNo, r.loss.BackupBySeqNo)
+	}
+	r.loss.BackupBySeqNo = 0
+	if p.loss != r.loss {
+		t.Errorf("the strategies disagree on the loss: %+v and %+v", p.loss, r.loss)
 	}
 	c := newCLI(t)
 	if code := c.run(t.Context(), runArgs(es, out, "st-bad", "--target", "documents_bad", "--strategy", "passes", "--prefer", "fill")...); code != exitUsage {

@@ -76,6 +76,9 @@ func (j *job) run(ctx context.Context) error {
 			Original: diff.IndexSide(j.es, j.cfg.Original),
 			Backup:   j.backup,
 			Target:   diff.IndexSide(j.es, j.cfg.Target),
+			// The snapshot restored as the target, and again as the
+			// staging index (the backup), which nothing writes.
+			SharedHistory: j.summary.Restore != nil && j.summary.Restore.Load == restore.LoadSnapshot,
 		}, diff.OverlayNone)
 		if err == nil {
 			err = j.compareIndexes(ctx)
