@@ -182,6 +182,9 @@ type Restore struct {
 	Load             string `json:"load,omitempty"`
 	LoadReason       string `json:"load_reason,omitempty"`
 	SnapshotRestored int64  `json:"snapshot_restored,omitempty"`
+	// KeptBySeqNo counts the original's documents kept because the
+	// target's copy had their _seq_no and _primary_term (part of Kept).
+	KeptBySeqNo int64 `json:"kept_by_seq_no,omitempty"`
 }
 
 // IndexDiff holds the index-level differences as RFC 6902 patches.

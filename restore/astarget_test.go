@@ -36,7 +36,10 @@ func liveLoss(t *testing.T, n int, seed int64) (*fixtures.ES, fixtures.Scenario)
 func TestPathsAgree(t *testing.T) {
 	for _, prefer := range []restore.Prefer{restore.PreferOriginal, restore.PreferSource, restore.PreferFill} {
 		t.Run(string(prefer), func(t *testing.T) {
-			es, sc := liveLoss(t, 400, 21)
+			// Past a page (1,000) of the original: the first page of a
+			// slice reads every target copy, the next ones go by
+			// sequence number.
+			es, sc := liveLoss(t, 2500, 21)
 			if err := es.LoadDocs("documents-backup", sc.Complete, 3); err != nil {
 				t.Fatal(err)
 			}
@@ -67,6 +70,28 @@ func TestPathsAgree(t *testing.T) {
 				}
 				if st.Load != tt.load {
 					t.Errorf("%s from %s: load %q (%s), want %q", tt.strategy, tt.src.Name(), st.Load, st.LoadReason, tt.load)
+				}
+				// Only the snapshot restored as the target shares the
+				// original's history.
+				if bySeq := st.KeptBySeqNo > 0; bySeq != (tt.load == restore.LoadSnapshot) || st.KeptBySeqNo > st.Kept {
+					t.Errorf("%s from %s: %d of %d kept by sequence number", tt.strategy, tt.src.Name(), st.KeptBySeqNo, st.Kept)
+				}
+				if tt.load == restore.LoadSnapshot && prefer == restore.PreferOriginal {
+					// Written: the original's documents the backup lacks or
+					// holds otherwise.
+					backup := map[string]string{}
+					for _, d := range sc.Complete {
+						backup[d.ID] = string(d.Source)
+					}
+					differ := 0
+					for _, d := range sc.Original {
+						if b, ok := backup[d.ID]; !ok || b != string(d.Source) {
+							differ++
+						}
+					}
+					if st.Indexed != int64(differ) {
+						t.Errorf("snapshot as target: %d written, want the %d documents that differ", st.Indexed, differ)
+					}
 				}
 				got := docsOf(t, c, opt.Target)
 				if ref == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"golang.org/x/sync/errgroup"
@@ -26,8 +27,12 @@ import (
 // reconcilePass is the pass over the original.
 func (r *Restorer) reconcilePass(ctx context.Context, p *plan) error {
 	ps := &pass{name: "original:" + r.opt.Original, op: "index"}
-	src := &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned}
-	r.log.Info("loading", "from", ps.name, "how", "reconcile: only what differs written", "op_type", ps.op, "target", r.opt.Target)
+	rc := &reconciler{r: r}
+	shared, why := r.sharedHistory(ctx, p)
+	rc.bySeq.Store(shared)
+	src := &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned, seqNo: shared}
+	r.log.Info("loading", "from", ps.name, "how", "reconcile: only what differs written", "op_type", ps.op, "target", r.opt.Target,
+		"by_seq_no", shared, "by_seq_no_reason", why)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opt.Workers)
 	b := &batcher{r: r, p: ps, g: g, ctx: gctx}
@@ -35,7 +40,7 @@ func (r *Restorer) reconcilePass(ctx context.Context, p *plan) error {
 		if err := gctx.Err(); err != nil {
 			return err
 		}
-		write, err := r.reconcilePage(ctx, docs)
+		write, err := rc.page(ctx, docs)
 		if err != nil {
 			return err
 		}
@@ -56,12 +61,88 @@ func (r *Restorer) reconcilePass(ctx context.Context, p *plan) error {
 	return nil
 }
 
+// sharedHistory tells whether the original and the target share the
+// snapshot's history, so that a document with the same _seq_no and
+// _primary_term on both is the same copy: Elasticsearch restored the
+// snapshot as the target in this attempt (nothing has written it yet, so
+// every copy the pass reads is the snapshot's), and the target keeps the
+// original's creation date (a restore keeps the snapshot's, a recreated
+// index has its own). A write to the original since the snapshot gives
+// its document a sequence number above the snapshot's; one rolled back
+// and reused after a failover has another primary term.
+func (r *Restorer) sharedHistory(ctx context.Context, p *plan) (bool, string) {
+	switch {
+	case !p.fromSnapshot:
+		return false, "the target was not restored from a snapshot"
+	case p.resume:
+		return false, "a resumed target may hold copies an earlier attempt wrote"
+	}
+	t, found, err := getIndex(ctx, r.es, r.opt.Retry, r.opt.Target, fmt.Sprintf("get target index %q", r.opt.Target))
+	if err != nil || !found {
+		return false, "the target's settings could not be read"
+	}
+	oc, tc := p.original.Settings["index.creation_date"], t.Settings["index.creation_date"]
+	if len(oc) == 0 || !bytes.Equal(oc, tc) {
+		return false, "the snapshot's index is not the original's (another creation date)"
+	}
+	return true, "the target is the original's snapshot"
+}
+
+// reconciler is the state of one reconciliation pass.
+type reconciler struct {
+	r *Restorer
+	// bySeq: the target's copies are fetched without sources first, and
+	// one with the original's _seq_no and _primary_term is kept as it is.
+	bySeq atomic.Bool
+	// checked counts the pages that fetched every source to check bySeq:
+	// one per scan slice.
+	checked atomic.Int64
+}
+
+// page reconciles one page of the original; see reconcilePage.
+func (rc *reconciler) page(ctx context.Context, docs []dump.Doc) ([]dump.Doc, error) {
+	r := rc.r
+	if !rc.bySeq.Load() {
+		return r.reconcilePage(ctx, docs, nil)
+	}
+	if rc.checked.Add(1) <= int64(r.opt.Slices) {
+		return r.reconcilePage(ctx, docs, rc)
+	}
+	have, err := r.mgetTarget(ctx, docs, false)
+	if err != nil {
+		return nil, err
+	}
+	var differ []dump.Doc
+	for i, d := range docs {
+		if sameSeq(d, have[i]) {
+			r.st.read.Add(1)
+			r.st.bytes.Add(int64(len(d.Source)))
+			r.st.kept.Add(1)
+			r.st.keptBySeq.Add(1)
+			continue
+		}
+		differ = append(differ, d)
+	}
+	if len(differ) == 0 {
+		return nil, nil
+	}
+	return r.reconcilePage(ctx, differ, nil)
+}
+
+// sameSeq reports whether the target's copy t is the original's document
+// d by sequence number and primary term (and routing).
+func sameSeq(d dump.Doc, t *targetCopy) bool {
+	return t != nil && d.PrimaryTerm > 0 && d.PrimaryTerm == t.term && d.SeqNo == t.seqNo && d.Routing == t.routing
+}
+
 // reconcilePage fetches the target's copies of a page of the original and
 // returns the documents to write, each with the source to write. The
 // others are counted read and kept: the target already holds what Prefer
-// chooses.
-func (r *Restorer) reconcilePage(ctx context.Context, docs []dump.Doc) ([]dump.Doc, error) {
-	have, err := r.mgetTarget(ctx, docs)
+// chooses. With check set, a document whose copy has its sequence number
+// but would be written refutes the shared history: the pass then reads
+// every copy whole.
+func (r *Restorer) reconcilePage(ctx context.Context, docs []dump.Doc, check *reconciler) ([]dump.Doc, error) {
+	have, err := r.mgetTarget(ctx, docs, true)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +150,10 @@ func (r *Restorer) reconcilePage(ctx context.Context, docs []dump.Doc) ([]dump.D
 	for i := range docs {
 		d := docs[i]
 		src, ok := r.desired(d, have[i])
+		if check != nil && ok && sameSeq(d, have[i]) && check.bySeq.CompareAndSwap(true, false) {
+			r.log.Warn("reconciliation reads every target copy", "reason",
+				"a target copy with the original's _seq_no and _primary_term differs from it", "id", d.ID, "target", r.opt.Target)
+		}
 		if !ok {
 			r.st.read.Add(1)
 			r.st.bytes.Add(int64(len(d.Source)))
@@ -84,7 +169,9 @@ func (r *Restorer) reconcilePage(ctx context.Context, docs []dump.Doc) ([]dump.D
 // targetCopy is the target's copy of a document; nil when it has none.
 type targetCopy struct {
 	routing string
-	source  json.RawMessage
+	source  json.RawMessage // nil when fetched without
+	// seqNo and term are its _seq_no and _primary_term (term 0: none).
+	seqNo, term int64
 }
 
 // desired returns the source the target must hold for the original's
@@ -124,8 +211,9 @@ func sameJSON(a, b []byte) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-// mgetTarget fetches the target's copies of docs, in order (nil: missing).
-func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc) ([]*targetCopy, error) {
+// mgetTarget fetches the target's copies of docs, in order (nil: missing),
+// with their sources or without.
+func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc, source bool) ([]*targetCopy, error) {
 	out := make([]*targetCopy, len(docs))
 	if len(docs) == 0 {
 		return out, nil
@@ -137,7 +225,11 @@ func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc) ([]*targetCo
 		// No filter_path: what it would drop is a few small members a
 		// document, and filtering an answer of a thousand sources costs the
 		// server a walk over all of them.
-		return esapi.MgetRequest{Index: r.opt.Target, Body: bytes.NewReader(body), Realtime: &realtime}
+		req := esapi.MgetRequest{Index: r.opt.Target, Body: bytes.NewReader(body), Realtime: &realtime}
+		if !source {
+			req.Source = []string{"false"}
+		}
+		return req
 	})
 	if err != nil {
 		return nil, err
@@ -168,6 +260,10 @@ func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc) ([]*targetCo
 					found = string(v) == "true"
 				case "_source":
 					c.source = v
+				case "_seq_no":
+					c.seqNo, _ = jsonscan.Int(v)
+				case "_primary_term":
+					c.term, _ = jsonscan.Int(v)
 				case "error":
 					docErr = v
 				}
@@ -184,7 +280,7 @@ func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc) ([]*targetCo
 				// copy: the document would be written over what the target
 				// holds.
 				return fmt.Errorf("%q: %s", id, docErr)
-			case found && len(c.source) == 0:
+			case found && source && len(c.source) == 0:
 				return fmt.Errorf("%q: found without _source", id)
 			case found:
 				out[i] = &c

@@ -85,6 +85,11 @@ type Stats struct {
 	// as the target (Load is LoadSnapshot): the backup side, counted in
 	// Read and Kept, and in Existing, without a write of ours.
 	Restored int64
+	// KeptBySeqNo counts the original's documents the reconciliation kept
+	// without reading the target's source: the target's copy had the same
+	// _seq_no and _primary_term, the snapshot's copy of an index that
+	// shares its history (part of Kept).
+	KeptBySeqNo int64
 	// Load is how the backup came into the target: LoadSnapshot, LoadBulk
 	// or LoadPasses; LoadReason says why that one.
 	Load, LoadReason string
@@ -98,7 +103,7 @@ func (s Stats) Pending() int64 { return s.Read - s.Indexed - s.Kept - s.Failed }
 // counters are the live Stats.
 type counters struct {
 	read, indexed, kept, failed, retried, bytes, created, ambiguous, existing, count atomic.Int64
-	duplicates, rescans, restored                                                    atomic.Int64
+	duplicates, rescans, restored, keptBySeq                                         atomic.Int64
 	start, end                                                                       atomic.Int64 // unix nanoseconds
 }
 
@@ -155,6 +160,7 @@ func (r *Restorer) Stats() Stats {
 		Retried: r.st.retried.Load(), Bytes: r.st.bytes.Load(), Created: r.st.created.Load(),
 		Ambiguous: r.st.ambiguous.Load(), Existing: r.st.existing.Load(), Count: r.st.count.Load(),
 		Duplicates: r.st.duplicates.Load(), Rescans: r.st.rescans.Load(), Restored: r.st.restored.Load(),
+		KeptBySeqNo: r.st.keptBySeq.Load(),
 	}
 	l := r.loadInfo()
 	s.Load, s.LoadReason = l.load, l.why

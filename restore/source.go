@@ -96,6 +96,8 @@ type indexSource struct {
 	name      string
 	pol       retry.Policy
 	rescanned func()
+	// seqNo asks for each hit's _seq_no and _primary_term.
+	seqNo bool
 }
 
 func (s *indexSource) Name() string { return s.name }
@@ -148,7 +150,7 @@ func checkNotEmpty(ctx context.Context, es *elasticsearch.Client, pol retry.Poli
 func (s *indexSource) Prepare(context.Context) error { return nil }
 
 func (s *indexSource) Scan(ctx context.Context, fn ScanFunc) error {
-	opt := esscan.Options{Slices: s.slices, Retry: s.pol}
+	opt := esscan.Options{Slices: s.slices, Retry: s.pol, SeqNo: s.seqNo}
 	if s.rescanned != nil {
 		opt.OnReopen = func(int) { s.rescanned() }
 	}

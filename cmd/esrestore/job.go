@@ -67,7 +67,7 @@ func summarizeRestore(s restore.Stats) *report.Restore {
 	rs := &report.Restore{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Failed: s.Failed, Pending: s.Pending(),
 		Ambiguous: s.Ambiguous, Duplicates: s.Duplicates, Rescans: s.Rescans, Retried: s.Retried, Bytes: s.Bytes,
 		ExistingBefore: s.Existing, TargetCount: s.Count, Seconds: s.Elapsed.Seconds(),
-		Load: s.Load, LoadReason: s.LoadReason, SnapshotRestored: s.Restored}
+		Load: s.Load, LoadReason: s.LoadReason, SnapshotRestored: s.Restored, KeptBySeqNo: s.KeptBySeqNo}
 	if rs.Seconds > 0 {
 		rs.DocsPerSecond = float64(s.Read) / rs.Seconds
 	}

@@ -30,6 +30,10 @@ type Doc struct {
 	// Line is the 1-based line of the document in its dump, 0 for index
 	// hits.
 	Line int
+	// SeqNo and PrimaryTerm are the hit's _seq_no and _primary_term when
+	// the scan asked for them (esscan.Options.SeqNo); PrimaryTerm 0 means
+	// not known.
+	SeqNo, PrimaryTerm int64
 }
 
 // MaxLine is the longest line a Reader accepts. Longer lines are reported

@@ -52,6 +52,9 @@ type Options struct {
 	KeepAlive string
 	// NoSource asks for ids and routing only.
 	NoSource bool
+	// SeqNo asks for each hit's _seq_no and _primary_term
+	// (seq_no_primary_term), set in dump.Doc.
+	SeqNo bool
 	// Retry bounds, by time, the retries of a request that fails with 429,
 	// 502-504, a transport error or failed shards. Zero fields are
 	// retry's defaults.
@@ -168,6 +171,7 @@ type hit struct {
 	Index, ID, Routing string
 	Source             json.RawMessage // points into the answer's bytes
 	Sort               []json.RawMessage
+	SeqNo, Term        int64
 }
 
 // decode reads a search answer in one validating pass; sources stay in
@@ -176,6 +180,16 @@ func (p *page) decode(b []byte) error {
 	str := func(vi int, dst *string) (int, error) {
 		end, err := jsonscan.Skip(b, vi)
 		*dst, _ = jsonscan.String(b[vi:end])
+		return end, err
+	}
+	int64At := func(vi int, dst *int64) (int, error) {
+		end, err := jsonscan.Skip(b, vi)
+		if err == nil {
+			var ok bool
+			if *dst, ok = jsonscan.Int(b[vi:end]); !ok {
+				err = fmt.Errorf("%w: not an integer at offset %d", jsonscan.ErrSyntax, vi)
+			}
+		}
 		return end, err
 	}
 	num := func(vi int, dst *int) (int, error) {
@@ -207,6 +221,10 @@ func (p *page) decode(b []byte) error {
 				return end, err
 			case "sort":
 				return list(vi, &h.Sort)
+			case "_seq_no":
+				return int64At(vi, &h.SeqNo)
+			case "_primary_term":
+				return int64At(vi, &h.Term)
 			}
 			return jsonscan.Skip(b, vi)
 		})
@@ -281,6 +299,9 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		if opt.NoSource {
 			q["_source"] = false
 		}
+		if opt.SeqNo {
+			q["seq_no_primary_term"] = true
+		}
 		if !counted {
 			q["track_total_hits"] = true
 		}
@@ -341,7 +362,7 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		}
 		docs := make([]dump.Doc, len(p.Hits))
 		for i, h := range p.Hits {
-			docs[i] = dump.Doc{Index: h.Index, ID: h.ID, Routing: h.Routing, Source: h.Source}
+			docs[i] = dump.Doc{Index: h.Index, ID: h.ID, Routing: h.Routing, Source: h.Source, SeqNo: h.SeqNo, PrimaryTerm: h.Term}
 		}
 		last := p.Hits[len(p.Hits)-1]
 		if len(last.Sort) == 0 {
