@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -279,5 +281,78 @@ func TestResumeCutBeforeMeta(t *testing.T) {
 	}
 	if _, err := r.Run(t.Context(), restore.SnapshotSource(c, repo, snap, "", false, "")); !errors.Is(err, restore.ErrTargetExists) {
 		t.Errorf("a target that is not the interrupted restore: %v, want ErrTargetExists", err)
+	}
+}
+
+// TestReconcileOriginalDeletesDuringPass: the reconciliation reads the
+// original's ids, then fetches the sources of the documents that differ
+// by sequence number; one deleted from the original in between is counted
+// read and kept (there is nothing of it to write), and nothing is lost
+// from the accounting.
+func TestReconcileOriginalDeletesDuringPass(t *testing.T) {
+	es, sc := liveLoss(t, 2500, 23)
+	plain := es.Client()
+	backup := map[string]string{}
+	for _, d := range sc.Complete {
+		backup[d.ID] = string(d.Source)
+	}
+	// The original's documents the backup holds otherwise: each is
+	// fetched whole after the scan's page named it.
+	var changed []fixtures.Doc
+	for _, d := range sc.Original {
+		if b, ok := backup[d.ID]; ok && b != string(d.Source) {
+			changed = append(changed, d)
+		}
+	}
+	if len(changed) < 20 {
+		t.Fatalf("scenario has %d changed documents", len(changed))
+	}
+	var once sync.Once
+	deleted := map[string]bool{}
+	sp := &spy{onRequest: func(req *http.Request) {
+		if req.URL.Path != "/"+original+"/_mget" {
+			return
+		}
+		once.Do(func() {
+			for _, d := range changed {
+				fixtures.MustDo(t, plain, esapi.DeleteRequest{Index: original, DocumentID: d.ID, Routing: d.Routing})
+				deleted[d.ID] = true
+			}
+			fixtures.MustDo(t, plain, esapi.IndicesRefreshRequest{Index: []string{original}})
+		})
+	}}
+	opt := options("vanish")
+	opt.Slices = 1
+	r, err := restore.New(client(t, es.URL, sp), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Run(t.Context(), restore.SnapshotSource(plain, repo, snap, "", false, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deleted) == 0 {
+		t.Fatal("the original was never fetched by _mget")
+	}
+	invariant(t, plain, st)
+	if st.KeptBySeqNo == 0 || st.Read-st.Restored != int64(len(sc.Original)) {
+		t.Errorf("read %d of the original's %d, %d kept by sequence number", st.Read-st.Restored, len(sc.Original), st.KeptBySeqNo)
+	}
+	// Deleted before its page's fetch: the target keeps the backup's
+	// copy. Written are only the changed documents still there when
+	// fetched (the first page reads every source before the deletions).
+	got := docsOf(t, plain, target)
+	written := 0
+	for _, d := range changed {
+		switch got[d.ID] {
+		case string(d.Source):
+			written++
+		case backup[d.ID]:
+		default:
+			t.Errorf("document %q: target holds %q, neither the original's nor the backup's", d.ID, got[d.ID])
+		}
+	}
+	if int64(written) > st.Indexed || written == len(changed) {
+		t.Errorf("%d of %d changed documents written (%d indexed): the deletions were not seen", written, len(changed), st.Indexed)
 	}
 }

@@ -52,6 +52,8 @@ type spy struct {
 	base http.RoundTripper
 	// onBulk runs at the start of the n-th _bulk request (1-based).
 	onBulk func(n int)
+	// onRequest runs at the start of every request.
+	onRequest func(req *http.Request)
 
 	mu          sync.Mutex
 	bulks       int
@@ -90,6 +92,9 @@ func (s *spy) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if bulk && s.onBulk != nil {
 		s.onBulk(n)
+	}
+	if s.onRequest != nil {
+		s.onRequest(req)
 	}
 	base := s.base
 	if base == nil {

@@ -27,11 +27,15 @@ import (
 // reconcilePass is the pass over the original.
 func (r *Restorer) reconcilePass(ctx context.Context, p *plan) error {
 	ps := &pass{name: "original:" + r.opt.Original, op: "index"}
-	rc := &reconciler{r: r}
 	shared, why := r.sharedHistory(ctx, p)
+	// With a shared history most documents are decided by sequence
+	// number: the original is scanned for ids and sequence numbers only,
+	// and the sources of the others fetched by _mget.
+	rc := &reconciler{r: r, original: p.original.Name, sourceless: shared}
 	rc.bySeq.Store(shared)
-	src := &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned, seqNo: shared}
-	r.log.Info("loading", "from", ps.name, "how", "reconcile: only what differs written", "op_type", ps.op, "target", r.opt.Target,
+	src := &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned,
+		seqNo: shared, noSource: shared}
+	r.log.Info("reconciling", "from", ps.name, "op_type", ps.op, "target", r.opt.Target,
 		"by_seq_no", shared, "by_seq_no_reason", why)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opt.Workers)
@@ -91,6 +95,10 @@ func (r *Restorer) sharedHistory(ctx context.Context, p *plan) (bool, string) {
 // reconciler is the state of one reconciliation pass.
 type reconciler struct {
 	r *Restorer
+	// original is the original's concrete index; sourceless says its
+	// scan reads ids and sequence numbers only (see withSources).
+	original   string
+	sourceless bool
 	// bySeq: the target's copies are fetched without sources first, and
 	// one with the original's _seq_no and _primary_term is kept as it is.
 	bySeq atomic.Bool
@@ -102,10 +110,15 @@ type reconciler struct {
 // page reconciles one page of the original; see reconcilePage.
 func (rc *reconciler) page(ctx context.Context, docs []dump.Doc) ([]dump.Doc, error) {
 	r := rc.r
-	if !rc.bySeq.Load() {
-		return r.reconcilePage(ctx, docs, nil)
-	}
-	if rc.checked.Add(1) <= int64(r.opt.Slices) {
+	check := rc.bySeq.Load() && rc.checked.Add(1) <= int64(r.opt.Slices)
+	if !rc.bySeq.Load() || check {
+		docs, err := rc.withSources(ctx, docs)
+		if err != nil {
+			return nil, err
+		}
+		if !check {
+			return r.reconcilePage(ctx, docs, nil)
+		}
 		return r.reconcilePage(ctx, docs, rc)
 	}
 	have, err := r.mgetTarget(ctx, docs, false)
@@ -116,17 +129,43 @@ func (rc *reconciler) page(ctx context.Context, docs []dump.Doc) ([]dump.Doc, er
 	for i, d := range docs {
 		if sameSeq(d, have[i]) {
 			r.st.read.Add(1)
-			r.st.bytes.Add(int64(len(d.Source)))
 			r.st.kept.Add(1)
 			r.st.keptBySeq.Add(1)
 			continue
 		}
 		differ = append(differ, d)
 	}
-	if len(differ) == 0 {
-		return nil, nil
+	if differ, err = rc.withSources(ctx, differ); err != nil || len(differ) == 0 {
+		return nil, err
 	}
 	return r.reconcilePage(ctx, differ, nil)
+}
+
+// withSources gives docs, read from the original without their sources,
+// the sources the original holds now (with the sequence numbers of those
+// copies). A document the original no longer has, deleted since the scan,
+// is counted read and kept: there is nothing of it to write.
+func (rc *reconciler) withSources(ctx context.Context, docs []dump.Doc) ([]dump.Doc, error) {
+	if !rc.sourceless || len(docs) == 0 {
+		return docs, nil
+	}
+	r := rc.r
+	got, err := r.mgetCopies(ctx, rc.original, "original", docs, true)
+	if err != nil {
+		return nil, err
+	}
+	out := docs[:0:0]
+	for i, d := range docs {
+		c := got[i]
+		if c == nil {
+			r.st.read.Add(1)
+			r.st.kept.Add(1)
+			continue
+		}
+		d.Source, d.SeqNo, d.PrimaryTerm = c.source, c.seqNo, c.term
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // sameSeq reports whether the target's copy t is the original's document
@@ -214,18 +253,24 @@ func sameJSON(a, b []byte) bool {
 // mgetTarget fetches the target's copies of docs, in order (nil: missing),
 // with their sources or without.
 func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc, source bool) ([]*targetCopy, error) {
+	return r.mgetCopies(ctx, r.opt.Target, "target", docs, source)
+}
+
+// mgetCopies fetches the copies of docs in index (the side named by what),
+// in order (nil: missing), with their sources or without.
+func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []dump.Doc, source bool) ([]*targetCopy, error) {
 	out := make([]*targetCopy, len(docs))
 	if len(docs) == 0 {
 		return out, nil
 	}
 	body := esscan.MgetBody(len(docs), func(i int) (string, string) { return docs[i].ID, docs[i].Routing })
 	realtime := true
-	what := fmt.Sprintf("_mget %d documents from target %q", len(docs), r.opt.Target)
+	what := fmt.Sprintf("_mget %d documents from %s %q", len(docs), side, index)
 	a, err := sendOK(ctx, r.es, r.opt.Retry, what, func() esapi.Request {
 		// No filter_path: what it would drop is a few small members a
 		// document, and filtering an answer of a thousand sources costs the
 		// server a walk over all of them.
-		req := esapi.MgetRequest{Index: r.opt.Target, Body: bytes.NewReader(body), Realtime: &realtime}
+		req := esapi.MgetRequest{Index: index, Body: bytes.NewReader(body), Realtime: &realtime}
 		if !source {
 			req.Source = []string{"false"}
 		}

@@ -96,8 +96,9 @@ type indexSource struct {
 	name      string
 	pol       retry.Policy
 	rescanned func()
-	// seqNo asks for each hit's _seq_no and _primary_term.
-	seqNo bool
+	// seqNo asks for each hit's _seq_no and _primary_term; noSource for
+	// ids and routings only.
+	seqNo, noSource bool
 }
 
 func (s *indexSource) Name() string { return s.name }
@@ -150,7 +151,7 @@ func checkNotEmpty(ctx context.Context, es *elasticsearch.Client, pol retry.Poli
 func (s *indexSource) Prepare(context.Context) error { return nil }
 
 func (s *indexSource) Scan(ctx context.Context, fn ScanFunc) error {
-	opt := esscan.Options{Slices: s.slices, Retry: s.pol, SeqNo: s.seqNo}
+	opt := esscan.Options{Slices: s.slices, Retry: s.pol, SeqNo: s.seqNo, NoSource: s.noSource}
 	if s.rescanned != nil {
 		opt.OnReopen = func(int) { s.rescanned() }
 	}
