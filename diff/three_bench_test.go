@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
 )
@@ -20,11 +21,18 @@ import (
 // backup lacks them). ESRESTORE_BENCH_DOCS sets the size (default 100k);
 // the figure to compare is the ratio of the two sub-benchmarks' ns/op.
 //
+// The backup and the target are the snapshot restored twice, as a run
+// with the snapshot restored as the target leaves them: "three-sided"
+// fetches every backup copy (as for a target bulk-loaded from a dump or an
+// index), "three-sided-shared" takes those the target did not rewrite by
+// sequence number (Sides.SharedHistory, what esrestore run does then).
+//
 // With ESRESTORE_BENCH_ES_URL the indexes are those of that cluster (say
 // esfake in its own process, after an esrestore run with --keep-staging),
 // named by ESRESTORE_BENCH_INDEXES=ORIGINAL,BACKUP,TARGET; each
 // sub-benchmark then also reports the process's peak RSS, so run them one
-// at a time (-bench 'ThreeSided/two-sided').
+// at a time (-bench 'ThreeSided/two-sided$'). Run three-sided-shared only
+// on a target the snapshot was restored as.
 func BenchmarkDiffThreeSided(b *testing.B) {
 	cl, names, check := threeBenchCluster(b)
 	for _, c := range []struct {
@@ -33,6 +41,8 @@ func BenchmarkDiffThreeSided(b *testing.B) {
 	}{
 		{"two-sided", Sides{Original: IndexSide(cl, names[0]), Target: IndexSide(cl, names[2])}},
 		{"three-sided", Sides{Original: IndexSide(cl, names[0]), Backup: IndexSide(cl, names[1]), Target: IndexSide(cl, names[2])}},
+		{"three-sided-shared", Sides{Original: IndexSide(cl, names[0]), Backup: IndexSide(cl, names[1]), Target: IndexSide(cl, names[2]),
+			SharedHistory: true}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -84,17 +94,18 @@ func threeBenchCluster(b *testing.B) (*elasticsearch.Client, [3]string, func(*te
 	if err := srv.LoadScenario("three_orig", "bench", "snap", sc, 3); err != nil {
 		b.Fatal(err)
 	}
-	if err := srv.LoadDocs("three_backup", sc.Complete, 3); err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.LoadDocs("three_target", sc.Complete, 3); err != nil {
-		b.Fatal(err)
-	}
 	es, err := fixtures.Listen("127.0.0.1:0", srv)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(es.Close)
+	// --prefer source on a loss without live writes: the target is the
+	// snapshot.
+	wait := true
+	for _, name := range []string{"three_backup", "three_target"} {
+		fixtures.MustDo(b, es.Client(), esapi.SnapshotRestoreRequest{Repository: "bench", Snapshot: "snap", WaitForCompletion: &wait,
+			Body: strings.NewReader(`{"indices":"three_orig","rename_pattern":".+","rename_replacement":"` + name + `"}`)})
+	}
 	return es.Client(), [3]string{"three_orig", "three_backup", "three_target"}, func(b *testing.B, c Counts) {
 		if c.Outcome.Added != int64(len(sc.Lost)) || c.Outcome.Recovered != int64(len(sc.Stripped)) {
 			b.Fatalf("outcome %+v", c.Outcome)
