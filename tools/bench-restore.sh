@@ -6,13 +6,16 @@
 # the documents written as Elasticsearch counts them (_stats/indexing
 # index_total of the target) and the summary's restore counts.
 #
-#   tools/bench-restore.sh [DOCS [PORT [PREFER]]]    e.g. tools/bench-restore.sh 1000000
+#   tools/bench-restore.sh [DOCS [PORT [PREFER [ORDER]]]]    e.g. tools/bench-restore.sh 1000000
 #
+# ORDER is the strategies in the order they run, "passes reconcile" by
+# default; run both orders, since the fixture's heap grows with each run.
 # The machine is shared: compare the two lines of one run, not runs.
 set -eu
 docs=${1:-100000}
 port=${2:-19471}
 prefer=${3:-original}
+order=${4:-passes reconcile}
 export AWS_EC2_METADATA_DISABLED=true # the AWS SDK never probes the instance metadata address
 es=http://127.0.0.1:$port
 tmp=$(mktemp -d)
@@ -28,7 +31,7 @@ until curl -fs "$es/" >/dev/null 2>&1; do
 done
 
 printf '%-10s %8s %8s %10s %12s %10s %10s %10s %s\n' strategy seconds restore_s peak_kib index_total indexed kept read load
-for strategy in passes reconcile; do
+for strategy in $order; do
 	target=bench_$strategy
 	/usr/bin/time -f '%e %M' -o "$tmp/time" "$tmp/esrestore" run --es-url "$es" --original documents \
 		--source snapshot:backups/before-loss --target "$target" --prefer "$prefer" --strategy "$strategy" \
