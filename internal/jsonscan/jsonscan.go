@@ -27,6 +27,15 @@ func syntaxErr(b []byte, i int, what string) error {
 
 // Space returns the index of the first non-space byte at or after i.
 func Space(b []byte, i int) int {
+	// Small enough to inline: most values follow their ',' or ':'
+	// without a space between.
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
+	return space(b, i)
+}
+
+func space(b []byte, i int) int {
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
@@ -48,32 +57,101 @@ func skip(b []byte, i, depth int, trusted bool) (int, error) {
 	if i >= len(b) {
 		return i, syntaxErr(b, i, "unexpected end")
 	}
-	switch c := b[i]; {
-	case c == '"':
+	switch b[i] {
+	case '"':
 		if trusted {
 			return skipTrustedString(b, i)
 		}
 		return skipString(b, i)
-	case c == '{':
+	case '{':
 		if depth > maxDepth {
 			return i, syntaxErr(b, i, "too deep")
 		}
-		return members(b, i, depth, trusted, nil)
-	case c == '[':
+		return skipObject(b, i, depth, trusted)
+	case '[':
 		if depth > maxDepth {
 			return i, syntaxErr(b, i, "too deep")
 		}
-		return elements(b, i, depth, trusted, nil)
-	case c == 't':
+		return skipArray(b, i, depth, trusted)
+	case 't':
 		return literal(b, i, "true")
-	case c == 'f':
+	case 'f':
 		return literal(b, i, "false")
-	case c == 'n':
+	case 'n':
 		return literal(b, i, "null")
-	case c == '-' || c >= '0' && c <= '9':
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		return skipNumber(b, i)
 	}
 	return i, syntaxErr(b, i, fmt.Sprintf("unexpected %q", b[i]))
+}
+
+// skipObject is walkObject with skip in place of a callback: nested
+// values, the bulk of a document, are passed over without a call through
+// a closure for each member.
+func skipObject(b []byte, i, depth int, trusted bool) (int, error) {
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, syntaxErr(b, i, "expected a key")
+		}
+		var err error
+		if trusted {
+			i, err = skipTrustedString(b, i)
+		} else {
+			i, err = skipString(b, i)
+		}
+		if err != nil {
+			return i, err
+		}
+		i = Space(b, i)
+		if i >= len(b) || b[i] != ':' {
+			return i, syntaxErr(b, i, "expected ':'")
+		}
+		if i, err = skip(b, Space(b, i+1), depth+1, trusted); err != nil {
+			return i, err
+		}
+		i = Space(b, i)
+		if i >= len(b) {
+			return i, syntaxErr(b, i, "unterminated object")
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, syntaxErr(b, i, "expected ',' or '}'")
+		}
+	}
+}
+
+// skipArray is walkArray with skip in place of a callback.
+func skipArray(b []byte, i, depth int, trusted bool) (int, error) {
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if i, err = skip(b, i, depth+1, trusted); err != nil {
+			return i, err
+		}
+		i = Space(b, i)
+		if i >= len(b) {
+			return i, syntaxErr(b, i, "unterminated array")
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, syntaxErr(b, i, "expected ',' or ']'")
+		}
+	}
 }
 
 func literal(b []byte, i int, lit string) (int, error) {
@@ -88,35 +166,41 @@ func skipNumber(b []byte, i int) (int, error) {
 	if b[i] == '-' {
 		i++
 	}
-	digits := func() int {
-		n := 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
 	if i < len(b) && b[i] == '0' {
 		i++
-	} else if digits() == 0 {
+	} else if j := digits(b, i); j > i {
+		i = j
+	} else {
 		return start, syntaxErr(b, start, "bad number")
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
+		j := digits(b, i+1)
+		if j == i+1 {
 			return start, syntaxErr(b, start, "bad number")
 		}
+		i = j
 	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+	if i < len(b) && b[i]|0x20 == 'e' { // 'e' or 'E'
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if digits() == 0 {
+		j := digits(b, i)
+		if j == i {
 			return start, syntaxErr(b, start, "bad number")
 		}
+		i = j
 	}
 	return i, nil
+}
+
+// digits returns the index of the first byte at or after i that is not a
+// decimal digit.
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i]-'0' < 10 {
+		i++
+	}
+	return i
 }
 
 // Word-at-a-time helpers: a byte of x equal to 0 or less than n.
