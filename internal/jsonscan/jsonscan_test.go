@@ -28,7 +28,11 @@ func TestSkipAgreesWithEncodingJSON(t *testing.T) {
 }
 
 func FuzzSkip(f *testing.F) {
-	for _, s := range []string{`{"a":[1,{"b":"c"}]}`, `"x"`, `[1e5,-2.5]`, `{"_id":"1","_source":{}}`} {
+	for _, s := range []string{
+		`{"a":[1,{"b":"c"}]}`, `"x"`, `[1e5,-2.5]`, `{"_id":"1","_source":{}}`,
+		`{"k\"ey":"caf\u00e9 \\ \/ \ud83d\ude00","n":[0,-0.5E+3,true,false,null],"e":{}}`,
+		`["0123456789abcdef\"","0123456\\","01234567\u00e9x"]`,
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -37,7 +41,7 @@ func FuzzSkip(f *testing.F) {
 		if ok != json.Valid(b) {
 			t.Errorf("%q: Skip ok=%v, json.Valid=%v", b, ok, json.Valid(b))
 		}
-		sameAsReference(t, b, len(b) <= 4096)
+		sameAsReference(t, b, len(b) <= 64) // every offset costs len(b) walks
 		if ok {
 			trustedAgrees(t, b)
 		}
