@@ -6,11 +6,11 @@
 package jsonscan
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -27,6 +27,15 @@ func syntaxErr(b []byte, i int, what string) error {
 
 // Space returns the index of the first non-space byte at or after i.
 func Space(b []byte, i int) int {
+	// Small enough to inline: most values follow their ',' or ':'
+	// without a space between.
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
+	return space(b, i)
+}
+
+func space(b []byte, i int) int {
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
@@ -43,37 +52,106 @@ func Space(b []byte, i int) int {
 func Skip(b []byte, i int) (int, error) { return skip(b, Space(b, i), 0, false) }
 
 // skip passes over one value; trusted values were validated before, so
-// their strings are passed at memchr speed.
+// their strings are only searched for their closing quote.
 func skip(b []byte, i, depth int, trusted bool) (int, error) {
 	if i >= len(b) {
 		return i, syntaxErr(b, i, "unexpected end")
 	}
-	switch c := b[i]; {
-	case c == '"':
+	switch b[i] {
+	case '"':
 		if trusted {
 			return skipTrustedString(b, i)
 		}
 		return skipString(b, i)
-	case c == '{':
+	case '{':
 		if depth > maxDepth {
 			return i, syntaxErr(b, i, "too deep")
 		}
-		return members(b, i, depth, trusted, nil)
-	case c == '[':
+		return skipObject(b, i, depth, trusted)
+	case '[':
 		if depth > maxDepth {
 			return i, syntaxErr(b, i, "too deep")
 		}
-		return elements(b, i, depth, trusted, nil)
-	case c == 't':
+		return skipArray(b, i, depth, trusted)
+	case 't':
 		return literal(b, i, "true")
-	case c == 'f':
+	case 'f':
 		return literal(b, i, "false")
-	case c == 'n':
+	case 'n':
 		return literal(b, i, "null")
-	case c == '-' || c >= '0' && c <= '9':
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		return skipNumber(b, i)
 	}
 	return i, syntaxErr(b, i, fmt.Sprintf("unexpected %q", b[i]))
+}
+
+// skipObject is walkObject with skip in place of a callback: nested
+// values, the bulk of a document, are passed over without a call through
+// a closure for each member.
+func skipObject(b []byte, i, depth int, trusted bool) (int, error) {
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, syntaxErr(b, i, "expected a key")
+		}
+		var err error
+		if trusted {
+			i, err = skipTrustedString(b, i)
+		} else {
+			i, err = skipString(b, i)
+		}
+		if err != nil {
+			return i, err
+		}
+		i = Space(b, i)
+		if i >= len(b) || b[i] != ':' {
+			return i, syntaxErr(b, i, "expected ':'")
+		}
+		if i, err = skip(b, Space(b, i+1), depth+1, trusted); err != nil {
+			return i, err
+		}
+		i = Space(b, i)
+		if i >= len(b) {
+			return i, syntaxErr(b, i, "unterminated object")
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, syntaxErr(b, i, "expected ',' or '}'")
+		}
+	}
+}
+
+// skipArray is walkArray with skip in place of a callback.
+func skipArray(b []byte, i, depth int, trusted bool) (int, error) {
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if i, err = skip(b, i, depth+1, trusted); err != nil {
+			return i, err
+		}
+		i = Space(b, i)
+		if i >= len(b) {
+			return i, syntaxErr(b, i, "unterminated array")
+		}
+		switch b[i] {
+		case ',':
+			i = Space(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, syntaxErr(b, i, "expected ',' or ']'")
+		}
+	}
 }
 
 func literal(b []byte, i int, lit string) (int, error) {
@@ -88,67 +166,99 @@ func skipNumber(b []byte, i int) (int, error) {
 	if b[i] == '-' {
 		i++
 	}
-	digits := func() int {
-		n := 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
 	if i < len(b) && b[i] == '0' {
 		i++
-	} else if digits() == 0 {
+	} else if j := digits(b, i); j > i {
+		i = j
+	} else {
 		return start, syntaxErr(b, start, "bad number")
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
+		j := digits(b, i+1)
+		if j == i+1 {
 			return start, syntaxErr(b, start, "bad number")
 		}
+		i = j
 	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+	if i < len(b) && b[i]|0x20 == 'e' { // 'e' or 'E'
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if digits() == 0 {
+		j := digits(b, i)
+		if j == i {
 			return start, syntaxErr(b, start, "bad number")
 		}
+		i = j
 	}
 	return i, nil
 }
 
-// Word-at-a-time helpers: a byte of x equal to 0 or less than n.
+// digits returns the index of the first byte at or after i that is not a
+// decimal digit.
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i]-'0' < 10 {
+		i++
+	}
+	return i
+}
+
+// Word-at-a-time helpers. Each marks, in the high bit of a byte of the
+// result, the bytes of x that match; a borrow can also mark bytes above a
+// match, so only the lowest mark is exact, and the callers use only that
+// one (bytes are loaded little-endian: the lowest is the first).
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
-// plainWord reports whether none of the 8 bytes at b[i:] is a quote, a
-// backslash or a control character.
-func plainWord(b []byte, i int) bool {
-	x := binary.LittleEndian.Uint64(b[i:])
-	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
-	lessThan0x20 := (x - ones*0x20) &^ x & highs
-	return lessThan0x20|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\')) == 0
+// stringSpecials marks the bytes that stop a plain run in a string: a
+// quote, a backslash, or a control character. x^0x02 turns a quote into
+// 0x20 and keeps the control characters below 0x20, so one less-than test
+// covers both. The xors leave each byte's high bit as it was in x, so one
+// &^ x drops the bytes from 0x80 up for both tests.
+func stringSpecials(x uint64) uint64 {
+	q := x ^ (ones * 0x02) // a quote becomes 0x20
+	s := x ^ (ones * '\\') // a backslash becomes 0
+	return ((q - ones*0x21) | (s - ones)) &^ x & highs
+}
+
+// quoteOrBackslash marks the quotes and backslashes in x, as
+// stringSpecials does.
+func quoteOrBackslash(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	s := x ^ (ones * '\\')
+	return ((q - ones) | (s - ones)) &^ x & highs
 }
 
 func skipString(b []byte, i int) (int, error) {
 	start := i
 	i++
-	for i < len(b) {
-		for i+8 <= len(b) && plainWord(b, i) {
-			i += 8
+	for {
+		// Jump to the first special byte, 8 bytes at a time, then byte by
+		// byte in the input's last few (i >= 0 lets the compiler drop the
+		// bounds checks).
+		if i >= 0 && i <= len(b)-8 {
+			m := stringSpecials(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		} else {
+			for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+				i++
+			}
+			if i >= len(b) {
+				return start, syntaxErr(b, start, "unterminated string")
+			}
 		}
-		if i >= len(b) {
-			break
-		}
-		c := b[i]
-		switch {
-		case c == '"':
+		// Invalid UTF-8 passes, as with encoding/json; Elasticsearch
+		// judges the bytes it is sent.
+		switch b[i] {
+		case '"':
 			return i + 1, nil
-		case c == '\\':
+		case '\\':
 			if i+1 >= len(b) {
 				return start, syntaxErr(b, start, "unterminated string")
 			}
@@ -156,27 +266,21 @@ func skipString(b []byte, i int) (int, error) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				if i+6 > len(b) {
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
 					return start, syntaxErr(b, i, "bad escape")
-				}
-				for _, h := range b[i+2 : i+6] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return start, syntaxErr(b, i, "bad escape")
-					}
 				}
 				i += 6
 			default:
 				return start, syntaxErr(b, i, "bad escape")
 			}
-		case c < 0x20:
-			return start, syntaxErr(b, i, "control character in string")
 		default:
-			// Invalid UTF-8 passes, as with encoding/json; Elasticsearch
-			// judges the bytes it is sent.
-			i++
+			return start, syntaxErr(b, i, "control character in string")
 		}
 	}
-	return start, syntaxErr(b, start, "unterminated string")
+}
+
+func isHex(c byte) bool {
+	return c-'0' < 10 || (c|0x20)-'a' < 6
 }
 
 // skipTrustedString passes over a string known to be valid: the next
@@ -184,19 +288,27 @@ func skipString(b []byte, i int) (int, error) {
 func skipTrustedString(b []byte, i int) (int, error) {
 	j := i + 1
 	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return i, syntaxErr(b, i, "unterminated string")
+		if j >= 0 && j <= len(b)-8 {
+			m := quoteOrBackslash(binary.LittleEndian.Uint64(b[j:]))
+			if m == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(m) >> 3
+		} else {
+			for j < len(b) && b[j] != '"' && b[j] != '\\' {
+				j++
+			}
+			if j >= len(b) {
+				return i, syntaxErr(b, i, "unterminated string")
+			}
 		}
-		j += k
-		bs := 0
-		for p := j - 1; p > i && b[p] == '\\'; p-- {
-			bs++
-		}
-		if bs%2 == 0 {
+		if b[j] == '"' {
 			return j + 1, nil
 		}
-		j++
+		// A backslash: what follows it cannot end the string (the hex
+		// digits of a \u escape are neither quotes nor backslashes).
+		j += 2
 	}
 }
 

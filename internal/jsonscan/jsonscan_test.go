@@ -28,7 +28,11 @@ func TestSkipAgreesWithEncodingJSON(t *testing.T) {
 }
 
 func FuzzSkip(f *testing.F) {
-	for _, s := range []string{`{"a":[1,{"b":"c"}]}`, `"x"`, `[1e5,-2.5]`, `{"_id":"1","_source":{}}`} {
+	for _, s := range []string{
+		`{"a":[1,{"b":"c"}]}`, `"x"`, `[1e5,-2.5]`, `{"_id":"1","_source":{}}`,
+		`{"k\"ey":"caf\u00e9 \\ \/ \ud83d\ude00","n":[0,-0.5E+3,true,false,null],"e":{}}`,
+		`["0123456789abcdef\"","0123456\\","01234567\u00e9x"]`,
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -37,7 +41,144 @@ func FuzzSkip(f *testing.F) {
 		if ok != json.Valid(b) {
 			t.Errorf("%q: Skip ok=%v, json.Valid=%v", b, ok, json.Valid(b))
 		}
+		sameAsReference(t, b, len(b) <= 64) // every offset costs len(b) walks
+		if ok {
+			trustedAgrees(t, b)
+		}
 	})
+}
+
+func TestSameAsReference(t *testing.T) {
+	cases := []string{
+		``, ` `, `{`, `}`, `[`, `]`, `{]`, `[}`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{,}`, `[,]`, `[1,,2]`, `{"a":1 "b":2}`,
+		`{1:2}`, `{"a":1}}`, `[[]]]`, `[1 2]`, `{"a":[1,{"b":}]}`, `{"a" :  [ 1 , 2 ] , "b" : { } }`, "{\t\"a\"\r\n:\n1}",
+		`nul`, `nulll`, `truex`, `fals`, `-`, `--1`, `-01`, `01`, `1.`, `1.e5`, `.5`, `1e`, `1e+`, `1E-5`, `-0.0e0`,
+		`0x10`, `1.5.5`, `123456789012345678901234567890`, `{"a":-}`, `[-1,-]`, `"\u00"`, `{"\u00e9":1}`,
+		`{"a\"b":1}`, `{"a\\":"\\"}`, `{"a":"\\\""}`, "{\"a\x01\":1}", `@`, `[@]`, `{"a":@}`,
+	}
+	for _, c := range cases {
+		sameAsReference(t, []byte(c), true)
+	}
+	for _, depth := range []int{maxDepth, maxDepth + 1, maxDepth + 2} {
+		for _, open := range []string{"[", `{"a":`} {
+			close := map[string]string{"[": "]", `{"a":`: "}"}[open]
+			b := []byte(strings.Repeat(open, depth) + strings.Repeat(close, depth))
+			sameAsReference(t, b, false)
+		}
+	}
+}
+
+// sameAsReference checks that the walks decide b as the reference walk in
+// reference_test.go does: the same ends, the same errors at the same
+// offsets, the same members and elements, validating and trusted; with
+// everyOffset, for a value starting at each byte of b.
+func sameAsReference(t *testing.T, b []byte, everyOffset bool) {
+	t.Helper()
+	offsets := 0
+	if everyOffset {
+		offsets = len(b)
+	}
+	for i := 0; i <= offsets; i++ {
+		if got, want := Space(b, i), refSpace(b, i); got != want {
+			t.Fatalf("%q: Space(%d) = %d, want %d", b, i, got, want)
+		}
+		for _, trusted := range []bool{false, true} {
+			end, err := skip(b, i, 0, trusted)
+			refEnd, refErr := refSkipAt(b, i, 0, trusted)
+			if got, want := fmt.Sprint(end, err), fmt.Sprint(refEnd, refErr); got != want {
+				t.Fatalf("%q: skip from %d (trusted %v) = %s, want %s", b, i, trusted, got, want)
+			}
+		}
+	}
+	walks := []struct {
+		name      string
+		got, want func([]byte, int, MemberFunc) (int, error)
+	}{
+		{"Members", Members, refMembers},
+		{"MembersTrusted", MembersTrusted, refMembersTrusted},
+		{"Elements", asMembers(Elements), asMembers(refElements)},
+		{"ElementsTrusted", asMembers(ElementsTrusted), asMembers(refElementsTrusted)},
+	}
+	for _, w := range walks {
+		if got, want := record(b, w.got), record(b, w.want); got != want {
+			t.Fatalf("%q: %s:\n%s\nwant\n%s", b, w.name, got, want)
+		}
+	}
+}
+
+// trustedAgrees checks that on valid JSON the trusted walks see what the
+// validating ones see.
+func trustedAgrees(t *testing.T, b []byte) {
+	t.Helper()
+	if got, want := record(b, MembersTrusted), record(b, Members); got != want {
+		t.Errorf("%q: MembersTrusted:\n%s\nMembers:\n%s", b, got, want)
+	}
+	if got, want := record(b, asMembers(ElementsTrusted)), record(b, asMembers(Elements)); got != want {
+		t.Errorf("%q: ElementsTrusted:\n%s\nElements:\n%s", b, got, want)
+	}
+}
+
+// asMembers lets an element walk be recorded as a member walk, with empty
+// keys.
+func asMembers(walk func([]byte, int, func([]byte) error) (int, error)) func([]byte, int, MemberFunc) (int, error) {
+	return func(b []byte, i int, fn MemberFunc) (int, error) {
+		return walk(b, i, func(v []byte) error { return fn(nil, v) })
+	}
+}
+
+// record is what a walk over b saw: each member, then its end and error.
+func record(b []byte, walk func([]byte, int, MemberFunc) (int, error)) string {
+	var sb strings.Builder
+	end, err := walk(b, 0, func(k, v []byte) error {
+		fmt.Fprintf(&sb, "%q: %q\n", k, v)
+		return nil
+	})
+	fmt.Fprintf(&sb, "end %d, %v", end, err)
+	return sb.String()
+}
+
+// TestStringsAtEveryOffset puts each kind of special byte of a string at
+// every offset of a 16-byte window and just past it, with the string
+// ending there, just after, or a word later, and cut at each of its bytes,
+// alone and inside objects and arrays.
+func TestStringsAtEveryOffset(t *testing.T) {
+	specials := []string{
+		``, `\"`, `\\`, `\/`, `\b\f\n\r\t`, `\u00e9`, `\u00E9`, `\ud83d\ude00`, `\\\"`, `\\\\`,
+		`\u12G4`, `\u00`, `\x`, `\'`, `\`, "\x00", "\x1f", "\n", "\t", "\x7f", " ", "\xc3\xa9", "\xff", "日本",
+	}
+	const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	inputs := 0
+	for k := range 18 {
+		for _, sp := range specials {
+			for _, tail := range []string{"", "z", plain[:9]} {
+				s := `"` + plain[:k] + sp + tail + `"`
+				forms := []string{s, " " + s + " ", "[" + s + "]", "[" + s + "," + s + "]", "{" + s + ":" + s + "}", `{"k":` + s + `,"l":[1]}`}
+				whole := len(forms)
+				if tail == "" {
+					for n := range len(s) {
+						forms = append(forms, s[:n]) // ends inside the string
+					}
+				}
+				for f, in := range forms {
+					b := []byte(in)
+					end, err := Skip(b, 0)
+					ok := err == nil && Space(b, end) == len(b)
+					if want := json.Valid(b); ok != want {
+						t.Errorf("%q: Skip ok=%v (end %d, %v), json.Valid=%v", b, ok, end, err, want)
+					}
+					if err != nil && !errors.Is(err, ErrSyntax) {
+						t.Errorf("%q: error %v does not wrap ErrSyntax", b, err)
+					}
+					sameAsReference(t, b, f < whole)
+					if ok {
+						trustedAgrees(t, b)
+					}
+					inputs++
+				}
+			}
+		}
+	}
+	t.Logf("%d inputs", inputs)
 }
 
 func TestMembersAndElements(t *testing.T) {
@@ -88,6 +229,31 @@ func TestTrustedWalksAgree(t *testing.T) {
 	var n int
 	if _, err := ElementsTrusted([]byte(a["b"]), 0, func([]byte) error { n++; return nil }); err != nil || n != 2 {
 		t.Errorf("ElementsTrusted: %d elements, %v", n, err)
+	}
+
+	// A whole _mget answer, and its first entries and their sources.
+	body := mgetAnswer()
+	trustedAgrees(t, body)
+	sameAsReference(t, body, false)
+	entries := 0
+	_, err := Members(body, 0, func(k, v []byte) error {
+		_, err := Elements(v, 0, func(entry []byte) error {
+			if entries++; entries > 100 {
+				return nil
+			}
+			trustedAgrees(t, entry)
+			_, err := Members(entry, 0, func(k, v []byte) error {
+				if string(k) == "_source" {
+					trustedAgrees(t, v)
+				}
+				return nil
+			})
+			return err
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
