@@ -20,17 +20,7 @@ type lookup struct {
 }
 
 // fetched is one document as _mget or a search returned it.
-type fetched struct {
-	ID      string          `json:"_id"`
-	Routing string          `json:"_routing"`
-	Found   bool            `json:"found"`
-	Source  json.RawMessage `json:"_source"`
-	Error   json.RawMessage `json:"error"`
-	// SeqNo and PrimaryTerm of a found document (an _mget answers them);
-	// a PrimaryTerm of 0 means the answer had none.
-	SeqNo       int64 `json:"_seq_no"`
-	PrimaryTerm int64 `json:"_primary_term"`
-}
+type fetched = esscan.MgetDoc
 
 // mget fetches docs from index by id, with their routing, in one _mget.
 // The answer has one entry per lookup, in order; a document-level error
@@ -49,7 +39,7 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 	if err != nil {
 		return nil, fmt.Errorf("mget %d documents from %q: %w", len(docs), index, err)
 	}
-	got, err := decodeMget(answer, len(docs))
+	got, err := esscan.DecodeMget(answer, len(docs))
 	if err != nil {
 		return nil, fmt.Errorf("mget %d documents from %q: decode answer: %w", len(docs), index, err)
 	}
@@ -68,66 +58,6 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 		}
 	}
 	return got, nil
-}
-
-// decodeMget reads an _mget answer. It is on the hot path of a diff between
-// indexes (one answer per page, a thousand sources each), so it walks the
-// answer once and leaves each _source as a slice of it instead of copying
-// it as encoding/json would.
-func decodeMget(body []byte, n int) ([]fetched, error) {
-	out := make([]fetched, 0, n)
-	end, err := jsonscan.Members(body, 0, func(key, value []byte) error {
-		if string(key) != "docs" {
-			return nil
-		}
-		if len(value) == 0 || value[0] != '[' {
-			return fmt.Errorf("%w: docs is not an array", errSyntax)
-		}
-		_, err := jsonscan.ElementsTrusted(value, 0, func(entry []byte) error {
-			if entry[0] != '{' {
-				return fmt.Errorf("%w: docs entry is not an object", errSyntax)
-			}
-			var f fetched
-			_, err := jsonscan.MembersTrusted(entry, 0, func(k, v []byte) error {
-				var ok bool
-				switch string(k) {
-				case "_id":
-					if f.ID, ok = jsonscan.String(v); !ok {
-						return fmt.Errorf("%w: _id is not a string", errSyntax)
-					}
-				case "_routing":
-					if f.Routing, ok = jsonscan.String(v); !ok {
-						return fmt.Errorf("%w: _routing is not a string", errSyntax)
-					}
-				case "found":
-					f.Found = string(v) == "true"
-				case "_seq_no":
-					if f.SeqNo, ok = jsonscan.Int(v); !ok {
-						return fmt.Errorf("%w: _seq_no is not an integer", errSyntax)
-					}
-				case "_primary_term":
-					if f.PrimaryTerm, ok = jsonscan.Int(v); !ok {
-						return fmt.Errorf("%w: _primary_term is not an integer", errSyntax)
-					}
-				case "_source":
-					f.Source = v
-				case "error":
-					f.Error = v
-				}
-				return nil
-			})
-			out = append(out, f)
-			return err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if end = jsonscan.Space(body, end); end != len(body) {
-		return nil, fmt.Errorf("%w: data after the answer at offset %d", errSyntax, end)
-	}
-	return out, nil
 }
 
 // docError reads the error of one _mget entry.

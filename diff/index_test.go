@@ -474,30 +474,3 @@ func TestMissingIndex(t *testing.T) {
 		}
 	}
 }
-
-func TestDecodeMget(t *testing.T) {
-	body := `{"docs":[{"_index":"i","_id":"a\u00e9","_version":1,"_seq_no":0,"_primary_term":1,"_routing":"r","found":true,"_source":{"x": [1, {"y":"}"}]}},` +
-		`{"_index":"i","_id":"b","found":false},` +
-		`{"_index":"nope","_id":"c","error":{"type":"index_not_found_exception","reason":"no such index [nope]"}}]}`
-	got, err := decodeMget([]byte(body), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 {
-		t.Fatalf("got %d entries, want 3", len(got))
-	}
-	if got[0].ID != "aé" || got[0].Routing != "r" || !got[0].Found || string(got[0].Source) != `{"x": [1, {"y":"}"}]}` {
-		t.Errorf("entry 0: %+v", got[0])
-	}
-	if got[1].ID != "b" || got[1].Found || got[1].Source != nil {
-		t.Errorf("entry 1: %+v", got[1])
-	}
-	if err := docError(got[2].Error); !errors.Is(err, esscan.ErrIndexNotFound) || !strings.Contains(err.Error(), "no such index [nope]") {
-		t.Errorf("entry 2: %v", err)
-	}
-	for _, bad := range []string{``, `[]`, `{"docs":{}}`, `{"docs":[1]}`, `{"docs":[{"_id":1}]}`, `{"docs":[{"_id":"a","_source":{]}`, body[:len(body)-2]} {
-		if _, err := decodeMget([]byte(bad), 1); err == nil {
-			t.Errorf("decodeMget(%.60q): got no error", bad)
-		}
-	}
-}

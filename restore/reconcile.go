@@ -14,7 +14,6 @@ import (
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/jsonmerge"
-	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // The reconciliation pass: the target holds the backup; the original is
@@ -279,64 +278,24 @@ func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []du
 	if err != nil {
 		return nil, err
 	}
-	// Walked with jsonscan, each _source left a slice of the answer: a
-	// page is a thousand sources, and encoding/json would check and copy
-	// each one again.
-	i := 0
-	_, err = jsonscan.Members(a.body, 0, func(key, value []byte) error {
-		if string(key) != "docs" {
-			return nil
+	got, err := esscan.DecodeMget(a.body, len(docs))
+	if err == nil && len(got) != len(docs) {
+		err = fmt.Errorf("answer has %d documents", len(got))
+	}
+	for i := 0; err == nil && i < len(got); i++ {
+		g := &got[i]
+		switch {
+		case g.ID != docs[i].ID:
+			err = fmt.Errorf("answer %d is %q, asked for %q", i, g.ID, docs[i].ID)
+		case len(g.Error) > 0:
+			// A shard that cannot answer must not read as a missing copy:
+			// the document would be written over what the target holds.
+			err = fmt.Errorf("%q: %s", g.ID, g.Error)
+		case g.Found && source && len(g.Source) == 0:
+			err = fmt.Errorf("%q: found without _source", g.ID)
+		case g.Found:
+			out[i] = &targetCopy{routing: g.Routing, source: g.Source, seqNo: g.SeqNo, term: g.PrimaryTerm}
 		}
-		_, err := jsonscan.ElementsTrusted(value, 0, func(entry []byte) error {
-			if i >= len(docs) {
-				return fmt.Errorf("more answers than the %d documents asked for", len(docs))
-			}
-			var id string
-			var found bool
-			var c targetCopy
-			var docErr []byte
-			_, err := jsonscan.MembersTrusted(entry, 0, func(k, v []byte) error {
-				switch string(k) {
-				case "_id":
-					id, _ = jsonscan.String(v)
-				case "_routing":
-					c.routing, _ = jsonscan.String(v)
-				case "found":
-					found = string(v) == "true"
-				case "_source":
-					c.source = v
-				case "_seq_no":
-					c.seqNo, _ = jsonscan.Int(v)
-				case "_primary_term":
-					c.term, _ = jsonscan.Int(v)
-				case "error":
-					docErr = v
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			switch {
-			case id != docs[i].ID:
-				return fmt.Errorf("answer %d is %q, asked for %q", i, id, docs[i].ID)
-			case len(docErr) > 0:
-				// A shard that cannot answer must not read as a missing
-				// copy: the document would be written over what the target
-				// holds.
-				return fmt.Errorf("%q: %s", id, docErr)
-			case found && source && len(c.source) == 0:
-				return fmt.Errorf("%q: found without _source", id)
-			case found:
-				out[i] = &c
-			}
-			i++
-			return nil
-		})
-		return err
-	})
-	if err == nil && i != len(docs) {
-		err = fmt.Errorf("answer has %d documents", i)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

@@ -185,8 +185,9 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 		t.Errorf("failed run: records %v, want the error, then the verdict last", msgs(failed))
 	}
 
-	// An interrupted run.
-	es.SetFaults(fixtures.Faults{Latency: 30 * time.Millisecond, Endpoints: []string{"bulk"}})
+	// An interrupted run: slow writes and lookups, so that the
+	// reconciliation is still going when the run is cancelled.
+	es.SetFaults(fixtures.Faults{Latency: 30 * time.Millisecond, Endpoints: []string{"bulk", "mget"}})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
 		for ctx.Err() == nil && !targetExists(es, "documents_j3") {

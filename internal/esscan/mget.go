@@ -1,6 +1,24 @@
 package esscan
 
-import "github.com/esrestore/esrestore/internal/jsonscan"
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
+)
+
+// MgetDoc is one document as _mget (or a search hit) returned it.
+type MgetDoc struct {
+	ID      string          `json:"_id"`
+	Routing string          `json:"_routing"`
+	Found   bool            `json:"found"`
+	Source  json.RawMessage `json:"_source"`
+	Error   json.RawMessage `json:"error"`
+	// SeqNo and PrimaryTerm of a found document (an _mget answers them);
+	// a PrimaryTerm of 0 means the answer had none.
+	SeqNo       int64 `json:"_seq_no"`
+	PrimaryTerm int64 `json:"_primary_term"`
+}
 
 // MgetBody is the body of an _mget of n documents: doc(i) gives the i-th
 // document's _id and routing ("" for none).
@@ -21,4 +39,81 @@ func MgetBody(n int, doc func(i int) (id, routing string)) []byte {
 		body = append(body, '}')
 	}
 	return append(body, "]}"...)
+}
+
+// DecodeMget reads an _mget answer of n documents. It is on the hot path of
+// a diff between indexes and of a reconciliation (one answer per page, a
+// thousand sources each), so it walks the answer once, validating as it
+// goes, and leaves each _source as a slice of it instead of copying it as
+// encoding/json would.
+func DecodeMget(body []byte, n int) ([]MgetDoc, error) {
+	out := make([]MgetDoc, 0, n)
+	str := func(vi int, dst *string, what string) (int, error) {
+		end, err := jsonscan.Skip(body, vi)
+		if err != nil {
+			return end, err
+		}
+		var ok bool
+		if *dst, ok = jsonscan.String(body[vi:end]); !ok {
+			return end, fmt.Errorf("%w: %s is not a string", jsonscan.ErrSyntax, what)
+		}
+		return end, nil
+	}
+	integer := func(vi int, dst *int64, what string) (int, error) {
+		end, err := jsonscan.Skip(body, vi)
+		if err != nil {
+			return end, err
+		}
+		var ok bool
+		if *dst, ok = jsonscan.Int(body[vi:end]); !ok {
+			return end, fmt.Errorf("%w: %s is not an integer", jsonscan.ErrSyntax, what)
+		}
+		return end, nil
+	}
+	entry := func(vi int) (int, error) {
+		if vi >= len(body) || body[vi] != '{' {
+			return vi, fmt.Errorf("%w: docs entry is not an object", jsonscan.ErrSyntax)
+		}
+		var f MgetDoc
+		end, err := jsonscan.Object(body, vi, func(k []byte, vi int) (int, error) {
+			switch string(k) {
+			case "_id":
+				return str(vi, &f.ID, "_id")
+			case "_routing":
+				return str(vi, &f.Routing, "_routing")
+			case "_seq_no":
+				return integer(vi, &f.SeqNo, "_seq_no")
+			case "_primary_term":
+				return integer(vi, &f.PrimaryTerm, "_primary_term")
+			}
+			end, err := jsonscan.Skip(body, vi)
+			switch string(k) {
+			case "found":
+				f.Found = string(body[vi:end]) == "true"
+			case "_source":
+				f.Source = body[vi:end]
+			case "error":
+				f.Error = body[vi:end]
+			}
+			return end, err
+		})
+		out = append(out, f)
+		return end, err
+	}
+	end, err := jsonscan.Object(body, 0, func(k []byte, vi int) (int, error) {
+		if string(k) != "docs" {
+			return jsonscan.Skip(body, vi)
+		}
+		if vi >= len(body) || body[vi] != '[' {
+			return vi, fmt.Errorf("%w: docs is not an array", jsonscan.ErrSyntax)
+		}
+		return jsonscan.Array(body, vi, entry)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if end = jsonscan.Space(body, end); end != len(body) {
+		return nil, fmt.Errorf("%w: data after the answer at offset %d", jsonscan.ErrSyntax, end)
+	}
+	return out, nil
 }
