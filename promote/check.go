@@ -68,6 +68,9 @@ func (p *Promoter) readSummary(ctx context.Context) (*report.Summary, string, er
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %s is not a summary esrestore can read: %w", ErrCheck, url, err)
 	}
+	// From here on every record names the run and its environment, as
+	// the run's own records do.
+	p.log = p.opt.Logger.With("run_id", sum.RunID, "environment", strings.ToUpper(sum.Environment))
 	h := sha256.Sum256(b)
 	return sum, hex.EncodeToString(h[:]), nil
 }

@@ -165,9 +165,6 @@ func (ar *afterReview) options(env *Env) promote.Options {
 	o := promote.Options{
 		DryRun: ar.cfg.DryRun, Environment: ar.cfg.Environment, Workers: ar.cfg.Workers,
 		Operator: operator(env), ToolVersion: toolVersion(), Logger: ar.log,
-		// Notify is where a --notify webhook goes (another issue): it
-		// receives the final record.
-		Notify: nil,
 	}
 	o.Aliases = splitList(ar.fv.str("alias"))
 	o.Accept = splitList(ar.fv.str("accept"))

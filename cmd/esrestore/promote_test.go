@@ -139,8 +139,25 @@ func TestPromoteCatchesUpAndRollsBack(t *testing.T) {
 		t.Fatalf("a dry run wrote promote.json: %v", err)
 	}
 
-	if code := c.run(t.Context(), promoteArgs(es, out)...); code != exitOK {
+	c.stderr.Reset()
+	if code := c.run(t.Context(), promoteArgs(es, out, "--log-format", "json")...); code != exitOK {
 		t.Fatalf("promote: exit %d\n%s", code, c.stderr.String())
+	}
+	// Once the summary is read, every record names the run, as the run's
+	// own records do.
+	promoted := false
+	for _, line := range strings.Split(strings.TrimSpace(c.stderr.String()), "\n") {
+		var r map[string]any
+		if json.Unmarshal([]byte(line), &r) != nil || r["msg"] != "promoted" {
+			continue
+		}
+		promoted = true
+		if r["run_id"] != "r1" || r["environment"] != "TEST" {
+			t.Errorf("promote's record %s: want run_id r1 and environment TEST", line)
+		}
+	}
+	if !promoted {
+		t.Errorf("no JSON record \"promoted\" in\n%s", c.stderr.String())
 	}
 	if got := aliasOf(t, es, "docs"); len(got) != 1 || got["documents_restored"] == nil || got["documents_restored"]["is_write_index"] != true {
 		t.Fatalf("alias after promote: %v, want documents_restored alone, its write index", got)
