@@ -20,6 +20,8 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -437,41 +439,140 @@ func appendDeleteOp(b *bytes.Buffer, index, id, routing string) {
 	b.WriteByte('\n')
 }
 
-// bulk sends one _bulk and counts its items into pl.
+// bulk sends one _bulk and counts its items into pl. The catch-up's
+// operations are idempotent (the live version indexed, a document deleted),
+// so a request that fails for a while (429, 502-504, a cut connection) is
+// sent again, and so are the items a shedding node rejected with 429, all
+// within Options.Retry's time budget; an item that fails otherwise, or
+// still fails when the budget is spent, is counted failed and logged.
 func (p *Promoter) bulk(ctx context.Context, ops *bytes.Buffer, pl *plan) error {
-	var out struct {
-		Items []map[string]struct {
-			ID     string `json:"_id"`
-			Status int    `json:"status"`
-			Result string `json:"result"`
-			Error  *struct {
-				Type   string `json:"type"`
-				Reason string `json:"reason"`
-			} `json:"error"`
-		} `json:"items"`
-	}
-	if _, err := call(ctx, p.es, "catch-up _bulk", esapi.BulkRequest{Body: bytes.NewReader(ops.Bytes())}, &out); err != nil {
-		return fmt.Errorf("catch-up: %w", err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, item := range out.Items {
-		for op, r := range item {
-			switch {
-			case op == "delete" && (r.Status < 300 || r.Status == 404):
-				// 404: gone already, as the catch-up wants.
-				pl.stats.Removed++
-			case r.Status < 300:
-				pl.stats.Indexed++
-			default:
-				pl.stats.Failed++
-				reason := ""
-				if r.Error != nil {
-					reason = r.Error.Type + ": " + r.Error.Reason
+	items := splitOps(ops.Bytes())
+	att := p.opt.Retry.Begin()
+	for len(items) > 0 {
+		body := bytes.Join(items, nil)
+		status, answer, err := esscan.Send(ctx, p.opt.Retry, func() (*esapi.Response, error) {
+			return esapi.BulkRequest{Body: bytes.NewReader(body)}.Do(ctx, p.es)
+		})
+		if err == nil && status >= 300 {
+			err = esscan.ParseError(status, answer)
+		}
+		if err != nil {
+			return fmt.Errorf("catch-up: catch-up _bulk: %w", err)
+		}
+		var out bulkAnswer
+		if err := json.Unmarshal(answer, &out); err != nil {
+			return fmt.Errorf("catch-up: catch-up _bulk: decode answer: %w", err)
+		}
+		if len(out.Items) != len(items) {
+			return fmt.Errorf("catch-up: catch-up _bulk: %d items answered for %d sent", len(out.Items), len(items))
+		}
+		var again [][]byte
+		rejected := ""
+		p.mu.Lock()
+		for i, item := range out.Items {
+			for op, r := range item {
+				switch {
+				case op == "delete" && (r.Status < 300 || r.Status == 404):
+					// 404: gone already, as the catch-up wants.
+					pl.stats.Removed++
+				case r.Status < 300:
+					pl.stats.Indexed++
+				case r.Status == 429:
+					again = append(again, items[i])
+					rejected = r.reason()
+				default:
+					pl.stats.Failed++
+					p.log.Error("catch-up item failed", "op", op, "_id", r.ID, "status", r.Status, "error", r.reason())
 				}
-				p.log.Error("catch-up item failed", "op", op, "_id", r.ID, "status", r.Status, "error", reason)
 			}
 		}
+		p.mu.Unlock()
+		if len(again) == 0 {
+			return nil
+		}
+		if werr := att.Wait(ctx, retry.Transient(fmt.Errorf("%d items rejected: %s", len(again), rejected))); werr != nil {
+			if ctx.Err() != nil {
+				return werr
+			}
+			// Out of budget: the rejected items are failures, named.
+			p.mu.Lock()
+			for _, it := range again {
+				pl.stats.Failed++
+				p.log.Error("catch-up item failed", "op", opName(it), "_id", opID(it), "status", 429, "error", werr.Error())
+			}
+			p.mu.Unlock()
+			return nil
+		}
+		items = again
 	}
 	return nil
+}
+
+// bulkAnswer is a _bulk answer, item by item.
+type bulkAnswer struct {
+	Items []map[string]bulkItem `json:"items"`
+}
+
+type bulkItem struct {
+	ID     string `json:"_id"`
+	Status int    `json:"status"`
+	Result string `json:"result"`
+	Error  *struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	} `json:"error"`
+}
+
+func (r bulkItem) reason() string {
+	if r.Error == nil {
+		return ""
+	}
+	return r.Error.Type + ": " + r.Error.Reason
+}
+
+// splitOps cuts a catch-up _bulk body into its items: a delete is one
+// line, an index its action line and its source line.
+func splitOps(b []byte) [][]byte {
+	var items [][]byte
+	for len(b) > 0 {
+		n := bytes.IndexByte(b, '\n') + 1
+		if n == 0 {
+			n = len(b)
+		}
+		if bytes.HasPrefix(b, []byte(`{"index"`)) && n < len(b) {
+			if m := bytes.IndexByte(b[n:], '\n') + 1; m > 0 {
+				n += m
+			} else {
+				n = len(b)
+			}
+		}
+		items = append(items, b[:n:n])
+		b = b[n:]
+	}
+	return items
+}
+
+// opName and opID read an item's action and _id, for its failure record.
+func opName(item []byte) string {
+	if bytes.HasPrefix(item, []byte(`{"index"`)) {
+		return "index"
+	}
+	return "delete"
+}
+
+func opID(item []byte) string {
+	var meta map[string]struct {
+		ID string `json:"_id"`
+	}
+	line := item
+	if i := bytes.IndexByte(item, '\n'); i >= 0 {
+		line = item[:i]
+	}
+	if json.Unmarshal(line, &meta) != nil {
+		return ""
+	}
+	for _, m := range meta {
+		return m.ID
+	}
+	return ""
 }

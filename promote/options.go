@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -69,6 +70,11 @@ type Options struct {
 	TempDir string
 	// ToolVersion is recorded in promote.json.
 	ToolVersion string
+	// Retry bounds, by time, the retries of a catch-up _bulk that fails
+	// with 429, 502-504 or a cut connection, and of the items a node
+	// rejects with 429. Zero fields are internal/retry's defaults (a 5m
+	// budget).
+	Retry retry.Policy
 	// Logger receives progress at Info. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock of the record's times. Default time.Now.
@@ -126,6 +132,9 @@ func (o Options) Validate() error {
 	}
 	if o.BatchDocs < 0 || o.BatchDocs > MaxBatchDocs {
 		bad("batch docs", fmt.Sprintf("must be 1..%d", MaxBatchDocs), o.BatchDocs)
+	}
+	if err := o.Retry.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: retry: %w", ErrBadOptions, err))
 	}
 	return errors.Join(errs...)
 }

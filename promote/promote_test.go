@@ -6,9 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/promote"
 )
 
@@ -207,5 +210,30 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if err := promote.NewOptions().Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestPromoteCatchUpUnderLoad: a node that sheds catch-up writes with 429
+// items and 503 answers delays the catch-up, it does not fail it: every
+// operation lands, none is counted failed.
+func TestPromoteCatchUpUnderLoad(t *testing.T) {
+	rv := newReviewed(t, 100)
+	added, edited, deleted := liveWrites(t, rv)
+	rv.es.SetFaults(fixtures.Faults{Seed: 3, BulkItemReject: 0.5, Unavailable503: 0.3, Endpoints: []string{"bulk"}})
+	rec, err := rv.promoter(t, promote.Options{BatchDocs: 2, Retry: retry.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}}).Run(t.Context())
+	rv.es.SetFaults(fixtures.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rec.CatchUp; rec.State != promote.StatePromoted || c == nil || c.Failed != 0 || c.Indexed != int64(len(added)+1) || c.Removed != 1 {
+		t.Fatalf("record: state %s, catch-up %+v, want %d indexed, 1 removed, none failed", rec.State, rec.CatchUp, len(added)+1)
+	}
+	for _, id := range append(added, edited) {
+		if got, want := source(t, rv.es, "documents_restored", id), source(t, rv.es, "documents", id); got != want || got == "" {
+			t.Errorf("target %s = %q, want the live %q", id, got, want)
+		}
+	}
+	if got := source(t, rv.es, "documents_restored", deleted); got != "" {
+		t.Errorf("target still has %s, deleted live", deleted)
 	}
 }

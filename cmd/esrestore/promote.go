@@ -165,6 +165,7 @@ func (ar *afterReview) options(env *Env) promote.Options {
 	o := promote.Options{
 		DryRun: ar.cfg.DryRun, Environment: ar.cfg.Environment, Workers: ar.cfg.Workers,
 		Operator: operator(env), ToolVersion: toolVersion(), Logger: ar.log,
+		Retry: retry.Policy{Budget: ar.cfg.RetryFor},
 	}
 	o.Aliases = splitList(ar.fv.str("alias"))
 	o.Accept = splitList(ar.fv.str("accept"))
