@@ -20,7 +20,6 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/internal/esmeta"
-	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 )
@@ -356,15 +355,17 @@ func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
 		if err != nil {
 			return fmt.Errorf("catch-up: %w", err)
 		}
-		var ops bytes.Buffer
+		var ops []bulkOp
 		var gone []string
 		for _, e := range batch {
 			h, ok := live[e.id]
 			switch {
 			case ok:
-				if err := appendIndexOp(&ops, s.sum.Target, e.id, h); err != nil {
+				op, err := indexOp(s.sum.Target, e.id, h)
+				if err != nil {
 					return fmt.Errorf("catch-up: %w", err)
 				}
+				ops = append(ops, op)
 			case e.protected():
 				if e.kind != kindDeleted {
 					// Changed, then gone by the time it was read;
@@ -386,12 +387,12 @@ func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
 			}
 			for _, id := range gone {
 				if h, ok := tgt[id]; ok {
-					appendDeleteOp(&ops, s.sum.Target, id, h.routing)
+					ops = append(ops, deleteOp(s.sum.Target, id, h.routing))
 				}
 			}
 		}
-		if ops.Len() > 0 {
-			if err := p.bulk(ctx, &ops, pl); err != nil {
+		if len(ops) > 0 {
+			if err := p.bulk(ctx, ops, pl); err != nil {
 				return err
 			}
 		}
@@ -409,34 +410,39 @@ func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
 	return nil
 }
 
-func appendIndexOp(b *bytes.Buffer, index, id string, h hit) error {
+// bulkOp is one item of a catch-up _bulk: its action, its _id and its
+// lines (the action line, and for an index the source line).
+type bulkOp struct {
+	action, id string
+	lines      []byte
+}
+
+func indexOp(index, id string, h hit) (bulkOp, error) {
 	meta := map[string]any{"_index": index, "_id": id}
 	if h.routing != "" {
 		meta["routing"] = h.routing
 	}
 	mb, _ := json.Marshal(map[string]any{"index": meta})
-	b.Write(mb)
-	b.WriteByte('\n')
+	b := bytes.NewBuffer(append(mb, '\n'))
 	if bytes.ContainsAny(h.source, "\r\n") {
 		// NDJSON carries one document a line.
 		if err := json.Compact(b, h.source); err != nil {
-			return fmt.Errorf("document %q: %w", id, err)
+			return bulkOp{}, fmt.Errorf("document %q: %w", id, err)
 		}
 	} else {
 		b.Write(h.source)
 	}
 	b.WriteByte('\n')
-	return nil
+	return bulkOp{action: "index", id: id, lines: b.Bytes()}, nil
 }
 
-func appendDeleteOp(b *bytes.Buffer, index, id, routing string) {
+func deleteOp(index, id, routing string) bulkOp {
 	meta := map[string]any{"_index": index, "_id": id}
 	if routing != "" {
 		meta["routing"] = routing
 	}
 	mb, _ := json.Marshal(map[string]any{"delete": meta})
-	b.Write(mb)
-	b.WriteByte('\n')
+	return bulkOp{action: "delete", id: id, lines: append(mb, '\n')}
 }
 
 // bulk sends one _bulk and counts its items into pl. The catch-up's
@@ -445,28 +451,23 @@ func appendDeleteOp(b *bytes.Buffer, index, id, routing string) {
 // sent again, and so are the items a shedding node rejected with 429, all
 // within Options.Retry's time budget; an item that fails otherwise, or
 // still fails when the budget is spent, is counted failed and logged.
-func (p *Promoter) bulk(ctx context.Context, ops *bytes.Buffer, pl *plan) error {
-	items := splitOps(ops.Bytes())
+func (p *Promoter) bulk(ctx context.Context, items []bulkOp, pl *plan) error {
 	att := p.opt.Retry.Begin()
 	for len(items) > 0 {
-		body := bytes.Join(items, nil)
-		status, answer, err := esscan.Send(ctx, p.opt.Retry, func() (*esapi.Response, error) {
-			return esapi.BulkRequest{Body: bytes.NewReader(body)}.Do(ctx, p.es)
-		})
-		if err == nil && status >= 300 {
-			err = esscan.ParseError(status, answer)
-		}
-		if err != nil {
-			return fmt.Errorf("catch-up: catch-up _bulk: %w", err)
+		var body []byte
+		for _, it := range items {
+			body = append(body, it.lines...)
 		}
 		var out bulkAnswer
-		if err := json.Unmarshal(answer, &out); err != nil {
-			return fmt.Errorf("catch-up: catch-up _bulk: decode answer: %w", err)
+		if err := callRetried(ctx, p.es, p.opt.Retry, "catch-up _bulk", func() esapi.Request {
+			return esapi.BulkRequest{Body: bytes.NewReader(body)}
+		}, &out); err != nil {
+			return fmt.Errorf("catch-up: %w", err)
 		}
 		if len(out.Items) != len(items) {
 			return fmt.Errorf("catch-up: catch-up _bulk: %d items answered for %d sent", len(out.Items), len(items))
 		}
-		var again [][]byte
+		var again []bulkOp
 		rejected := ""
 		p.mu.Lock()
 		for i, item := range out.Items {
@@ -498,7 +499,7 @@ func (p *Promoter) bulk(ctx context.Context, ops *bytes.Buffer, pl *plan) error 
 			p.mu.Lock()
 			for _, it := range again {
 				pl.stats.Failed++
-				p.log.Error("catch-up item failed", "op", opName(it), "_id", opID(it), "status", 429, "error", werr.Error())
+				p.log.Error("catch-up item failed", "op", it.action, "_id", it.id, "status", 429, "error", werr.Error())
 			}
 			p.mu.Unlock()
 			return nil
@@ -528,51 +529,4 @@ func (r bulkItem) reason() string {
 		return ""
 	}
 	return r.Error.Type + ": " + r.Error.Reason
-}
-
-// splitOps cuts a catch-up _bulk body into its items: a delete is one
-// line, an index its action line and its source line.
-func splitOps(b []byte) [][]byte {
-	var items [][]byte
-	for len(b) > 0 {
-		n := bytes.IndexByte(b, '\n') + 1
-		if n == 0 {
-			n = len(b)
-		}
-		if bytes.HasPrefix(b, []byte(`{"index"`)) && n < len(b) {
-			if m := bytes.IndexByte(b[n:], '\n') + 1; m > 0 {
-				n += m
-			} else {
-				n = len(b)
-			}
-		}
-		items = append(items, b[:n:n])
-		b = b[n:]
-	}
-	return items
-}
-
-// opName and opID read an item's action and _id, for its failure record.
-func opName(item []byte) string {
-	if bytes.HasPrefix(item, []byte(`{"index"`)) {
-		return "index"
-	}
-	return "delete"
-}
-
-func opID(item []byte) string {
-	var meta map[string]struct {
-		ID string `json:"_id"`
-	}
-	line := item
-	if i := bytes.IndexByte(item, '\n'); i >= 0 {
-		line = item[:i]
-	}
-	if json.Unmarshal(line, &meta) != nil {
-		return ""
-	}
-	for _, m := range meta {
-		return m.ID
-	}
-	return ""
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // call sends req and decodes a 2xx answer into out (when not nil). It
@@ -25,15 +26,32 @@ func call(ctx context.Context, es *elasticsearch.Client, what string, req esapi.
 	if err != nil {
 		return res.StatusCode, fmt.Errorf("%s: read answer: %w", what, err)
 	}
-	if res.StatusCode >= 300 {
-		return res.StatusCode, fmt.Errorf("%s: %w", what, esscan.ParseError(res.StatusCode, body))
+	return res.StatusCode, decodeAnswer(what, res.StatusCode, body, out)
+}
+
+// callRetried is call for an idempotent request, sent again under pol
+// while it fails for a while (429, 502-504, a cut connection); req builds
+// the request afresh for each try, since a body is read once.
+func callRetried(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, what string, req func() esapi.Request, out any) error {
+	status, body, err := esscan.Send(ctx, pol, func() (*esapi.Response, error) { return req().Do(ctx, es) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return decodeAnswer(what, status, body, out)
+}
+
+// decodeAnswer decodes a 2xx answer into out (when not nil), and turns an
+// error answer into its parsed envelope.
+func decodeAnswer(what string, status int, body []byte, out any) error {
+	if status >= 300 {
+		return fmt.Errorf("%s: %w", what, esscan.ParseError(status, body))
 	}
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
-			return res.StatusCode, fmt.Errorf("%s: decode answer: %w", what, err)
+			return fmt.Errorf("%s: decode answer: %w", what, err)
 		}
 	}
-	return res.StatusCode, nil
+	return nil
 }
 
 // identity asks Elasticsearch who the credentials are. A cluster without
