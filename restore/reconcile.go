@@ -115,10 +115,11 @@ func (rc *reconciler) page(ctx context.Context, docs []dump.Doc) ([]dump.Doc, er
 		if err != nil {
 			return nil, err
 		}
-		if !check {
-			return r.reconcilePage(ctx, docs, nil)
+		var refute *reconciler
+		if check {
+			refute = rc
 		}
-		return r.reconcilePage(ctx, docs, rc)
+		return r.reconcilePage(ctx, docs, refute)
 	}
 	have, err := r.mgetTarget(ctx, docs, false)
 	if err != nil {
@@ -127,8 +128,7 @@ func (rc *reconciler) page(ctx context.Context, docs []dump.Doc) ([]dump.Doc, er
 	var differ []dump.Doc
 	for i, d := range docs {
 		if sameSeq(d, have[i]) {
-			r.st.read.Add(1)
-			r.st.kept.Add(1)
+			r.keep(d)
 			r.st.keptBySeq.Add(1)
 			continue
 		}
@@ -157,8 +157,7 @@ func (rc *reconciler) withSources(ctx context.Context, docs []dump.Doc) ([]dump.
 	for i, d := range docs {
 		c := got[i]
 		if c == nil {
-			r.st.read.Add(1)
-			r.st.kept.Add(1)
+			r.keep(d)
 			continue
 		}
 		d.Source, d.SeqNo, d.PrimaryTerm = c.source, c.seqNo, c.term
@@ -193,15 +192,22 @@ func (r *Restorer) reconcilePage(ctx context.Context, docs []dump.Doc, check *re
 				"a target copy with the original's _seq_no and _primary_term differs from it", "id", d.ID, "target", r.opt.Target)
 		}
 		if !ok {
-			r.st.read.Add(1)
-			r.st.bytes.Add(int64(len(d.Source)))
-			r.st.kept.Add(1)
+			r.keep(d)
 			continue
 		}
 		d.Source = src
 		write = append(write, d)
 	}
 	return write, nil
+}
+
+// keep counts an original's document read and kept: the target holds
+// what Prefer chooses, or (deleted since the scan) there is nothing of it
+// to write. A document read without its source adds no bytes.
+func (r *Restorer) keep(d dump.Doc) {
+	r.st.read.Add(1)
+	r.st.bytes.Add(int64(len(d.Source)))
+	r.st.kept.Add(1)
 }
 
 // targetCopy is the target's copy of a document; nil when it has none.
