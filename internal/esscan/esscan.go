@@ -182,16 +182,6 @@ func (p *page) decode(b []byte) error {
 		*dst, _ = jsonscan.String(b[vi:end])
 		return end, err
 	}
-	int64At := func(vi int, dst *int64) (int, error) {
-		end, err := jsonscan.Skip(b, vi)
-		if err == nil {
-			var ok bool
-			if *dst, ok = jsonscan.Int(b[vi:end]); !ok {
-				err = fmt.Errorf("%w: not an integer at offset %d", jsonscan.ErrSyntax, vi)
-			}
-		}
-		return end, err
-	}
 	num := func(vi int, dst *int) (int, error) {
 		end, err := jsonscan.Skip(b, vi)
 		n, _ := jsonscan.Int(b[vi:end])
@@ -222,9 +212,9 @@ func (p *page) decode(b []byte) error {
 			case "sort":
 				return list(vi, &h.Sort)
 			case "_seq_no":
-				return int64At(vi, &h.SeqNo)
+				return intAt(b, vi, &h.SeqNo, "_seq_no")
 			case "_primary_term":
-				return int64At(vi, &h.Term)
+				return intAt(b, vi, &h.Term, "_primary_term")
 			}
 			return jsonscan.Skip(b, vi)
 		})

@@ -59,17 +59,6 @@ func DecodeMget(body []byte, n int) ([]MgetDoc, error) {
 		}
 		return end, nil
 	}
-	integer := func(vi int, dst *int64, what string) (int, error) {
-		end, err := jsonscan.Skip(body, vi)
-		if err != nil {
-			return end, err
-		}
-		var ok bool
-		if *dst, ok = jsonscan.Int(body[vi:end]); !ok {
-			return end, fmt.Errorf("%w: %s is not an integer", jsonscan.ErrSyntax, what)
-		}
-		return end, nil
-	}
 	entry := func(vi int) (int, error) {
 		if vi >= len(body) || body[vi] != '{' {
 			return vi, fmt.Errorf("%w: docs entry is not an object", jsonscan.ErrSyntax)
@@ -82,9 +71,9 @@ func DecodeMget(body []byte, n int) ([]MgetDoc, error) {
 			case "_routing":
 				return str(vi, &f.Routing, "_routing")
 			case "_seq_no":
-				return integer(vi, &f.SeqNo, "_seq_no")
+				return intAt(body, vi, &f.SeqNo, "_seq_no")
 			case "_primary_term":
-				return integer(vi, &f.PrimaryTerm, "_primary_term")
+				return intAt(body, vi, &f.PrimaryTerm, "_primary_term")
 			}
 			end, err := jsonscan.Skip(body, vi)
 			switch string(k) {
@@ -116,4 +105,18 @@ func DecodeMget(body []byte, n int) ([]MgetDoc, error) {
 		return nil, fmt.Errorf("%w: data after the answer at offset %d", jsonscan.ErrSyntax, end)
 	}
 	return out, nil
+}
+
+// intAt reads the JSON integer at b[vi] (what names it in the error) into
+// dst and returns the index just past it.
+func intAt(b []byte, vi int, dst *int64, what string) (int, error) {
+	end, err := jsonscan.Skip(b, vi)
+	if err != nil {
+		return end, err
+	}
+	var ok bool
+	if *dst, ok = jsonscan.Int(b[vi:end]); !ok {
+		return end, fmt.Errorf("%w: %s is not an integer at offset %d", jsonscan.ErrSyntax, what, vi)
+	}
+	return end, nil
 }
