@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/esscan"
 )
 
 var (
@@ -26,7 +27,7 @@ var (
 	ErrBadDump = errors.New("bad dump lines")
 	// ErrNoSource means Elasticsearch returned a document without its
 	// _source (an index with _source disabled cannot be compared).
-	ErrNoSource = errors.New("document has no _source")
+	ErrNoSource = esscan.ErrNoSource
 )
 
 // Counts are the totals of a diff, as they go into summary.json.

@@ -46,33 +46,10 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 	if len(got) != len(docs) {
 		return nil, fmt.Errorf("mget %d documents from %q: %w: got %d answers", len(docs), index, ErrCountMismatch, len(got))
 	}
-	for i, f := range got {
-		if len(f.Error) > 0 {
-			return nil, fmt.Errorf("mget document %q from %q: %w", docs[i].id, index, docError(f.Error))
-		}
-		if f.ID != docs[i].id {
-			return nil, fmt.Errorf("mget from %q: answer %d is for %q, asked for %q", index, i, f.ID, docs[i].id)
-		}
-		if source && f.Found && len(f.Source) == 0 {
-			return nil, fmt.Errorf("mget document %q from %q: %w", f.ID, index, ErrNoSource)
-		}
+	if err := esscan.CheckMget(got, func(i int) string { return docs[i].id }, source); err != nil {
+		return nil, fmt.Errorf("mget from %q: %w", index, err)
 	}
 	return got, nil
-}
-
-// docError reads the error of one _mget entry.
-func docError(raw json.RawMessage) error {
-	var e struct {
-		Type   string `json:"type"`
-		Reason string `json:"reason"`
-	}
-	if json.Unmarshal(raw, &e) != nil || e.Type == "" {
-		return fmt.Errorf("error %s", raw)
-	}
-	if e.Type == "index_not_found_exception" {
-		return fmt.Errorf("%w: %s: %s", esscan.ErrIndexNotFound, e.Type, e.Reason)
-	}
-	return fmt.Errorf("%s: %s", e.Type, e.Reason)
 }
 
 // searchIDs finds documents by id on every shard, whatever their routing:

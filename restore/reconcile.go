@@ -288,18 +288,13 @@ func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []du
 	if err == nil && len(got) != len(docs) {
 		err = fmt.Errorf("answer has %d documents", len(got))
 	}
+	if err == nil {
+		// A shard that cannot answer must not read as a missing copy: the
+		// document would be written over what the target holds.
+		err = esscan.CheckMget(got, func(i int) string { return docs[i].ID }, source)
+	}
 	for i := 0; err == nil && i < len(got); i++ {
-		g := &got[i]
-		switch {
-		case g.ID != docs[i].ID:
-			err = fmt.Errorf("answer %d is %q, asked for %q", i, g.ID, docs[i].ID)
-		case len(g.Error) > 0:
-			// A shard that cannot answer must not read as a missing copy:
-			// the document would be written over what the target holds.
-			err = fmt.Errorf("%q: %s", g.ID, g.Error)
-		case g.Found && source && len(g.Source) == 0:
-			err = fmt.Errorf("%q: found without _source", g.ID)
-		case g.Found:
+		if g := &got[i]; g.Found {
 			out[i] = &targetCopy{routing: g.Routing, source: g.Source, seqNo: g.SeqNo, term: g.PrimaryTerm}
 		}
 	}

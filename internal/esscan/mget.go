@@ -2,6 +2,7 @@ package esscan
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/esrestore/esrestore/internal/jsonscan"
@@ -119,4 +120,45 @@ func intAt(b []byte, vi int, dst *int64, what string) (int, error) {
 		return end, fmt.Errorf("%w: %s is not an integer at offset %d", jsonscan.ErrSyntax, what, vi)
 	}
 	return end, nil
+}
+
+// ErrNoSource means Elasticsearch returned a found document without its
+// _source (disabled in the mapping, or filtered out).
+var ErrNoSource = errors.New("document has no _source")
+
+// CheckMget checks the entries of an _mget answer against the documents
+// asked for, in order (id(i) is the i-th _id): an entry with an error
+// fails the answer, since a shard that cannot answer must not read as a
+// missing copy; so does an answer for another id, or, when sources were
+// asked for, a found document without one. The caller checks the number
+// of entries.
+func CheckMget(got []MgetDoc, id func(i int) string, source bool) error {
+	for i := range got {
+		f := &got[i]
+		switch {
+		case len(f.Error) > 0:
+			return fmt.Errorf("document %q: %w", id(i), DocError(f.Error))
+		case f.ID != id(i):
+			return fmt.Errorf("answer %d is for %q, asked for %q", i, f.ID, id(i))
+		case source && f.Found && len(f.Source) == 0:
+			return fmt.Errorf("document %q: %w", f.ID, ErrNoSource)
+		}
+	}
+	return nil
+}
+
+// DocError reads the error of one _mget entry; an index_not_found_exception
+// wraps ErrIndexNotFound.
+func DocError(raw json.RawMessage) error {
+	var e struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(raw, &e) != nil || e.Type == "" {
+		return fmt.Errorf("error %s", raw)
+	}
+	if e.Type == "index_not_found_exception" {
+		return fmt.Errorf("%w: %s: %s", ErrIndexNotFound, e.Type, e.Reason)
+	}
+	return fmt.Errorf("%s: %s", e.Type, e.Reason)
 }

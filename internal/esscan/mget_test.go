@@ -2,6 +2,7 @@ package esscan
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -45,5 +46,34 @@ func TestDecodeMget(t *testing.T) {
 		if _, err := DecodeMget([]byte(bad), 1); err == nil {
 			t.Errorf("DecodeMget(%.60q): got no error", bad)
 		}
+	}
+}
+
+func TestCheckMget(t *testing.T) {
+	ids := []string{"a", "b"}
+	id := func(i int) string { return ids[i] }
+	ok := []MgetDoc{{ID: "a", Found: true, Source: []byte(`{}`)}, {ID: "b"}}
+	if err := CheckMget(ok, id, true); err != nil {
+		t.Errorf("a good answer: %v", err)
+	}
+	for _, tt := range []struct {
+		name   string
+		got    []MgetDoc
+		source bool
+		is     error
+		says   string
+	}{
+		{"missing index", []MgetDoc{{ID: "a", Error: []byte(`{"type":"index_not_found_exception","reason":"no such index [x]"}`)}, {ID: "b"}}, false, ErrIndexNotFound, `document "a"`},
+		{"shard error", []MgetDoc{{ID: "a"}, {ID: "b", Error: []byte(`{"type":"no_shard_available_action_exception","reason":"r"}`)}}, false, nil, "no_shard_available_action_exception: r"},
+		{"other id", []MgetDoc{{ID: "a"}, {ID: "c"}}, false, nil, `answer 1 is for "c", asked for "b"`},
+		{"no source", []MgetDoc{{ID: "a", Found: true}, {ID: "b"}}, true, ErrNoSource, `document "a"`},
+	} {
+		err := CheckMget(tt.got, id, tt.source)
+		if err == nil || (tt.is != nil && !errors.Is(err, tt.is)) || !strings.Contains(err.Error(), tt.says) {
+			t.Errorf("%s: %v, want an error saying %q", tt.name, err, tt.says)
+		}
+	}
+	if err := CheckMget([]MgetDoc{{ID: "a", Found: true}, {ID: "b"}}, id, false); err != nil {
+		t.Errorf("a found document without a source, none asked for: %v", err)
 	}
 }
