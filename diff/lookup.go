@@ -256,7 +256,9 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if lj.shared.Load() {
+	// A page fetched without backup sources is completed even when
+	// another worker refuted the shared history meanwhile.
+	if bySeq || lj.shared.Load() {
 		if err := lj.backupSources(ctx, w, trs, bySeq); err != nil {
 			return err
 		}
@@ -290,8 +292,8 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 
 // backupSources completes the backup's copies of a page under a shared
 // history. When fetched without sources (bySeq), a copy with the target's
-// sequence number and primary term is the target's bytes, and the others
-// are fetched whole. Otherwise (a worker's first page) every copy was
+// sequence number and primary term is the target's bytes (unless the
+// claim was refuted since), and the others are fetched whole. Otherwise (a worker's first page) every copy was
 // fetched whole, and one that shares the target's sequence number but not
 // its bytes means the history is not shared: the shortcut is turned off.
 func (lj *lookupState) backupSources(ctx context.Context, w *worker, trs []pendingDoc, bySeq bool) error {
@@ -309,13 +311,14 @@ func (lj *lookupState) backupSources(ctx context.Context, w *worker, trs []pendi
 		}
 		return nil
 	}
+	trust := lj.shared.Load()
 	var need []int
 	for i := range trs {
 		tr := trs[i].tr
 		switch {
 		case tr.b == nil:
 			// Missed: resolvePending fetches it whole.
-		case sameCopy(tr.t, tr.b):
+		case trust && sameCopy(tr.t, tr.b):
 			tr.b.src = tr.t.src
 			lj.d.live.bySeqNo.Add(1)
 		default:
