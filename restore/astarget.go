@@ -161,7 +161,9 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 	if _, ok := snap.Settings[settingAutoExpand]; ok {
 		settings[settingAutoExpand] = "false"
 	}
-	var ignore []string
+	// Never null: Elasticsearch refuses a null section ("malformed
+	// ignore_index_settings section, should be an array of strings").
+	ignore := []string{}
 	for k := range snap.Settings {
 		if strings.HasPrefix(k, "index.lifecycle.") || strings.HasPrefix(k, "index.blocks.") {
 			ignore = append(ignore, k)
