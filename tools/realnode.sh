@@ -18,7 +18,9 @@
 # when missing) and DIR is given to it; every directory above DIR must be searchable by others.
 #
 # Environment: ESRESTORE_TEST_REALNODE_CACHE, where built nodes are kept (default
-# /var/tmp/esrestore-realnode, shared by every checkout; readable by the node's user).
+# /var/tmp/esrestore-realnode, shared by every checkout; readable by the node's user);
+# ESRESTORE_TEST_REALNODE_HEAP, the heap (default 1g); ESRESTORE_TEST_REALNODE_WATCH_PID, a
+# process whose end stops the node and removes DIR (a test binary that started it).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -131,6 +133,7 @@ start() {
   # nor setsid forks here, so $! is the JVM's pid.
   "${run_as[@]}" setsid "$java" -Xms256m -Xmx"$heap" -XX:+UseSerialGC \
     -Djava.io.tmpdir="$dir" -Dtests.asserts=false -Dtests.security.manager=false \
+    ${ESRESTORE_TEST_REALNODE_WATCH_PID:+-Drealnode.watch.pid=$ESRESTORE_TEST_REALNODE_WATCH_PID -Drealnode.remove.dir=true} \
     -Dlog4j2.disable.jmx=true -Dtests.locale=en-US -Dtests.timezone=UTC \
     -Dtests.timeoutSuite=2000000000 -Dtests.timeout=2000000000 \
     -cp "$lib/realnode-1.jar:$lib/lib/*" esrestore.realnode.Main "$dir" "$port" 0 "$queue" \

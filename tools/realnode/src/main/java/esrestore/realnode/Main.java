@@ -59,7 +59,9 @@ public class Main extends ESTestCase {
             .put("transport.type", "netty4")
             .put("discovery.type", "single-node")
             // A nearly full disk must not turn the node read-only in the middle of a test run.
-            .put("cluster.routing.allocation.disk.threshold_enabled", false);
+            .put("cluster.routing.allocation.disk.threshold_enabled", false)
+            // Tests wipe the node between cases with DELETE /*.
+            .put("action.destructive_requires_name", false);
         int writeQueue = Integer.parseInt(args[3]);
         if (writeQueue > 0) {
             // A small write queue makes the node reject bulks with real 429s.
@@ -88,6 +90,43 @@ public class Main extends ESTestCase {
         Files.writeString(dir.resolve("http.port"), port + "\n");
         Files.writeString(dir.resolve("started"), ProcessHandle.current().pid() + "\n");
         System.out.println("realnode started: http://127.0.0.1:" + port);
+        watch(dir);
         stopped.await();
+    }
+
+    /**
+     * With -Drealnode.watch.pid=PID the node exits when that process does (a test binary that
+     * started it and ended without stopping it), and with -Drealnode.remove.dir=true it removes
+     * DIR on the way out.
+     */
+    private static void watch(Path dir) {
+        String pid = System.getProperty("realnode.watch.pid", "");
+        if (pid.isEmpty()) {
+            return;
+        }
+        boolean remove = Boolean.parseBoolean(System.getProperty("realnode.remove.dir", "false"));
+        Thread t = new Thread(() -> {
+            while (ProcessHandle.of(Long.parseLong(pid)).map(ProcessHandle::isAlive).orElse(false)) {
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            if (remove) {
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> removeTree(dir)));
+            }
+            System.exit(0);
+        }, "realnode-watch");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void removeTree(Path dir) {
+        try (var paths = Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (Exception e) {
+            e.printStackTrace();
+        }
     }
 }
