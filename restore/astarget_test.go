@@ -13,21 +13,20 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/restore"
 )
 
 // liveLoss is a loss whose original then took live writes: edits, flips,
 // deletions and new documents, some on stripped documents.
-func liveLoss(t *testing.T, n int, seed int64) (*fixtures.ES, fixtures.Scenario) {
+func liveLoss(t *testing.T, n int, seed int64) (*estest.Cluster, fixtures.Scenario) {
 	t.Helper()
 	sc, _, err := fixtures.NewScenario(n, 0.1, seed).WithLiveWrites(fixtures.LiveWrites{Edits: 20, Flips: 10, Deletes: 5, New: 8}, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := fixtures.NewES(t)
-	if err := es.LoadScenario(original, repo, snap, sc, 3); err != nil {
-		t.Fatal(err)
-	}
+	es := estest.New(t)
+	es.LoadScenario(t, original, repo, snap, sc, 3)
 	return es, sc
 }
 
@@ -42,9 +41,7 @@ func TestPathsAgree(t *testing.T) {
 			// slice reads every target copy, the next ones go by
 			// sequence number.
 			es, sc := liveLoss(t, 2500, 21)
-			if err := es.LoadDocs("documents-backup", sc.Complete, 3); err != nil {
-				t.Fatal(err)
-			}
+			es.LoadDocs(t, "documents-backup", sc.Complete, 3)
 			c := es.Client()
 			var ref map[string]string
 			for i, tt := range []struct {
@@ -213,10 +210,8 @@ func TestFillNull(t *testing.T) {
 		{true, `{"title":"live","excerpt":"text"}`},
 	} {
 		t.Run(fmt.Sprint(tt.nullIsMissing), func(t *testing.T) {
-			es := fixtures.NewES(t)
-			if err := es.LoadDocs(original, orig, 1); err != nil {
-				t.Fatal(err)
-			}
+			es := estest.New(t)
+			es.LoadDocs(t, original, orig, 1)
 			opt := options("fill-null")
 			opt.Prefer, opt.NullIsMissing = restore.PreferFill, tt.nullIsMissing
 			r, err := restore.New(es.Client(), opt)

@@ -15,6 +15,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/restore"
 )
@@ -76,7 +77,7 @@ func createIndex(t *testing.T, c *elasticsearch.Client, name, body string) {
 // is written.
 func TestFailFast(t *testing.T) {
 	type env struct {
-		es  *fixtures.ES
+		es  *estest.Cluster
 		c   *elasticsearch.Client // the client the Restorer uses
 		opt restore.Options
 		src restore.Source

@@ -20,6 +20,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/retry"
@@ -34,9 +35,19 @@ const (
 	target   = "documents-restored"
 )
 
-// loss starts a fixture cluster holding the original after a loss of n
-// documents and the snapshot of it before.
-func loss(t testing.TB, n int, seed int64) (*fixtures.ES, fixtures.Scenario) {
+// loss gives the test a cluster (the real node when the environment asks
+// for one) holding the original after a loss of n documents and the
+// snapshot of it before.
+func loss(t testing.TB, n int, seed int64) (*estest.Cluster, fixtures.Scenario) {
+	t.Helper()
+	es := estest.New(t)
+	sc := fixtures.NewScenario(n, 0.1, seed)
+	es.LoadScenario(t, original, repo, snap, sc, 3)
+	return es, sc
+}
+
+// lossFake is loss on the stand-in, for the tests that inject faults.
+func lossFake(t testing.TB, n int, seed int64) (*fixtures.ES, fixtures.Scenario) {
 	t.Helper()
 	es := fixtures.NewES(t)
 	sc := fixtures.NewScenario(n, 0.1, seed)
@@ -223,7 +234,10 @@ func exists(t testing.TB, es *elasticsearch.Client, index string) bool {
 // untouched records the original (every document, its mapping, settings
 // and aliases) and checks at the end of the test that it has not changed
 // by a byte.
-func untouched(t testing.TB, es *fixtures.ES, index string) {
+func untouched(t testing.TB, es interface {
+	Client() *elasticsearch.Client
+	Start() error
+}, index string) {
 	t.Helper()
 	state := func() (map[string]string, string) {
 		c := es.Client()

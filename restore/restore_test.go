@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/restore"
@@ -24,30 +25,32 @@ import (
 // scenario.
 var sources = []struct {
 	name string
-	make func(t *testing.T, es *fixtures.ES, sc fixtures.Scenario) restore.Source
+	make func(t *testing.T, es *estest.Cluster, sc fixtures.Scenario) restore.Source
 }{
-	{"snapshot", func(t *testing.T, es *fixtures.ES, sc fixtures.Scenario) restore.Source {
+	{"snapshot", func(t *testing.T, es *estest.Cluster, sc fixtures.Scenario) restore.Source {
 		return restore.SnapshotSource(es.Client(), repo, snap, "", false, "")
 	}},
-	{"index", func(t *testing.T, es *fixtures.ES, sc fixtures.Scenario) restore.Source {
+	{"index", func(t *testing.T, es *estest.Cluster, sc fixtures.Scenario) restore.Source {
 		if !exists(t, es.Client(), "documents-backup") {
-			if err := es.LoadDocs("documents-backup", sc.Complete, 2); err != nil {
-				t.Fatal(err)
-			}
+			es.LoadDocs(t, "documents-backup", sc.Complete, 2)
 		}
 		return restore.IndexSource(es.Client(), "documents-backup", 2)
 	}},
-	{"other-cluster", func(t *testing.T, es *fixtures.ES, sc fixtures.Scenario) restore.Source {
-		other := fixtures.NewES(t)
-		if err := other.LoadDocs(original, sc.Complete, 1); err != nil {
-			t.Fatal(err)
+	{"other-cluster", func(t *testing.T, es *estest.Cluster, sc fixtures.Scenario) restore.Source {
+		if es.Real() {
+			// One real node per test binary: the other cluster is the
+			// same node reached through a client of its own.
+			es.LoadDocs(t, "backup-cluster-"+original, sc.Complete, 1)
+			return restore.Named(restore.IndexSource(es.Client(), "backup-cluster-"+original, 3), "backup-cluster/"+original)
 		}
+		other := estest.New(t)
+		other.LoadDocs(t, original, sc.Complete, 1)
 		return restore.Named(restore.IndexSource(other.Client(), original, 3), "backup-cluster/"+original)
 	}},
-	{"ndjson", func(t *testing.T, es *fixtures.ES, sc fixtures.Scenario) restore.Source {
+	{"ndjson", func(t *testing.T, es *estest.Cluster, sc fixtures.Scenario) restore.Source {
 		return restore.NDJSONSource(bytes.NewReader(ndjson(t, sc.Complete, false)), "dump.ndjson")
 	}},
-	{"ndjson-gzip", func(t *testing.T, es *fixtures.ES, sc fixtures.Scenario) restore.Source {
+	{"ndjson-gzip", func(t *testing.T, es *estest.Cluster, sc fixtures.Scenario) restore.Source {
 		return restore.NDJSONSource(bytes.NewReader(ndjson(t, sc.Complete, true)), "dump.ndjson.gz")
 	}},
 }
@@ -212,8 +215,8 @@ func TestResume(t *testing.T) {
 						once.Do(func() {
 							if how == "cancel" {
 								cancel()
-							} else {
-								es.Stop()
+							} else if err := es.Stop(true); err != nil {
+								t.Error(err)
 							}
 						})
 					}
@@ -244,6 +247,7 @@ func TestResume(t *testing.T) {
 				if err := es.Start(); err != nil {
 					t.Fatal(err)
 				}
+				es.WaitPrimaries(t)
 				c := es.Client()
 				if how == "cancel" {
 					// Loading settings were put back despite the cancellation.
@@ -298,7 +302,7 @@ func TestFaults(t *testing.T) {
 		{"dropped-connections", fixtures.Faults{Seed: 3, DropConnection: 0.2, BulkItemReject: 0.1, Endpoints: []string{"bulk"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			es, sc := loss(t, 600, 5)
+			es, sc := lossFake(t, 600, 5)
 			untouched(t, es, original)
 			es.SetFaults(tt.faults)
 			opt := options("faults")
@@ -524,7 +528,7 @@ func TestOptionsHaveEffect(t *testing.T) {
 		{"small-bytes", 2, 1000, 16 << 10, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			es, sc := loss(t, 200, 8)
+			es, sc := lossFake(t, 200, 8)
 			untouched(t, es, original)
 			es.SetFaults(fixtures.Faults{Latency: 20 * time.Millisecond, Endpoints: []string{"bulk"}})
 			sp := &spy{limit: int64(tt.bytes)}
@@ -565,7 +569,13 @@ func TestOriginalSettings(t *testing.T) {
 	put := func(body string) {
 		fixtures.MustDo(t, c, esapiPutSettings(original, body))
 	}
-	put(`{"index.blocks.write":true,"index.lifecycle.name":"documents-policy","index.refresh_interval":"30s","index.max_result_window":20000}`)
+	if es.Real() {
+		// The real node has no index lifecycle management (an x-pack
+		// module, not in the server jar): it refuses the setting.
+		put(`{"index.blocks.write":true,"index.refresh_interval":"30s","index.max_result_window":20000}`)
+	} else {
+		put(`{"index.blocks.write":true,"index.lifecycle.name":"documents-policy","index.refresh_interval":"30s","index.max_result_window":20000}`)
+	}
 	untouched(t, es, original)
 	r, err := restore.New(c, options("settings"))
 	if err != nil {
@@ -611,16 +621,14 @@ func TestOriginalByAlias(t *testing.T) {
 
 // TestRouting: custom routing travels from both sides to the target.
 func TestRouting(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	all := fixtures.Commons(120, 12)
 	for i := range all {
 		if i%3 == 0 {
 			all[i].Routing = fmt.Sprintf("site-%d", i%7)
 		}
 	}
-	if err := es.LoadDocs(original, all[:80], 3); err != nil {
-		t.Fatal(err)
-	}
+	es.LoadDocs(t, original, all[:80], 3)
 	untouched(t, es, original)
 	r, err := restore.New(es.Client(), options("routing"))
 	if err != nil {

@@ -200,7 +200,9 @@ func TestOutageDuringLoad(t *testing.T) {
 	var outage time.Duration
 	sp := &spy{onBulk: func(n int) {
 		if n == 3 {
-			es.Stop()
+			if err := es.Stop(true); err != nil {
+				t.Error(err)
+			}
 			start := time.Now()
 			time.AfterFunc(1500*time.Millisecond, func() {
 				if err := es.Start(); err != nil {
@@ -213,6 +215,11 @@ func TestOutageDuringLoad(t *testing.T) {
 	opt := options("outage")
 	opt.Strategy = restore.StrategyPasses // many _bulk requests: the outage falls among them
 	opt.Retry = retry.Policy{Budget: 20 * time.Second, Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond}
+	if es.Real() {
+		// A real node takes about 10 s to start and then recovers its
+		// shards, answering 503 meanwhile.
+		opt.Retry.Budget = 2 * time.Minute
+	}
 	r, _ := restore.New(client(t, es.URL, sp), opt)
 	st, err := r.Run(t.Context(), restore.SnapshotSource(client(t, es.URL, sp), repo, snap, "", false, ""))
 	if err != nil {
