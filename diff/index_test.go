@@ -16,16 +16,15 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 	retrypkg "github.com/esrestore/esrestore/internal/retry"
 )
 
-func load(t testing.TB, es *fixtures.ES, index string, docs []fixtures.Doc, shards int) {
+func load(t testing.TB, es *estest.Cluster, index string, docs []fixtures.Doc, shards int) {
 	t.Helper()
-	if err := es.LoadDocs(index, docs, shards); err != nil {
-		t.Fatal(err)
-	}
+	es.LoadDocs(t, index, docs, shards)
 }
 
 // dumpOf writes docs as an NDJSON dump side.
@@ -38,7 +37,7 @@ func dumpOf(name string, docs []fixtures.Doc) Side {
 }
 
 func TestIndexSubset(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	var four []fixtures.Doc
 	for i := 1; i <= 4; i++ {
 		four = append(four, fixtures.Doc{ID: fmt.Sprint(i), Source: fmt.Appendf(nil, `{"id":"%d"}`, i)})
@@ -83,11 +82,9 @@ func restoreSnapshot(t testing.TB, c *elasticsearch.Client, repo, snap, index, t
 }
 
 func TestCommonsLossScenario(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	sc := fixtures.NewScenario(2000, 0.02, 7)
-	if err := es.LoadScenario("documents", "backups", "before-loss", sc, 3); err != nil {
-		t.Fatal(err)
-	}
+	es.LoadScenario(t, "documents", "backups", "before-loss", sc, 3)
 	c := es.Client()
 	restoreSnapshot(t, c, "backups", "before-loss", "documents", "restored_documents")
 
@@ -195,7 +192,7 @@ func TestCommonsLossScenario(t *testing.T) {
 // TestIndexMatchesDump runs the golden cases with both sides loaded into
 // indexes: the lookup join must write the same bytes as the merge join.
 func TestIndexMatchesDump(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	c := es.Client()
 	for _, tt := range []struct {
 		dir string
@@ -260,7 +257,7 @@ func readDumpDocs(t testing.TB, path string) []fixtures.Doc {
 
 // twoIndexes loads n Commons documents into "orig" and the same with every
 // tenth changed into "rest".
-func twoIndexes(t testing.TB, es *fixtures.ES, n int) {
+func twoIndexes(t testing.TB, es *estest.Cluster, n int) {
 	t.Helper()
 	docs := fixtures.Commons(n, 3)
 	load(t, es, "orig", docs, 3)
@@ -275,7 +272,7 @@ func twoIndexes(t testing.TB, es *fixtures.ES, n int) {
 }
 
 func TestScanFailuresAreErrors(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.Fake(t)
 	twoIndexes(t, es, 300)
 	c := es.Client()
 	tests := []struct {
@@ -289,8 +286,8 @@ func TestScanFailuresAreErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			es.SetFaults(tt.faults)
-			defer es.SetFaults(fixtures.Faults{})
+			es.Fake.SetFaults(tt.faults)
+			defer es.Fake.SetFaults(fixtures.Faults{})
 			var buf bytes.Buffer
 			_, err := Run(context.Background(), tt.orig, IndexSide(c, "rest"), &buf,
 				Options{Workers: 2, PageSize: 20, Logger: quiet, TempDir: t.TempDir(), Retry: fastRetry})
@@ -300,7 +297,7 @@ func TestScanFailuresAreErrors(t *testing.T) {
 			if buf.Len() != 0 {
 				t.Errorf("a failed diff wrote %d bytes of report", buf.Len())
 			}
-			if len(es.Injected()) == 0 {
+			if len(es.Fake.Injected()) == 0 {
 				t.Error("no fault was injected")
 			}
 		})
@@ -315,15 +312,15 @@ var fastRetry = retrypkg.Policy{Budget: 300 * time.Millisecond, Base: time.Milli
 // expired point in time are retried (the page read again, the point in
 // time reopened), and the diff equals the one without faults.
 func TestPassingScanFaultsAreRetried(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.Fake(t)
 	twoIndexes(t, es, 200)
 	c := es.Client()
 	want, wantCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25})
 	for _, f := range []fixtures.Faults{{Seed: 2, ShardFailure: 0.3}, {ExpireContextsAfter: 3}} {
-		es.SetFaults(f)
+		es.Fake.SetFaults(f)
 		got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"),
 			Options{PageSize: 25, Retry: retrypkg.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
-		es.SetFaults(fixtures.Faults{})
+		es.Fake.SetFaults(fixtures.Faults{})
 		if (f.ExpireContextsAfter > 0) != (gotCounts.Rescans > 0) {
 			t.Errorf("faults %+v: %d rescans", f, gotCounts.Rescans)
 		}
@@ -331,23 +328,23 @@ func TestPassingScanFaultsAreRetried(t *testing.T) {
 		if got != want || countsJSON(t, gotCounts) != countsJSON(t, wantCounts) {
 			t.Errorf("faults %+v: diff differs from the one without faults (counts %+v, want %+v)", f, gotCounts, wantCounts)
 		}
-		if len(es.Injected()) == 0 {
+		if len(es.Fake.Injected()) == 0 {
 			t.Errorf("faults %+v: none injected", f)
 		}
 	}
 }
 
 func TestRetriesRejectedRequests(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.Fake(t)
 	twoIndexes(t, es, 200)
 	c := es.Client()
 	want, wantCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25})
 	// Eight attempts at a 25% failure rate: a request fails for good once
 	// in 65,000, so the test does not flake whatever order the workers
 	// draw the faults in.
-	es.SetFaults(fixtures.Faults{Seed: 5, Reject429: 0.2, Unavailable503: 0.05, Endpoints: []string{"mget", "search"}})
+	es.Fake.SetFaults(fixtures.Faults{Seed: 5, Reject429: 0.2, Unavailable503: 0.05, Endpoints: []string{"mget", "search"}})
 	got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25, Retry: retrypkg.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
-	inj := es.Injected()
+	inj := es.Fake.Injected()
 	if inj["429"]+inj["503"] == 0 {
 		t.Fatalf("no 429 or 503 injected: %v", inj)
 	}
@@ -361,7 +358,7 @@ func TestRetriesRejectedRequests(t *testing.T) {
 }
 
 func TestCountMismatch(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	docs := fixtures.Commons(50, 9)
 	load(t, es, "orig", docs, 3)
 	load(t, es, "rest", docs[:49], 3)
@@ -384,7 +381,7 @@ func TestCountMismatch(t *testing.T) {
 }
 
 func TestIndexRoutingChanged(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	c := es.Client()
 	load(t, es, "orig", []fixtures.Doc{
 		{ID: "moved", Routing: "a", Source: []byte(`{"id":"moved"}`)},
@@ -446,7 +443,7 @@ func TestIndexRoutingChanged(t *testing.T) {
 }
 
 func TestCancelled(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	twoIndexes(t, es, 100)
 	c := es.Client()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -464,7 +461,7 @@ func TestCancelled(t *testing.T) {
 }
 
 func TestMissingIndex(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	twoIndexes(t, es, 10)
 	c := es.Client()
 	for _, tt := range []struct{ orig, rest string }{{"nope", "rest"}, {"orig", "nope"}} {

@@ -10,6 +10,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 )
 
 // restoredTwice puts threeDocs on a cluster as a restore from a snapshot
@@ -19,16 +20,12 @@ import (
 func restoredTwice(t *testing.T) *elasticsearch.Client {
 	t.Helper()
 	orig, backup, target := threeDocs()
-	es := fixtures.NewES(t)
-	if err := es.LoadDocs("o3", orig, 2); err != nil {
-		t.Fatal(err)
-	}
-	if err := es.LoadDocs("before", backup, 2); err != nil {
-		t.Fatal(err)
-	}
+	es := estest.New(t)
+	es.LoadDocs(t, "o3", orig, 2)
+	es.LoadDocs(t, "before", backup, 2)
 	c := es.Client()
 	wait := true
-	fixtures.MustDo(t, c, esapi.SnapshotCreateRepositoryRequest{Repository: "r", Body: strings.NewReader(`{"type":"fs","settings":{"location":"/r"}}`)})
+	fixtures.MustDo(t, c, esapi.SnapshotCreateRepositoryRequest{Repository: "r", Body: strings.NewReader(`{"type":"fs","settings":{"location":"r"}}`)})
 	fixtures.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "r", Snapshot: "s", WaitForCompletion: &wait,
 		Body: strings.NewReader(`{"indices":"before"}`)})
 	for _, name := range []string{"bk", "tg"} {
@@ -99,11 +96,9 @@ func TestSharedHistory(t *testing.T) {
 // fetching every copy says.
 func TestSharedHistoryRefuted(t *testing.T) {
 	orig, backup, target := threeDocs()
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	for name, docs := range map[string][]fixtures.Doc{"o3": orig, "b3": backup, "t3": target} {
-		if err := es.LoadDocs(name, docs, 2); err != nil {
-			t.Fatal(err)
-		}
+		es.LoadDocs(t, name, docs, 2)
 	}
 	c := es.Client()
 	var logs bytes.Buffer

@@ -12,6 +12,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 )
 
 // threeDocs is a small three-sided case with every class in it:
@@ -58,11 +59,9 @@ func TestThreeSided(t *testing.T) {
 		`{"_id":"h","change":"removed","original":{"v":1}}`,
 		`{"_id":"i","change":"recovered","patch":[{"op":"add","path":"/t/1","value":2}]}`,
 	}
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	for name, docs := range map[string][]fixtures.Doc{"o3": orig, "b3": backup, "t3": target} {
-		if err := es.LoadDocs(name, docs, 2); err != nil {
-			t.Fatal(err)
-		}
+		es.LoadDocs(t, name, docs, 2)
 	}
 	cl := es.Client()
 	for _, tt := range []struct {
@@ -112,11 +111,9 @@ func TestThreeSided(t *testing.T) {
 func TestThreeSidedBackupPassSkipped(t *testing.T) {
 	orig, backup, target := threeDocs()
 	target = append(target, fixtures.Doc{ID: "f", Source: []byte(`{"v":1}`)})
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	for name, docs := range map[string][]fixtures.Doc{"o3": orig, "b3": backup, "t3": target} {
-		if err := es.LoadDocs(name, docs, 2); err != nil {
-			t.Fatal(err)
-		}
+		es.LoadDocs(t, name, docs, 2)
 	}
 	var log bytes.Buffer
 	d := New(Options{PageSize: 2, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
@@ -137,11 +134,9 @@ func TestThreeSidedBackupPassSkipped(t *testing.T) {
 // built the same way.
 func TestVirtualTarget(t *testing.T) {
 	orig, backup, _ := threeDocs()
-	es := fixtures.NewES(t)
+	es := estest.New(t)
 	for name, docs := range map[string][]fixtures.Doc{"o3": orig, "b3": backup} {
-		if err := es.LoadDocs(name, docs, 2); err != nil {
-			t.Fatal(err)
-		}
+		es.LoadDocs(t, name, docs, 2)
 	}
 	byID := func(docs []fixtures.Doc) map[string]fixtures.Doc {
 		m := map[string]fixtures.Doc{}
@@ -192,9 +187,7 @@ func TestVirtualTarget(t *testing.T) {
 	} {
 		t.Run(string(tt.overlay), func(t *testing.T) {
 			name := "t_" + strings.ReplaceAll(string(tt.overlay), "-", "_")
-			if err := es.LoadDocs(name, tt.build(), 2); err != nil {
-				t.Fatal(err)
-			}
+			es.LoadDocs(t, name, tt.build(), 2)
 			var real, virt bytes.Buffer
 			cr, err := New(Options{Logger: slog.New(slog.DiscardHandler)}).RunSides(t.Context(),
 				Sides{Original: IndexSide(es.Client(), "o3"), Backup: IndexSide(es.Client(), "b3"), Target: IndexSide(es.Client(), name)}, &real)
@@ -279,14 +272,12 @@ func TestOverlayFill(t *testing.T) {
 // scan reads its point in time, and is checked against what that holds,
 // not against a _count that moved on.
 func TestLiveOriginal(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.Fake(t)
 	docs := fixtures.Commons(400, 4)
 	for _, name := range []string{"live_o", "live_t"} {
-		if err := es.LoadDocs(name, docs, 2); err != nil {
-			t.Fatal(err)
-		}
+		es.LoadDocs(t, name, docs, 2)
 	}
-	es.SetFaults(fixtures.Faults{Latency: 20 * time.Millisecond, Endpoints: []string{"mget"}})
+	es.Fake.SetFaults(fixtures.Faults{Latency: 20 * time.Millisecond, Endpoints: []string{"mget"}})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -299,7 +290,7 @@ func TestLiveOriginal(t *testing.T) {
 	c, err := New(Options{PageSize: 20, Workers: 2, Logger: slog.New(slog.DiscardHandler)}).RunSides(t.Context(),
 		Sides{Original: IndexSide(es.Client(), "live_o"), Target: IndexSide(es.Client(), "live_t")}, &bytes.Buffer{})
 	<-done
-	es.SetFaults(fixtures.Faults{})
+	es.Fake.SetFaults(fixtures.Faults{})
 	if err != nil {
 		t.Fatalf("diff of a live original: %v", err)
 	}
