@@ -15,6 +15,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/esmeta"
 	"github.com/esrestore/esrestore/promote"
 	"github.com/esrestore/esrestore/report"
@@ -25,7 +26,7 @@ import (
 // reviewed is a cluster after a restore run r1 of "documents" (write alias
 // "docs") into "documents_restored", and its report in dir.
 type reviewed struct {
-	es  *fixtures.ES
+	es  *estest.Cluster
 	dir string
 	sc  fixtures.Scenario
 }
@@ -35,15 +36,16 @@ type reviewed struct {
 // summary, written through s3out as the job writes them.
 func newReviewed(t *testing.T, n int) *reviewed {
 	t.Helper()
+	return newReviewedOn(t, estest.New(t), n)
+}
+
+// newReviewedOn is newReviewed on the cluster es.
+func newReviewedOn(t *testing.T, es *estest.Cluster, n int) *reviewed {
+	t.Helper()
 	ctx := t.Context()
-	es := fixtures.NewES(t)
 	sc := fixtures.NewScenario(n, 0.1, 5)
-	if err := es.LoadScenario("documents", "backups", "before-loss", sc, 2); err != nil {
-		t.Fatal(err)
-	}
-	if err := es.LoadDocs("backup", sc.Complete, 2); err != nil {
-		t.Fatal(err)
-	}
+	es.LoadScenario(t, "documents", "backups", "before-loss", sc, 2)
+	es.LoadDocs(t, "backup", sc.Complete, 2)
 	do(t, es, esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
 		`{"actions":[{"add":{"index":"documents","alias":"docs","is_write_index":true}}]}`)})
 	cl := es.Client()
@@ -110,7 +112,7 @@ func newReviewed(t *testing.T, n int) *reviewed {
 	return &reviewed{es: es, dir: strings.TrimSuffix(rep.URL(""), "/"), sc: sc}
 }
 
-func indexState(t *testing.T, es *fixtures.ES, name string) *report.IndexState {
+func indexState(t *testing.T, es *estest.Cluster, name string) *report.IndexState {
 	t.Helper()
 	ix, err := esmeta.GetIndex(t.Context(), es.Client(), name)
 	if err != nil {
@@ -155,7 +157,7 @@ func (rv *reviewed) record(t *testing.T) *promote.Record {
 }
 
 // aliasIndexes lists the indexes alias points at.
-func aliasIndexes(t *testing.T, es *fixtures.ES, alias string) []string {
+func aliasIndexes(t *testing.T, es *estest.Cluster, alias string) []string {
 	t.Helper()
 	res, err := esapi.IndicesGetAliasRequest{Name: []string{alias}}.Do(context.Background(), es.Client())
 	if err != nil {
@@ -177,7 +179,7 @@ func aliasIndexes(t *testing.T, es *fixtures.ES, alias string) []string {
 }
 
 // do sends req and fails the test on an error answer.
-func do(t *testing.T, es *fixtures.ES, req esapi.Request) []byte {
+func do(t *testing.T, es *estest.Cluster, req esapi.Request) []byte {
 	t.Helper()
 	code, b := status(t, es, req)
 	if code >= 300 {
@@ -187,7 +189,7 @@ func do(t *testing.T, es *fixtures.ES, req esapi.Request) []byte {
 }
 
 // status sends req and returns its status and body.
-func status(t *testing.T, es *fixtures.ES, req esapi.Request) (int, []byte) {
+func status(t *testing.T, es *estest.Cluster, req esapi.Request) (int, []byte) {
 	t.Helper()
 	res, err := req.Do(context.Background(), es.Client())
 	if err != nil {
@@ -198,13 +200,13 @@ func status(t *testing.T, es *fixtures.ES, req esapi.Request) (int, []byte) {
 	return res.StatusCode, b
 }
 
-func putDoc(t *testing.T, es *fixtures.ES, index, id, src string) {
+func putDoc(t *testing.T, es *estest.Cluster, index, id, src string) {
 	t.Helper()
 	do(t, es, esapi.IndexRequest{Index: index, DocumentID: id, Body: strings.NewReader(src), Refresh: "true"})
 }
 
 // source is a document's _source in index, "" when absent.
-func source(t *testing.T, es *fixtures.ES, index, id string) string {
+func source(t *testing.T, es *estest.Cluster, index, id string) string {
 	t.Helper()
 	code, b := status(t, es, esapi.GetSourceRequest{Index: index, DocumentID: id})
 	if code == 404 {

@@ -11,6 +11,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/promote"
 )
@@ -217,11 +218,11 @@ func TestOptionsValidate(t *testing.T) {
 // items and 503 answers delays the catch-up, it does not fail it: every
 // operation lands, none is counted failed.
 func TestPromoteCatchUpUnderLoad(t *testing.T) {
-	rv := newReviewed(t, 100)
+	rv := newReviewedOn(t, estest.Fake(t), 100)
 	added, edited, deleted := liveWrites(t, rv)
-	rv.es.SetFaults(fixtures.Faults{Seed: 3, BulkItemReject: 0.5, Unavailable503: 0.3, Endpoints: []string{"bulk"}})
+	rv.es.Fake.SetFaults(fixtures.Faults{Seed: 3, BulkItemReject: 0.5, Unavailable503: 0.3, Endpoints: []string{"bulk"}})
 	rec, err := rv.promoter(t, promote.Options{BatchDocs: 2, Retry: retry.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}}).Run(t.Context())
-	rv.es.SetFaults(fixtures.Faults{})
+	rv.es.Fake.SetFaults(fixtures.Faults{})
 	if err != nil {
 		t.Fatal(err)
 	}
