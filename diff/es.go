@@ -32,22 +32,34 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 	if !source {
 		req.Source = []string{"false"}
 	}
-	answer, err := retry(ctx, pol, func() (*esapi.Response, error) {
-		req.Body = bytes.NewReader(body)
-		return req.Do(ctx, es)
+	// One loop for the request and its entries: an entry that failed for a
+	// reason a retry clears (a shard still recovering) sends the whole
+	// _mget again under the same budget.
+	var got []fetched
+	err := retrypkg.Do(ctx, pol, func(ctx context.Context) error {
+		status, answer, err := esscan.Try(ctx, func() (*esapi.Response, error) {
+			req.Body = bytes.NewReader(body)
+			return req.Do(ctx, es)
+		})
+		if err != nil {
+			return fmt.Errorf("mget %d documents from %q: %w", len(docs), index, err)
+		}
+		if status >= 300 {
+			return fmt.Errorf("mget %d documents from %q: %w", len(docs), index, answerError(status, answer))
+		}
+		if got, err = esscan.DecodeMget(answer, len(docs)); err != nil {
+			return fmt.Errorf("mget %d documents from %q: decode answer: %w", len(docs), index, err)
+		}
+		if len(got) != len(docs) {
+			return fmt.Errorf("mget %d documents from %q: %w: got %d answers", len(docs), index, ErrCountMismatch, len(got))
+		}
+		if err := esscan.CheckMget(got, func(i int) string { return docs[i].id }, source); err != nil {
+			return fmt.Errorf("mget from %q: %w", index, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mget %d documents from %q: %w", len(docs), index, err)
-	}
-	got, err := esscan.DecodeMget(answer, len(docs))
-	if err != nil {
-		return nil, fmt.Errorf("mget %d documents from %q: decode answer: %w", len(docs), index, err)
-	}
-	if len(got) != len(docs) {
-		return nil, fmt.Errorf("mget %d documents from %q: %w: got %d answers", len(docs), index, ErrCountMismatch, len(got))
-	}
-	if err := esscan.CheckMget(got, func(i int) string { return docs[i].id }, source); err != nil {
-		return nil, fmt.Errorf("mget from %q: %w", index, err)
+		return nil, err
 	}
 	return got, nil
 }
@@ -121,11 +133,17 @@ func retry(ctx context.Context, pol retrypkg.Policy, send func() (*esapi.Respons
 		return nil, err
 	}
 	if status >= 300 {
-		e := esscan.ParseError(status, body)
-		if status == 404 && e.Type == "index_not_found_exception" {
-			return nil, fmt.Errorf("%w: %v", esscan.ErrIndexNotFound, e)
-		}
-		return nil, e
+		return nil, answerError(status, body)
 	}
 	return body, nil
+}
+
+// answerError is the error of a final error answer; a missing index wraps
+// esscan.ErrIndexNotFound.
+func answerError(status int, body []byte) error {
+	e := esscan.ParseError(status, body)
+	if status == 404 && e.Type == "index_not_found_exception" {
+		return fmt.Errorf("%w: %v", esscan.ErrIndexNotFound, e)
+	}
+	return e
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/jsonmerge"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // The reconciliation pass: the target holds the backup; the original is
@@ -268,6 +270,24 @@ func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []du
 	if len(docs) == 0 {
 		return out, nil
 	}
+	// An entry that failed for a reason a retry clears (a shard still
+	// recovering after a node restart) sends the _mget again, until the
+	// retry budget runs out.
+	attempt := r.opt.Retry.Begin()
+	for {
+		out, err := r.mgetCopiesOnce(ctx, index, side, docs, source)
+		if err == nil || !retry.IsTransient(err) || errors.Is(err, retry.ErrBudget) {
+			return out, err
+		}
+		if werr := attempt.Wait(ctx, err); werr != nil {
+			return nil, werr
+		}
+	}
+}
+
+// mgetCopiesOnce is one _mget of mgetCopies (its request retried by sendOK).
+func (r *Restorer) mgetCopiesOnce(ctx context.Context, index, side string, docs []dump.Doc, source bool) ([]*targetCopy, error) {
+	out := make([]*targetCopy, len(docs))
 	body := esscan.MgetBody(len(docs), func(i int) (string, string) { return docs[i].ID, docs[i].Routing })
 	realtime := true
 	what := fmt.Sprintf("_mget %d documents from %s %q", len(docs), side, index)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/esrestore/esrestore/internal/jsonscan"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // MgetDoc is one document as _mget (or a search hit) returned it.
@@ -148,7 +149,10 @@ func CheckMget(got []MgetDoc, id func(i int) string, source bool) error {
 }
 
 // DocError reads the error of one _mget entry; an index_not_found_exception
-// wraps ErrIndexNotFound.
+// wraps ErrIndexNotFound, and one a retry may clear (a shard that has not
+// recovered yet after a node restart answers
+// no_shard_available_action_exception inside a 200) is marked
+// retry.Transient, so that the caller sends the _mget again.
 func DocError(raw json.RawMessage) error {
 	var e struct {
 		Type   string `json:"type"`
@@ -160,5 +164,9 @@ func DocError(raw json.RawMessage) error {
 	if e.Type == "index_not_found_exception" {
 		return fmt.Errorf("%w: %s: %s", ErrIndexNotFound, e.Type, e.Reason)
 	}
-	return fmt.Errorf("%s: %s", e.Type, e.Reason)
+	err := fmt.Errorf("%s: %s", e.Type, e.Reason)
+	if TransientError(&Error{Type: e.Type, Reason: e.Reason}) {
+		return retry.Transient(err)
+	}
+	return err
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // FuzzDecodeMget: whatever the bytes, decodeMget answers without a panic,
@@ -75,5 +77,29 @@ func TestCheckMget(t *testing.T) {
 	}
 	if err := CheckMget([]MgetDoc{{ID: "a", Found: true}, {ID: "b"}}, id, false); err != nil {
 		t.Errorf("a found document without a source, none asked for: %v", err)
+	}
+}
+
+// An _mget entry's error is transient when a retry may clear it: a real
+// 8.19.21 node restarted on its data answers 200 with
+// no_shard_available_action_exception entries until its shards recover.
+func TestDocErrorTransient(t *testing.T) {
+	for _, tt := range []struct {
+		raw       string
+		transient bool
+		notFound  bool
+	}{
+		{`{"type":"no_shard_available_action_exception","reason":"No shard available for [org.elasticsearch.action.get.MultiGetShardRequest/unset]"}`, true, false},
+		{`{"type":"es_rejected_execution_exception","reason":"rejected execution"}`, true, false},
+		{`{"type":"index_not_found_exception","reason":"no such index [x]"}`, false, true},
+		{`{"type":"routing_missing_exception","reason":"routing is required for [d]/[1]"}`, false, false},
+	} {
+		err := DocError(json.RawMessage(tt.raw))
+		if got := retry.IsTransient(err); got != tt.transient {
+			t.Errorf("%s: transient %v, want %v", tt.raw, got, tt.transient)
+		}
+		if got := errors.Is(err, ErrIndexNotFound); got != tt.notFound {
+			t.Errorf("%s: index not found %v, want %v", tt.raw, got, tt.notFound)
+		}
 	}
 }
