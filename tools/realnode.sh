@@ -3,6 +3,7 @@
 #
 #   tools/realnode.sh start DIR [--version 8.19.21|9.5.3] [--write-queue N]
 #   tools/realnode.sh stop DIR [--kill]
+#   tools/realnode.sh build [VERSION]
 #
 # start builds tools/realnode (Elastic's server, transport-netty4 and test framework from Maven
 # Central, about 67 MB of jars, cached), starts one node with single-node discovery, its data under
@@ -10,6 +11,8 @@
 # and prints the node's URL as the first line of stdout once GET / answers. On a DIR that already
 # holds a node's data it restarts that node on the same data and the same port. --write-queue N
 # gives the write thread pool one thread and a queue of N, so bulks meet real 429s.
+#
+# build only builds (what start does first), for a machine to fetch the jars ahead of the tests.
 #
 # stop sends SIGTERM and waits for the node to close (SIGKILL after 30 s); --kill sends SIGKILL at
 # once, as a crash would.
@@ -30,7 +33,7 @@ node_user=esrestore-es
 die() { echo "realnode: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -186,5 +189,6 @@ cmd="$1"; shift
 case "$cmd" in
   start) start "$@" ;;
   stop) stop "$@" ;;
+  build) [ $# -le 1 ] || usage; build "${1:-8.19.21}" >/dev/null ;;
   *) usage ;;
 esac
