@@ -233,6 +233,12 @@ func (p *Promoter) makePlan(ctx context.Context, s *state) (*plan, error) {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	// An interrupted catch-up may have left writes in the target that its
+	// searches do not see yet (GET and _mget see them at once): the diff
+	// would find a document by its scan that its lookup then misses.
+	if err := refresh(ctx, p.es, s.sum.Target); err != nil {
+		return nil, fmt.Errorf("catch-up: %w", err)
+	}
 	origCount, err := esmeta.Count(ctx, p.es, s.sum.Original)
 	if err != nil {
 		return nil, err
