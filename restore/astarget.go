@@ -184,6 +184,9 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 	}
 	what := fmt.Sprintf("restore %s/%s/%s as target index %q", s.repo, s.snap, s.index, r.opt.Target)
 	wait := true
+	// Until the run id is on the target, an interruption must keep the
+	// staging index: Elasticsearch goes on restoring without us.
+	s.targetPending.Store(true)
 	// Not sent again blindly: after a lost answer the target may exist,
 	// restored in part; it carries no run id yet, so only an operator can
 	// tell it is ours. The error says so.
@@ -205,6 +208,7 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 	if err := r.putTargetMapping(ctx, p, src); err != nil {
 		return err
 	}
+	s.targetPending.Store(false)
 	if err := r.refresh(ctx); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -45,6 +46,11 @@ type snapshotSource struct {
 	pol         retry.Policy
 	allowEmpty  bool
 	rescanned   func()
+	// targetPending is set while the target is being restored from the
+	// snapshot and carries no run id yet: an interruption then leaves a
+	// restore going on in the cluster, and the staging index is what lets
+	// a rerun recognise the target as its own (interruptedSnapshotTarget).
+	targetPending atomic.Bool
 }
 
 func (s *snapshotSource) Name() string {
@@ -270,6 +276,11 @@ func (s *snapshotSource) Cleanup(ctx context.Context) error {
 	}
 	if s.keep {
 		s.log.Info("staging index kept", "staging", s.staging)
+		return nil
+	}
+	if s.targetPending.Load() {
+		s.log.Warn("staging index kept: the target's restore from the snapshot was interrupted and may go on in the cluster; a rerun with the same run id takes the target over and deletes it",
+			"staging", s.staging)
 		return nil
 	}
 	return s.deleteStaging(ctx)

@@ -390,13 +390,43 @@ func Count(ctx context.Context, es *elasticsearch.Client, index string) (int64, 
 }
 
 // CountRetry is Count under the retry policy pol.
+//
+// A count some shards did not answer is short, not small: while a snapshot
+// restore or a restart recovers an index, a real node answers 200 with
+// _shards.failed > 0 and the count of the shards that did answer. Such an
+// answer is retried like a 503, until pol's budget runs out.
 func CountRetry(ctx context.Context, es *elasticsearch.Client, index string, pol retry.Policy) (int64, error) {
 	var out struct {
-		Count int64 `json:"count"`
+		Count  int64 `json:"count"`
+		Shards struct {
+			Total      int `json:"total"`
+			Successful int `json:"successful"`
+			Failed     int `json:"failed"`
+		} `json:"_shards"`
 	}
-	err := do(ctx, pol, func() (*esapi.Response, error) {
-		return esapi.CountRequest{Index: []string{index}}.Do(ctx, es)
-	}, &out)
+	err := retry.Do(ctx, pol, func(ctx context.Context) error {
+		status, body, err := Try(ctx, func() (*esapi.Response, error) {
+			return esapi.CountRequest{Index: []string{index}}.Do(ctx, es)
+		})
+		if err != nil {
+			return err
+		}
+		if status >= 300 {
+			if e := ParseError(status, body); status == 404 && e.Type == "index_not_found_exception" {
+				return fmt.Errorf("%w: %v", ErrIndexNotFound, e)
+			} else {
+				return e
+			}
+		}
+		out.Shards.Total, out.Shards.Successful, out.Shards.Failed = 0, 0, 0
+		if err := json.Unmarshal(body, &out); err != nil {
+			return fmt.Errorf("decode answer: %w", err)
+		}
+		if sh := out.Shards; sh.Failed > 0 || sh.Successful < sh.Total {
+			return retry.Transient(fmt.Errorf("%d of %d shards answered (%d failed): the count would be short", sh.Successful, sh.Total, sh.Failed))
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("count %q: %w", index, err)
 	}
