@@ -16,6 +16,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/report"
 )
@@ -28,7 +29,7 @@ type authProxy struct {
 	seen map[string]bool
 }
 
-func newAuthProxy(t *testing.T, es *fixtures.ES) (*authProxy, string) {
+func newAuthProxy(t *testing.T, es *estest.Cluster) (*authProxy, string) {
 	t.Helper()
 	target, _ := url.Parse(es.URL)
 	p := &authProxy{seen: map[string]bool{}}
@@ -126,16 +127,18 @@ func TestRestoreFlagsHaveEffect(t *testing.T) {
 		t.Error("staging index left without --keep-staging")
 	}
 
-	// --retry-for bounds the retries by time: every item rejected, each
-	// retried for a second, then failed.
-	es.SetFaults(fixtures.Faults{BulkItemReject: 1})
+	// --retry-for bounds the retries by time: every item rejected (a
+	// fault of the stand-in's), each retried for a second, then failed.
+	// The source is an index holding the backup: a snapshot would be
+	// restored as the target, and nothing written.
+	fake, _ := fakeLossCluster(t, 200)
+	fake.LoadDocs(t, "backup_copy", sc.Complete, 2)
+	fake.Fake.SetFaults(fixtures.Faults{BulkItemReject: 1})
 	start := time.Now()
-	// The source is an index (the staging index --keep-staging left):
-	// a snapshot would be restored as the target, and nothing written.
-	code := c.run(t.Context(), runArgs(es, out, "mr1", "--target", "documents_mr", "--retry-for", "1s", "--mode", "source",
-		"--source", "index:esrestore-staging-ks1")...)
+	code := c.run(t.Context(), runArgs(fake, out, "mr1", "--target", "documents_mr", "--retry-for", "1s", "--mode", "source",
+		"--source", "index:backup_copy")...)
 	took := time.Since(start)
-	es.SetFaults(fixtures.Faults{})
+	fake.Fake.SetFaults(fixtures.Faults{})
 	if code != exitError && code != exitFailOn {
 		t.Fatalf("all items rejected: exit %d\n%s", code, c.stderr.String())
 	}

@@ -25,8 +25,12 @@ func TestKill9ThenResume(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	es, sc := lossCluster(t, 600)
-	// Slow bulks and searches a little, so that a kill lands inside a phase.
-	es.SetFaults(fixtures.Faults{Latency: 5 * time.Millisecond})
+	// Slow the stand-in's bulks and searches a little, so that a kill
+	// lands inside a phase; a real node's requests take longer than that
+	// by themselves.
+	if es.Fake != nil {
+		es.Fake.SetFaults(fixtures.Faults{Latency: 5 * time.Millisecond})
+	}
 	args := func(out, runID, target string) []string {
 		return []string{"run", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
 			"--target", target, "--output", "file://" + out, "--environment", "kill", "--run-id", runID,

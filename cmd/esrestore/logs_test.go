@@ -177,29 +177,31 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 		}
 	}
 
-	// A run that fails in the diff.
-	es.SetFaults(fixtures.Faults{ShardFailure: 1, Endpoints: []string{"search"}})
-	failed := collect("failed run", exitError, c.run(t.Context(), runArgs(es, out, "j2", "--target", "documents_j2", "--retry-for", "2s")...))
-	es.SetFaults(fixtures.Faults{})
+	// A run that fails in the diff, and one interrupted while slow: faults
+	// the stand-in injects.
+	fake, _ := fakeLossCluster(t, 1500)
+	fake.Fake.SetFaults(fixtures.Faults{ShardFailure: 1, Endpoints: []string{"search"}})
+	failed := collect("failed run", exitError, c.run(t.Context(), runArgs(fake, out, "j2", "--target", "documents_j2", "--retry-for", "2s")...))
+	fake.Fake.SetFaults(fixtures.Faults{})
 	if !slices.Contains(msgs(failed), "esrestore failed") || failed[len(failed)-1].msg != "verdict" {
 		t.Errorf("failed run: records %v, want the error, then the verdict last", msgs(failed))
 	}
 
 	// An interrupted run: slow writes and lookups, so that the
 	// reconciliation is still going when the run is cancelled.
-	es.SetFaults(fixtures.Faults{Latency: 30 * time.Millisecond, Endpoints: []string{"bulk", "mget"}})
+	fake.Fake.SetFaults(fixtures.Faults{Latency: 30 * time.Millisecond, Endpoints: []string{"bulk", "mget"}})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		for ctx.Err() == nil && !targetExists(es, "documents_j3") {
+		for ctx.Err() == nil && !targetExists(fake, "documents_j3") {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(100 * time.Millisecond)
 		cancel()
 	}()
-	intr := collect("interrupted run", exitInterrupted, c.run(ctx, runArgs(es, out, "j3", "--target", "documents_j3",
+	intr := collect("interrupted run", exitInterrupted, c.run(ctx, runArgs(fake, out, "j3", "--target", "documents_j3",
 		"--batch-size", "50", "--workers", "2", "--progress", "5ms")...))
 	cancel()
-	es.SetFaults(fixtures.Faults{})
+	fake.Fake.SetFaults(fixtures.Faults{})
 	if !slices.Contains(msgs(intr), "esrestore failed") {
 		t.Errorf("interrupted run: records %v, want the error", msgs(intr))
 	}

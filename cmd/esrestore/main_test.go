@@ -19,6 +19,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/report"
@@ -108,20 +109,31 @@ func (c *cli) verdictLine() string {
 	return ""
 }
 
-// lossCluster is a fixture cluster with a Commons loss scenario.
-func lossCluster(t *testing.T, n int) (*fixtures.ES, fixtures.Scenario) {
+// lossCluster is a cluster with a Commons loss scenario: the real node
+// when the environment asks for one (estest), the stand-in otherwise.
+func lossCluster(t *testing.T, n int) (*estest.Cluster, fixtures.Scenario) {
 	t.Helper()
-	es := fixtures.NewES(t)
+	return loadLoss(t, estest.New(t), n)
+}
+
+// fakeLossCluster is lossCluster on the stand-in whatever the environment
+// says, for a test that injects faults (es.Fake.SetFaults) or reads the
+// stand-in's state.
+func fakeLossCluster(t *testing.T, n int) (*estest.Cluster, fixtures.Scenario) {
+	t.Helper()
+	return loadLoss(t, estest.Fake(t), n)
+}
+
+func loadLoss(t *testing.T, es *estest.Cluster, n int) (*estest.Cluster, fixtures.Scenario) {
+	t.Helper()
 	sc := fixtures.NewScenario(n, 0.1, 7)
-	if err := es.LoadScenario("documents", "backups", "before-loss", sc, 3); err != nil {
-		t.Fatal(err)
-	}
+	es.LoadScenario(t, "documents", "backups", "before-loss", sc, 3)
 	return es, sc
 }
 
 // indexState is every document of an index plus its mapping and settings,
 // to prove an index was not touched.
-func indexState(t *testing.T, es *fixtures.ES, index string) string {
+func indexState(t *testing.T, es *estest.Cluster, index string) string {
 	t.Helper()
 	var docs []string
 	err := esscan.Scan(t.Context(), es.Client(), index, esscan.Options{}, func(_ context.Context, _ int, page []dump.Doc) error {
@@ -145,7 +157,7 @@ func indexState(t *testing.T, es *fixtures.ES, index string) string {
 
 // targetExists is indexExists for a goroutine: no test failure, false on
 // an error.
-func targetExists(es *fixtures.ES, index string) bool {
+func targetExists(es *estest.Cluster, index string) bool {
 	res, err := esapi.IndicesExistsRequest{Index: []string{index}}.Do(context.Background(), es.Client())
 	if err != nil {
 		return false
@@ -154,7 +166,7 @@ func targetExists(es *fixtures.ES, index string) bool {
 	return res.StatusCode == 200
 }
 
-func indexExists(t *testing.T, es *fixtures.ES, index string) bool {
+func indexExists(t *testing.T, es *estest.Cluster, index string) bool {
 	t.Helper()
 	res, err := esapi.IndicesExistsRequest{Index: []string{index}}.Do(t.Context(), es.Client())
 	if err != nil {
@@ -195,7 +207,7 @@ func gunzipFile(t *testing.T, path string) []byte {
 	return b
 }
 
-func runArgs(es *fixtures.ES, out, runID string, extra ...string) []string {
+func runArgs(es *estest.Cluster, out, runID string, extra ...string) []string {
 	return append([]string{"run", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
 		"--target", "documents_restored", "--output", "file://" + out, "--environment", "test", "--run-id", runID,
 		"--progress", "0"}, extra...)
@@ -295,9 +307,11 @@ func TestExitCodesEndToEnd(t *testing.T) {
 			!strings.Contains(c.stderr.String(), "outlasted the retry budget") {
 			t.Errorf("unreachable: exit %d, want 1 naming the budget:\n%s", code, c.stderr.String())
 		}
-		es.SetFaults(fixtures.Faults{Unavailable503: 1, Endpoints: []string{"snapshot.get"}})
-		code := c.run(t.Context(), runArgs(es, out, "g3", "--retry-for", "1s")...)
-		es.SetFaults(fixtures.Faults{})
+		// A 503 on one endpoint is a fault only the stand-in makes.
+		fake, _ := fakeLossCluster(t, 300)
+		fake.Fake.SetFaults(fixtures.Faults{Unavailable503: 1, Endpoints: []string{"snapshot.get"}})
+		code := c.run(t.Context(), runArgs(fake, out, "g3", "--retry-for", "1s")...)
+		fake.Fake.SetFaults(fixtures.Faults{})
 		if code != exitError || !strings.Contains(c.stderr.String(), "cluster_block_exception") {
 			t.Errorf("503 on get snapshot: exit %d, want 1:\n%s", code, c.stderr.String())
 		}
@@ -320,9 +334,11 @@ func TestExitCodesEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("error mid-run", func(t *testing.T) {
-		es.SetFaults(fixtures.Faults{ShardFailure: 1, Endpoints: []string{"search"}})
-		defer es.SetFaults(fixtures.Faults{})
-		code := c.run(t.Context(), runArgs(es, out, "e1", "--target", "documents_e1", "--retry-for", "2s")...)
+		// Shard failures on every search: the stand-in's fault.
+		fake, _ := fakeLossCluster(t, 300)
+		fake.Fake.SetFaults(fixtures.Faults{ShardFailure: 1, Endpoints: []string{"search"}})
+		defer fake.Fake.SetFaults(fixtures.Faults{})
+		code := c.run(t.Context(), runArgs(fake, out, "e1", "--target", "documents_e1", "--retry-for", "2s")...)
 		if code != exitError {
 			t.Errorf("shard failures: exit %d, want 1\n%s", code, c.stderr.String())
 		}
@@ -333,50 +349,98 @@ func TestExitCodesEndToEnd(t *testing.T) {
 	})
 }
 
+// TestInterruptedRunResumes interrupts a run (SIGTERM's cancellation)
+// once loading has begun, at two points, and reruns it with the same run
+// id: the rerun resumes into the same target and finishes.
 func TestInterruptedRunResumes(t *testing.T) {
-	es, sc := lossCluster(t, 2000)
-	out := t.TempDir()
-	c := newCLI(t)
-	es.SetFaults(fixtures.Faults{Latency: 40 * time.Millisecond, Endpoints: []string{"bulk"}})
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() {
-		// Interrupt once loading has begun: the target exists.
-		for ctx.Err() == nil && !targetExists(es, "documents_restored") {
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(150 * time.Millisecond)
-		cancel()
-	}()
-	// The snapshot is restored as the target and only the stripped
-	// documents (100) are written: in batches of 5, at 40 ms a bulk, the
-	// reconciliation outlasts the 150 ms before the interruption.
-	code := c.run(ctx, runArgs(es, out, "sig1", "--batch-size", "5", "--workers", "2")...)
-	if code != exitInterrupted {
-		t.Fatalf("interrupted run: exit %d, want 130\n%s", code, c.stderr.String())
+	for _, tt := range []struct {
+		name string
+		// ready tells when the interruption may come, after wait.
+		ready func(es *estest.Cluster) bool
+		wait  time.Duration
+		// realOnly: only a real node holds the point long enough to aim
+		// at it.
+		realOnly bool
+	}{
+		// While Elasticsearch restores the snapshot as the target: the
+		// target exists and does not carry the run id yet. A real node
+		// stays there about half a second; the stand-in restores at once,
+		// and whether the interruption lands there depends on the
+		// machine's speed.
+		{"snapshot restore", func(es *estest.Cluster) bool { return targetExists(es, "documents_restored") }, 0, true},
+		// In the reconciliation: the target carries this run's _meta.
+		{"reconciliation", func(es *estest.Cluster) bool { return targetRunID(es, "documents_restored") == "sig1" }, 150 * time.Millisecond, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.realOnly && !estest.Wanted() {
+				t.Skip("the stand-in restores a snapshot at once: this interruption point needs a real node (" + estest.EnvReal + "=1)")
+			}
+			es, sc := lossCluster(t, 2000)
+			out := t.TempDir()
+			c := newCLI(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			go func() {
+				for ctx.Err() == nil && !tt.ready(es) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				time.Sleep(tt.wait)
+				cancel()
+			}()
+			// The snapshot is restored as the target and only the stripped
+			// documents (100) are written: in batches of 5, at 100
+			// documents a second (a pace a real node keeps too, where the
+			// stand-in's injected latency does not exist), the
+			// reconciliation outlasts the 150 ms before the interruption.
+			code := c.run(ctx, runArgs(es, out, "sig1", "--batch-size", "5", "--workers", "2", "--max-docs-per-second", "100")...)
+			cancel()
+			if code != exitInterrupted {
+				t.Fatalf("interrupted run: exit %d, want 130\n%s", code, c.stderr.String())
+			}
+			s := readSummary(t, out, "documents", "sig1")
+			if s.Complete || s.Error == "" {
+				t.Errorf("interrupted summary: complete %v error %q", s.Complete, s.Error)
+			}
+			if code := c.run(t.Context(), runArgs(es, out, "sig1")...); code != exitFailOn {
+				t.Fatalf("rerun: exit %d, want 3 (prefer original leaves fields not recovered)\n%s", code, c.stderr.String())
+			}
+			s = readSummary(t, out, "documents", "sig1")
+			if !s.Complete || s.Outcome == nil || s.Outcome.Added != int64(len(sc.Lost)) || s.Outcome.Removed != 0 {
+				t.Errorf("rerun summary: complete %v outcome %+v", s.Complete, s.Outcome)
+			}
+			n, err := esscan.Count(t.Context(), es.Client(), "documents_restored")
+			if err != nil || n != int64(len(sc.Complete)) {
+				t.Errorf("target count %d (%v), want %d", n, err, len(sc.Complete))
+			}
+		})
 	}
-	s := readSummary(t, out, "documents", "sig1")
-	if s.Complete || s.Error == "" {
-		t.Errorf("interrupted summary: complete %v error %q", s.Complete, s.Error)
+}
+
+// targetRunID is the run id in an index's mappings._meta.esrestore, ""
+// when it has none or on an error (it is called from a goroutine).
+func targetRunID(es *estest.Cluster, index string) string {
+	res, err := esapi.IndicesGetMappingRequest{Index: []string{index}}.Do(context.Background(), es.Client())
+	if err != nil {
+		return ""
 	}
-	es.SetFaults(fixtures.Faults{})
-	if code := c.run(t.Context(), runArgs(es, out, "sig1")...); code != exitFailOn {
-		t.Fatalf("rerun: exit %d, want 3 (prefer original leaves fields not recovered)\n%s", code, c.stderr.String())
+	defer res.Body.Close()
+	var m map[string]struct {
+		Mappings struct {
+			Meta struct {
+				Esrestore struct {
+					RunID string `json:"run_id"`
+				} `json:"esrestore"`
+			} `json:"_meta"`
+		} `json:"mappings"`
 	}
-	s = readSummary(t, out, "documents", "sig1")
-	if !s.Complete || s.Outcome == nil || s.Outcome.Added != int64(len(sc.Lost)) || s.Outcome.Removed != 0 {
-		t.Errorf("rerun summary: complete %v outcome %+v", s.Complete, s.Outcome)
+	if res.IsError() || json.NewDecoder(res.Body).Decode(&m) != nil {
+		return ""
 	}
-	n, err := esscan.Count(t.Context(), es.Client(), "documents_restored")
-	if err != nil || n != int64(len(sc.Complete)) {
-		t.Errorf("target count %d (%v), want %d", n, err, len(sc.Complete))
-	}
+	return m[index].Mappings.Meta.Esrestore.RunID
 }
 
 func TestDryRunWritesNothing(t *testing.T) {
 	es, sc := lossCluster(t, 400)
-	if err := es.LoadDocs("backup_copy", sc.Complete, 2); err != nil {
-		t.Fatal(err)
-	}
+	es.LoadDocs(t, "backup_copy", sc.Complete, 2)
 	cat := func() string {
 		res, err := esapi.CatIndicesRequest{Format: "json", H: []string{"index", "docs.count"}}.Do(t.Context(), es.Client())
 		if err != nil {

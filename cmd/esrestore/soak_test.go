@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 )
@@ -129,7 +130,7 @@ func expectedTarget(sc fixtures.Scenario, prefer string) map[string]string {
 	return out
 }
 
-func indexDocs(t *testing.T, es *fixtures.ES, index string) map[string]string {
+func indexDocs(t *testing.T, es *estest.Cluster, index string) map[string]string {
 	t.Helper()
 	var mu sync.Mutex
 	out := map[string]string{}
@@ -171,9 +172,9 @@ func TestSoakFaultsAndOutages(t *testing.T) {
 		for i := range runs {
 			t.Run(fmt.Sprintf("prefer-%s/%d", prefer, i), func(t *testing.T) {
 				t.Parallel()
-				es, sc := lossCluster(t, 1000)
+				es, sc := fakeLossCluster(t, 1000) // faults and outages: the stand-in
 				before := indexState(t, es, "documents")
-				px := newOutageProxy(t, es.Server)
+				px := newOutageProxy(t, es.Fake.Server)
 				var restoreDown, diffDown atomic.Bool
 				px.onRequest = func(p *outageProxy, path string) time.Duration {
 					switch {
@@ -188,7 +189,7 @@ func TestSoakFaultsAndOutages(t *testing.T) {
 					}
 					return 0
 				}
-				es.SetFaults(faultMix(uint64(i + 1)))
+				es.Fake.SetFaults(faultMix(uint64(i + 1)))
 				out := t.TempDir()
 				c := newCLI(t)
 				args := []string{"run", "--es-url", px.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
@@ -197,9 +198,9 @@ func TestSoakFaultsAndOutages(t *testing.T) {
 				started.Add(1)
 				start := time.Now()
 				code := c.run(t.Context(), args...)
-				es.SetFaults(fixtures.Faults{})
+				es.Fake.SetFaults(fixtures.Faults{})
 				if code != exitOK && code != exitFailOn {
-					t.Fatalf("exit %d after %s, want 0 or 3 (injected %v, outages %d)\n%.3000s", code, time.Since(start), es.Injected(),
+					t.Fatalf("exit %d after %s, want 0 or 3 (injected %v, outages %d)\n%.3000s", code, time.Since(start), es.Fake.Injected(),
 						px.outages.Load(), c.stderr.String())
 				}
 				if px.outages.Load() != 2 {
@@ -232,7 +233,7 @@ func TestSoakFaultsAndOutages(t *testing.T) {
 						}
 					}
 				}
-				t.Logf("prefer %s: exit %d in %s, restore %+v, injected %v", prefer, code, time.Since(start).Round(time.Second), *r, es.Injected())
+				t.Logf("prefer %s: exit %d in %s, restore %+v, injected %v", prefer, code, time.Since(start).Round(time.Second), *r, es.Fake.Injected())
 			})
 		}
 	}

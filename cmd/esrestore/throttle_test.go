@@ -30,10 +30,12 @@ func TestThrottleFlags(t *testing.T) {
 		t.Error("the effective configuration does not show the limit")
 	}
 
-	// Rejected items: the requests in flight are cut, and it says so.
-	es.SetFaults(fixtures.Faults{Seed: 3, BulkItemReject: 0.1})
-	code := c.run(t.Context(), runArgs(es, out, "t2", "--prefer", "source", "--strategy", "passes", "--target", "documents_t2", "--batch-size", "200", "--retry-for", "1m")...)
-	es.SetFaults(fixtures.Faults{})
+	// Rejected items (injected by the stand-in): the requests in flight
+	// are cut, and it says so.
+	fake, _ := fakeLossCluster(t, 1000)
+	fake.Fake.SetFaults(fixtures.Faults{Seed: 3, BulkItemReject: 0.1})
+	code := c.run(t.Context(), runArgs(fake, out, "t2", "--prefer", "source", "--strategy", "passes", "--target", "documents_t2", "--batch-size", "200", "--retry-for", "1m")...)
+	fake.Fake.SetFaults(fixtures.Faults{})
 	if code != exitOK {
 		t.Fatalf("with rejected items: exit %d\n%s", code, c.stderr.String())
 	}
