@@ -22,7 +22,8 @@
 #
 # Environment: ESRESTORE_TEST_REALNODE_CACHE, where built nodes are kept (default
 # /var/tmp/esrestore-realnode, shared by every checkout; readable by the node's user);
-# ESRESTORE_TEST_REALNODE_HEAP, the heap (default 1g); ESRESTORE_TEST_REALNODE_WATCH_PID, a
+# ESRESTORE_TEST_REALNODE_HEAP, the heap (default 1g); ESRESTORE_TEST_REALNODE_TIMEOUT_MS, how long
+# the node may live (default about 23 days); ESRESTORE_TEST_REALNODE_WATCH_PID, a
 # process whose end stops the node and removes DIR (a test binary that started it).
 set -euo pipefail
 
@@ -133,12 +134,14 @@ start() {
   rm -f "$dir/started"
   local heap="${ESRESTORE_TEST_REALNODE_HEAP:-1g}"
   # setsid: the node outlives this script and is not hit by a terminal's signals. Neither setpriv
-  # nor setsid forks here, so $! is the JVM's pid.
+  # nor setsid forks here, so $! is the JVM's pid. ESTestCase's suite timeout (20 minutes, by
+  # annotation) would stop the node; a value ending in ! wins over the annotation.
+  local timeout="${ESRESTORE_TEST_REALNODE_TIMEOUT_MS:-2000000000}"
   "${run_as[@]}" setsid "$java" -Xms256m -Xmx"$heap" -XX:+UseSerialGC \
     -Djava.io.tmpdir="$dir" -Dtests.asserts=false -Dtests.security.manager=false \
     ${ESRESTORE_TEST_REALNODE_WATCH_PID:+-Drealnode.watch.pid=$ESRESTORE_TEST_REALNODE_WATCH_PID -Drealnode.remove.dir=true} \
     -Dlog4j2.disable.jmx=true -Dtests.locale=en-US -Dtests.timezone=UTC \
-    -Dtests.timeoutSuite=2000000000 -Dtests.timeout=2000000000 \
+    -Dtests.timeoutSuite="$timeout!" -Dtests.timeout="$timeout!" \
     -cp "$lib/realnode-1.jar:$lib/lib/*" esrestore.realnode.Main "$dir" "$port" 0 "$queue" \
     >>"$dir/node.log" 2>&1 </dev/null &
   local pid=$!
