@@ -29,7 +29,7 @@ import (
 var update = flag.Bool("update", false, "rewrite docs/report.png from the browser test")
 
 // chromium finds the browser. A missing one fails the test: CI installs
-// it (.ci/run), and a page nobody loaded in a browser is not tested.
+// it (tools/test.sh), and a page nobody loaded in a browser is not tested.
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -37,7 +37,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Fatal("chromium not found: apt-get install -y chromium (.ci/run installs it)")
+	t.Fatal("chromium not found: apt-get install -y chromium (tools/test.sh installs it)")
 	return ""
 }
 
