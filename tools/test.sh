@@ -19,7 +19,17 @@ cd "$(dirname "$0")/.."
 export AWS_EC2_METADATA_DISABLED=true
 versions="${ESRESTORE_TEST_VERSIONS:-8.19.21 9.5.3}"
 
-section() { printf '\n== %s\n' "$*"; }
+section() { printf '\n== %s (at %d s)\n' "$*" "$SECONDS"; }
+# Every suite runs even when one fails, so that one run shows every failure; the script fails at
+# the end.
+failed=()
+suite() {
+  local name="$1"
+  shift
+  if ! "$@"; then
+    failed+=("$name")
+  fi
+}
 
 section "what the tests need"
 missing=()
@@ -47,11 +57,11 @@ for v in $versions; do
 done
 
 section "go test -race ./... (the stand-in)"
-go test -race "$@" ./...
+suite "stand-in" go test -race "$@" ./...
 
 # The packages whose tests take their cluster from fixtures/estest.
 real_pkgs=$(go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |
-  awk '/fixtures\/estest( |$)/ && $1 !~ /fixtures\/estest$/ {print $1}')
+  awk '/ .*fixtures\/estest( |$)/ {print $1}')
 
 node_dir=""
 stop_node() {
@@ -64,15 +74,21 @@ trap stop_node EXIT
 
 for v in $versions; do
   section "Elasticsearch $v: the end-to-end suites on a real node"
-  start=$SECONDS
-  ESRESTORE_TEST_REAL="$v" go test -count=1 -timeout 30m "$@" $real_pkgs
-  echo "($((SECONDS - start)) s)"
+  # shellcheck disable=SC2086 # one word a package
+  suite "real node $v" env ESRESTORE_TEST_REAL="$v" go test -count=1 -timeout 30m "$@" $real_pkgs
 
   section "Elasticsearch $v: the stand-in checked against a real node"
   node_dir="$(mktemp -d /tmp/esrestore-realnode-XXXXXX)"
   chmod 755 "$node_dir"
   url="$(tools/realnode.sh start "$node_dir" --version "$v" | head -1)"
-  ESRESTORE_TEST_ES_URL="$url" go test -count=1 "$@" ./fixtures/ ./fixtures/cmd/esseed/
+  suite "stand-in judged on $v" env ESRESTORE_TEST_ES_URL="$url" go test -count=1 "$@" ./fixtures/ ./fixtures/cmd/esseed/
   stop_node
   node_dir=""
 done
+
+section "done"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "every suite passed"
