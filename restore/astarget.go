@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -200,6 +201,11 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 		return err
 	}
 	if !a.ok() {
+		if e := a.err(); e.Type == "snapshot_restore_exception" && strings.Contains(e.Reason, "an open index with same name already exists") {
+			// The target appeared after the checks: an earlier attempt's
+			// restore, killed, that Elasticsearch finished meanwhile.
+			return fmt.Errorf("%s: %w: %v", what, errTargetAppeared, e)
+		}
 		return fmt.Errorf("%s: %v", what, a.err())
 	}
 	if err := restoredInto(what, a.body, r.opt.Target); err != nil {
@@ -306,6 +312,10 @@ func (r *Restorer) trySnapshotTarget(ctx context.Context, p *plan, src Source) (
 	r.log.Info("target restored from the snapshot", "target", r.opt.Target, "documents", r.st.restored.Load(), "run_id", r.opt.RunID)
 	return true, nil
 }
+
+// errTargetAppeared is the restore of the snapshot as the target refused
+// because an index of the target's name appeared after the checks.
+var errTargetAppeared = errors.New("the target appeared after the checks")
 
 // interruptedSnapshotTarget tells whether a target without a run id is
 // this run's own restore of the snapshot, cut (by SIGKILL, a lost pod)

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
@@ -351,3 +353,58 @@ func TestReconcileOriginalDeletesDuringPass(t *testing.T) {
 		t.Errorf("%d of %d changed documents written (%d indexed): the deletions were not seen", written, len(changed), st.Indexed)
 	}
 }
+
+// TestTargetAppearsAfterChecks: an attempt killed right after it asked
+// Elasticsearch to restore the snapshot as the target leaves the restore
+// going on; the rerun's checks may not see the target yet, and its own
+// restore is then refused ("an open index with same name already exists",
+// seen on 8.19.21). The rerun adopts the target as its checks would have,
+// and ends with the expected documents.
+func TestTargetAppearsAfterChecks(t *testing.T) {
+	es, sc := loss(t, 300, 29)
+	c := es.Client()
+	var once sync.Once
+	direct := es.Client()
+	rt := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(req.URL.Path, "/_restore") && req.Body != nil {
+			b, err := io.ReadAll(req.Body)
+			if err != nil {
+				return nil, err
+			}
+			req.Body = io.NopCloser(bytes.NewReader(b))
+			if bytes.Contains(b, []byte(`"rename_replacement":"`+target+`"`)) {
+				once.Do(func() {
+					// The earlier attempt's restore, finishing first.
+					wait := true
+					fixtures.MustDo(t, direct, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, WaitForCompletion: &wait,
+						Body: strings.NewReader(fmt.Sprintf(`{"indices":%q,"rename_pattern":".+","rename_replacement":%q,"include_aliases":false,"include_global_state":false,"index_settings":{"index.number_of_replicas":0}}`, original, target))})
+				})
+			}
+		}
+		return http.DefaultTransport.RoundTrip(req)
+	})
+	cl, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{es.URL}, DisableRetry: true, Transport: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := restore.New(cl, options("late-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Run(t.Context(), restore.SnapshotSource(cl, repo, snap, "", false, ""))
+	if err != nil {
+		t.Fatalf("run whose target appeared after its checks: %v", err)
+	}
+	if st.Load != restore.LoadSnapshot || !strings.Contains(st.LoadReason, "cut before its _meta") {
+		t.Errorf("load %q (%s), want the earlier attempt's restore adopted", st.Load, st.LoadReason)
+	}
+	sameDocs(t, docsOf(t, c, target), expected(sc, restore.ModeMerge, restore.PreferOriginal))
+	invariant(t, c, st)
+	if meta := metaOf(t, c, target); meta["run_id"] != "late-1" {
+		t.Errorf("adopted target's _meta %v, want run id late-1", meta)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -247,7 +248,25 @@ func (r *Restorer) createTarget(ctx context.Context, p *plan, src Source) error 
 		r.setLoad(had.Load, "resumed: the earlier attempt's")
 		return r.putSettings(ctx, "load settings", loadSettings(p.original.Settings))
 	}
-	if done, err := r.trySnapshotTarget(ctx, p, src); done || err != nil {
+	done, err := r.trySnapshotTarget(ctx, p, src)
+	if errors.Is(err, errTargetAppeared) {
+		// An attempt killed right after it asked for the restore leaves
+		// Elasticsearch restoring: the target may show up between this
+		// attempt's checks and its own restore. When it is that attempt's
+		// (the checks' takeover rule), it is adopted as the checks would
+		// have adopted it.
+		tgt, found, gerr := getIndex(ctx, r.es, r.opt.Retry, r.opt.Target, fmt.Sprintf("get target index %q", r.opt.Target))
+		if gerr != nil || !found || tgt.Name != r.opt.Target || runIDOf(tgt) != "" {
+			return errors.Join(err, gerr)
+		}
+		adopt, aerr := r.interruptedSnapshotTarget(ctx, tgt, src)
+		if aerr != nil || !adopt {
+			return errors.Join(err, aerr)
+		}
+		p.adopt, p.resume, p.target = true, true, tgt
+		return r.createTarget(ctx, p, src)
+	}
+	if done || err != nil {
 		return err
 	}
 	body, dropped, err := r.targetBody(p.original, src)
