@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"sync/atomic"
@@ -270,28 +269,14 @@ func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []du
 	if len(docs) == 0 {
 		return out, nil
 	}
-	// An entry that failed for a reason a retry clears (a shard still
-	// recovering after a node restart) sends the _mget again, until the
-	// retry budget runs out.
-	attempt := r.opt.Retry.Begin()
-	for {
-		out, err := r.mgetCopiesOnce(ctx, index, side, docs, source)
-		if err == nil || !retry.IsTransient(err) || errors.Is(err, retry.ErrBudget) {
-			return out, err
-		}
-		if werr := attempt.Wait(ctx, err); werr != nil {
-			return nil, werr
-		}
-	}
-}
-
-// mgetCopiesOnce is one _mget of mgetCopies (its request retried by sendOK).
-func (r *Restorer) mgetCopiesOnce(ctx context.Context, index, side string, docs []dump.Doc, source bool) ([]*targetCopy, error) {
-	out := make([]*targetCopy, len(docs))
 	body := esscan.MgetBody(len(docs), func(i int) (string, string) { return docs[i].ID, docs[i].Routing })
 	realtime := true
 	what := fmt.Sprintf("_mget %d documents from %s %q", len(docs), side, index)
-	a, err := sendOK(ctx, r.es, r.opt.Retry, what, func() esapi.Request {
+	var got []esscan.MgetDoc
+	// One retry loop for the request and its entries: an entry that failed
+	// for a reason a retry clears (a shard still recovering after a node
+	// restart) sends the _mget again under the same budget.
+	err := retry.Do(ctx, r.opt.Retry, func(ctx context.Context) error {
 		// No filter_path: what it would drop is a few small members a
 		// document, and filtering an answer of a thousand sources costs the
 		// server a walk over all of them.
@@ -299,27 +284,34 @@ func (r *Restorer) mgetCopiesOnce(ctx context.Context, index, side string, docs 
 		if !source {
 			req.Source = []string{"false"}
 		}
-		return req
+		a, err := sendOnce(ctx, r.es, what, req)
+		if err != nil {
+			return err
+		}
+		if !a.ok() {
+			return fmt.Errorf("%s: %v", what, a.err())
+		}
+		got, err = esscan.DecodeMget(a.body, len(docs))
+		if err == nil && len(got) != len(docs) {
+			err = fmt.Errorf("answer has %d documents", len(got))
+		}
+		if err == nil {
+			// A shard that cannot answer must not read as a missing copy:
+			// the document would be written over what the target holds.
+			err = esscan.CheckMget(got, func(i int) string { return docs[i].ID }, source)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	got, err := esscan.DecodeMget(a.body, len(docs))
-	if err == nil && len(got) != len(docs) {
-		err = fmt.Errorf("answer has %d documents", len(got))
-	}
-	if err == nil {
-		// A shard that cannot answer must not read as a missing copy: the
-		// document would be written over what the target holds.
-		err = esscan.CheckMget(got, func(i int) string { return docs[i].ID }, source)
-	}
-	for i := 0; err == nil && i < len(got); i++ {
+	for i := range got {
 		if g := &got[i]; g.Found {
 			out[i] = &targetCopy{routing: g.Routing, source: g.Source, seqNo: g.SeqNo, term: g.PrimaryTerm}
 		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }

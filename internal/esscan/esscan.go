@@ -396,41 +396,36 @@ func Count(ctx context.Context, es *elasticsearch.Client, index string) (int64, 
 // _shards.failed > 0 and the count of the shards that did answer. Such an
 // answer is retried like a 503, until pol's budget runs out.
 func CountRetry(ctx context.Context, es *elasticsearch.Client, index string, pol retry.Policy) (int64, error) {
-	var out struct {
-		Count  int64 `json:"count"`
-		Shards struct {
-			Total      int `json:"total"`
-			Successful int `json:"successful"`
-			Failed     int `json:"failed"`
-		} `json:"_shards"`
-	}
-	err := retry.Do(ctx, pol, func(ctx context.Context) error {
-		status, body, err := Try(ctx, func() (*esapi.Response, error) {
-			return esapi.CountRequest{Index: []string{index}}.Do(ctx, es)
-		})
-		if err != nil {
-			return err
-		}
-		if status >= 300 {
-			if e := ParseError(status, body); status == 404 && e.Type == "index_not_found_exception" {
-				return fmt.Errorf("%w: %v", ErrIndexNotFound, e)
-			} else {
-				return e
-			}
-		}
-		out.Shards.Total, out.Shards.Successful, out.Shards.Failed = 0, 0, 0
-		if err := json.Unmarshal(body, &out); err != nil {
-			return fmt.Errorf("decode answer: %w", err)
-		}
-		if sh := out.Shards; sh.Failed > 0 || sh.Successful < sh.Total {
-			return retry.Transient(fmt.Errorf("%d of %d shards answered (%d failed): the count would be short", sh.Successful, sh.Total, sh.Failed))
-		}
-		return nil
-	})
+	var out countAnswer
+	err := do(ctx, pol, func() (*esapi.Response, error) {
+		return esapi.CountRequest{Index: []string{index}}.Do(ctx, es)
+	}, &out)
 	if err != nil {
 		return 0, fmt.Errorf("count %q: %w", index, err)
 	}
 	return out.Count, nil
+}
+
+// countAnswer is a _count answer; one some shards did not answer is
+// transient.
+type countAnswer struct {
+	Count  int64 `json:"count"`
+	Shards struct {
+		Total      int `json:"total"`
+		Successful int `json:"successful"`
+		Failed     int `json:"failed"`
+	} `json:"_shards"`
+}
+
+func (c *countAnswer) decode(b []byte) error {
+	*c = countAnswer{}
+	if err := json.Unmarshal(b, c); err != nil {
+		return err
+	}
+	if sh := c.Shards; sh.Failed > 0 || sh.Successful < sh.Total {
+		return retry.Transient(fmt.Errorf("%d of %d shards answered (%d failed): the count would be short", sh.Successful, sh.Total, sh.Failed))
+	}
+	return nil
 }
 
 // Error is an error answer from Elasticsearch.
@@ -565,31 +560,35 @@ func Try(ctx context.Context, send func() (*esapi.Response, error)) (int, []byte
 	return res.StatusCode, b, nil
 }
 
-// do sends a read request under pol and decodes a 2xx answer into out.
+// do sends a read request under pol and decodes a 2xx answer into out,
+// in one retry loop: a decoder may find a 2xx answer transient (a count
+// some shards did not answer), and it is then sent again like a 503.
 func do(ctx context.Context, pol retry.Policy, send func() (*esapi.Response, error), out any) error {
-	status, body, err := Send(ctx, pol, send)
-	if err != nil {
-		return err
-	}
-	if status >= 300 {
-		e := ParseError(status, body)
-		switch {
-		case status == 404 && (e.Root == "search_context_missing_exception" || e.Type == "search_context_missing_exception"):
-			return fmt.Errorf("%w: %v", ErrContextExpired, e)
-		case status == 404 && e.Type == "index_not_found_exception":
-			return fmt.Errorf("%w: %v", ErrIndexNotFound, e)
+	return retry.Do(ctx, pol, func(ctx context.Context) error {
+		status, body, err := Try(ctx, send)
+		if err != nil {
+			return err
 		}
-		return e
-	}
-	if d, ok := out.(decoder); ok {
-		err = d.decode(body)
-	} else {
-		err = json.Unmarshal(body, out)
-	}
-	if err != nil {
-		return fmt.Errorf("decode answer: %w", err)
-	}
-	return nil
+		if status >= 300 {
+			e := ParseError(status, body)
+			switch {
+			case status == 404 && (e.Root == "search_context_missing_exception" || e.Type == "search_context_missing_exception"):
+				return fmt.Errorf("%w: %v", ErrContextExpired, e)
+			case status == 404 && e.Type == "index_not_found_exception":
+				return fmt.Errorf("%w: %v", ErrIndexNotFound, e)
+			}
+			return e
+		}
+		if d, ok := out.(decoder); ok {
+			err = d.decode(body)
+		} else {
+			err = json.Unmarshal(body, out)
+		}
+		if err != nil {
+			return fmt.Errorf("decode answer: %w", err)
+		}
+		return nil
+	})
 }
 
 // readBody reads an answer whole, sized by its Content-Length when known
