@@ -70,6 +70,12 @@ type Options struct {
 	// the index takes writes; after a reopen they describe the first
 	// point in time only.
 	OnTotal func(slice int, total int64)
+	// Instant, when set, is the point in time the scan reads under,
+	// opened if it is not yet, and left open: the scan sees the index at
+	// that instant, as do the instant's other readers. A lost point in
+	// time is reopened for all of them (OnReopen is called). Its
+	// keep-alive replaces KeepAlive.
+	Instant *Instant
 }
 
 func (o *Options) defaults() {
@@ -94,12 +100,20 @@ type PageFunc func(ctx context.Context, slice int, page []dump.Doc) error
 // outlast the retry budget.
 func Scan(ctx context.Context, es *elasticsearch.Client, index string, opt Options, fn PageFunc) error {
 	opt.defaults()
-	pit, err := openPIT(ctx, es, index, opt)
+	pits := &pitSet{}
+	defer pits.close(es)
+	var pit string
+	var err error
+	if in := opt.Instant; in != nil {
+		opt.KeepAlive = in.keepAlive()
+		pit, err = in.pit(ctx)
+	} else {
+		pit, err = openPIT(ctx, es, index, opt)
+		pits.add(pit)
+	}
 	if err != nil {
 		return err
 	}
-	pits := &pitSet{ids: []string{pit}}
-	defer pits.close(es)
 	g, gctx := errgroup.WithContext(ctx)
 	for s := range opt.Slices {
 		g.Go(func() error { return scanSlice(gctx, es, index, pit, s, opt, pits, fn) })
@@ -313,11 +327,16 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 			if werr := att.Wait(ctx, err); werr != nil {
 				return fmt.Errorf("scan %q slice %d: %w", index, slice, werr)
 			}
-			npit, oerr := openPIT(ctx, es, index, opt)
+			var npit string
+			var oerr error
+			if opt.Instant != nil {
+				npit, oerr = opt.Instant.reopen(ctx, pit, err)
+			} else if npit, oerr = openPIT(ctx, es, index, opt); oerr == nil {
+				pits.add(npit)
+			}
 			if oerr != nil {
 				return fmt.Errorf("scan %q slice %d: reopen after %v: %w", index, slice, err, oerr)
 			}
-			pits.add(npit)
 			pit = npit
 			if opt.OnReopen != nil {
 				opt.OnReopen(slice)
@@ -338,6 +357,9 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		}
 		att.Reset()
 		if p.PitID != "" {
+			if opt.Instant != nil {
+				opt.Instant.update(pit, p.PitID)
+			}
 			pit = p.PitID
 		}
 		if !counted {

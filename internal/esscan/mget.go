@@ -127,6 +127,10 @@ func intAt(b []byte, vi int, dst *int64, what string) (int, error) {
 // _source (disabled in the mapping, or filtered out).
 var ErrNoSource = errors.New("document has no _source")
 
+// ErrDuplicateID means an _id occurs twice in one index, on two shards
+// under two routings.
+var ErrDuplicateID = errors.New("duplicate _id")
+
 // CheckMget checks the entries of an _mget answer against the documents
 // asked for, in order (id(i) is the i-th _id): an entry with an error
 // fails the answer, since a shard that cannot answer must not read as a
