@@ -22,7 +22,7 @@ var (
 	ErrCountMismatch = errors.New("document counts do not add up")
 	// ErrDuplicateID means an _id occurs twice in one document set: twice
 	// in a dump, or in an index on two shards under two routings.
-	ErrDuplicateID = errors.New("duplicate _id")
+	ErrDuplicateID = esscan.ErrDuplicateID
 	// ErrBadDump means a dump has lines that are not documents.
 	ErrBadDump = errors.New("bad dump lines")
 	// ErrNoSource means Elasticsearch returned a document without its

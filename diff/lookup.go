@@ -238,7 +238,7 @@ func (lj *lookupState) originalPage(ctx context.Context, w *worker, page []dump.
 			continue
 		}
 		g.Go(func() error {
-			got, err := mget(gctx, side.s.es, side.s.index, ls, side.source, d.opt.Retry)
+			got, err := side.s.get(gctx, ls, side.source, d.opt.Retry)
 			if err != nil {
 				return err
 			}
@@ -332,7 +332,7 @@ func (lj *lookupState) backupSources(ctx context.Context, w *worker, trs []pendi
 	for k, i := range need {
 		ls[k] = lookup{id: trs[i].tr.id, routing: trs[i].tr.b.routing}
 	}
-	got, err := mget(ctx, lj.b.es, lj.b.index, ls, true, lj.d.opt.Retry)
+	got, err := lj.b.get(ctx, ls, true, lj.d.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -396,7 +396,7 @@ func (d *Differ) idsBatch() int { return min(d.opt.PageSize, MaxPageSize-1) }
 // targetPage finds the documents of one page of target ids that the
 // original lacks.
 func (lj *lookupState) targetPage(ctx context.Context, w *worker, page []dump.Doc) error {
-	got, err := mget(ctx, lj.o.es, lj.o.index, lookups(page), false, lj.d.opt.Retry)
+	got, err := lj.o.get(ctx, lookups(page), false, lj.d.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -424,7 +424,7 @@ func (lj *lookupState) resolveTargetMisses(ctx context.Context, w *worker) error
 		if err != nil || len(only) == 0 {
 			return err
 		}
-		docs, err := mget(ctx, lj.t.es, lj.t.index, lookups(only), true, lj.d.opt.Retry)
+		docs, err := lj.t.get(ctx, lookups(only), true, lj.d.opt.Retry)
 		if err != nil {
 			return err
 		}
@@ -454,7 +454,7 @@ func (lj *lookupState) resolveTargetMisses(ctx context.Context, w *worker) error
 // backupPage finds the documents of one page of backup ids that the
 // original lacks.
 func (lj *lookupState) backupPage(ctx context.Context, w *worker, page []dump.Doc) error {
-	got, err := mget(ctx, lj.o.es, lj.o.index, lookups(page), false, lj.d.opt.Retry)
+	got, err := lj.o.get(ctx, lookups(page), false, lj.d.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -492,7 +492,7 @@ func (lj *lookupState) resolveBackupMisses(ctx context.Context, w *worker) error
 				continue
 			}
 		}
-		docs, err := mget(ctx, lj.b.es, lj.b.index, lookups(lost), true, lj.d.opt.Retry)
+		docs, err := lj.b.get(ctx, lookups(lost), true, lj.d.opt.Retry)
 		if err != nil {
 			return err
 		}
@@ -533,7 +533,7 @@ func (lj *lookupState) notIn(ctx context.Context, s *indexSide, docs []dump.Doc,
 
 // present reports which of docs side s holds, under their routing or any.
 func (lj *lookupState) present(ctx context.Context, s *indexSide, docs []dump.Doc) (map[string]bool, error) {
-	got, err := mget(ctx, s.es, s.index, lookups(docs), false, lj.d.opt.Retry)
+	got, err := s.get(ctx, lookups(docs), false, lj.d.opt.Retry)
 	if err != nil {
 		return nil, err
 	}
@@ -561,7 +561,7 @@ func (lj *lookupState) present(ctx context.Context, s *indexSide, docs []dump.Do
 // findAnyRouting looks ids up in s with an ids query, which searches every
 // shard, and returns the hits by id.
 func (d *Differ) findAnyRouting(ctx context.Context, s *indexSide, ids []string, source bool) (map[string]fetched, error) {
-	hits, err := searchIDs(ctx, s.es, s.index, ids, source, d.opt.Retry)
+	hits, err := s.search(ctx, ids, source, d.opt.Retry)
 	if err != nil {
 		return nil, err
 	}

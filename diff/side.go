@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+	retrypkg "github.com/esrestore/esrestore/internal/retry"
 )
 
 // Side is one of the two document sets a diff compares: an Elasticsearch
@@ -39,9 +41,21 @@ func IndexSide(es *elasticsearch.Client, index string) Side {
 	return &indexSide{es: es, index: index}
 }
 
+// IndexSideAt is the index of the instant in, read as it was at that
+// instant: the scan, every lookup by id and every count go through the
+// instant's point in time, so that an index the application keeps writing
+// to is compared at one moment. What it received since is not the diff's
+// (esscan.Instant.Since counts it). The instant is opened if it is not yet
+// and left open.
+func IndexSideAt(es *elasticsearch.Client, in *esscan.Instant) Side {
+	return &indexSide{es: es, index: in.Index(), in: in}
+}
+
 type indexSide struct {
 	es    *elasticsearch.Client
 	index string
+	// in, when set, is the instant every read goes through.
+	in *esscan.Instant
 	// What the last scan saw: how many documents its point in time held
 	// (-1 unknown), and whether it had to reopen an expired one; reopens
 	// counts every reopen of every scan.
@@ -60,6 +74,7 @@ func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn fu
 		PageSize: opt.PageSize,
 		NoSource: noSource,
 		Retry:    opt.Retry,
+		Instant:  s.in,
 		OnTotal:  func(_ int, n int64) { s.total.Add(n) },
 		OnReopen: func(int) {
 			s.reopened.Store(true)
@@ -69,19 +84,53 @@ func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn fu
 }
 
 // count is _count on the index.
+// count is _count on the index, or the count at its instant.
 func (s *indexSide) count(ctx context.Context) (int64, error) {
+	if s.in != nil {
+		return s.in.Count(ctx)
+	}
 	return esscan.Count(ctx, s.es, s.index)
+}
+
+// get fetches docs in order, one entry each: by _mget with their routing,
+// or at the side's instant by an ids query (whatever their routing).
+func (s *indexSide) get(ctx context.Context, docs []lookup, source bool, pol retrypkg.Policy) ([]fetched, error) {
+	if s.in == nil {
+		return mget(ctx, s.es, s.index, docs, source, pol)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.id
+	}
+	return s.in.Lookup(ctx, ids, source)
+}
+
+// search finds ids on every shard, whatever their routing, and returns
+// the documents found.
+func (s *indexSide) search(ctx context.Context, ids []string, source bool, pol retrypkg.Policy) ([]fetched, error) {
+	if s.in == nil {
+		return searchIDs(ctx, s.es, s.index, ids, source, pol)
+	}
+	got, err := s.in.Lookup(ctx, ids, source)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(got, func(f fetched) bool { return !f.Found }), nil
 }
 
 // scanned is how many documents the last scan should have read: what its
 // point in time held, which stays true while the index takes writes (the
-// original is live). After a reopened point in time only _count can say,
-// and then only of an index that took no writes meanwhile.
+// original is live). After a reopened point in time only a count can say:
+// at the side's instant (reopened too), or _count, and then only of an
+// index that took no writes meanwhile.
 func (s *indexSide) scanned(ctx context.Context) (int64, string, error) {
 	if !s.reopened.Load() {
 		return s.total.Load(), "its point in time holds", nil
 	}
 	n, err := s.count(ctx)
+	if s.in != nil {
+		return n, "its reopened instant holds", err
+	}
 	return n, "_count counts", err
 }
 
