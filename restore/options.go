@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -62,6 +63,13 @@ type Options struct {
 	// mappings and settings, and its documents in merge mode) and never
 	// written, nor are its aliases. Required.
 	Original string
+	// Instant, when set, is the moment the original's documents are read
+	// at: the reconciliation's scan and its lookups by id go through it,
+	// as the diff's reads do, so that a document the application changes
+	// afterwards is the promote's to bring across, never written twice.
+	// It must be an instant of Original. Nil: each pass over the original
+	// reads it at a moment of its own.
+	Instant *esscan.Instant
 	// Target is the index the job creates and fills. It must not be the
 	// original or one of its aliases, and must not exist unless its
 	// mappings._meta.esrestore.run_id is RunID (a resumed run). Required.
@@ -227,6 +235,9 @@ func (o *Options) validate() error {
 	}
 	if o.Target != "" && o.Target == o.Original {
 		errs = append(errs, fmt.Errorf("target %q: %w", o.Target, ErrTargetIsOriginal))
+	}
+	if o.Instant != nil && o.Instant.Index() != o.Original {
+		bad("instant", "must be an instant of the original %q (got one of %q)", o.Original, o.Instant.Index())
 	}
 	switch o.Mode {
 	case ModeMerge, ModeSource:

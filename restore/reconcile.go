@@ -34,7 +34,7 @@ func (r *Restorer) reconcilePass(ctx context.Context, p *plan) error {
 	rc := &reconciler{r: r, original: p.original.Name, sourceless: shared}
 	rc.bySeq.Store(shared)
 	src := &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned,
-		seqNo: shared, noSource: shared}
+		seqNo: shared, noSource: shared, in: r.opt.Instant}
 	r.log.Info("reconciling", "from", ps.name, "op_type", ps.op, "target", r.opt.Target,
 		"by_seq_no", shared, "by_seq_no_reason", why)
 	g, gctx := errgroup.WithContext(ctx)
@@ -142,15 +142,22 @@ func (rc *reconciler) page(ctx context.Context, docs []dump.Doc) ([]dump.Doc, er
 }
 
 // withSources gives docs, read from the original without their sources,
-// the sources the original holds now (with the sequence numbers of those
-// copies). A document the original no longer has, deleted since the scan,
-// is counted read and kept: there is nothing of it to write.
+// the sources the original holds (at Options.Instant, or now), with the
+// sequence numbers of those copies. A document the original no longer
+// has, deleted since the scan, is counted read and kept: there is nothing
+// of it to write.
 func (rc *reconciler) withSources(ctx context.Context, docs []dump.Doc) ([]dump.Doc, error) {
 	if !rc.sourceless || len(docs) == 0 {
 		return docs, nil
 	}
 	r := rc.r
-	got, err := r.mgetCopies(ctx, rc.original, "original", docs, true)
+	var got []*targetCopy
+	var err error
+	if in := r.opt.Instant; in != nil {
+		got, err = r.lookupAt(ctx, in, docs)
+	} else {
+		got, err = r.mgetCopies(ctx, rc.original, "original", docs, true)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +261,26 @@ func sameJSON(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// lookupAt fetches the copies of docs the original held at the instant
+// in, in order (nil: missing), with their sources.
+func (r *Restorer) lookupAt(ctx context.Context, in *esscan.Instant, docs []dump.Doc) ([]*targetCopy, error) {
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	got, err := in.Lookup(ctx, ids, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*targetCopy, len(docs))
+	for i := range got {
+		if g := &got[i]; g.Found {
+			out[i] = &targetCopy{routing: g.Routing, source: g.Source, seqNo: g.SeqNo, term: g.PrimaryTerm}
+		}
+	}
+	return out, nil
 }
 
 // mgetTarget fetches the target's copies of docs, in order (nil: missing),

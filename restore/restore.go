@@ -413,7 +413,8 @@ func (r *Restorer) load(ctx context.Context, p *plan, src Source) error {
 // mode the source alone.
 func (r *Restorer) loadPasses(ctx context.Context, p *plan, src Source) error {
 	orig := &pass{
-		src:  &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned},
+		src: &indexSource{es: r.es, index: p.original.Name, slices: r.opt.Slices, pol: r.opt.Retry, rescanned: r.rescanned,
+			in: r.opt.Instant},
 		name: "original:" + r.opt.Original,
 	}
 	source := &pass{src: src, name: src.Name()}

@@ -99,6 +99,8 @@ type indexSource struct {
 	// seqNo asks for each hit's _seq_no and _primary_term; noSource for
 	// ids and routings only.
 	seqNo, noSource bool
+	// in, when set, is the instant the scan reads at.
+	in *esscan.Instant
 }
 
 func (s *indexSource) Name() string { return s.name }
@@ -151,7 +153,7 @@ func checkNotEmpty(ctx context.Context, es *elasticsearch.Client, pol retry.Poli
 func (s *indexSource) Prepare(context.Context) error { return nil }
 
 func (s *indexSource) Scan(ctx context.Context, fn ScanFunc) error {
-	opt := esscan.Options{Slices: s.slices, Retry: s.pol, SeqNo: s.seqNo, NoSource: s.noSource}
+	opt := esscan.Options{Slices: s.slices, Retry: s.pol, SeqNo: s.seqNo, NoSource: s.noSource, Instant: s.in}
 	if s.rescanned != nil {
 		opt.OnReopen = func(int) { s.rescanned() }
 	}
