@@ -68,6 +68,13 @@ type Summary struct {
 	Ignored []string `json:"ignored"`
 	// DiffRescans counts the points in time the diff's scans reopened.
 	DiffRescans int64 `json:"diff_rescans"`
+	// Instant is the moment the original was read at: the restore's
+	// reconciliation and the diff read it through one point in time
+	// opened then, so the counts describe the original as it was then.
+	Instant *time.Time `json:"instant,omitempty"`
+	// Live is what the original received after the instant, counted at
+	// the end of the run: what the promote's catch-up will bring across.
+	Live *Live `json:"live,omitempty"`
 	// Indexes are the mapping and settings differences.
 	Indexes   *IndexDiff `json:"indexes,omitempty"`
 	Integrity Integrity  `json:"integrity"`
@@ -80,6 +87,19 @@ type Summary struct {
 	// Attention lists the verdict reasons that --fail-on turns into exit 3.
 	Attention []string `json:"attention"`
 }
+
+// Live counts the documents the original's writes touched between the
+// instant the run read it at and the end of the run.
+type Live struct {
+	At      time.Time `json:"at"`
+	Until   time.Time `json:"until"`
+	New     int64     `json:"new"`
+	Changed int64     `json:"changed"`
+	Deleted int64     `json:"deleted"`
+}
+
+// Total is the documents the writes touched.
+func (l Live) Total() int64 { return l.New + l.Changed + l.Deleted }
 
 // Verdict statuses.
 const (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/esrestore/esrestore/diff"
 )
@@ -76,7 +77,13 @@ func Judge(s *Summary) Verdict {
 			}
 		}
 	}
-	if o := s.Integrity.Original; o != nil && o.CountEnd != o.CountStart {
+	if l := s.Live; l != nil {
+		if n := l.Total(); n > 0 {
+			add(ReasonLiveWrites, n,
+				"%s written in the original after the instant the run compared (%s): %d new, %d changed, %d deleted by %s; the promote's catch-up brings them across",
+				docs(n), l.At.UTC().Format(time.RFC3339), l.New, l.Changed, l.Deleted, l.Until.UTC().Format(time.RFC3339))
+		}
+	} else if o := s.Integrity.Original; o != nil && o.CountEnd != o.CountStart {
 		add(ReasonLiveWrites, o.CountEnd-o.CountStart,
 			"the original's _count went from %d to %d during the run: it took live writes the report may not show",
 			o.CountStart, o.CountEnd)

@@ -58,9 +58,10 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 		if err := j.connect(ctx); err != nil {
 			return err
 		}
+		defer j.closeInstant()
 	}
 	j.notifyStart(ctx)
-	err = j.diffPhase(ctx, diff.Sides{Original: j.side(cfg.Original), Target: j.side(restored)}, diff.OverlayNone)
+	err = j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Target: j.side(restored)}, diff.OverlayNone)
 	return j.end(ctx, err)
 }
 

@@ -57,6 +57,15 @@ func (j *job) recordEnd(ctx context.Context) error {
 		return fmt.Errorf("count original %q at the end: %w", j.cfg.Original, err)
 	}
 	in.Original.CountEnd = n
+	if j.instant != nil && !j.instant.At().IsZero() {
+		l, err := j.instant.Since(ctx, j.cfg.Workers, 1000)
+		if err != nil {
+			return fmt.Errorf("writes to the original since its instant: %w", err)
+		}
+		j.summary.Live = &report.Live{At: l.At, Until: l.Until, New: l.New, Changed: l.Changed, Deleted: l.Deleted}
+		j.log.Info("original compared with its instant", "at", l.At, "until", l.Until,
+			"new", l.New, "changed", l.Changed, "deleted", l.Deleted)
+	}
 	if j.do.restore && !j.cfg.DryRun {
 		if in.Target, err = j.indexState(ctx, j.cfg.Target); err != nil {
 			return err

@@ -51,6 +51,10 @@ type job struct {
 	// backs off when the cluster pushes back.
 	throttle *restore.Throttle
 
+	// instant is the moment the original is read at, by the restore's
+	// reconciliation and the diff alike; set by connect when the
+	// original is an index, opened by its first reader.
+	instant *esscan.Instant
 	// backup is the diff's view of --source, set by source.
 	backup diff.Side
 	// backupTotal counts the documents of --source, for progress.
@@ -172,7 +176,26 @@ func (j *job) connect(ctx context.Context) error {
 	}
 	j.es = es
 	j.log.Info("elasticsearch reachable", "version", v)
+	if !isDumpURL(j.cfg.Original) {
+		j.instant = esscan.NewInstant(es, j.cfg.Original, esscan.InstantOptions{Retry: j.retryPolicy(), Logger: j.log})
+	}
 	return nil
+}
+
+// closeInstant releases the original's point in time.
+func (j *job) closeInstant() {
+	if j.instant != nil {
+		j.instant.Close()
+	}
+}
+
+// originalSide is the diff's view of the original: an index read at the
+// job's instant, or a dump.
+func (j *job) originalSide() diff.Side {
+	if j.instant != nil {
+		return diff.IndexSideAt(j.es, j.instant)
+	}
+	return j.side(j.cfg.Original)
 }
 
 // finish writes the summary: complete only when err is nil, with the
@@ -382,7 +405,7 @@ func (s *closingSource) Cleanup(ctx context.Context) error {
 
 func (j *job) restoreOptions(failures io.Writer) restore.Options {
 	return restore.Options{
-		Original: j.cfg.Original, Target: j.cfg.Target,
+		Original: j.cfg.Original, Target: j.cfg.Target, Instant: j.instant,
 		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer), NullIsMissing: j.cfg.FillNull,
 		Strategy: restore.Strategy(j.cfg.Strategy),
 		Workers:  j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
@@ -472,6 +495,11 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	j.summary.Fields = counts.Fields
 	j.summary.Ignored = counts.Ignored
 	j.summary.DiffRescans = counts.Rescans
+	if j.instant != nil {
+		j.summary.DiffRescans += int64(j.instant.Reopens())
+		at := j.instant.At()
+		j.summary.Instant = &at
+	}
 	return nil
 }
 

@@ -61,6 +61,7 @@ func (j *job) run(ctx context.Context) error {
 	if err := j.connect(ctx); err != nil {
 		return j.abort(ctx, err)
 	}
+	defer j.closeInstant()
 	_, src, err := j.checkRestore(ctx)
 	if err != nil {
 		return j.abort(ctx, err)
@@ -73,7 +74,7 @@ func (j *job) run(ctx context.Context) error {
 	}
 	if err == nil && j.do.diff {
 		err = j.diffPhase(ctx, diff.Sides{
-			Original: diff.IndexSide(j.es, j.cfg.Original),
+			Original: j.originalSide(),
 			Backup:   j.backup,
 			Target:   diff.IndexSide(j.es, j.cfg.Target),
 			// The snapshot restored as the target, and again as the
@@ -152,6 +153,7 @@ func (j *job) dryRun(ctx context.Context) error {
 		if err := j.connect(ctx); err != nil {
 			return j.abort(ctx, err)
 		}
+		defer j.closeInstant()
 	}
 	var restored diff.Side
 	switch spec.kind {
@@ -199,7 +201,7 @@ func (j *job) dryRun(ctx context.Context) error {
 		err = j.recordStart(ctx)
 	}
 	if err == nil {
-		err = j.diffPhase(ctx, diff.Sides{Original: j.side(j.cfg.Original), Backup: restored}, overlay)
+		err = j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Backup: restored}, overlay)
 	}
 	if cerr := j.runCleanups(ctx); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))

@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,7 +455,7 @@ func normalizeSummary(t *testing.T, out, runID string) []byte {
 			}
 		case string:
 			switch key {
-			case "started", "finished", "start_time", "end_time", "uuid", "sha256", "tool_version", "url", "location":
+			case "started", "finished", "start_time", "end_time", "instant", "at", "until", "uuid", "sha256", "tool_version", "url", "location":
 				return "<" + key + ">"
 			case "es_url":
 				return "<es_url>"
@@ -543,33 +545,77 @@ func TestVerdictMappingsAndLiveWrites(t *testing.T) {
 	})
 	t.Run("live writes during the run", func(t *testing.T) {
 		es, _ := lossCluster(t, 600)
-		written := make(chan struct{})
+		// The application writes a new document every 20 ms from the
+		// moment the target exists until the job has ended: some land
+		// before the instant the run reads the original at, the others
+		// after it.
+		stop := make(chan struct{})
+		var written atomic.Int64
+		done := make(chan struct{})
 		go func() {
-			defer close(written)
+			defer close(done)
 			for !targetExists(es, "documents_restored") {
-				time.Sleep(5 * time.Millisecond)
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
 			}
-			fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "documents", DocumentID: "written-live",
-				Body: strings.NewReader(`{"id":"written-live","title":"during the restore"}`), Refresh: "true"})
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				id := fmt.Sprintf("written-live-%04d", n)
+				res, err := esapi.IndexRequest{Index: "documents", DocumentID: id,
+					Body: strings.NewReader(`{"id":"` + id + `","title":"during the run"}`)}.Do(context.Background(), es.Client())
+				if err == nil {
+					if res.StatusCode < 300 {
+						written.Add(1)
+					}
+					res.Body.Close()
+				}
+			}
 		}()
 		out := t.TempDir()
 		c := newCLI(t)
-		// Passes with prefer source write the backup first, slowly (600
-		// documents at 1000 a second), so the live write lands before the
-		// original is read and the target has it; reconciling would read
-		// the original at once, and a later write would read as removed.
 		code := c.run(t.Context(), runArgs(es, out, "lw1", "--prefer", "source", "--strategy", "passes", "--batch-size", "50", "--workers", "1",
 			"--max-docs-per-second", "1000")...)
-		<-written
+		close(stop)
+		<-done
 		// Live writes are a reason to review, not one of --fail-on's
-		// defaults.
+		// defaults: the counts are of the original at one instant.
 		if code != exitOK {
 			t.Fatalf("exit %d, want 0\n%s", code, c.stderr.String())
 		}
 		s := readSummary(t, out, "documents", "lw1")
-		o := s.Integrity.Original
-		if o.CountEnd != o.CountStart+1 {
-			t.Errorf("original counts %d → %d, want one more at the end", o.CountStart, o.CountEnd)
+		if s.Instant == nil || s.Live == nil {
+			t.Fatalf("summary names no instant (%v) or live counts (%v)", s.Instant, s.Live)
+		}
+		l := s.Live
+		if !l.At.Equal(*s.Instant) || !l.Until.After(l.At) {
+			t.Errorf("live counts from %s until %s, instant %s", l.At, l.Until, *s.Instant)
+		}
+		if l.New < 1 || l.Changed != 0 || l.Deleted != 0 {
+			t.Errorf("live %+v, want new documents only", *l)
+		}
+		// The documents written before the instant are in the target; the
+		// others are the live counts; none is reported removed.
+		es.Refresh(t, "documents_restored")
+		seen := int64(0)
+		for id := range readIndex(t, es, "documents_restored") {
+			if strings.HasPrefix(id, "written-live-") {
+				seen++
+			}
+		}
+		if seen+l.New > written.Load() || seen+l.New < 1 {
+			t.Errorf("%d live documents in the target and %d counted new since the instant; %d written", seen, l.New, written.Load())
+		}
+		for _, dl := range readDiffLines(t, filepath.Join(out, "documents", "lw1", "diff.ndjson.gz")) {
+			if strings.HasPrefix(dl.ID, "written-live-") {
+				t.Errorf("the diff lists %s (%s): it compared the original after its instant", dl.ID, dl.Change)
+			}
 		}
 		var kinds []string
 		for _, r := range s.Verdict.Reasons {

@@ -419,6 +419,8 @@ var goldenValues = strings.NewReplacer(
 	`"\u003cbytes\u003e"`, "0", `"\u003cseconds\u003e"`, "0", `"\u003cdocs_per_second\u003e"`, "0",
 	`"\u003cstarted\u003e"`, `"2026-11-25T18:21:41Z"`, `"\u003cfinished\u003e"`, `"2026-11-25T18:25:53Z"`,
 	`"\u003cstart_time\u003e"`, `"2026-11-22T02:00:00Z"`, `"\u003cend_time\u003e"`, `"2026-11-22T02:03:00Z"`,
+	`"\u003cinstant\u003e"`, `"2026-11-25T18:22:10Z"`, `"\u003cat\u003e"`, `"2026-11-25T18:22:10Z"`,
+	`"\u003cuntil\u003e"`, `"2026-11-25T18:25:50Z"`,
 )
 
 // The summaries the job writes (cmd/esrestore's golden files) render
