@@ -68,7 +68,7 @@ var knownEnv = []string{
 	"ESRESTORE_REPORT",
 	"ESRESTORE_ALIAS",
 	"ESRESTORE_ACCEPT",
-	"ESRESTORE_FREEZE",
+	"ESRESTORE_BLOCK_WRITES",
 }
 
 // secretEnv are the secrets esrestore also reads from a file; in the

@@ -13,13 +13,14 @@ import (
 	"hash"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/diff"
-	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 )
@@ -202,7 +203,7 @@ func (c *CatchUp) sample(class, id string) {
 	if c.Samples == nil {
 		c.Samples = map[string][]string{}
 	}
-	if len(c.Samples[class]) < MaxSamples {
+	if len(c.Samples[class]) < MaxSamples && !slices.Contains(c.Samples[class], id) {
 		c.Samples[class] = append(c.Samples[class], id)
 	}
 }
@@ -219,56 +220,38 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// maxDiffAttempts bounds the fresh diffs tried when the original's
-// _count moves under one (it took writes while scanned).
-const maxDiffAttempts = 3
-
-// makePlan runs the fresh diff original → target and compares it with the
-// reviewed one. The reviewed diff is digested again as it is read: it must
-// still be the object the summary names.
-func (p *Promoter) makePlan(ctx context.Context, s *state) (*plan, error) {
+// makePlan runs a fresh diff original → target, the original read at the
+// instant orig and the target at tgt (nil: as it is, which holds while
+// only the promote writes it), and compares it with the reviewed one. The
+// reviewed diff is digested again as it is read: it must still be the
+// object the summary names.
+func (p *Promoter) makePlan(ctx context.Context, s *state, orig, tgt *esscan.Instant) (*plan, error) {
 	tmp, err := os.CreateTemp(p.opt.TempDir, "esrestore-promote-*.ndjson")
 	if err != nil {
 		return nil, fmt.Errorf("catch-up: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	// An interrupted catch-up may have left writes in the target that its
-	// searches do not see yet (GET and _mget see them at once): the diff
-	// would find a document by its scan that its lookup then misses.
-	if err := refresh(ctx, p.es, s.sum.Target); err != nil {
+	target := diff.IndexSide(p.es, s.sum.Target)
+	if tgt != nil {
+		target = diff.IndexSideAt(p.es, tgt)
+	} else if err := refresh(ctx, p.es, s.sum.Target); err != nil {
+		// The catch-up's own writes (and an interrupted attempt's) must
+		// be visible to the diff's scan of the target.
 		return nil, fmt.Errorf("catch-up: %w", err)
 	}
-	origCount, err := esmeta.Count(ctx, p.es, s.sum.Original)
+	origCount, err := orig.Count(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("catch-up: %w", err)
 	}
-	for attempt := 1; ; attempt++ {
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		if err := tmp.Truncate(0); err != nil {
-			return nil, err
-		}
-		w := bufio.NewWriterSize(tmp, 1<<20)
-		_, err = diff.Run(ctx, diff.IndexSide(p.es, s.sum.Original), diff.IndexSide(p.es, s.sum.Target), w,
-			diff.Options{Workers: p.opt.Workers, Ignore: s.sum.Ignored, TempDir: p.opt.TempDir, Logger: p.log})
-		if err == nil {
-			err = w.Flush()
-		}
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, diff.ErrCountMismatch) || attempt == maxDiffAttempts || ctx.Err() != nil {
-			if errors.Is(err, diff.ErrCountMismatch) {
-				err = fmt.Errorf("%w (the original takes writes faster than it can be compared: promote with freeze)", err)
-			}
-			return nil, fmt.Errorf("catch-up: %w", err)
-		}
-		p.log.Warn("catch-up diff retried: the original took writes while it was read", "attempt", attempt, "error", err)
-		if origCount, err = esmeta.Count(ctx, p.es, s.sum.Original); err != nil {
-			return nil, err
-		}
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	_, err = diff.Run(ctx, diff.IndexSideAt(p.es, orig), target, w,
+		diff.Options{Workers: p.opt.Workers, Ignore: s.sum.Ignored, TempDir: p.opt.TempDir, Logger: p.log, Retry: p.opt.Retry})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catch-up: %w", err)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return nil, err
@@ -343,11 +326,19 @@ func lookup(ctx context.Context, es *elasticsearch.Client, index string, ids []s
 	return found, nil
 }
 
-// apply brings the plan's documents over: the original's live version is
-// indexed into the target, a document the original no longer has is
-// deleted from it unless protected. It is idempotent, so a rerun after an
-// interruption redoes what was not done.
-func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
+// apply brings the plan's documents over: the original's version at the
+// instant orig is indexed into the target, a document the original no
+// longer had then is deleted from it unless protected. It is idempotent,
+// so a rerun after an interruption redoes what was not done.
+//
+// With guard (the target at the switch, once the application writes to
+// it), every write is conditional on the target's copy being the one the
+// guard saw: an index or delete carries its _seq_no and _primary_term, a
+// document the target lacked is created, never indexed. A write the
+// application made to the target since the switch fails the condition and
+// stands (counted KeptApplication): no older copy from the original
+// replaces it.
+func (p *Promoter) apply(ctx context.Context, s *state, pl *plan, orig, guard *esscan.Instant) error {
 	for start := 0; start < len(pl.entries); start += p.opt.BatchDocs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -357,17 +348,27 @@ func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
 		for i, e := range batch {
 			ids[i] = e.id
 		}
-		live, err := lookup(ctx, p.es, s.sum.Original, ids, false)
+		live, err := orig.Lookup(ctx, ids, true)
 		if err != nil {
 			return fmt.Errorf("catch-up: %w", err)
 		}
+		var tgt []esscan.MgetDoc
+		if guard != nil {
+			if tgt, err = guard.Lookup(ctx, ids, false); err != nil {
+				return fmt.Errorf("catch-up: %w", err)
+			}
+		}
 		var ops []bulkOp
 		var gone []string
-		for _, e := range batch {
-			h, ok := live[e.id]
+		for i, e := range batch {
+			h := live[i]
+			var cond *esscan.MgetDoc
+			if guard != nil {
+				cond = &tgt[i]
+			}
 			switch {
-			case ok:
-				op, err := indexOp(s.sum.Target, e.id, h)
+			case h.Found:
+				op, err := indexOp(s.sum.Target, e.id, hit{routing: h.Routing, source: h.Source}, cond)
 				if err != nil {
 					return fmt.Errorf("catch-up: %w", err)
 				}
@@ -381,6 +382,10 @@ func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
 					pl.stats.sample("kept_recovered", e.id)
 					p.mu.Unlock()
 				}
+			case cond != nil:
+				if cond.Found {
+					ops = append(ops, deleteOp(s.sum.Target, e.id, cond.Routing, cond))
+				}
 			default:
 				gone = append(gone, e.id)
 			}
@@ -393,7 +398,7 @@ func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
 			}
 			for _, id := range gone {
 				if h, ok := tgt[id]; ok {
-					ops = append(ops, deleteOp(s.sum.Target, id, h.routing))
+					ops = append(ops, deleteOp(s.sum.Target, id, h.routing, nil))
 				}
 			}
 		}
@@ -407,7 +412,7 @@ func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
 		}
 	}
 	if pl.stats.Failed > 0 {
-		return fmt.Errorf("catch-up: %d documents could not be written to the target %q; nothing was switched, rerun promote once the cause is fixed",
+		return fmt.Errorf("catch-up: %d documents could not be written to the target %q; rerun promote once the cause is fixed",
 			pl.stats.Failed, s.sum.Target)
 	}
 	if err := refresh(ctx, p.es, s.sum.Target); err != nil {
@@ -417,18 +422,31 @@ func (p *Promoter) apply(ctx context.Context, s *state, pl *plan) error {
 }
 
 // bulkOp is one item of a catch-up _bulk: its action, its _id and its
-// lines (the action line, and for an index the source line).
+// lines (the action line, and for an index the source line); guarded
+// when it is conditional on the target's copy.
 type bulkOp struct {
 	action, id string
 	lines      []byte
+	guarded    bool
 }
 
-func indexOp(index, id string, h hit) (bulkOp, error) {
+// indexOp indexes h as id. With cond (the target's copy at the switch) it
+// is conditional: on that copy's _seq_no and _primary_term, or a create
+// when the target had none.
+func indexOp(index, id string, h hit, cond *esscan.MgetDoc) (bulkOp, error) {
 	meta := map[string]any{"_index": index, "_id": id}
 	if h.routing != "" {
 		meta["routing"] = h.routing
 	}
-	mb, _ := json.Marshal(map[string]any{"index": meta})
+	action := "index"
+	if cond != nil {
+		if cond.Found {
+			meta["if_seq_no"], meta["if_primary_term"] = cond.SeqNo, cond.PrimaryTerm
+		} else {
+			action = "create"
+		}
+	}
+	mb, _ := json.Marshal(map[string]any{action: meta})
 	b := bytes.NewBuffer(append(mb, '\n'))
 	if bytes.ContainsAny(h.source, "\r\n") {
 		// NDJSON carries one document a line.
@@ -439,16 +457,20 @@ func indexOp(index, id string, h hit) (bulkOp, error) {
 		b.Write(h.source)
 	}
 	b.WriteByte('\n')
-	return bulkOp{action: "index", id: id, lines: b.Bytes()}, nil
+	return bulkOp{action: action, id: id, lines: b.Bytes(), guarded: cond != nil}, nil
 }
 
-func deleteOp(index, id, routing string) bulkOp {
+// deleteOp deletes id, conditionally on the copy cond when given.
+func deleteOp(index, id, routing string, cond *esscan.MgetDoc) bulkOp {
 	meta := map[string]any{"_index": index, "_id": id}
 	if routing != "" {
 		meta["routing"] = routing
 	}
+	if cond != nil {
+		meta["if_seq_no"], meta["if_primary_term"] = cond.SeqNo, cond.PrimaryTerm
+	}
 	mb, _ := json.Marshal(map[string]any{"delete": meta})
-	return bulkOp{action: "delete", id: id, lines: append(mb, '\n')}
+	return bulkOp{action: "delete", id: id, lines: append(mb, '\n'), guarded: cond != nil}
 }
 
 // bulk sends one _bulk and counts its items into pl. The catch-up's
@@ -479,9 +501,15 @@ func (p *Promoter) bulk(ctx context.Context, items []bulkOp, pl *plan) error {
 		for i, item := range out.Items {
 			for op, r := range item {
 				switch {
-				case op == "delete" && (r.Status < 300 || r.Status == 404):
+				case op == "delete" && (r.Status < 300 || r.Status == 404 && !items[i].guarded):
 					// 404: gone already, as the catch-up wants.
 					pl.stats.Removed++
+				case items[i].guarded && (r.Status == 409 || r.Status == 404):
+					// The application wrote the target since the switch:
+					// its write stands.
+					pl.stats.KeptApplication++
+					pl.stats.sample("kept_application", r.ID)
+					p.log.Info("catch-up left the application's write in place", "op", op, "_id", r.ID, "status", r.Status)
 				case r.Status < 300:
 					pl.stats.Indexed++
 				case r.Status == 429:

@@ -36,7 +36,7 @@ type state struct {
 	// when a previous promote switched them.
 	place aliasPlace
 	// origBlocked is index.blocks.write on the original (read with
-	// Options.Freeze only).
+	// Options.BlockWrites only).
 	origBlocked bool
 	// targetCount is the target's _count now.
 	targetCount int64
@@ -216,7 +216,7 @@ func (p *Promoter) check(ctx context.Context) (*state, error) {
 	if s.orig != nil && s.tgt != nil {
 		p.checkAliases(ctx, s, &errs)
 	}
-	if p.opt.Freeze && s.orig != nil {
+	if p.opt.BlockWrites && s.orig != nil {
 		if s.origBlocked, err = writeBlocked(ctx, p.es, sum.Original); err != nil {
 			return nil, errors.Join(append(errs, err)...)
 		}

@@ -16,9 +16,19 @@
 //     reviewed diff.ndjson.gz: a line that differs (or is new) marks a
 //     document the original changed since. The live version wins; a
 //     document deleted from the original since is removed from the target,
-//     unless the report recovered it. With Options.Freeze the original is
-//     write-blocked (index.blocks.write) from before that diff until the
-//     switch is done, so no write falls between the two.
+//     unless the report recovered it. The application goes on writing, so
+//     the catch-up runs in rounds, each reading the original at one
+//     instant (a point in time), until a round finds little left
+//     (Options.SwitchAt) or the rounds are spent (MaxRounds, RoundsTime).
+//   - Final round. Without Options.BlockWrites: the target is pinned at an
+//     instant, the aliases switch, and after Options.Settle the original
+//     is refreshed and read once more; what it took since the last round
+//     is written to the target conditionally on the target's copy at the
+//     switch (if_seq_no and if_primary_term, or a create), so a document
+//     the application wrote to the target since the switch keeps its
+//     write. It repeats while the original still changes. With
+//     BlockWrites the original is write-blocked (index.blocks.write) for
+//     the final round and the switch only.
 //   - Switch is one POST /_aliases: per alias, a remove from the original
 //     (must_exist) and an add to the target with the alias's filter,
 //     routing, is_hidden and is_write_index, so a reader of the alias sees

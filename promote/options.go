@@ -18,6 +18,11 @@ import (
 const (
 	DefaultWorkers   = 4
 	DefaultBatchDocs = 500
+	// Rounds of the catch-up (see Options).
+	DefaultMaxRounds  = 5
+	DefaultRoundsTime = 10 * time.Minute
+	DefaultSwitchAt   = 100
+	DefaultSettle     = 2 * time.Second
 	// MaxBatchDocs is the most ids one lookup asks for: Elasticsearch's
 	// default index.max_result_window.
 	MaxBatchDocs = 10000
@@ -42,13 +47,27 @@ type Options struct {
 	// read and accepts. A verdict "review" promotes only when every one of
 	// its reasons is accepted.
 	Accept []string
-	// Freeze sets index.blocks.write on the original from before the
-	// catch-up until the switch is done, and removes it afterwards, also on
-	// failure. It is the one write promote makes to the original's
-	// settings. Default false: the original takes writes throughout, and
-	// those made between the catch-up's diff and the switch are not in the
-	// target (promote.json counts the original's _count at both moments).
-	Freeze bool
+	// BlockWrites sets index.blocks.write on the original for the final
+	// catch-up round and the switch only, and removes it afterwards, also
+	// on failure: the application's writes fail meanwhile (promote.json
+	// times it). It is the one write promote makes to the original's
+	// settings. Default false: the original takes writes throughout; the
+	// final round, after the switch, brings across what reached it since
+	// the last round, without overwriting what the application wrote to
+	// the target since the switch.
+	BlockWrites bool
+	// MaxRounds bounds the catch-up rounds before the switch. Default 5.
+	MaxRounds int
+	// RoundsTime bounds the time of the rounds before the switch: once it
+	// is spent, the switch comes after the current round. Default 10m.
+	RoundsTime time.Duration
+	// SwitchAt is the difference small enough to switch: once a round
+	// finds at most this many documents, the next step is the switch.
+	// Default 100.
+	SwitchAt int
+	// Settle is how long the final round waits after the switch for writes
+	// already on their way to the original to land. Default 2s.
+	Settle time.Duration
 	// DryRun writes nothing anywhere: the checks and the catch-up's diff
 	// run, and the result holds the _aliases body and the catch-up counts.
 	DryRun bool
@@ -100,6 +119,18 @@ func (o *Options) defaults() {
 	if o.BatchDocs <= 0 {
 		o.BatchDocs = DefaultBatchDocs
 	}
+	if o.MaxRounds <= 0 {
+		o.MaxRounds = DefaultMaxRounds
+	}
+	if o.RoundsTime <= 0 {
+		o.RoundsTime = DefaultRoundsTime
+	}
+	if o.SwitchAt <= 0 {
+		o.SwitchAt = DefaultSwitchAt
+	}
+	if o.Settle <= 0 {
+		o.Settle = DefaultSettle
+	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
 	}
@@ -129,6 +160,12 @@ func (o Options) Validate() error {
 	}
 	if o.Workers < 0 {
 		bad("workers", "must be at least 1", o.Workers)
+	}
+	if o.MaxRounds < 0 || o.MaxRounds > 100 {
+		bad("max rounds", "must be 1..100", o.MaxRounds)
+	}
+	if o.RoundsTime < 0 || o.SwitchAt < 0 || o.Settle < 0 {
+		bad("rounds", "rounds time, switch-at and settle must not be negative", fmt.Sprintf("%s, %d, %s", o.RoundsTime, o.SwitchAt, o.Settle))
 	}
 	if o.BatchDocs < 0 || o.BatchDocs > MaxBatchDocs {
 		bad("batch docs", fmt.Sprintf("must be 1..%d", MaxBatchDocs), o.BatchDocs)

@@ -12,6 +12,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -37,6 +38,8 @@ type Promoter struct {
 
 	mu  sync.Mutex
 	cur *plan // the catch-up under way
+	// keptSeen are the protected deletions counted by an earlier round.
+	keptSeen map[string]bool
 
 	// onStep, when set (tests), is called as each step is reached.
 	onStep func(step string)
@@ -49,7 +52,7 @@ func New(es *elasticsearch.Client, store Store, opt Options) (*Promoter, error) 
 	}
 	opt.defaults()
 	opt.Accept = slices.Sorted(slices.Values(opt.Accept))
-	return &Promoter{es: es, store: store, opt: opt, log: opt.Logger}, nil
+	return &Promoter{es: es, store: store, opt: opt, log: opt.Logger, keptSeen: map[string]bool{}}, nil
 }
 
 // Stats returns the catch-up's counts so far.
@@ -88,7 +91,7 @@ func (p *Promoter) Run(ctx context.Context) (rec *Record, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.place == aliasOnTarget && s.prev.State == StatePromoted && !ownsBlock(s.prev.Freeze) {
+	if s.place == aliasOnTarget && s.prev.State == StatePromoted && !ownsBlock(s.prev.Block) {
 		p.log.Info("already promoted", "aliases", aliasNames(s.moves), "target", s.sum.Target, "record", p.store.URL(RecordName))
 		return s.prev, nil
 	}
@@ -101,7 +104,9 @@ func (p *Promoter) Run(ctx context.Context) (rec *Record, err error) {
 	if p.opt.DryRun {
 		rec.State = StateDryRun
 		if s.place == aliasOnOriginal {
-			pl, err := p.makePlan(ctx, s)
+			orig := p.instant(s.sum.Original)
+			defer orig.Close()
+			pl, err := p.makePlan(ctx, s, orig, nil)
 			if err != nil {
 				return rec, err
 			}
@@ -112,7 +117,7 @@ func (p *Promoter) Run(ctx context.Context) (rec *Record, err error) {
 	// Whatever happens from here, a write block this promote owns is
 	// removed and the record says so.
 	defer func() {
-		if ownsBlock(rec.Freeze) {
+		if ownsBlock(rec.Block) {
 			err = errors.Join(err, p.unfreeze(ctx, s, rec))
 			err = errors.Join(err, p.put(ctx, rec))
 		}
@@ -136,8 +141,15 @@ func (p *Promoter) Run(ctx context.Context) (rec *Record, err error) {
 	return rec, nil
 }
 
+// instant is an unopened instant of index under the promote's retries.
+func (p *Promoter) instant(index string) *esscan.Instant {
+	return esscan.NewInstant(p.es, index, esscan.InstantOptions{Retry: p.opt.Retry, Logger: p.log})
+}
+
 // catchUpAndSwitch is the writing part of a promote: record the start,
-// freeze, catch up, record the switch, switch.
+// catch up in rounds while the application writes, then the switch and
+// the final round (under a write block with BlockWrites, after the switch
+// otherwise).
 func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) error {
 	rec.State = StateCatchingUp
 	if err := p.put(ctx, rec); err != nil {
@@ -146,46 +158,191 @@ func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) 
 	if err := p.step(ctx, stepChecked); err != nil {
 		return err
 	}
-	if p.opt.Freeze {
+	start := time.Now()
+	total := &CatchUp{Method: "diff", Samples: map[string][]string{}, Rounds: []Round{}}
+	p.mu.Lock()
+	p.cur = &plan{stats: *total}
+	p.mu.Unlock()
+	for n := 1; ; n++ {
+		r, err := p.round(ctx, s, rec, total, n, false, nil)
+		if err != nil {
+			return err
+		}
+		found := r.moved()
+		if found <= int64(p.opt.SwitchAt) || n >= p.opt.MaxRounds || time.Since(start) >= p.opt.RoundsTime {
+			p.log.Info("catch-up ready to switch", "rounds", n, "last_round_found", found, "switch_at", p.opt.SwitchAt,
+				"seconds", time.Since(start).Seconds())
+			break
+		}
+	}
+	if err := p.step(ctx, stepCaughtUp); err != nil {
+		return err
+	}
+	if p.opt.BlockWrites {
 		if err := p.freeze(ctx, s, rec); err != nil {
 			return err
 		}
 		if err := p.step(ctx, stepFrozen); err != nil {
 			return err
 		}
+		// Nothing reaches the original now: one round makes the target
+		// whole, and the switch follows.
+		if _, err := p.round(ctx, s, rec, total, len(total.Rounds)+1, true, nil); err != nil {
+			return err
+		}
+		total.LagAtSwitch = lastFound(total)
+		if err := p.switchNow(ctx, s, rec, total); err != nil {
+			return err
+		}
+		return p.step(ctx, stepSwitched)
 	}
-	start := time.Now()
-	pl, err := p.makePlan(ctx, s)
-	if err != nil {
+	// The target as it is at the switch: the final round's writes are
+	// conditional on it, so that the application's writes to the target
+	// after the switch stand.
+	if err := refresh(ctx, p.es, s.sum.Target); err != nil {
 		return err
+	}
+	guard := p.instant(s.sum.Target)
+	defer guard.Close()
+	if err := guard.Open(ctx); err != nil {
+		return err
+	}
+	if err := p.switchNow(ctx, s, rec, total); err != nil {
+		return err
+	}
+	if err := p.step(ctx, stepSwitched); err != nil {
+		return err
+	}
+	// Writes on their way to the original when the aliases moved land
+	// within Settle; a refresh makes them visible to the final round.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(p.opt.Settle):
+	}
+	for k := 0; ; k++ {
+		if err := refresh(ctx, p.es, s.sum.Original); err != nil {
+			return err
+		}
+		r, err := p.round(ctx, s, rec, total, len(total.Rounds)+1, true, guard)
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			total.LagAtSwitch = r.moved()
+		}
+		// The original should take nothing more; a round that still found
+		// writes is followed by another, a bounded number of times.
+		if r.moved() == 0 {
+			break
+		}
+		if k == 2 {
+			p.log.Error("the original still takes writes after the switch: some client writes to the index, not the alias",
+				"original", s.sum.Original, "last_round_moved", r.moved())
+			break
+		}
+	}
+	rec.CatchUp = p.finishTotal(total, start)
+	return p.put(ctx, rec)
+}
+
+// lastFound is what the last round brought across.
+func lastFound(c *CatchUp) int64 { return c.Rounds[len(c.Rounds)-1].moved() }
+
+// moved counts the documents the round brought across, or tried to: the
+// writes the original took since the previous round. Documents the
+// report recovered and the original no longer has differ in every round
+// and are not counted.
+func (r Round) moved() int64 { return r.Indexed + r.Removed + r.KeptApplication + r.Failed }
+
+// round runs one catch-up round: the original read at a new instant,
+// diffed against the target (at guard when set) and the difference
+// written, conditionally on guard's copies when set. Its counts go into
+// total and the record, which is written.
+func (p *Promoter) round(ctx context.Context, s *state, rec *Record, total *CatchUp, n int, final bool, guard *esscan.Instant) (Round, error) {
+	start := time.Now()
+	orig := p.instant(s.sum.Original)
+	defer orig.Close()
+	pl, err := p.makePlan(ctx, s, orig, guard)
+	if err != nil {
+		return Round{}, err
+	}
+	// A document the report recovered and the original deleted differs
+	// in every round; it is counted in the first only.
+	for _, e := range pl.entries {
+		if e.kind == kindDeleted && e.protected() {
+			if p.keptSeen[e.id] {
+				pl.stats.Deleted--
+				pl.stats.KeptRecovered--
+			}
+			p.keptSeen[e.id] = true
+		}
 	}
 	p.mu.Lock()
+	pl.stats.Rounds = total.Rounds
 	p.cur = pl
 	p.mu.Unlock()
-	p.log.Info("catch-up planned", "new", pl.stats.New, "changed", pl.stats.Changed, "deleted", pl.stats.Deleted,
-		"superseded", pl.stats.Superseded, "reviewed_lines", pl.stats.Reviewed, "fresh_lines", pl.stats.Fresh)
-	err = p.apply(ctx, s, pl)
-	pl.stats.Seconds = time.Since(start).Seconds()
-	rec.CatchUp = p.statsCopy(pl)
-	if err != nil {
-		return err
+	p.log.Info("catch-up round planned", "round", n, "final", final, "instant", orig.At(), "new", pl.stats.New,
+		"changed", pl.stats.Changed, "deleted", pl.stats.Deleted, "superseded", pl.stats.Superseded,
+		"reviewed_lines", pl.stats.Reviewed, "fresh_lines", pl.stats.Fresh)
+	err = p.apply(ctx, s, pl, orig, guard)
+	st := p.statsCopy(pl)
+	r := Round{N: n, Final: final, Instant: orig.At(), New: st.New, Changed: st.Changed, Deleted: st.Deleted,
+		Indexed: st.Indexed, Removed: st.Removed, KeptApplication: st.KeptApplication, Failed: st.Failed,
+		Seconds: time.Since(start).Seconds()}
+	total.add(st, r)
+	if n == 1 {
+		total.OriginalCount = st.OriginalCount
 	}
-	if rec.CatchUp.TargetCount, err = esmeta.Count(ctx, p.es, s.sum.Target); err != nil {
-		return err
+	total.OriginalCountAtSwitch = st.OriginalCount
+	rec.CatchUp = p.finishTotal(total, time.Time{})
+	p.log.Info("catch-up round done", "round", n, "final", final, "indexed", r.Indexed, "removed", r.Removed,
+		"kept_application", r.KeptApplication, "failed", r.Failed, "seconds", r.Seconds)
+	if perr := p.put(ctx, rec); err == nil {
+		err = perr
 	}
-	p.log.Info("caught up", "indexed", rec.CatchUp.Indexed, "removed", rec.CatchUp.Removed,
-		"kept_recovered", rec.CatchUp.KeptRecovered, "target_count", rec.CatchUp.TargetCount, "seconds", rec.CatchUp.Seconds)
-	if err := p.step(ctx, stepCaughtUp); err != nil {
+	return r, err
+}
+
+// add counts one round's plan into the total.
+func (c *CatchUp) add(st *CatchUp, r Round) {
+	c.Rounds = append(c.Rounds, r)
+	c.Reviewed, c.Fresh = st.Reviewed, st.Fresh
+	c.New += st.New
+	c.Changed += st.Changed
+	c.Deleted += st.Deleted
+	c.KeptRecovered += st.KeptRecovered
+	c.Superseded += st.Superseded
+	c.Indexed += st.Indexed
+	c.Removed += st.Removed
+	c.Failed += st.Failed
+	c.KeptApplication += st.KeptApplication
+	for class, ids := range st.Samples {
+		for _, id := range ids {
+			c.sample(class, id)
+		}
+	}
+}
+
+// finishTotal is a copy of the total for the record, with its time.
+func (p *Promoter) finishTotal(total *CatchUp, start time.Time) *CatchUp {
+	c := *total
+	c.Rounds = append([]Round{}, total.Rounds...)
+	if !start.IsZero() {
+		c.Seconds = time.Since(start).Seconds()
+	}
+	return &c
+}
+
+// switchNow records the switch about to happen, switches the aliases and
+// checks them.
+func (p *Promoter) switchNow(ctx context.Context, s *state, rec *Record, total *CatchUp) error {
+	var err error
+	if total.TargetCount, err = esmeta.Count(ctx, p.es, s.sum.Target); err != nil {
 		return err
 	}
 	rec.State = StateSwitching
-	if rec.CatchUp.OriginalCountAtSwitch, err = esmeta.Count(ctx, p.es, s.sum.Original); err != nil {
-		return err
-	}
-	if n := rec.CatchUp.OriginalCountAtSwitch; n != rec.CatchUp.OriginalCount {
-		p.log.Warn("the original took writes during the catch-up; they may not be in the target (freeze prevents this)",
-			"count_at_catch_up", rec.CatchUp.OriginalCount, "count_at_switch", n)
-	}
+	rec.CatchUp = p.finishTotal(total, time.Time{})
 	if err := p.put(ctx, rec); err != nil {
 		return err
 	}
@@ -194,11 +351,15 @@ func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) 
 	}
 	now := p.opt.Now().UTC()
 	rec.Switched = &now
-	p.log.Info("aliases switched", "aliases", aliasNames(s.moves), "from", s.sum.Original, "to", s.sum.Target)
+	p.log.Info("aliases switched", "aliases", aliasNames(s.moves), "from", s.sum.Original, "to", s.sum.Target,
+		"rounds_before", len(total.Rounds))
+	if err := p.unfreeze(ctx, s, rec); err != nil {
+		return err
+	}
 	if err := verifyAliases(ctx, p.es, s.moves, s.sum.Target); err != nil {
 		return err
 	}
-	return p.step(ctx, stepSwitched)
+	return p.put(ctx, rec)
 }
 
 func (p *Promoter) statsCopy(pl *plan) *CatchUp {
@@ -234,9 +395,9 @@ func (p *Promoter) newRecord(ctx context.Context, s *state) (*Record, error) {
 			// already, only the finish is missing.
 			rec.Actions, rec.CatchUp = prev.Actions, prev.CatchUp
 		}
-		if ownsBlock(prev.Freeze) {
-			f := *prev.Freeze
-			rec.Freeze = &f
+		if ownsBlock(prev.Block) {
+			f := *prev.Block
+			rec.Block = &f
 		}
 	}
 	return rec, nil
@@ -289,23 +450,25 @@ func (p *Promoter) notify(ctx context.Context, rec *Record) {
 
 // ownsBlock reports whether a write block on the original is this
 // promote's to remove.
-func ownsBlock(f *Freeze) bool { return f != nil && f.Set && !f.Removed }
+func ownsBlock(f *Block) bool { return f != nil && f.Set && !f.Removed }
 
 // freeze sets index.blocks.write on the original, recording first that it
 // is this promote's, so a rerun after a crash knows to remove it.
 func (p *Promoter) freeze(ctx context.Context, s *state, rec *Record) error {
-	if ownsBlock(rec.Freeze) {
+	if ownsBlock(rec.Block) {
 		// A previous attempt set it; set it again in case someone
 		// removed it meanwhile.
 		return p.setBlock(ctx, s.sum.Original)
 	}
-	rec.Freeze = &Freeze{}
+	rec.Block = &Block{}
 	if s.origBlocked {
-		rec.Freeze.AlreadyBlocked = true
+		rec.Block.AlreadyBlocked = true
 		p.log.Info("the original is write-blocked already: the block is left as it is", "original", s.sum.Original)
 		return p.put(ctx, rec)
 	}
-	rec.Freeze.Set = true
+	rec.Block.Set = true
+	now := p.opt.Now().UTC()
+	rec.Block.SetAt = &now
 	if err := p.put(ctx, rec); err != nil {
 		return err
 	}
@@ -325,7 +488,7 @@ func (p *Promoter) setBlock(ctx context.Context, index string) error {
 // unfreeze removes the write block this promote set, on a fresh context
 // when ctx is done.
 func (p *Promoter) unfreeze(ctx context.Context, s *state, rec *Record) error {
-	if !ownsBlock(rec.Freeze) {
+	if !ownsBlock(rec.Block) {
 		return nil
 	}
 	if ctx.Err() != nil {
@@ -334,10 +497,15 @@ func (p *Promoter) unfreeze(ctx context.Context, s *state, rec *Record) error {
 		defer cancel()
 	}
 	if err := setWriteBlock(ctx, p.es, s.sum.Original, false); err != nil {
-		rec.Freeze.Error = err.Error()
+		rec.Block.Error = err.Error()
 		return fmt.Errorf("%w; remove it by hand: PUT %s/_settings {\"index.blocks.write\": null}", err, s.sum.Original)
 	}
-	rec.Freeze.Removed, rec.Freeze.Error = true, ""
+	rec.Block.Removed, rec.Block.Error = true, ""
+	now := p.opt.Now().UTC()
+	rec.Block.RemovedAt = &now
+	if rec.Block.SetAt != nil {
+		rec.Block.Seconds = now.Sub(*rec.Block.SetAt).Seconds()
+	}
 	p.log.Info("original write block removed", "original", s.sum.Original)
 	return nil
 }

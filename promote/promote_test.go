@@ -61,13 +61,15 @@ func liveWrites(t *testing.T, rv *reviewed) (added []string, edited, deleted str
 // the alias on exactly one index and the original unblocked, and a rerun
 // finishes the job.
 func TestPromoteInterruptedAtEachStep(t *testing.T) {
-	for _, step := range []string{"checked", "frozen", "catch-up-batch", "caught-up", "switched"} {
+	// The write block covers the final round and the switch only: the
+	// rounds before it (catch-up-batch, caught-up) run unblocked.
+	for _, step := range []string{"checked", "catch-up-batch", "caught-up", "frozen", "switched"} {
 		t.Run(step, func(t *testing.T) {
 			rv := newReviewed(t, 100)
 			added, edited, deleted := liveWrites(t, rv)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			opt := promote.Options{Freeze: true, BatchDocs: 2, Operator: "tester"}
+			opt := promote.Options{BlockWrites: true, BatchDocs: 2, Operator: "tester"}
 			p := rv.promoter(t, opt)
 			reached := false
 			promote.SetStepHook(p, func(s string) {
@@ -94,10 +96,10 @@ func TestPromoteInterruptedAtEachStep(t *testing.T) {
 			switch {
 			case rec == nil || rec.State == promote.StatePromoted:
 				t.Fatalf("record after the interruption: %+v", rec)
-			case step == "checked" && rec.Freeze != nil:
-				t.Fatalf("interrupted before the freeze, the record says %+v", rec.Freeze)
-			case step != "checked" && (rec.Freeze == nil || !rec.Freeze.Set || !rec.Freeze.Removed):
-				t.Fatalf("interrupted at %s, the record says freeze %+v, want set and removed", step, rec.Freeze)
+			case (step == "frozen" || step == "switched") != (rec.Block != nil):
+				t.Fatalf("interrupted at %s, the record says block %+v", step, rec.Block)
+			case rec.Block != nil && (!rec.Block.Set || !rec.Block.Removed || rec.Block.SetAt == nil || rec.Block.RemovedAt == nil):
+				t.Fatalf("interrupted at %s, the record says freeze %+v, want set and removed", step, rec.Block)
 			}
 
 			rec, err = rv.promoter(t, opt).Run(t.Context())
@@ -125,16 +127,21 @@ func TestPromoteInterruptedAtEachStep(t *testing.T) {
 	}
 }
 
-// TestPromoteFreezeBlocksOriginalWrites: with Freeze the original refuses
-// writes during the catch-up and takes them again afterwards.
+// TestPromoteFreezeBlocksOriginalWrites: with BlockWrites the original
+// takes writes during the rounds, refuses them for the final round and
+// the switch, and takes them again afterwards; the record times the
+// block.
 func TestPromoteFreezeBlocksOriginalWrites(t *testing.T) {
 	rv := newReviewed(t, 80)
 	liveWrites(t, rv)
-	p := rv.promoter(t, promote.Options{Freeze: true})
-	var during int
+	p := rv.promoter(t, promote.Options{BlockWrites: true})
+	var during, rounds int
 	var body []byte
 	promote.SetStepHook(p, func(s string) {
-		if s == "caught-up" {
+		switch s {
+		case "caught-up":
+			rounds, _ = status(t, rv.es, esapi.IndexRequest{Index: "documents", DocumentID: "in-rounds", Body: strings.NewReader(`{}`)})
+		case "frozen":
 			during, body = status(t, rv.es, esapi.IndexRequest{Index: "documents", DocumentID: "during", Body: strings.NewReader(`{}`)})
 		}
 	})
@@ -142,13 +149,20 @@ func TestPromoteFreezeBlocksOriginalWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rounds >= 300 {
+		t.Fatalf("a write to the original between the rounds answered %d, want it taken", rounds)
+	}
+	if got := source(t, rv.es, "documents_restored", "in-rounds"); got != "{}" {
+		t.Errorf("the write made before the block is not in the target: %q", got)
+	}
 	if during != 403 || !strings.Contains(string(body), "cluster_block_exception") {
 		t.Fatalf("a write to the frozen original answered %d %s, want 403 cluster_block_exception", during, body)
 	}
 	if code, b := status(t, rv.es, esapi.IndexRequest{Index: "documents", DocumentID: "after", Body: strings.NewReader(`{}`)}); code >= 300 {
 		t.Fatalf("after promote the original refuses writes: %d %s", code, b)
 	}
-	if f := rec.Freeze; f == nil || !f.Set || !f.Removed || f.AlreadyBlocked {
+	if f := rec.Block; f == nil || !f.Set || !f.Removed || f.AlreadyBlocked || f.SetAt == nil || f.RemovedAt == nil ||
+		f.RemovedAt.Before(*f.SetAt) || f.Seconds != f.RemovedAt.Sub(*f.SetAt).Seconds() {
 		t.Fatalf("freeze record: %+v", f)
 	}
 
@@ -163,8 +177,8 @@ func TestPromoteFreezeBlocksOriginalWrites(t *testing.T) {
 	if rec, err = p.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if during >= 300 || rec.Freeze != nil {
-		t.Fatalf("without freeze: write answered %d %s, freeze record %+v", during, body, rec.Freeze)
+	if during >= 300 || rec.Block != nil {
+		t.Fatalf("without freeze: write answered %d %s, freeze record %+v", during, body, rec.Block)
 	}
 }
 

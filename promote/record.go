@@ -53,7 +53,7 @@ type Record struct {
 	Aliases []AliasMove `json:"aliases"`
 	// Actions is the body of the _aliases call that switched them.
 	Actions json.RawMessage `json:"aliases_body,omitempty"`
-	Freeze  *Freeze         `json:"freeze,omitempty"`
+	Block   *Block          `json:"block_writes,omitempty"`
 	CatchUp *CatchUp        `json:"catch_up,omitempty"`
 	// Started is when this promote began; Switched when the _aliases call
 	// was acknowledged; Finished when the record was completed.
@@ -106,8 +106,8 @@ type AliasMove struct {
 	Definition json.RawMessage `json:"definition"`
 }
 
-// Freeze records the write block of Options.Freeze.
-type Freeze struct {
+// Block records the write block of Options.BlockWrites.
+type Block struct {
 	// Set is true once promote set index.blocks.write on the original.
 	Set bool `json:"set"`
 	// AlreadyBlocked means the original was write-blocked before promote:
@@ -116,6 +116,33 @@ type Freeze struct {
 	// Removed is true once promote removed the block it set.
 	Removed bool   `json:"removed"`
 	Error   string `json:"error,omitempty"`
+	// SetAt and RemovedAt time the block; Seconds is how long the
+	// original refused writes.
+	SetAt     *time.Time `json:"set_at,omitempty"`
+	RemovedAt *time.Time `json:"removed_at,omitempty"`
+	Seconds   float64    `json:"seconds,omitempty"`
+}
+
+// Round is one catch-up round: a fresh diff of the original at one
+// instant against the target, and the writes that brought the difference
+// across.
+type Round struct {
+	// N counts from 1; Final is the round after the switch (or, with a
+	// write block, the one under it).
+	N     int  `json:"n"`
+	Final bool `json:"final"`
+	// Instant is the moment the original was read at.
+	Instant time.Time `json:"instant"`
+	New     int64     `json:"new"`
+	Changed int64     `json:"changed"`
+	Deleted int64     `json:"deleted"`
+	Indexed int64     `json:"indexed"`
+	Removed int64     `json:"removed"`
+	// KeptApplication are writes the application made to the target
+	// after the switch that the round left in place.
+	KeptApplication int64   `json:"kept_application"`
+	Failed          int64   `json:"failed"`
+	Seconds         float64 `json:"seconds"`
 }
 
 // CatchUp counts what the catch-up found and did.
@@ -144,10 +171,17 @@ type CatchUp struct {
 	Indexed int64 `json:"indexed"`
 	Removed int64 `json:"removed"`
 	Failed  int64 `json:"failed"`
-	// OriginalCount is the original's _count when the catch-up's diff
-	// started, OriginalCountAtSwitch right before the switch: they differ
-	// when the original took writes the catch-up may have missed
-	// (without Freeze).
+	// KeptApplication are the final round's writes the target refused
+	// because the application had written the document since the switch:
+	// its write stands.
+	KeptApplication int64 `json:"kept_application"`
+	// Rounds are the rounds, in order; the last is the final one.
+	Rounds []Round `json:"rounds"`
+	// LagAtSwitch is what the final round found: documents the original
+	// took between the last round before the switch and the switch.
+	LagAtSwitch int64 `json:"lag_at_switch"`
+	// OriginalCount is the original's count at the first round's instant,
+	// OriginalCountAtSwitch at the final round's.
 	OriginalCount         int64 `json:"original_count"`
 	OriginalCountAtSwitch int64 `json:"original_count_at_switch"`
 	// TargetCount is the target's _count after the catch-up.

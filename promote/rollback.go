@@ -75,7 +75,16 @@ func (p *Promoter) Rollback(ctx context.Context) (*Record, error) {
 		return nil, err
 	}
 	rb := &Rollback{Started: p.opt.Now().UTC(), Who: p.who(ctx, sum.Environment), Actions: body}
-	pl, err := p.makePlan(ctx, s)
+	// The target takes the application's writes: both sides are read at
+	// an instant each, the target's after a refresh so that every write
+	// it acknowledged is counted.
+	if err := refresh(ctx, p.es, prev.Target); err != nil {
+		return nil, err
+	}
+	orig, tgt := p.instant(prev.Original), p.instant(prev.Target)
+	defer orig.Close()
+	defer tgt.Close()
+	pl, err := p.makePlan(ctx, s, orig, tgt)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ var reportFlags = []flagDef{
 var promoteFlags = []flagDef{
 	{name: "alias", usage: "aliases to move, comma-separated (default: the original's aliases as the summary recorded them)"},
 	{name: "accept", usage: "verdict reasons accepted after review, comma-separated: " + strings.Join(promote.AcceptableKinds, ", ")},
-	{name: "freeze", def: "false", isBool: true, usage: "set index.blocks.write on the original during catch-up and switch, and remove it afterwards, also on failure: the one write promote makes to the original's settings"},
+	{name: "block-writes", def: "false", isBool: true, usage: "set index.blocks.write on the original for the final catch-up round and the switch only, and remove it afterwards, also on failure (the application's writes fail meanwhile): the one write promote makes to the original's settings"},
 }
 
 // afterReviewFlags are shared by promote and rollback.
@@ -81,7 +81,7 @@ type afterReview struct {
 	store  promote.Store
 	s3opt  s3out.Options
 	fv     *flagValues
-	freeze bool
+	blockWrites bool
 }
 
 // parseAfterReview parses and validates the flags of promote or rollback.
@@ -101,14 +101,14 @@ func parseAfterReview(env *Env, name, help string, args []string, extra ...[]fla
 	if derr != nil {
 		errs = append(errs, derr)
 	}
-	freeze := false
-	if _, ok := fv.defs["freeze"]; ok {
-		freeze = fv.boolean("freeze", &errs)
+	blockWrites := false
+	if _, ok := fv.defs["block-writes"]; ok {
+		blockWrites = fv.boolean("block-writes", &errs)
 	}
 	if len(errs) > 0 {
 		return nil, usageError(fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...)))
 	}
-	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, freeze: freeze}
+	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, blockWrites: blockWrites}
 	ar.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("command", name, "report", redactURL(dir))
 	ar.s3opt = s3out.Options{Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, SSE: cfg.S3SSE, KMSKeyID: cfg.S3KMSKeyID}
 	return ar, nil
@@ -169,7 +169,7 @@ func (ar *afterReview) options(env *Env) promote.Options {
 	}
 	o.Aliases = splitList(ar.fv.str("alias"))
 	o.Accept = splitList(ar.fv.str("accept"))
-	o.Freeze = ar.freeze
+	o.BlockWrites = ar.blockWrites
 	return o
 }
 
@@ -270,8 +270,8 @@ func printPromote(env *Env, rec *promote.Record, st promote.Store) {
 			fmt.Fprintf(&b, "            %d indexed into the target, %d deleted from it, %d failed, in %.1fs\n", c.Indexed, c.Removed, c.Failed, c.Seconds)
 		}
 	}
-	if f := rec.Freeze; f != nil {
-		fmt.Fprintf(&b, "  freeze    set %t, removed %t%s\n", f.Set, f.Removed, map[bool]string{true: " (already blocked before)"}[f.AlreadyBlocked])
+	if f := rec.Block; f != nil {
+		fmt.Fprintf(&b, "  writes blocked  set %t, removed %t, %.1f s%s\n", f.Set, f.Removed, f.Seconds, map[bool]string{true: " (already blocked before)"}[f.AlreadyBlocked])
 	}
 	if rec.State != promote.StateDryRun {
 		fmt.Fprintf(&b, "  record    %s\n", st.URL(promote.RecordName))

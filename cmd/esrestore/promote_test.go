@@ -330,15 +330,15 @@ func TestPromoteStopsOnFailedChecks(t *testing.T) {
 	}
 
 	// Accepted, it promotes.
-	if code := c.run(t.Context(), promoteArgs(es, out, "--accept", "not-recovered", "--freeze")...); code != exitOK {
+	if code := c.run(t.Context(), promoteArgs(es, out, "--accept", "not-recovered", "--block-writes")...); code != exitOK {
 		t.Fatalf("accepted: exit %d\n%s", code, c.stderr.String())
 	}
 	rec := readRecord(t, out)
 	if !slices.Equal(rec.Accepted, []string{"not-recovered"}) || rec.Summary.Verdict != "review" {
 		t.Errorf("record: accepted %v, verdict %s", rec.Accepted, rec.Summary.Verdict)
 	}
-	if f := rec.Freeze; f == nil || !f.Set || !f.Removed {
-		t.Errorf("--freeze: record %+v, want the block set and removed", f)
+	if f := rec.Block; f == nil || !f.Set || !f.Removed {
+		t.Errorf("--block-writes: record %+v, want the block set and removed", f)
 	}
 	put(t, es, "documents", "after-freeze", `{"title":"the original takes writes again"}`)
 }
