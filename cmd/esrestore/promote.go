@@ -74,13 +74,13 @@ func s3Flags() []flagDef {
 
 // afterReview is the configuration promote and rollback share.
 type afterReview struct {
-	cfg    Config
-	dir    string // the report directory
-	log    *slog.Logger
-	es     *elasticsearch.Client
-	store  promote.Store
-	s3opt  s3out.Options
-	fv     *flagValues
+	cfg         Config
+	dir         string // the report directory
+	log         *slog.Logger
+	es          *elasticsearch.Client
+	store       promote.Store
+	s3opt       s3out.Options
+	fv          *flagValues
 	blockWrites bool
 }
 
