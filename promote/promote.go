@@ -40,6 +40,8 @@ type Promoter struct {
 	cur *plan // the catch-up under way
 	// keptSeen are the protected deletions counted by an earlier round.
 	keptSeen map[string]bool
+	// lastInstant is the last round's instant of the original, open.
+	lastInstant *esscan.Instant
 
 	// onStep, when set (tests), is called as each step is reached.
 	onStep func(step string)
@@ -159,6 +161,11 @@ func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) 
 		return err
 	}
 	start := time.Now()
+	defer func() {
+		if p.lastInstant != nil {
+			p.lastInstant.Close()
+		}
+	}()
 	total := &CatchUp{Method: "diff", Samples: map[string][]string{}, Rounds: []Round{}}
 	p.mu.Lock()
 	p.cur = &plan{stats: *total}
@@ -220,31 +227,38 @@ func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) 
 		return ctx.Err()
 	case <-time.After(p.opt.Settle):
 	}
-	for k := 0; ; k++ {
-		if err := refresh(ctx, p.es, s.sum.Original); err != nil {
-			return err
-		}
-		r, err := p.round(ctx, s, rec, total, len(total.Rounds)+1, true, guard)
-		if err != nil {
-			return err
-		}
-		if k == 0 {
-			total.LagAtSwitch = r.moved()
-		}
-		// The original should take nothing more; a round that still found
-		// writes is followed by another, a bounded number of times.
-		if r.moved() == 0 {
-			break
-		}
-		if k == 2 {
-			p.log.Error("the original still takes writes after the switch: some client writes to the index, not the alias",
-				"original", s.sum.Original, "last_round_moved", r.moved())
-			break
-		}
+	if err := refresh(ctx, p.es, s.sum.Original); err != nil {
+		return err
 	}
+	final, err := p.round(ctx, s, rec, total, len(total.Rounds)+1, true, guard)
+	if err != nil {
+		return err
+	}
+	total.LagAtSwitch = final.moved()
+	// Nothing should reach the original after the switch: a write that
+	// did came from a client that writes to the index, not the alias, and
+	// is not in the target. It is counted and named, never silent.
+	if err := refresh(ctx, p.es, s.sum.Original); err != nil {
+		return err
+	}
+	late, err := p.lastInstant.Since(ctx, p.opt.Workers, p.opt.BatchDocs)
+	if err != nil {
+		return err
+	}
+	total.LateWrites = late.Total()
 	rec.CatchUp = p.finishTotal(total, start)
-	return p.put(ctx, rec)
+	if err := p.put(ctx, rec); err != nil {
+		return err
+	}
+	if n := late.Total(); n > 0 {
+		return fmt.Errorf("%w: the original %q took %d writes after the final round (%d new, %d changed, %d deleted): a client writes to the index, not the alias; they are not in the target %q",
+			ErrLateWrites, s.sum.Original, n, late.New, late.Changed, late.Deleted, s.sum.Target)
+	}
+	return nil
 }
+
+// ErrLateWrites means the original took writes after the final round.
+var ErrLateWrites = errors.New("writes reached the original after the switch")
 
 // lastFound is what the last round brought across.
 func lastFound(c *CatchUp) int64 { return c.Rounds[len(c.Rounds)-1].moved() }
@@ -261,8 +275,13 @@ func (r Round) moved() int64 { return r.Indexed + r.Removed + r.KeptApplication 
 // total and the record, which is written.
 func (p *Promoter) round(ctx context.Context, s *state, rec *Record, total *CatchUp, n int, final bool, guard *esscan.Instant) (Round, error) {
 	start := time.Now()
+	// The round's instant stays open until the next round's, or the end
+	// of the promote: the final one is compared with the original after it.
 	orig := p.instant(s.sum.Original)
-	defer orig.Close()
+	if p.lastInstant != nil {
+		p.lastInstant.Close()
+	}
+	p.lastInstant = orig
 	pl, err := p.makePlan(ctx, s, orig, guard)
 	if err != nil {
 		return Round{}, err

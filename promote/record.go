@@ -180,6 +180,10 @@ type CatchUp struct {
 	// LagAtSwitch is what the final round found: documents the original
 	// took between the last round before the switch and the switch.
 	LagAtSwitch int64 `json:"lag_at_switch"`
+	// LateWrites counts the documents the original took after the final
+	// round: written to the index, not the alias, they are not in the
+	// target (promote fails with ErrLateWrites when it is not 0).
+	LateWrites int64 `json:"late_writes"`
 	// OriginalCount is the original's count at the first round's instant,
 	// OriginalCountAtSwitch at the final round's.
 	OriginalCount         int64 `json:"original_count"`
