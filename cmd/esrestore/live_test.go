@@ -109,6 +109,12 @@ func TestLiveIndex(t *testing.T) {
 		if len(accept) > 0 {
 			args = append(args, "--accept", strings.Join(accept, ","))
 		}
+		// The last promote blocks the original's writes, for the final
+		// round and the switch only.
+		block := cycle == cycles
+		if block {
+			args = append(args, "--block-writes")
+		}
 		if code := c.run(t.Context(), args...); code != exitOK {
 			t.Fatalf("cycle %d promote %s → %s: exit %d\n%s", cycle, original, promoted, code, c.text())
 		}
@@ -121,6 +127,19 @@ func TestLiveIndex(t *testing.T) {
 		cu := rec.CatchUp
 		if rec.State != promote.StatePromoted || cu == nil || len(cu.Rounds) < 2 || !cu.Rounds[len(cu.Rounds)-1].Final || cu.Failed != 0 {
 			t.Fatalf("cycle %d: promote.json state %s, catch-up %+v", cycle, rec.State, cu)
+		}
+		if b := rec.Block; block != (b != nil) || b != nil && (!b.Set || !b.Removed || b.SetAt == nil || b.Seconds <= 0 ||
+			!cu.Rounds[len(cu.Rounds)-2].Instant.Before(*b.SetAt) || cu.Rounds[len(cu.Rounds)-1].Instant.Before(*b.SetAt)) {
+			t.Errorf("cycle %d: --block-writes %t, block record %+v, rounds %+v", cycle, block, b, cu.Rounds)
+		}
+		if block {
+			blocked := 0
+			for _, e := range log.Entries {
+				if e.Status == 403 {
+					blocked++
+				}
+			}
+			t.Logf("cycle %d: the original refused writes for %.2f s (%d writes refused)", cycle, rec.Block.Seconds, blocked)
 		}
 		rep, err := livewriter.Verify(t.Context(), es.Client(), log, promoted, livewriter.VerifyOptions{
 			Recovered: recoveredIDs(t, filepath.Join(out, original, runID, "diff.ndjson.gz")),

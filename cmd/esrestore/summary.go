@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // printSummary tells the operator what the run did and where the report
@@ -40,6 +41,7 @@ func (j *job) printSummary() {
 			"prefer", s.Prefer, "target", target, "staging", staging, "dry_run", s.DryRun, "complete", s.Complete,
 			"restore", obj(s.Restore, s.Restore != nil), "outcome", obj(s.Outcome, s.Outcome != nil),
 			"loss", obj(s.Loss, s.Loss != nil), "throttle", obj(s.Throttle, s.Throttle != nil),
+			"live", obj(s.Live, s.Live != nil),
 			"ignored", nonNil(s.Ignored), "attention", nonNil(s.Attention), "report", location)
 		return
 	}
@@ -74,6 +76,10 @@ func (j *job) printSummary() {
 		}
 		fmt.Fprintf(&b, "  throttle  %s: %.0f docs/s effective, %d to %d requests in flight, %d back-offs\n",
 			limit, t.DocsPerSecond, t.MinInFlight, t.MaxInFlight, t.Backoffs)
+	}
+	if l := s.Live; l != nil {
+		fmt.Fprintf(&b, "  instant   the original as of %s; after it, until %s: %d new, %d changed, %d deleted (the promote brings them across)\n",
+			l.At.UTC().Format(time.RFC3339), l.Until.UTC().Format(time.RFC3339), l.New, l.Changed, l.Deleted)
 	}
 	if o := s.Outcome; o != nil {
 		fmt.Fprintf(&b, "  outcome   a switch from %d to %d documents: %d recovered, %d overwritten, %d added, %d removed, %d unchanged\n",

@@ -322,6 +322,14 @@ func (v *view) counts(s *report.Summary) {
 			{Key: "outcome.original", Label: "in the original", Value: o.Original},
 			{Key: "outcome.target", Label: "in the target", Value: o.Target},
 		}
+		if l := s.Live; l != nil {
+			outcome.Note = "original → target: what switching the alias does, the original as of " +
+				l.At.UTC().Format(time.RFC3339) + "; what it took after that, the promote brings across"
+			outcome.Rows = append(outcome.Rows,
+				countRow{Key: "live.new", Label: "new in the original since", Value: l.New},
+				countRow{Key: "live.changed", Label: "changed in the original since", Value: l.Changed},
+				countRow{Key: "live.deleted", Label: "deleted from the original since", Value: l.Deleted})
+		}
 	}
 	if l := s.Loss; l != nil {
 		loss.Note = "original vs backup: what the incident took"
