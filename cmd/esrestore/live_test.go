@@ -48,6 +48,12 @@ func TestLiveIndex(t *testing.T) {
 	es, _ := lossCluster(t, 1000)
 	fixtures.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
 		`{"actions":[{"add":{"index":"documents","alias":"docs","is_write_index":true}}]}`)})
+	if es.Fake != nil {
+		// The stand-in answers reads in microseconds: with a real
+		// cluster's latency the application writes while each run and
+		// promote reads, as it does on a real node.
+		es.Fake.SetFaults(fixtures.Faults{Latency: 25 * time.Millisecond, Endpoints: []string{"search", "mget", "count"}})
+	}
 	out := t.TempDir()
 	cycles := liveCycles(t)
 	original := "documents"
