@@ -128,6 +128,10 @@ func (p *Promoter) Run(ctx context.Context) (rec *Record, err error) {
 		if err := p.catchUpAndSwitch(ctx, s, rec); err != nil {
 			return rec, err
 		}
+	} else if needsFinalRound(rec.CatchUp) {
+		if err := p.resumeFinalRound(ctx, s, rec); err != nil {
+			return rec, err
+		}
 	}
 	if err := p.unfreeze(ctx, s, rec); err != nil {
 		return rec, err
@@ -209,17 +213,42 @@ func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) 
 	if err := refresh(ctx, p.es, s.sum.Target); err != nil {
 		return err
 	}
-	guard := p.instant(s.sum.Target)
-	defer guard.Close()
+	guard := esscan.NewInstant(p.es, s.sum.Target, esscan.InstantOptions{KeepAlive: GuardKeepAlive, NoReopen: true,
+		Retry: p.opt.Retry, Logger: p.log})
+	// Until the final round is done, the guard outlives this process: a
+	// rerun adopts it.
+	done := false
+	defer func() {
+		if done {
+			guard.Close()
+		} else {
+			guard.Release()
+		}
+	}()
 	if err := guard.Open(ctx); err != nil {
 		return err
 	}
+	total.Guard = &Guard{Index: s.sum.Target, PIT: guard.ID(), At: guard.At()}
 	if err := p.switchNow(ctx, s, rec, total); err != nil {
 		return err
 	}
 	if err := p.step(ctx, stepSwitched); err != nil {
 		return err
 	}
+	err := p.finalRound(ctx, s, rec, total, guard, start)
+	done = err == nil
+	return err
+}
+
+// GuardKeepAlive is how long the target's point in time at the switch
+// lives without a reader: the time a rerun has to finish an interrupted
+// final round.
+const GuardKeepAlive = 30 * time.Minute
+
+// finalRound brings across what the original took between the last round
+// and the switch, conditionally on the target's copies at the switch
+// (guard), then checks that nothing reached the original after it.
+func (p *Promoter) finalRound(ctx context.Context, s *state, rec *Record, total *CatchUp, guard *esscan.Instant, start time.Time) error {
 	// Writes on their way to the original when the aliases moved land
 	// within Settle; a refresh makes them visible to the final round.
 	select {
@@ -259,6 +288,58 @@ func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) 
 
 // ErrLateWrites means the original took writes after the final round.
 var ErrLateWrites = errors.New("writes reached the original after the switch")
+
+// needsFinalRound reports whether a promote switched without its final
+// round: interrupted in between.
+func needsFinalRound(c *CatchUp) bool {
+	if c == nil || c.Guard == nil {
+		return false
+	}
+	for _, r := range c.Rounds {
+		if r.Final {
+			return false
+		}
+	}
+	return true
+}
+
+// resumeFinalRound runs the final round of a promote interrupted after
+// its switch, on the target's point in time at the switch, which the
+// record names. Without it the round cannot tell the application's writes
+// to the target since the switch from copies to replace: it is not run,
+// and the error says what to compare.
+func (p *Promoter) resumeFinalRound(ctx context.Context, s *state, rec *Record) error {
+	total := rec.CatchUp
+	g := total.Guard
+	guard := esscan.AdoptInstant(p.es, g.Index, g.PIT, g.At, esscan.InstantOptions{KeepAlive: GuardKeepAlive, NoReopen: true,
+		Retry: p.opt.Retry, Logger: p.log})
+	done := false
+	defer func() {
+		if done {
+			guard.Close()
+		} else {
+			guard.Release()
+		}
+	}()
+	if _, err := guard.Count(ctx); err != nil {
+		return fmt.Errorf("%w: the promote stopped after the switch, before its final round, and the target's point in time at the switch (%s) is gone: %w; "+
+			"what the original %q took between the last round (%s) and the switch is not in the target, and cannot be written without risking the application's writes since: compare them with esrestore diff",
+			ErrFinalRound, g.At.Format(time.RFC3339), err, s.sum.Original, total.Rounds[len(total.Rounds)-1].Instant.Format(time.RFC3339))
+	}
+	p.log.Info("resuming the final round", "target", g.Index, "switched_at", g.At, "rounds_before", len(total.Rounds))
+	defer func() {
+		if p.lastInstant != nil {
+			p.lastInstant.Close()
+		}
+	}()
+	err := p.finalRound(ctx, s, rec, total, guard, rec.Started)
+	done = err == nil
+	return err
+}
+
+// ErrFinalRound means a promote interrupted after its switch cannot run
+// its final round.
+var ErrFinalRound = errors.New("final round impossible")
 
 // lastFound is what the last round brought across.
 func lastFound(c *CatchUp) int64 { return c.Rounds[len(c.Rounds)-1].moved() }

@@ -252,3 +252,95 @@ func TestPromoteCatchUpUnderLoad(t *testing.T) {
 		t.Errorf("target still has %s, deleted live", deleted)
 	}
 }
+
+// TestPromoteFinalRound: what reaches the original between the last
+// round and the switch (written directly to the index, as a request
+// already on its way when the alias moved) is brought across after the
+// switch, conditionally: a document the application wrote to the target
+// after the switch keeps the application's version, one it deleted stays
+// deleted. Interrupted between the switch and the final round, a rerun
+// runs the final round on the target's point in time at the switch.
+func TestPromoteFinalRound(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		interrupt, close bool
+	}{{"straight", false, false}, {"interrupted after the switch", true, false}, {"interrupted, the target's point in time lost", true, true}} {
+		interrupt := tc.interrupt
+		t.Run(tc.name, func(t *testing.T) {
+			rv := newReviewed(t, 100)
+			var keep []string
+			for _, d := range rv.sc.Original {
+				if _, stripped := rv.sc.Stripped[d.ID]; !stripped {
+					keep = append(keep, d.ID)
+				}
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			p := rv.promoter(t, promote.Options{Settle: time.Millisecond})
+			promote.SetStepHook(p, func(s string) {
+				switch s {
+				case "caught-up":
+					// On their way to the original as the alias moves.
+					putDoc(t, rv.es, "documents", "late-new", `{"title":"late"}`)
+					putDoc(t, rv.es, "documents", keep[0], `{"title":"late edit"}`)
+					putDoc(t, rv.es, "documents", keep[1], `{"title":"late edit, then the application's"}`)
+					putDoc(t, rv.es, "documents", keep[2], `{"title":"late edit, then deleted by the application"}`)
+					do(t, rv.es, esapi.DeleteRequest{Index: "documents", DocumentID: keep[3], Refresh: "true"})
+				case "switched":
+					// The application, now on the target.
+					putDoc(t, rv.es, "docs", keep[1], `{"title":"the application's"}`)
+					do(t, rv.es, esapi.DeleteRequest{Index: "docs", DocumentID: keep[2], Refresh: "true"})
+					if interrupt {
+						cancel()
+					}
+				}
+			})
+			rec, err := p.Run(ctx)
+			if interrupt {
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("interrupted promote: %v", err)
+				}
+				if got := source(t, rv.es, "documents_restored", "late-new"); got != "" {
+					t.Fatalf("the final round ran before the interruption: %s", got)
+				}
+				if tc.close {
+					g := rv.record(t).CatchUp.Guard
+					do(t, rv.es, esapi.ClosePointInTimeRequest{Body: strings.NewReader(`{"id":"` + g.PIT + `"}`)})
+					_, err := rv.promoter(t, promote.Options{Settle: time.Millisecond}).Run(t.Context())
+					if !errors.Is(err, promote.ErrFinalRound) || !strings.Contains(err.Error(), "is not in the target") {
+						t.Fatalf("rerun without the target's point in time: %v, want ErrFinalRound", err)
+					}
+					if got := source(t, rv.es, "documents_restored", "late-new"); got != "" {
+						t.Fatalf("a final round ran without its guard: %s", got)
+					}
+					return
+				}
+				rec, err = rv.promoter(t, promote.Options{Settle: time.Millisecond}).Run(t.Context())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id, want := range map[string]string{
+				"late-new": `{"title":"late"}`, keep[0]: `{"title":"late edit"}`,
+				keep[1]: `{"title":"the application's"}`, keep[2]: "", keep[3]: "",
+			} {
+				if got := source(t, rv.es, "documents_restored", id); got != want {
+					t.Errorf("target %s = %q, want %q", id, got, want)
+				}
+			}
+			c := rec.CatchUp
+			if rec.State != promote.StatePromoted || c == nil || c.Guard == nil || c.LateWrites != 0 {
+				t.Fatalf("record: state %s, catch-up %+v", rec.State, c)
+			}
+			final := c.Rounds[len(c.Rounds)-1]
+			// late-new, keep[0] and keep[3] brought across; keep[1] and
+			// keep[2] left as the application wrote them.
+			if !final.Final || final.Indexed != 2 || final.Removed != 1 || final.KeptApplication != 2 || c.LagAtSwitch != 5 {
+				t.Errorf("final round %+v, lag at switch %d; want 2 indexed, 1 removed, 2 kept, lag 5", final, c.LagAtSwitch)
+			}
+			if interrupt != (rec.Attempts == 2) {
+				t.Errorf("attempts %d", rec.Attempts)
+			}
+		})
+	}
+}

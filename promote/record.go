@@ -123,6 +123,14 @@ type Block struct {
 	Seconds   float64    `json:"seconds,omitempty"`
 }
 
+// Guard is a point in time of the target, by id (an opaque handle, no
+// secret) and the time it was opened.
+type Guard struct {
+	Index string    `json:"index"`
+	PIT   string    `json:"pit"`
+	At    time.Time `json:"at"`
+}
+
 // Round is one catch-up round: a fresh diff of the original at one
 // instant against the target, and the writes that brought the difference
 // across.
@@ -180,6 +188,11 @@ type CatchUp struct {
 	// LagAtSwitch is what the final round found: documents the original
 	// took between the last round before the switch and the switch.
 	LagAtSwitch int64 `json:"lag_at_switch"`
+	// Guard is the target's point in time at the switch, which the final
+	// round's writes are conditional on: a rerun of a promote interrupted
+	// between the switch and the final round adopts it (it lives
+	// GuardKeepAlive without a reader).
+	Guard *Guard `json:"guard,omitempty"`
 	// LateWrites counts the documents the original took after the final
 	// round: written to the index, not the alias, they are not in the
 	// target (promote fails with ErrLateWrites when it is not 0).

@@ -56,6 +56,10 @@ type InstantOptions struct {
 	Retry retry.Policy
 	// Logger receives the opening, reopening and closing. Default: none.
 	Logger *slog.Logger
+	// NoReopen makes a lost point in time an error (wrapping
+	// ErrContextExpired) instead of a new instant: for an instant whose
+	// moment cannot be had again.
+	NoReopen bool
 }
 
 // NewInstant returns an Instant of index, not yet open.
@@ -67,6 +71,28 @@ func NewInstant(es *elasticsearch.Client, index string, opt InstantOptions) *Ins
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Instant{es: es, index: index, opt: opt}
+}
+
+// AdoptInstant is the instant of index another process opened: its point
+// in time id and when it was opened. Nothing is opened; the keep-alive is
+// renewed from now on. A point in time that has expired meanwhile is an
+// error of the first reader (with opt.NoReopen) or a new instant.
+func AdoptInstant(es *elasticsearch.Client, index, id string, at time.Time, opt InstantOptions) *Instant {
+	in := NewInstant(es, index, opt)
+	in.once.Do(func() {
+		in.id, in.at = id, at
+		in.stop, in.done = make(chan struct{}), make(chan struct{})
+		go in.keep()
+	})
+	return in
+}
+
+// ID is the point in time's current id, "" before Open. It is no secret:
+// another process may adopt the instant with it (AdoptInstant).
+func (in *Instant) ID() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.id
 }
 
 // Index is the index (or alias) the instant is of.
@@ -146,6 +172,23 @@ func (in *Instant) Close() {
 	closePIT(in.es, id)
 }
 
+// Release stops renewing the keep-alive and leaves the point in time
+// open, to expire on its own: for another process to adopt it
+// (AdoptInstant) within its keep-alive.
+func (in *Instant) Release() {
+	in.mu.Lock()
+	if in.closed || in.id == "" {
+		in.closed = true
+		in.mu.Unlock()
+		return
+	}
+	in.closed = true
+	stop, done := in.stop, in.done
+	in.mu.Unlock()
+	close(stop)
+	<-done
+}
+
 // pit is the current point in time id.
 func (in *Instant) pit(ctx context.Context) (string, error) {
 	if err := in.Open(ctx); err != nil {
@@ -178,6 +221,9 @@ func (in *Instant) reopen(ctx context.Context, old string, cause error) (string,
 	defer in.mu.Unlock()
 	if in.id != old {
 		return in.id, nil
+	}
+	if in.opt.NoReopen {
+		return "", fmt.Errorf("instant of %q opened at %s: %w", in.index, in.at.Format(time.RFC3339), cause)
 	}
 	id, err := openPIT(ctx, in.es, in.index, Options{KeepAlive: in.keepAlive(), Retry: in.opt.Retry})
 	if err != nil {
@@ -213,8 +259,10 @@ func (in *Instant) search(ctx context.Context, build func(b []byte) []byte, out 
 			return esapi.SearchRequest{Body: bytes.NewReader(body)}.Do(ctx, in.es)
 		}, out)
 		if errors.Is(err, ErrContextExpired) {
-			if werr := att.Wait(ctx, err); werr != nil {
-				return werr
+			if !in.opt.NoReopen {
+				if werr := att.Wait(ctx, err); werr != nil {
+					return werr
+				}
 			}
 			if _, err := in.reopen(ctx, pit, err); err != nil {
 				return err
