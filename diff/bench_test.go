@@ -231,7 +231,7 @@ func BenchmarkDiffIndexes(b *testing.B) {
 // BenchmarkDiffMemory reports the peak memory of a diff between the
 // Commons loss scenario's original index "documents" (1% lost, 0.5%
 // stripped) and its snapshot restored as "restored_documents", with
-// ESRESTORE_BENCH_DOCS documents (default 100k) and 4 workers.
+// ESRESTORE_TEST_BENCH_DOCS documents (default 100k) and 4 workers.
 //
 // With ESRESTORE_TEST_ES_URL set, the indexes are read from that cluster,
 // e.g. an esfake process started with --docs N --loss 0.01 (the snapshot is
@@ -241,9 +241,9 @@ func BenchmarkDiffIndexes(b *testing.B) {
 // transient answers count too.
 func BenchmarkDiffMemory(b *testing.B) {
 	n := benchDocs
-	if v := os.Getenv("ESRESTORE_BENCH_DOCS"); v != "" {
+	if v := os.Getenv("ESRESTORE_TEST_BENCH_DOCS"); v != "" {
 		if _, err := fmt.Sscan(v, &n); err != nil {
-			b.Fatalf("ESRESTORE_BENCH_DOCS=%q: %v", v, err)
+			b.Fatalf("ESRESTORE_TEST_BENCH_DOCS=%q: %v", v, err)
 		}
 	}
 	var c *elasticsearch.Client

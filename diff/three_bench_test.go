@@ -18,7 +18,7 @@ import (
 // against target) with the three-sided one (original, backup and target)
 // on a loss scenario: 5% lost, 2.5% stripped, the target restored with
 // --prefer source (the backup's documents, and the original's where the
-// backup lacks them). ESRESTORE_BENCH_DOCS sets the size (default 100k);
+// backup lacks them). ESRESTORE_TEST_BENCH_DOCS sets the size (default 100k);
 // the figure to compare is the ratio of the two sub-benchmarks' ns/op.
 //
 // The backup and the target are the snapshot restored twice, as a run
@@ -27,9 +27,9 @@ import (
 // index), "three-sided-shared" takes those the target did not rewrite by
 // sequence number (Sides.SharedHistory, what esrestore run does then).
 //
-// With ESRESTORE_BENCH_ES_URL the indexes are those of that cluster (say
+// With ESRESTORE_TEST_BENCH_ES_URL the indexes are those of that cluster (say
 // esfake in its own process, after an esrestore run with --keep-staging),
-// named by ESRESTORE_BENCH_INDEXES=ORIGINAL,BACKUP,TARGET; each
+// named by ESRESTORE_TEST_BENCH_INDEXES=ORIGINAL,BACKUP,TARGET; each
 // sub-benchmark then also reports the process's peak RSS, so run them one
 // at a time (-bench 'ThreeSided/two-sided$'). Run three-sided-shared only
 // on a target the snapshot was restored as.
@@ -57,7 +57,7 @@ func BenchmarkDiffThreeSided(b *testing.B) {
 				docs = counts.Outcome.Original
 			}
 			b.ReportMetric(float64(docs*int64(b.N))/b.Elapsed().Seconds(), "docs/s")
-			if os.Getenv("ESRESTORE_BENCH_ES_URL") != "" {
+			if os.Getenv("ESRESTORE_TEST_BENCH_ES_URL") != "" {
 				b.ReportMetric(peakRSSMiB(b), "peak-RSS-MiB")
 			}
 		})
@@ -67,14 +67,14 @@ func BenchmarkDiffThreeSided(b *testing.B) {
 // threeBenchCluster returns the client and the original, backup and
 // target index names of the benchmark, and a check of each run's counts.
 func threeBenchCluster(b *testing.B) (*elasticsearch.Client, [3]string, func(*testing.B, Counts)) {
-	if u := os.Getenv("ESRESTORE_BENCH_ES_URL"); u != "" {
+	if u := os.Getenv("ESRESTORE_TEST_BENCH_ES_URL"); u != "" {
 		cl, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{u}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		parts := strings.Split(os.Getenv("ESRESTORE_BENCH_INDEXES"), ",")
+		parts := strings.Split(os.Getenv("ESRESTORE_TEST_BENCH_INDEXES"), ",")
 		if len(parts) != 3 {
-			b.Fatal("ESRESTORE_BENCH_INDEXES must name ORIGINAL,BACKUP,TARGET")
+			b.Fatal("ESRESTORE_TEST_BENCH_INDEXES must name ORIGINAL,BACKUP,TARGET")
 		}
 		return cl, [3]string{parts[0], parts[1], parts[2]}, func(b *testing.B, c Counts) {
 			if c.Outcome.Added == 0 {
@@ -83,7 +83,7 @@ func threeBenchCluster(b *testing.B) (*elasticsearch.Client, [3]string, func(*te
 		}
 	}
 	n := 100_000
-	if v := os.Getenv("ESRESTORE_BENCH_DOCS"); v != "" {
+	if v := os.Getenv("ESRESTORE_TEST_BENCH_DOCS"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil {
 			b.Fatal(err)

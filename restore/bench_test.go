@@ -26,7 +26,7 @@ import (
 
 // childEnv, when set, makes the test binary run one restore job and print
 // its peak memory instead of running tests (see BenchmarkRestorePeakMemory).
-const childEnv = "ESRESTORE_RESTORE_BENCH_CHILD"
+const childEnv = "ESRESTORE_TEST_RESTORE_BENCH_CHILD"
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(childEnv); spec != "" {

@@ -22,15 +22,15 @@ import (
 // reports the peak heap next to the bound of (Concurrency+1) parts: it must
 // follow the part size, not the object size.
 //
-// ESRESTORE_BENCH_UPLOAD_MB lists the sizes in MB (default "256,1024").
+// ESRESTORE_TEST_BENCH_UPLOAD_MB lists the sizes in MB (default "256,1024").
 func BenchmarkUpload(b *testing.B) {
 	sizes := []int64{256, 1024}
-	if env := os.Getenv("ESRESTORE_BENCH_UPLOAD_MB"); env != "" {
+	if env := os.Getenv("ESRESTORE_TEST_BENCH_UPLOAD_MB"); env != "" {
 		sizes = nil
 		for _, f := range strings.Split(env, ",") {
 			mb, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
 			if err != nil || mb <= 0 {
-				b.Fatalf("ESRESTORE_BENCH_UPLOAD_MB: %q is not a positive number of MB", f)
+				b.Fatalf("ESRESTORE_TEST_BENCH_UPLOAD_MB: %q is not a positive number of MB", f)
 			}
 			sizes = append(sizes, mb)
 		}

@@ -255,3 +255,46 @@ func TestStrategyFlag(t *testing.T) {
 		t.Errorf("--strategy passes --prefer fill: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// TestUnknownVariables: an ESRESTORE_* variable no flag of any command
+// reads is exit 2 before anything else happens, each one named with the
+// closest known name; the tests' own prefix is left alone.
+func TestUnknownVariables(t *testing.T) {
+	for _, tc := range []struct {
+		vars map[string]string
+		want []string // in the message
+	}{
+		{map[string]string{"ESRESTORE_DRYRUN": "true"}, []string{"ESRESTORE_DRYRUN: not a variable of esrestore; did you mean ESRESTORE_DRY_RUN?"}},
+		{map[string]string{"ESRESTORE_WORKER": "8", "ESRESTORE_OUTUPT": "s3://b/p"}, []string{
+			"ESRESTORE_WORKER: not a variable of esrestore; did you mean ESRESTORE_WORKERS?",
+			"ESRESTORE_OUTUPT: not a variable of esrestore; did you mean ESRESTORE_OUTPUT?"}},
+		{map[string]string{"ESRESTORE_MAX_DOCS_PER_SEC": "100"}, []string{"did you mean ESRESTORE_MAX_DOCS_PER_SECOND?"}},
+		{map[string]string{"ESRESTORE_NOTHING_LIKE_IT": "1"}, []string{"ESRESTORE_NOTHING_LIKE_IT: not a variable of esrestore"}},
+	} {
+		for _, cmd := range []string{"run", "check", "diff", "promote", "version"} {
+			c := newCLI(t)
+			maps.Copy(c.vars, tc.vars)
+			// An address nothing listens on: exit 2 must come before any
+			// call to it.
+			code := c.run(t.Context(), cmd, "--es-url", "http://127.0.0.1:1", "--original", "documents")
+			if code != exitUsage {
+				t.Errorf("%s with %v: exit %d, want %d\n%s", cmd, tc.vars, code, exitUsage, c.stderr.String())
+				continue
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(c.stderr.String(), w) {
+					t.Errorf("%s with %v: stderr lacks %q:\n%s", cmd, tc.vars, w, c.stderr.String())
+				}
+			}
+		}
+	}
+	// Every variable a flag reads, and the tests' own, pass this check.
+	c := newCLI(t)
+	for _, name := range knownVariables() {
+		c.vars[name] = ""
+	}
+	c.vars["ESRESTORE_TEST_ES_URL"] = "http://127.0.0.1:1"
+	if err := checkEnviron(c.environ()); err != nil {
+		t.Errorf("known variables refused: %v", err)
+	}
+}

@@ -22,7 +22,9 @@ import (
 // Env is what a command sees of the process: arguments aside, its
 // environment and its output streams. Tests pass their own.
 type Env struct {
-	Getenv   func(string) string
+	Getenv func(string) string
+	// Environ lists the environment as KEY=VALUE entries; nil is none.
+	Environ  func() []string
 	ReadFile func(string) ([]byte, error)
 	Stdout   io.Writer
 	Stderr   io.Writer
@@ -56,6 +58,7 @@ func main() {
 	defer stop()
 	env := &Env{
 		Getenv:     os.Getenv,
+		Environ:    os.Environ,
 		ReadFile:   os.ReadFile,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
@@ -82,7 +85,13 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	}
 	for _, c := range commands() {
 		if c.Name() == args[0] {
-			err := c.Run(ctx, env, args[1:])
+			var err error
+			if env.Environ != nil {
+				err = checkEnviron(env.Environ())
+			}
+			if err == nil {
+				err = c.Run(ctx, env, args[1:])
+			}
 			if errors.Is(err, flag.ErrHelp) {
 				return exitOK
 			}

@@ -38,12 +38,22 @@ func newCLI(t *testing.T) *cli {
 	return &cli{t: t, vars: map[string]string{}, files: map[string]string{}}
 }
 
+// environ is the cli's variables as KEY=VALUE entries.
+func (c *cli) environ() []string {
+	var out []string
+	for k, v := range c.vars {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
 func (c *cli) run(ctx context.Context, args ...string) int {
 	c.t.Helper()
 	c.stdout.Reset()
 	c.stderr.Reset()
 	env := &Env{
-		Getenv: func(k string) string { return c.vars[k] },
+		Getenv:  func(k string) string { return c.vars[k] },
+		Environ: c.environ,
 		ReadFile: func(p string) ([]byte, error) {
 			if b, ok := c.files[p]; ok {
 				return []byte(b), nil
