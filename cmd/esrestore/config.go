@@ -119,6 +119,10 @@ func (s *stringValue) String() string {
 }
 
 func (s *stringValue) Set(v string) error {
+	if s.rv.origin == "--"+s.name {
+		// Which one was meant is not for esrestore to guess.
+		return fmt.Errorf("--%s given twice (%q, then %q): give it once", s.name, s.rv.value, v)
+	}
 	s.rv.value, s.rv.origin, s.rv.set = v, "--"+s.name, true
 	return nil
 }
@@ -338,6 +342,25 @@ func parseSize(s string) (int, error) {
 		}
 	}
 	return strconv.Atoi(s)
+}
+
+// list is a comma-separated flag's items. A value given (by flag or
+// variable) that is blank or has a blank item is an error: an empty list
+// must never turn a gate off by accident (--fail-on has none for that).
+func (fv *flagValues) list(name string, errs *[]error) []string {
+	rv := fv.get(name)
+	if !rv.set {
+		return splitList(rv.value)
+	}
+	var out []string
+	for _, p := range strings.Split(rv.value, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			*errs = append(*errs, fv.bad(name, "a blank list or a blank item: list the values, comma-separated"))
+			return nil
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func splitList(s string) []string {
@@ -604,7 +627,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		c.Workers = fv.intIn("workers", 1, 256, &errs)
 	}
 	if has("ignore") {
-		c.Ignore = splitList(fv.str("ignore"))
+		c.Ignore = fv.list("ignore", &errs)
 		for _, p := range c.Ignore {
 			if _, err := diff.ParsePointer(p); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %v (got %q)", fv.origin("ignore"), err, fv.str("ignore")))
@@ -653,10 +676,13 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			}
 		}
 		c.Rerun = fv.boolean("rerun", &errs)
-		for _, f := range splitList(fv.str("fail-on")) {
+		failOn := fv.list("fail-on", &errs)
+		for _, f := range failOn {
 			switch {
 			case slices.Contains(report.FailOnKinds, f):
 				c.FailOn = append(c.FailOn, f)
+			case f == "none" && len(failOn) > 1:
+				errs = append(errs, fv.bad("fail-on", "none turns every gate off: give it alone"))
 			case f == "none":
 			default:
 				errs = append(errs, fv.bad("fail-on", "must list "+strings.Join(report.FailOnKinds, ", ")+", or be none"))

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -296,5 +297,53 @@ func TestUnknownVariables(t *testing.T) {
 	c.vars["ESRESTORE_TEST_ES_URL"] = "http://127.0.0.1:1"
 	if err := checkEnviron(c.environ()); err != nil {
 		t.Errorf("known variables refused: %v", err)
+	}
+}
+
+// TestBlankListsAndRepeatedFlags: a blank list (or a blank item) is exit
+// 2, never a gate turned off; none is the one off switch and stands
+// alone; a flag given twice is exit 2, naming both values.
+func TestBlankListsAndRepeatedFlags(t *testing.T) {
+	base := []string{"run", "--es-url", "http://127.0.0.1:1", "--original", "documents", "--source", "index:backup",
+		"--target", "restored", "--output", "file:///tmp/x"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		want string
+	}{
+		{"empty --fail-on", []string{"--fail-on", ""}, nil, `--fail-on: a blank list or a blank item`},
+		{"blank variable", nil, map[string]string{"ESRESTORE_FAIL_ON": " "}, `ESRESTORE_FAIL_ON: a blank list or a blank item`},
+		{"comma alone", []string{"--fail-on", ","}, nil, `--fail-on: a blank list or a blank item: list the values, comma-separated (got ",")`},
+		{"trailing comma", []string{"--fail-on", "removed,"}, nil, `--fail-on: a blank list or a blank item`},
+		{"none with others", []string{"--fail-on", "none,removed"}, nil, `--fail-on: none turns every gate off: give it alone`},
+		{"empty --ignore", []string{"--ignore", " "}, nil, `--ignore: a blank list or a blank item`},
+		{"repeated flag", []string{"--original", "other"}, nil, `--original given twice ("documents", then "other"): give it once`},
+		{"repeated bool", []string{"--dry-run", "--dry-run"}, nil, `--dry-run given twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCLI(t)
+			maps.Copy(c.vars, tc.vars)
+			if code := c.run(t.Context(), append(slices.Clone(base), tc.args...)...); code != exitUsage {
+				t.Fatalf("exit %d, want %d\n%s", code, exitUsage, c.stderr.String())
+			}
+			if !strings.Contains(c.text(), tc.want) {
+				t.Errorf("stderr lacks %q:\n%s", tc.want, c.text())
+			}
+		})
+	}
+	for _, args := range [][]string{{"--accept", ""}, {"--alias", "docs,"}} {
+		c := newCLI(t)
+		code := c.run(t.Context(), append([]string{"promote", "--es-url", "http://127.0.0.1:1", "--report", "file:///tmp/x/summary.json"}, args...)...)
+		if code != exitUsage || !strings.Contains(c.text(), args[0]+": a blank list or a blank item") {
+			t.Errorf("promote %v: exit %d\n%s", args, code, c.text())
+		}
+	}
+	// none alone still turns the gates off: the configuration passes
+	// (the run then fails on the address nothing listens on).
+	c := newCLI(t)
+	c.run(t.Context(), append(slices.Clone(base), "--fail-on", "none", "--environment", "test", "--retry-for", "1s")...)
+	if strings.Contains(c.text(), "fail-on") || !strings.Contains(c.text(), "127.0.0.1:1") {
+		t.Errorf("--fail-on none:\n%s", c.text())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -218,9 +219,27 @@ func gunzipFile(t *testing.T, path string) []byte {
 }
 
 func runArgs(es *estest.Cluster, out, runID string, extra ...string) []string {
-	return append([]string{"run", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
+	return withFlags([]string{"run", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
 		"--target", "documents_restored", "--output", "file://" + out, "--environment", "test", "--run-id", runID,
 		"--progress", "0"}, extra...)
+}
+
+// withFlags is base (a command and --flag value pairs) with the flags of
+// extra added, an extra flag replacing base's value of it: a flag given
+// twice is an error.
+func withFlags(base []string, extra ...string) []string {
+	out := slices.Clone(base)
+	for i := 0; i < len(extra); i++ {
+		name := extra[i]
+		hasValue := i+1 < len(extra) && !strings.HasPrefix(extra[i+1], "--")
+		if at := slices.Index(out, name); at > 0 && strings.HasPrefix(name, "--") && at+1 < len(out) && hasValue {
+			out[at+1] = extra[i+1]
+			i++
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 func TestRunLossScenarioMatchesDiffAlone(t *testing.T) {
@@ -312,7 +331,7 @@ func TestExitCodesEndToEnd(t *testing.T) {
 	})
 	t.Run("transient guard rails", func(t *testing.T) {
 		// What a later pod may not meet exits 1, which the Job retries.
-		args := append(runArgs(es, out, "g2", "--retry-for", "1s"), "--es-url", "http://127.0.0.1:1")
+		args := runArgs(es, out, "g2", "--retry-for", "1s", "--es-url", "http://127.0.0.1:1")
 		if code := c.run(t.Context(), args...); code != exitError || !strings.Contains(c.stderr.String(), "unreachable") ||
 			!strings.Contains(c.stderr.String(), "outlasted the retry budget") {
 			t.Errorf("unreachable: exit %d, want 1 naming the budget:\n%s", code, c.stderr.String())

@@ -82,6 +82,8 @@ type afterReview struct {
 	s3opt       s3out.Options
 	fv          *flagValues
 	blockWrites bool
+	// aliases and accept are --alias and --accept (promote only).
+	aliases, accept []string
 }
 
 // parseAfterReview parses and validates the flags of promote or rollback.
@@ -105,10 +107,14 @@ func parseAfterReview(env *Env, name, help string, args []string, extra ...[]fla
 	if _, ok := fv.defs["block-writes"]; ok {
 		blockWrites = fv.boolean("block-writes", &errs)
 	}
+	var aliases, accept []string
+	if _, ok := fv.defs["alias"]; ok {
+		aliases, accept = fv.list("alias", &errs), fv.list("accept", &errs)
+	}
 	if len(errs) > 0 {
 		return nil, usageError(fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...)))
 	}
-	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, blockWrites: blockWrites}
+	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, blockWrites: blockWrites, aliases: aliases, accept: accept}
 	ar.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("command", name, "report", redactURL(dir))
 	ar.s3opt = s3out.Options{Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, SSE: cfg.S3SSE, KMSKeyID: cfg.S3KMSKeyID}
 	return ar, nil
@@ -167,8 +173,7 @@ func (ar *afterReview) options(env *Env) promote.Options {
 		Operator: operator(env), ToolVersion: toolVersion(), Logger: ar.log,
 		Retry: retry.Policy{Budget: ar.cfg.RetryFor},
 	}
-	o.Aliases = splitList(ar.fv.str("alias"))
-	o.Accept = splitList(ar.fv.str("accept"))
+	o.Aliases, o.Accept = ar.aliases, ar.accept
 	o.BlockWrites = ar.blockWrites
 	return o
 }

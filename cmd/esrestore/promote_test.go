@@ -34,12 +34,12 @@ func promoteCluster(t *testing.T, n int, runExtra ...string) (es *estest.Cluster
 }
 
 func promoteArgs(es *estest.Cluster, out string, extra ...string) []string {
-	return append([]string{"promote", "--es-url", es.URL, "--report", "file://" + filepath.Join(out, "documents", "r1", "summary.json"),
+	return withFlags([]string{"promote", "--es-url", es.URL, "--report", "file://" + filepath.Join(out, "documents", "r1", "summary.json"),
 		"--progress", "0"}, extra...)
 }
 
 func rollbackArgs(es *estest.Cluster, out string, extra ...string) []string {
-	return append([]string{"rollback", "--es-url", es.URL, "--output", "file://" + out, "--original", "documents", "--run-id", "r1",
+	return withFlags([]string{"rollback", "--es-url", es.URL, "--output", "file://" + out, "--original", "documents", "--run-id", "r1",
 		"--progress", "0"}, extra...)
 }
 
