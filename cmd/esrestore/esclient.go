@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -57,6 +58,48 @@ func newESClient(env *Env, c esConfig) (*elasticsearch.Client, error) {
 	return es, nil
 }
 
+// ErrNotElasticsearch means --es-url answers, but not as Elasticsearch
+// (OpenSearch, a proxy's page, another service).
+var ErrNotElasticsearch = errors.New("not Elasticsearch")
+
+// notElasticsearch reports whether err is the client's product check
+// refusing the server: it says so only in its message.
+func notElasticsearch(err error) bool {
+	return strings.Contains(err.Error(), "the server is not Elasticsearch")
+}
+
+// whatAnswered describes the server at es from its GET / answer, read
+// through the client's transport (which makes no product check): its
+// distribution, version and tagline, or its status and Content-Type.
+func whatAnswered(ctx context.Context, es *elasticsearch.Client) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	if err != nil {
+		return "something else"
+	}
+	res, err := es.Transport.Perform(req)
+	if err != nil {
+		return "something else (" + err.Error() + ")"
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
+	var info struct {
+		Version struct {
+			Distribution string `json:"distribution"`
+			Number       string `json:"number"`
+		} `json:"version"`
+		Tagline string `json:"tagline"`
+	}
+	if json.Unmarshal(b, &info) != nil || info.Version.Number == "" {
+		return fmt.Sprintf("%d %s (Content-Type %q, X-Elastic-Product %q)", res.StatusCode, http.StatusText(res.StatusCode),
+			res.Header.Get("Content-Type"), res.Header.Get("X-Elastic-Product"))
+	}
+	dist := info.Version.Distribution
+	if dist == "" {
+		dist = "an unknown distribution"
+	}
+	return fmt.Sprintf("%s %s (%q)", dist, info.Version.Number, info.Tagline)
+}
+
 // ErrESAuth means Elasticsearch refused the credentials.
 var ErrESAuth = errors.New("elasticsearch refused the credentials")
 
@@ -71,6 +114,9 @@ func pingES(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, whe
 		defer cancel()
 		r, err := esapi.InfoRequest{}.Do(rctx, es)
 		switch {
+		case err != nil && notElasticsearch(err):
+			// No retry makes it Elasticsearch.
+			return fmt.Errorf("%s is %w: it answers GET / as %s", where, ErrNotElasticsearch, whatAnswered(rctx, es))
 		case err != nil && ctx.Err() == nil && retry.Transport(err):
 			return retry.Transient(err)
 		case err != nil:
@@ -90,6 +136,9 @@ func pingES(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, whe
 		res = r
 		return nil
 	})
+	if errors.Is(err, ErrNotElasticsearch) {
+		return "", err
+	}
 	if err != nil {
 		return "", fmt.Errorf("elasticsearch at %s is unreachable: %w", where, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/pem"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,5 +347,28 @@ func TestBlankListsAndRepeatedFlags(t *testing.T) {
 	c.run(t.Context(), append(slices.Clone(base), "--fail-on", "none", "--environment", "test", "--retry-for", "1s")...)
 	if strings.Contains(c.text(), "fail-on") || !strings.Contains(c.text(), "127.0.0.1:1") {
 		t.Errorf("--fail-on none:\n%s", c.text())
+	}
+}
+
+// TestNotElasticsearch: a server that answers, but not as Elasticsearch
+// (here OpenSearch's GET /), is exit 2 at once, naming what answered;
+// no retry can change it.
+func TestNotElasticsearch(t *testing.T) {
+	var gets atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		io.WriteString(w, `{"name":"node-1","cluster_name":"opensearch","cluster_uuid":"x","version":{"distribution":"opensearch",`+ //nolint:errcheck // a test server
+			`"number":"2.19.6","build_type":"tar","minimum_wire_compatibility_version":"7.10.0"},"tagline":"The OpenSearch Project: https://opensearch.org/"}`)
+	}))
+	defer srv.Close()
+	c := newCLI(t)
+	code := c.run(t.Context(), "run", "--es-url", srv.URL, "--original", "documents", "--source", "index:backup",
+		"--target", "restored", "--output", "file://"+t.TempDir(), "--environment", "test", "--retry-for", "1m")
+	if code != exitUsage || !strings.Contains(c.text(), "is not Elasticsearch: it answers GET / as") || strings.Contains(c.text(), "unreachable") || !strings.Contains(c.text(), `opensearch 2.19.6 ("The OpenSearch Project`) {
+		t.Fatalf("exit %d, want %d naming OpenSearch:\n%s", code, exitUsage, c.text())
+	}
+	if n := gets.Load(); n > 3 {
+		t.Errorf("%d requests: the refusal was retried", n)
 	}
 }
