@@ -463,7 +463,9 @@ func isDumpURL(raw string) bool {
 	if strings.HasPrefix(raw, "file://") || strings.HasPrefix(raw, "s3://") {
 		return true
 	}
-	return strings.HasSuffix(raw, ".ndjson") || strings.HasSuffix(raw, ".ndjson.gz") || strings.ContainsAny(raw, "/")
+	// A bare path is a dump only by its name: "a/b" or "../documents"
+	// is a mistyped index name, refused as one, never sent as a path.
+	return strings.HasSuffix(raw, ".ndjson") || strings.HasSuffix(raw, ".ndjson.gz")
 }
 
 // parseSource reads --source; the error says what forms are accepted.
@@ -484,7 +486,7 @@ func parseSource(raw string) (sourceSpec, string) {
 		return s, ""
 	case strings.HasPrefix(raw, "index:"):
 		name := strings.TrimPrefix(raw, "index:")
-		if why := validIndexName(name); why != "" && name != strings.ToLower(name) || name == "" {
+		if why := validIndexName(name); why != "" {
 			return sourceSpec{}, "index " + why
 		}
 		return sourceSpec{kind: "index", index: name}, ""
@@ -560,8 +562,10 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	}
 	if has("source") {
 		c.Source = fv.str("source")
-		if _, why := parseSource(c.Source); why != "" && c.Source != "" {
+		if spec, why := parseSource(c.Source); why != "" && c.Source != "" {
 			errs = append(errs, fv.bad("source", why))
+		} else if spec.kind == "index" && spec.index == c.Original && c.Original != "" {
+			errs = append(errs, fv.bad("source", "is the original: a backup must be another index"))
 		}
 	}
 	if has("target") {

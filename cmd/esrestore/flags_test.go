@@ -372,3 +372,27 @@ func TestNotElasticsearch(t *testing.T) {
 		t.Errorf("%d requests: the refusal was retried", n)
 	}
 }
+
+// TestIndexNamesBeforeAnyCall: an original or source that is no index
+// name, or a source that is the original, is exit 2 before any call.
+func TestIndexNamesBeforeAnyCall(t *testing.T) {
+	for _, tc := range []struct {
+		original, source, want string
+	}{
+		{"a/b", "index:backup", `--original: must not contain \ / * ? " < > | space , # : (got "a/b")`},
+		{"../documents", "index:backup", `--original: must not contain`},
+		{"Documents", "index:backup", `--original: must be lowercase`},
+		{"documents", "index:a/b", `--source: index must not contain`},
+		{"documents", "index:_all", `--source: index must not start with _, - or +`},
+		{"documents", "index:documents", `--source: is the original: a backup must be another index (got "index:documents")`},
+	} {
+		for _, cmd := range []string{"run", "check"} {
+			c := newCLI(t)
+			code := c.run(t.Context(), cmd, "--es-url", "http://127.0.0.1:1", "--original", tc.original, "--source", tc.source,
+				"--environment", "test", "--output", "file://"+t.TempDir(), "--retry-for", "1m")
+			if code != exitUsage || !strings.Contains(c.text(), tc.want) {
+				t.Errorf("%s --original %s --source %s: exit %d, want %d with %q:\n%s", cmd, tc.original, tc.source, code, exitUsage, tc.want, c.text())
+			}
+		}
+	}
+}
