@@ -332,8 +332,9 @@ func TestExitCodesEndToEnd(t *testing.T) {
 	t.Run("transient guard rails", func(t *testing.T) {
 		// What a later pod may not meet exits 1, which the Job retries.
 		args := runArgs(es, out, "g2", "--retry-for", "1s", "--es-url", "http://127.0.0.1:1")
+		// The outage is logged from its first failure, not only at the end.
 		if code := c.run(t.Context(), args...); code != exitError || !strings.Contains(c.stderr.String(), "unreachable") ||
-			!strings.Contains(c.stderr.String(), "outlasted the retry budget") {
+			!strings.Contains(c.stderr.String(), "outlasted the retry budget") || !strings.Contains(c.text(), "retrying") {
 			t.Errorf("unreachable: exit %d, want 1 naming the budget:\n%s", code, c.stderr.String())
 		}
 		// A 503 on one endpoint is a fault only the stand-in makes.

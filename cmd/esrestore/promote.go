@@ -154,7 +154,7 @@ func (ar *afterReview) connect(ctx context.Context, env *Env) error {
 	if err != nil {
 		return guardError(err)
 	}
-	v, err := pingES(ctx, es, retry.Policy{Budget: ar.cfg.RetryFor}.WithDefaults(), strings.Join(ar.cfg.ES.URLs, ","))
+	v, err := pingES(ctx, es, retry.Policy{Budget: ar.cfg.RetryFor, Logger: ar.log}.WithDefaults(), strings.Join(ar.cfg.ES.URLs, ","))
 	if err != nil {
 		return guardError(err)
 	}
@@ -171,7 +171,7 @@ func (ar *afterReview) options(env *Env) promote.Options {
 	o := promote.Options{
 		DryRun: ar.cfg.DryRun, Environment: ar.cfg.Environment, Workers: ar.cfg.Workers,
 		Operator: operator(env), ToolVersion: toolVersion(), Logger: ar.log,
-		Retry: retry.Policy{Budget: ar.cfg.RetryFor},
+		Retry: retry.Policy{Budget: ar.cfg.RetryFor, Logger: ar.log},
 	}
 	o.Aliases, o.Accept = ar.aliases, ar.accept
 	o.BlockWrites = ar.blockWrites

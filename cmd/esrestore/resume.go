@@ -19,7 +19,7 @@ import (
 // retryPolicy is the one retry policy of every Elasticsearch call of the
 // job: --retry-for long, backoff capped at retry's 30s.
 func (j *job) retryPolicy() retry.Policy {
-	return retry.Policy{Budget: j.cfg.RetryFor}.WithDefaults()
+	return retry.Policy{Budget: j.cfg.RetryFor, Logger: j.log}.WithDefaults()
 }
 
 // reportGrace is how long the report may take to be written after the

@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 )
@@ -27,6 +28,8 @@ const (
 	DefaultBase   = 200 * time.Millisecond
 	DefaultCap    = 30 * time.Second
 	DefaultJitter = 0.5
+	// DefaultLogEvery spaces the warnings of an operation that keeps failing.
+	DefaultLogEvery = 30 * time.Second
 )
 
 // ErrBudget is wrapped, with the last transient error, by Wait and Do when
@@ -64,6 +67,12 @@ type Policy struct {
 	Clock Clock
 	// Rand returns numbers in [0, 1) for the jitter. Default math/rand/v2.
 	Rand func() float64
+	// Logger, when set, receives a warning ("retrying") at an operation's
+	// first failure and then at most every LogEvery while it goes on
+	// failing, so that an outage is never silent. Nil: nothing is logged.
+	Logger *slog.Logger
+	// LogEvery spaces the warnings of one operation. Default 30s.
+	LogEvery time.Duration
 }
 
 // WithDefaults returns p with every zero field set to its default.
@@ -88,6 +97,9 @@ func (p Policy) WithDefaults() Policy {
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Float64
+	}
+	if p.LogEvery <= 0 {
+		p.LogEvery = DefaultLogEvery
 	}
 	return p
 }
@@ -123,9 +135,10 @@ func (p Policy) Delay(n int) time.Duration {
 
 // Attempt is one operation's retries. It is not safe for concurrent use.
 type Attempt struct {
-	p     Policy
-	start time.Time // of the first failure; zero until then
-	n     int       // retries waited for
+	p      Policy
+	start  time.Time // of the first failure; zero until then
+	n      int       // retries waited for
+	logged time.Time // when the last warning was logged
 }
 
 // Begin starts retrying one operation under p.
@@ -173,6 +186,11 @@ func (a *Attempt) Wait(ctx context.Context, err error) error {
 		d -= time.Duration(a.p.Rand() * a.p.Jitter * float64(d))
 	}
 	d = min(d, left)
+	if l := a.p.Logger; l != nil && (a.n == 0 || now.Sub(a.logged) >= a.p.LogEvery) {
+		a.logged = now
+		l.Warn("retrying", "error", err.Error(), "retries", a.n, "elapsed_seconds", now.Sub(a.start).Seconds(),
+			"budget_left_seconds", left.Seconds(), "next_in_seconds", d.Seconds())
+	}
 	a.n++
 	if serr := a.p.Clock.Sleep(ctx, d); serr != nil {
 		return serr

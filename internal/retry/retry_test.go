@@ -1,11 +1,14 @@
 package retry
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
@@ -161,5 +164,45 @@ func TestValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("Validate = %v, want it to name %s", err, s)
 		}
+	}
+}
+
+// TestOutagesAreLogged: an operation that keeps failing logs a warning at
+// its first failure, then at most one every LogEvery, each with the same
+// keys; without a Logger nothing is logged.
+func TestOutagesAreLogged(t *testing.T) {
+	var buf bytes.Buffer
+	clock := newFake()
+	p := Policy{Budget: 2 * time.Minute, Base: time.Second, Cap: 10 * time.Second, Jitter: -1, Clock: clock,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil)), LogEvery: 30 * time.Second}
+	calls := 0
+	err := Do(t.Context(), p, func(context.Context) error {
+		calls++
+		return Transient(errors.New("connection refused"))
+	})
+	if !errors.Is(err, ErrBudget) {
+		t.Fatalf("Do: %v", err)
+	}
+	var lines []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	// Two minutes of failures logged every 30 s: the first failure and
+	// about four more, never one per retry.
+	if len(lines) < 4 || len(lines) > 6 || len(lines) >= calls {
+		t.Fatalf("%d warnings for %d calls in 2 minutes:\n%s", len(lines), calls, buf.String())
+	}
+	for i, m := range lines {
+		if m["msg"] != "retrying" || m["level"] != "WARN" || m["error"] != "connection refused" ||
+			m["elapsed_seconds"] == nil || m["budget_left_seconds"] == nil || m["retries"] == nil {
+			t.Errorf("warning %d: %v", i, m)
+		}
+	}
+	if first := lines[0]; first["retries"] != float64(0) || first["elapsed_seconds"] != float64(0) {
+		t.Errorf("first warning: %v, want it at the first failure", first)
 	}
 }
