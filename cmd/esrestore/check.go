@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -84,10 +85,38 @@ func nextRunCommand(fv *flagValues, runID string) string {
 			parts = append(parts, "--"+n, `"$`+envName(n)+`"`)
 			continue
 		}
+		if n == "es-url" {
+			// Credentials in the URL become the flags that take them, the
+			// password by its variable: the line can be pasted as it is.
+			urls, user := esURLsWithoutCredentials(rv.value)
+			parts = append(parts, "--"+n, shellQuote(urls))
+			if user != "" && !fv.get("es-username").set {
+				parts = append(parts, "--es-username", shellQuote(user), "--es-password", `"$`+envName("es-password")+`"`)
+			}
+			continue
+		}
 		// A URL's user:password@ stays out of stdout too.
 		parts = append(parts, "--"+n, shellQuote(redactURL(rv.value)))
 	}
 	return strings.Join(append(parts, "--run-id", shellQuote(runID)), " ")
+}
+
+// esURLsWithoutCredentials is --es-url with every user:password@ taken
+// out, and the first user name found.
+func esURLsWithoutCredentials(raw string) (string, string) {
+	var out []string
+	user := ""
+	for _, part := range splitList(raw) {
+		if u, err := url.Parse(part); err == nil && u.User != nil {
+			if user == "" {
+				user = u.User.Username()
+			}
+			u.User = nil
+			part = u.String()
+		}
+		out = append(out, part)
+	}
+	return strings.Join(out, ","), user
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
