@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+
+	"github.com/esrestore/esrestore/internal/dump"
 )
 
 // Exit codes, repeated in every command's -h.
@@ -48,6 +50,9 @@ func exitCode(err error) int {
 		return e.code
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case errors.Is(err, dump.ErrCorrupt):
+		// No retry reads a cut or damaged file to its end.
+		return exitUsage
 	}
 	return exitError
 }

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/pem"
+	"fmt"
+	"github.com/esrestore/esrestore/internal/dump"
 	"io"
 	"maps"
 	"net/http"
@@ -412,5 +416,30 @@ func TestNextRunCommandPastes(t *testing.T) {
 	want := `esrestore run --es-url http://127.0.0.1:9200 --es-username alice --es-password "$ESRESTORE_ES_PASSWORD" --original documents --source index:backup --environment prod --run-id r1`
 	if got != want {
 		t.Errorf("next command\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestTruncatedDumpIsExit2: a compressed dump cut short is exit 2 (no
+// retry of the Job reads it to its end), naming the file, for a run and a
+// dry run alike.
+func TestTruncatedDumpIsExit2(t *testing.T) {
+	es, sc := lossCluster(t, 300)
+	var raw bytes.Buffer
+	zw := gzip.NewWriter(&raw)
+	for _, d := range sc.Complete {
+		zw.Write(dump.AppendLine(nil, dump.Doc{Index: "documents", ID: d.ID, Source: d.Source})) //nolint:errcheck // a buffer
+	}
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "before-loss.ndjson.gz")
+	if err := os.WriteFile(path, raw.Bytes()[:raw.Len()*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, extra := range [][]string{{"--dry-run"}, nil} {
+		c := newCLI(t)
+		args := runArgs(es, t.TempDir(), fmt.Sprintf("cut%d", i), append([]string{"--source", "file://" + path}, extra...)...)
+		if code := c.run(t.Context(), args...); code != exitUsage || !strings.Contains(c.text(), "corrupt compressed dump") ||
+			!strings.Contains(c.text(), "before-loss.ndjson.gz:") {
+			t.Errorf("%v: exit %d, want %d naming the cut file:\n%s", extra, code, exitUsage, c.text())
+		}
 	}
 }

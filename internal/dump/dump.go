@@ -6,6 +6,7 @@ package dump
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -86,19 +87,44 @@ type Reader struct {
 	br   *bufio.Reader
 	line int
 	buf  []byte
+	// src is the compressed input, when the dump is compressed.
+	src *eofReader
+}
+
+// ErrCorrupt means a compressed dump cannot be read to its end: it was
+// cut short (the file ended inside the compressed stream) or its data is
+// damaged. Reading it again gives the same; only another file helps.
+var ErrCorrupt = errors.New("corrupt compressed dump")
+
+// eofReader notes whether its reader came to a clean end.
+type eofReader struct {
+	r   io.Reader
+	eof bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		e.eof = true
+	}
+	return n, err
 }
 
 // NewReader reads the dump r, decompressing it when it starts with the
 // gzip magic bytes. name identifies the dump in errors.
 func NewReader(r io.Reader, name string) (*Reader, error) {
-	br := bufio.NewReaderSize(r, 256<<10)
+	src := &eofReader{r: r}
+	br := bufio.NewReaderSize(src, 256<<10)
 	magic, err := br.Peek(2)
 	if err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
+			if corrupt(err, src) {
+				return nil, fmt.Errorf("%s: %w: gzip: %w", name, ErrCorrupt, err)
+			}
 			return nil, fmt.Errorf("%s: gzip: %w", name, err)
 		}
-		br = bufio.NewReaderSize(zr, 256<<10)
+		return &Reader{name: name, br: bufio.NewReaderSize(zr, 256<<10), src: src}, nil
 	}
 	return &Reader{name: name, br: br}, nil
 }
@@ -127,6 +153,15 @@ func (r *Reader) Next() (Doc, error) {
 	}
 }
 
+// corrupt reports whether a decompression error is the file's own: the
+// stream's data is damaged, or it ended early although its source came to
+// a clean end (a connection cut mid-body is not the file's fault).
+func corrupt(err error, src *eofReader) bool {
+	var fe flate.CorruptInputError
+	return errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &fe) ||
+		errors.Is(err, io.ErrUnexpectedEOF) && src.eof
+}
+
 // readLine reads one line; a line longer than MaxLine is drained and
 // returned truncated to MaxLine+1 bytes.
 func (r *Reader) readLine() ([]byte, error) {
@@ -146,6 +181,8 @@ func (r *Reader) readLine() ([]byte, error) {
 				return r.buf, nil
 			}
 			return nil, io.EOF
+		case r.src != nil && corrupt(err, r.src):
+			return nil, fmt.Errorf("%s:%d: %w: %w", r.name, r.line+1, ErrCorrupt, err)
 		default:
 			return nil, fmt.Errorf("%s:%d: read: %w", r.name, r.line+1, err)
 		}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func readAll(t *testing.T, r *Reader) ([]Doc, []*LineError) {
@@ -142,4 +144,48 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// TestCorruptCompressedDump: a .gz cut short, or with damaged data, is
+// ErrCorrupt at the line where it breaks; a source cut mid-stream by its
+// connection (no clean end) is not the file's fault and is not.
+func TestCorruptCompressedDump(t *testing.T) {
+	var raw bytes.Buffer
+	zw := gzip.NewWriter(&raw)
+	for i := range 2000 {
+		fmt.Fprintf(zw, `{"_id":"d%d","_source":{"n":%d,"text":"some words to compress %d"}}`+"\n", i, i, i*7919)
+	}
+	zw.Close()
+	whole := raw.Bytes()
+	readAll := func(r io.Reader) error {
+		d, err := NewReader(r, "dump.ndjson.gz")
+		if err != nil {
+			return err
+		}
+		for {
+			if _, err := d.Next(); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	if err := readAll(bytes.NewReader(whole)); err != nil {
+		t.Fatalf("the whole dump: %v", err)
+	}
+	damaged := bytes.Clone(whole)
+	damaged[len(damaged)-6] ^= 0xff // the trailer's checksum
+	for name, r := range map[string]io.Reader{
+		"cut short": bytes.NewReader(whole[:len(whole)/2]),
+		"damaged":   bytes.NewReader(damaged),
+	} {
+		if err := readAll(r); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "dump.ndjson.gz:") {
+			t.Errorf("%s: %v, want ErrCorrupt naming the dump and line", name, err)
+		}
+	}
+	cut := io.MultiReader(bytes.NewReader(whole[:len(whole)/2]), iotest.ErrReader(io.ErrUnexpectedEOF))
+	if err := readAll(cut); err == nil || errors.Is(err, ErrCorrupt) {
+		t.Errorf("a connection cut mid-body: %v, want an error that is not ErrCorrupt", err)
+	}
 }
