@@ -213,8 +213,7 @@ func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) 
 	if err := refresh(ctx, p.es, s.sum.Target); err != nil {
 		return err
 	}
-	guard := esscan.NewInstant(p.es, s.sum.Target, esscan.InstantOptions{KeepAlive: GuardKeepAlive, NoReopen: true,
-		Retry: p.opt.Retry, Logger: p.log})
+	guard := esscan.NewInstant(p.es, s.sum.Target, p.guardOptions())
 	// Until the final round is done, the guard outlives this process: a
 	// rerun adopts it.
 	done := false
@@ -238,6 +237,13 @@ func (p *Promoter) catchUpAndSwitch(ctx context.Context, s *state, rec *Record) 
 	err := p.finalRound(ctx, s, rec, total, guard, start)
 	done = err == nil
 	return err
+}
+
+// guardOptions are those of the target's instant at the switch: long
+// lived, and never reopened (another moment would not tell the
+// application's writes from the promote's).
+func (p *Promoter) guardOptions() esscan.InstantOptions {
+	return esscan.InstantOptions{KeepAlive: GuardKeepAlive, NoReopen: true, Retry: p.opt.Retry, Logger: p.log}
 }
 
 // GuardKeepAlive is how long the target's point in time at the switch
@@ -311,8 +317,7 @@ func needsFinalRound(c *CatchUp) bool {
 func (p *Promoter) resumeFinalRound(ctx context.Context, s *state, rec *Record) error {
 	total := rec.CatchUp
 	g := total.Guard
-	guard := esscan.AdoptInstant(p.es, g.Index, g.PIT, g.At, esscan.InstantOptions{KeepAlive: GuardKeepAlive, NoReopen: true,
-		Retry: p.opt.Retry, Logger: p.log})
+	guard := esscan.AdoptInstant(p.es, g.Index, g.PIT, g.At, p.guardOptions())
 	done := false
 	defer func() {
 		if done {

@@ -274,13 +274,19 @@ func (r *Restorer) lookupAt(ctx context.Context, in *esscan.Instant, docs []dump
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*targetCopy, len(docs))
+	return copies(got), nil
+}
+
+// copies are the found documents of got as copies, in order (nil:
+// missing).
+func copies(got []esscan.MgetDoc) []*targetCopy {
+	out := make([]*targetCopy, len(got))
 	for i := range got {
 		if g := &got[i]; g.Found {
 			out[i] = &targetCopy{routing: g.Routing, source: g.Source, seqNo: g.SeqNo, term: g.PrimaryTerm}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // mgetTarget fetches the target's copies of docs, in order (nil: missing),
@@ -292,9 +298,8 @@ func (r *Restorer) mgetTarget(ctx context.Context, docs []dump.Doc, source bool)
 // mgetCopies fetches the copies of docs in index (the side named by what),
 // in order (nil: missing), with their sources or without.
 func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []dump.Doc, source bool) ([]*targetCopy, error) {
-	out := make([]*targetCopy, len(docs))
 	if len(docs) == 0 {
-		return out, nil
+		return nil, nil
 	}
 	body := esscan.MgetBody(len(docs), func(i int) (string, string) { return docs[i].ID, docs[i].Routing })
 	realtime := true
@@ -335,10 +340,5 @@ func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []du
 	if err != nil {
 		return nil, err
 	}
-	for i := range got {
-		if g := &got[i]; g.Found {
-			out[i] = &targetCopy{routing: g.Routing, source: g.Source, seqNo: g.SeqNo, term: g.PrimaryTerm}
-		}
-	}
-	return out, nil
+	return copies(got), nil
 }

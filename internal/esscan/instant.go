@@ -158,35 +158,28 @@ func (in *Instant) keep() {
 
 // Close stops the renewal and closes the point in time.
 func (in *Instant) Close() {
+	if id := in.Release(); id != "" {
+		closePIT(in.es, id)
+	}
+}
+
+// Release stops renewing the keep-alive and leaves the point in time
+// open, to expire on its own: for another process to adopt it
+// (AdoptInstant) within its keep-alive. It returns the point in time's
+// id, "" when it was never opened or is released already.
+func (in *Instant) Release() string {
 	in.mu.Lock()
 	if in.closed || in.id == "" {
 		in.closed = true
 		in.mu.Unlock()
-		return
+		return ""
 	}
 	in.closed = true
 	id, stop, done := in.id, in.stop, in.done
 	in.mu.Unlock()
 	close(stop)
 	<-done
-	closePIT(in.es, id)
-}
-
-// Release stops renewing the keep-alive and leaves the point in time
-// open, to expire on its own: for another process to adopt it
-// (AdoptInstant) within its keep-alive.
-func (in *Instant) Release() {
-	in.mu.Lock()
-	if in.closed || in.id == "" {
-		in.closed = true
-		in.mu.Unlock()
-		return
-	}
-	in.closed = true
-	stop, done := in.stop, in.done
-	in.mu.Unlock()
-	close(stop)
-	<-done
+	return id
 }
 
 // pit is the current point in time id.
