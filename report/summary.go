@@ -45,9 +45,13 @@ type Summary struct {
 	Prefer      string `json:"prefer,omitempty"`
 	ToolVersion string `json:"tool_version"`
 	// Options are the effective options, secrets redacted.
-	Options  map[string]any `json:"options"`
-	Started  time.Time      `json:"started"`
-	Finished time.Time      `json:"finished"`
+	Options map[string]any `json:"options"`
+	// ConfigSHA256 is the fingerprint of the effective configuration and
+	// the cluster, original and snapshot it ran against, as check printed
+	// it for a second person to compare.
+	ConfigSHA256 string    `json:"config_sha256,omitempty"`
+	Started      time.Time `json:"started"`
+	Finished     time.Time `json:"finished"`
 	// Staging is the temporary index a snapshot was restored into, when
 	// there was one, and whether it was deleted.
 	Staging *Staging `json:"staging,omitempty"`

@@ -17,6 +17,8 @@ const (
 	DiffName     = "diff.ndjson.gz"
 	FailuresName = "failures.ndjson.gz"
 	PageName     = "report.html"
+	// ConfigName is the configuration 'esrestore check' vouched for.
+	ConfigName = "config.json"
 )
 
 // Report writes one run's report under ORIGINAL/RUN_ID of a destination:
@@ -142,11 +144,17 @@ func (r *Report) Objects() map[string]ObjectInfo {
 // last, with a live ctx: after a failure or an interruption, write
 // `complete: false` and the error rather than nothing.
 func (r *Report) WriteSummary(ctx context.Context, summary any) error {
+	return r.WriteJSON(ctx, SummaryName, summary)
+}
+
+// WriteJSON writes v as indented JSON to the report's object name in one
+// piece (a single PUT, or a rename). It is not listed in Objects.
+func (r *Report) WriteJSON(ctx context.Context, name string, v any) error {
 	if r.err != nil {
 		return r.err
 	}
-	key := joinKey(r.dir, SummaryName)
-	data, err := json.MarshalIndent(summary, "", "  ")
+	key := joinKey(r.dir, name)
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", r.d.URL(key), err)
 	}

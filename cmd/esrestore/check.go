@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/esrestore/esrestore/s3out"
 )
 
 type checkCmd struct{}
@@ -18,32 +19,18 @@ func (checkCmd) Summary() string {
 }
 
 const checkHelp = `Runs exactly the checks 'esrestore run' makes before its first write: the
-configuration, Elasticsearch reachable and authenticated, the original present,
-the target absent (or this run's) and distinct from the original and its aliases,
-the source present, and the output writable (a marker object put and deleted).
-Exits 0 when every check passes, 2 otherwise.`
-
-// checkFlags are the flags check reads: the guard rails' inputs, not the
-// load tuning, the diff or the run's policies.
-func checkFlags() [][]flagDef {
-	pick := func(g []flagDef, names ...string) []flagDef {
-		var out []flagDef
-		for _, f := range g {
-			if slices.Contains(names, f.name) {
-				out = append(out, f)
-			}
-		}
-		return out
-	}
-	// --ignore and the mode are compared with a resumed target's _meta;
-	// --retry-for bounds the guard rails' retries.
-	return [][]flagDef{esFlags, pick(restoreFlags, "original", "source", "target", "mode", "prefer", "retry-for", "allow-empty-source"),
-		diffFlags, outputFlags,
-		pick(jobFlags, "environment", "run-id"), pick(logFlags, "log-format", "log-level")}
-}
+whole configuration of run (every flag and variable run reads, validated as run
+validates it), Elasticsearch reachable and authenticated, the original present,
+the target absent (or this run's) and distinct from the original and its
+aliases, the source present, and the output writable (a marker object put and
+deleted). Exits 0 when every check passes, 2 otherwise.
+It logs the effective configuration, each value with its origin, and prints its
+config_sha256 as the last line on stdout: a second person compares it, and the
+run gets it as --expect-config (ESRESTORE_EXPECT_CONFIG). The configuration it
+vouched for goes to config.json in the run's report directory.`
 
 func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
-	fs, fv := newFlagSet("check", checkHelp, env, checkFlags()...)
+	fs, fv := newFlagSet("check", checkHelp, env, runFlags()...)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,7 +39,24 @@ func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	j := newJob("check", env, cfg, phases{check: true})
-	logConfig(j.log, j.cmd, j.cfg)
+	if err := j.check(ctx); err != nil {
+		j.logConfig()
+		return err
+	}
+	sha := j.summary.ConfigSHA256
+	next := nextRunCommand(fv, cfg.RunID, sha)
+	j.log.Info("every check passed", "original", cfg.Original, "target", cfg.Target, "source", redactURL(cfg.Source),
+		"report", j.report.URL(""), "next", next, "config_sha256", sha)
+	fmt.Fprintf(env.Stdout, "ok: %s → %s in %s, report to %s\nrun id %s; to run with it:\n  %s\n"+
+		"config_sha256, for a second person to compare with the values logged (the Job's ESRESTORE_EXPECT_CONFIG):\n%s\n",
+		cfg.Original, cfg.Target, j.summary.Environment, j.report.URL(""), cfg.RunID, next, sha)
+	return nil
+}
+
+// check runs the guard rails, takes the fingerprint, and leaves
+// config.json, the configuration it vouches for, where the run's report
+// goes.
+func (j *job) check(ctx context.Context) error {
 	if err := j.openReport(ctx); err != nil {
 		return err
 	}
@@ -62,11 +66,12 @@ func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if _, _, err := j.checkRestore(ctx); err != nil {
 		return err
 	}
-	next := nextRunCommand(fv, cfg.RunID)
-	j.log.Info("every check passed", "original", cfg.Original, "target", cfg.Target, "source", redactURL(cfg.Source),
-		"report", j.report.URL(""), "next", next)
-	fmt.Fprintf(env.Stdout, "ok: %s → %s in %s, report to %s\nrun id %s; to run with it:\n  %s\n",
-		cfg.Original, cfg.Target, j.summary.Environment, j.report.URL(""), cfg.RunID, next)
+	if err := j.identify(ctx); err != nil {
+		return err
+	}
+	if err := j.report.WriteJSON(ctx, s3out.ConfigName, j.record()); err != nil {
+		return guardError(fmt.Errorf("--output: write %s: %w", j.report.URL(s3out.ConfigName), err))
+	}
 	return nil
 }
 
@@ -74,11 +79,11 @@ func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
 // flags given on the command line (secrets as their environment
 // variables, never their values) and the run id whose report path was
 // checked. Values from the environment come from it again.
-func nextRunCommand(fv *flagValues, runID string) string {
+func nextRunCommand(fv *flagValues, runID, sha string) string {
 	parts := []string{"esrestore", "run"}
 	for _, n := range fv.order {
 		rv := fv.get(n)
-		if !rv.set || !strings.HasPrefix(rv.origin, "--") || n == "run-id" {
+		if !rv.set || !strings.HasPrefix(rv.origin, "--") || n == "run-id" || n == "expect-config" {
 			continue
 		}
 		if fv.defs[n].secret {
@@ -98,7 +103,7 @@ func nextRunCommand(fv *flagValues, runID string) string {
 		// A URL's user:password@ stays out of stdout too.
 		parts = append(parts, "--"+n, shellQuote(redactURL(rv.value)))
 	}
-	return strings.Join(append(parts, "--run-id", shellQuote(runID)), " ")
+	return strings.Join(append(parts, "--run-id", shellQuote(runID), "--expect-config", sha), " ")
 }
 
 // esURLsWithoutCredentials is --es-url with every user:password@ taken

@@ -31,12 +31,18 @@ type flagDef struct {
 	usage  string
 	secret bool
 	isBool bool
+	// check says why a value given is refused, "" when it is good; nil
+	// takes any value. Boolean flags are checked without one.
+	check func(string) string
 }
 
-// Flag groups; each command registers the groups it uses.
+// Flag groups; each command registers the groups it uses. A flag is one
+// line: its check validates a value from the command line or the
+// environment alike, and the record and config_sha256 take every flag
+// (see settings.go).
 var (
 	esFlags = []flagDef{
-		{name: "es-url", usage: "Elasticsearch URL(s), comma-separated; may carry user:password (redacted in every output)"},
+		{name: "es-url", usage: "Elasticsearch URL(s), comma-separated; may carry user:password (redacted in every output)", check: httpURLs},
 		{name: "es-username", usage: "basic auth user"},
 		{name: "es-password", usage: "basic auth password", secret: true},
 		{name: "es-api-key", usage: "API key (base64 id:key as Elasticsearch returns it)", secret: true},
@@ -45,47 +51,55 @@ var (
 		{name: "es-tls-server-name", usage: "TLS server name to verify, when it differs from the URL host"},
 	}
 	restoreFlags = []flagDef{
-		{name: "original", usage: "the live index that lost documents (never written)"},
-		{name: "source", usage: "backup: snapshot:REPO/SNAP[/INDEX], index:NAME, https://host:9200/NAME, file:///dump.ndjson[.gz], s3://bucket/dump.ndjson[.gz]"},
-		{name: "target", usage: "the new index to restore into (default ORIGINAL_restored_YYYYMMDD)"},
-		{name: "mode", def: "merge", usage: "merge (target = original + source) or source (target = source only)"},
-		{name: "prefer", def: "original", usage: "in merge mode, what the target holds on an id present in both: original, source, or fill (the original with every field it lacks filled from the source)"},
-		{name: "strategy", def: "reconcile", usage: "how a merge builds the target: reconcile (start from the backup, a snapshot restored as the target when its mapping allows, and write only what differs) or passes (write both sides whole)"},
+		{name: "original", usage: "the live index that lost documents (never written)", check: indexOrDump},
+		{name: "source", usage: "backup: snapshot:REPO/SNAP[/INDEX], index:NAME, https://host:9200/NAME, file:///dump.ndjson[.gz], s3://bucket/dump.ndjson[.gz]", check: sourceForm},
+		{name: "target", usage: "the new index to restore into (default ORIGINAL_restored_YYYYMMDD)", check: optional(validIndexName)},
+		{name: "mode", def: "merge", usage: "merge (target = original + source) or source (target = source only)", check: oneOf("merge", "source")},
+		{name: "prefer", def: "original", usage: "in merge mode, what the target holds on an id present in both: original, source, or fill (the original with every field it lacks filled from the source)", check: oneOf("original", "source", "fill")},
+		{name: "strategy", def: "reconcile", usage: "how a merge builds the target: reconcile (start from the backup, a snapshot restored as the target when its mapping allows, and write only what differs) or passes (write both sides whole)", check: oneOf("reconcile", "passes")},
 		{name: "fill-null", def: "false", usage: "with --prefer fill, fill a null of the original from the source as a missing field (by default a null is a live value and stays)", isBool: true},
-		{name: "workers", def: "4", usage: "concurrent _bulk requests, and scan slices (1..256)"},
-		{name: "batch-size", def: "1000", usage: "documents per _bulk request (1..100000)"},
-		{name: "batch-bytes", def: "5MiB", usage: "bytes per _bulk request (64KiB..512MiB)"},
-		{name: "retry-for", def: "5m", usage: "how long a request failing with 429, 5xx, a cut connection or a timeout is retried (1s..24h)"},
-		{name: "bulk-timeout", def: "2m", usage: "timeout of one _bulk request; one that times out is retried (1s..1h)"},
-		{name: "drain-timeout", def: "60s", usage: "after SIGTERM/SIGINT, how long in-flight requests may finish before failures and summary are written (0s..10m)"},
+		{name: "workers", def: "4", usage: "concurrent _bulk requests, and scan slices (1..256)", check: intIn(1, 256)},
+		{name: "batch-size", def: "1000", usage: "documents per _bulk request (1..100000)", check: intIn(1, 100000)},
+		{name: "batch-bytes", def: "5MiB", usage: "bytes per _bulk request (64KiB..512MiB)", check: sizeIn(64<<10, 512<<20)},
+		{name: "retry-for", def: "5m", usage: "how long a request failing with 429, 5xx, a cut connection or a timeout is retried (1s..24h)", check: durationIn(time.Second, 24*time.Hour)},
+		{name: "bulk-timeout", def: "2m", usage: "timeout of one _bulk request; one that times out is retried (1s..1h)", check: durationIn(time.Second, time.Hour)},
+		{name: "drain-timeout", def: "60s", usage: "after SIGTERM/SIGINT, how long in-flight requests may finish before failures and summary are written (0s..10m)", check: durationIn(0, 10*time.Minute)},
 		{name: "allow-empty-source", def: "false", usage: "restore a source that holds no document (refused by default: usually a wrong path)", isBool: true},
 		{name: "keep-staging", def: "false", usage: "keep the staging index a snapshot source is restored into", isBool: true},
-		{name: "max-docs-per-second", def: "0", usage: "documents per second the restore may write, across all workers (0 = no limit); requests in flight also halve on 429s and slow bulks, and recover slowly"},
+		{name: "max-docs-per-second", def: "0", usage: "documents per second the restore may write, across all workers (0 = no limit); requests in flight also halve on 429s and slow bulks, and recover slowly", check: rate},
 	}
 	diffFlags = []flagDef{
-		{name: "ignore", usage: "JSON Pointers the diff ignores, comma-separated; * matches one segment (/modified,/tags/*/id)"},
+		{name: "ignore", usage: "JSON Pointers the diff ignores, comma-separated; * matches one segment (/modified,/tags/*/id)", check: ignoreList},
 	}
 	outputFlags = []flagDef{
 		{name: "output", usage: "where the report goes: s3://bucket/prefix or file://dir (default file://./esrestore-report)"},
-		{name: "s3-endpoint", usage: "S3-compatible endpoint URL (path-style addressing)"},
+		{name: "s3-endpoint", usage: "S3-compatible endpoint URL (path-style addressing)", check: optional(httpURL)},
 		{name: "s3-region", usage: "S3 region (default: from the AWS environment)"},
-		{name: "s3-sse", usage: "server-side encryption: AES256 or aws:kms"},
+		{name: "s3-sse", usage: "server-side encryption: AES256 or aws:kms", check: optional(sse)},
 		{name: "s3-kms-key-id", usage: "KMS key id for --s3-sse aws:kms"},
 	}
 	jobFlags = []flagDef{
-		{name: "environment", usage: "environment name shown in logs and the summary, e.g. prod (required)"},
-		{name: "run-id", usage: "run id; a rerun with the same id resumes into the same target (default: UTC time + random suffix)"},
+		{name: "environment", usage: "environment name shown in logs and the summary, e.g. prod (required)", check: optional(matches(environmentRE, "must be letters, digits, - or _ (at most 32)"))},
+		{name: "run-id", usage: "run id; a rerun with the same id resumes into the same target (default: UTC time + random suffix)", check: optional(matches(runIDRE, "must be letters, digits, ., _ or - (at most 64)"))},
 		{name: "dry-run", def: "false", usage: "write nothing to Elasticsearch: diff the original against what the target would be, report locally", isBool: true},
-		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true},
-		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)"},
+		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true, check: optional(webhook)},
+		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)", check: failOnList},
 		{name: "rerun", def: "false", usage: "run again a run id whose report is complete, writing a new report beside the old one", isBool: true},
+		{name: "expect-config", usage: "the config_sha256 'esrestore check' printed for this configuration, as a second person compared it: a run whose fingerprint differs exits 2 before any write", check: optional(matches(sha256RE, "must be the 64 hex digits of a config_sha256"))},
 	}
 	logFlags = []flagDef{
-		{name: "log-format", def: "auto", usage: "auto (text on a terminal, JSON otherwise), text or json"},
-		{name: "log-level", def: "info", usage: "debug, info, warn or error"},
-		{name: "progress", def: "30s", usage: "interval of progress reports (0 = off)"},
+		{name: "log-format", def: "auto", usage: "auto (text on a terminal, JSON otherwise), text or json", check: oneOf("auto", "text", "json")},
+		{name: "log-level", def: "info", usage: "debug, info, warn or error", check: oneOf("debug", "info", "warn", "error")},
+		{name: "progress", def: "30s", usage: "interval of progress reports (0 = off)", check: interval},
 	}
 )
+
+// runFlags are the flags of the job's configuration: what run reads, and
+// what check, restore and diff validate whole so each fails where run
+// would.
+func runFlags() [][]flagDef {
+	return [][]flagDef{esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags}
+}
 
 // rawValue is a flag or environment value as given, with where it came
 // from, so validation can name it the way the operator wrote it.
@@ -93,6 +107,9 @@ type rawValue struct {
 	value  string
 	origin string // "--workers", "ESRESTORE_WORKERS" or "ESRESTORE_ES_PASSWORD_FILE"
 	set    bool
+	// shadowed is the variable's value a flag overrode: still checked,
+	// and the override is a warning.
+	shadowed *rawValue
 }
 
 // flagValues collects the raw values of a command's flags.
@@ -123,6 +140,9 @@ func (s *stringValue) Set(v string) error {
 		// Which one was meant is not for esrestore to guess.
 		return fmt.Errorf("--%s given twice (%q, then %q): give it once", s.name, s.rv.value, v)
 	}
+	if s.rv.set {
+		s.rv.shadowed = &rawValue{value: s.rv.value, origin: s.rv.origin, set: true}
+	}
 	s.rv.value, s.rv.origin, s.rv.set = v, "--"+s.name, true
 	return nil
 }
@@ -145,8 +165,33 @@ func newFlagSet(name, summary string, env *Env, groups ...[]flagDef) (*flag.Flag
 			fs.Var(&stringValue{rv: rv, name: d.name, isBool: d.isBool}, d.name, d.usage)
 		}
 	}
+	fv.checkRunVariables(env)
 	fs.Usage = func() { printUsage(env, fs, name, summary, fv) }
 	return fs, fv
+}
+
+// checkRunVariables validates the variables of run's flags that this
+// command does not take: the Job's environment is run's configuration,
+// and a wrong value in it fails every command, not only run.
+func (fv *flagValues) checkRunVariables(env *Env) {
+	for _, g := range runFlags() {
+		for _, d := range g {
+			if _, ok := fv.defs[d.name]; ok || env.Getenv == nil {
+				continue
+			}
+			v := strings.TrimSpace(env.Getenv(envName(d.name)))
+			check := d.check
+			if d.isBool {
+				check = boolean
+			}
+			if v == "" || check == nil {
+				continue
+			}
+			if why := check(v); why != "" {
+				fv.errs = append(fv.errs, badValue(envName(d.name), why+"; esrestore run reads it", v, d.secret))
+			}
+		}
+	}
 }
 
 // envName is the environment variable of a flag.
@@ -218,9 +263,11 @@ func printUsage(env *Env, fs *flag.FlagSet, name, summary string, fv *flagValues
 
 // Config is a command's validated configuration.
 type Config struct {
-	ES          esConfig
-	Original    string
-	Source      string
+	ES       esConfig
+	Original string
+	Source   string
+	// src is --source parsed, once.
+	src         sourceSpec
 	Target      string
 	Mode        string
 	Prefer      string
@@ -249,9 +296,18 @@ type Config struct {
 	RunID       string
 	DryRun      bool
 	FailOn      []string
-	LogFormat   string
-	LogLevel    string
-	Progress    time.Duration
+	// ExpectConfig is the config_sha256 the run must have, "" for any.
+	ExpectConfig string
+	LogFormat    string
+	LogLevel     string
+	Progress     time.Duration
+
+	// settings are every flag's effective value and origin, in the
+	// command's flag order: the record, the summary's options and
+	// config_sha256 are made of them.
+	settings []setting
+	// overrides are the variables a flag overrode.
+	overrides []override
 }
 
 // esConfig is how to reach Elasticsearch.
@@ -268,71 +324,306 @@ type esConfig struct {
 var (
 	runIDRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	environmentRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+	sha256RE      = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 )
 
 // bad formats a validation problem as "origin: reason (got "value")".
 func (fv *flagValues) bad(name, reason string) error {
-	rv := fv.get(name)
-	v := rv.value
-	if fv.defs[name].secret {
-		v = "[redacted]"
-	}
-	return fmt.Errorf("%s: %s (got %q)", fv.origin(name), reason, v)
+	return badValue(fv.origin(name), reason, fv.get(name).value, fv.defs[name].secret)
 }
 
-func (fv *flagValues) intIn(name string, lo, hi int, errs *[]error) int {
-	n, err := strconv.Atoi(fv.str(name))
-	if err != nil || n < lo || n > hi {
-		*errs = append(*errs, fv.bad(name, fmt.Sprintf("must be %d..%d", lo, hi)))
-		return 0
+func badValue(origin, reason, v string, secret bool) error {
+	if secret {
+		v = "[redacted]"
+	} else {
+		v = redactList(v)
 	}
+	return fmt.Errorf("%s: %s (got %q)", origin, reason, v)
+}
+
+// redactList hides the user information of each URL of a comma-separated
+// value.
+func redactList(v string) string {
+	if !strings.Contains(v, "@") {
+		return v
+	}
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		parts[i] = redactURL(p)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Checks of one value, for flagDef.check: each returns why a value is
+// refused, or "".
+
+func intIn(lo, hi int) func(string) string {
+	return func(v string) string {
+		if n, err := strconv.Atoi(v); err != nil || n < lo || n > hi {
+			return fmt.Sprintf("must be %d..%d", lo, hi)
+		}
+		return ""
+	}
+}
+
+// parseDuration reads a duration such as 90s or 5m; "0" is none.
+func parseDuration(v string) (time.Duration, error) {
+	if v == "0" {
+		return 0, nil
+	}
+	return time.ParseDuration(v)
+}
+
+func durationIn(lo, hi time.Duration) func(string) string {
+	return func(v string) string {
+		if d, err := parseDuration(v); err != nil || d < lo || d > hi {
+			return fmt.Sprintf("must be a duration between %s and %s, e.g. 5m", lo, hi)
+		}
+		return ""
+	}
+}
+
+func sizeIn(lo, hi int) func(string) string {
+	return func(v string) string {
+		if n, err := parseSize(v); err != nil || n < lo || n > hi {
+			return fmt.Sprintf("must be a size between %s and %s, e.g. 5MiB", formatSize(lo), formatSize(hi))
+		}
+		return ""
+	}
+}
+
+func oneOf(allowed ...string) func(string) string {
+	return func(v string) string {
+		if !slices.Contains(allowed, v) {
+			return "must be one of " + strings.Join(allowed, ", ")
+		}
+		return ""
+	}
+}
+
+func matches(re *regexp.Regexp, why string) func(string) string {
+	return func(v string) string {
+		if !re.MatchString(v) {
+			return why
+		}
+		return ""
+	}
+}
+
+// optional lets a given but empty value mean "not set".
+func optional(check func(string) string) func(string) string {
+	return func(v string) string {
+		if v == "" {
+			return ""
+		}
+		return check(v)
+	}
+}
+
+func sse(v string) string {
+	if v != "AES256" && v != "aws:kms" {
+		return "must be AES256 or aws:kms"
+	}
+	return ""
+}
+
+func boolean(v string) string {
+	if _, err := strconv.ParseBool(v); err != nil {
+		return "must be true or false"
+	}
+	return ""
+}
+
+func rate(v string) string {
+	if n, err := strconv.ParseFloat(v, 64); err != nil || n < 0 || n > 10_000_000 || math.IsNaN(n) {
+		return "must be a number of documents per second, 0..10000000 (0 = no limit)"
+	}
+	return ""
+}
+
+func interval(v string) string {
+	if d, err := parseDuration(v); err != nil || d < 0 {
+		return "must be a duration such as 30s, or 0 to turn progress off"
+	}
+	return ""
+}
+
+func httpURL(v string) string {
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be an http(s) URL"
+	}
+	return ""
+}
+
+func webhook(v string) string {
+	if httpURL(v) != "" {
+		return "must be an http(s) webhook URL"
+	}
+	return ""
+}
+
+func httpURLs(v string) string {
+	for _, part := range splitList(v) {
+		if httpURL(part) != "" {
+			return "must be an http(s)://host:port URL"
+		}
+	}
+	return ""
+}
+
+func indexOrDump(v string) string {
+	if v == "" || isDumpURL(v) {
+		return ""
+	}
+	return validIndexName(v)
+}
+
+func sourceForm(v string) string {
+	if v == "" {
+		return ""
+	}
+	_, why := parseSource(v)
+	return why
+}
+
+// listItems is a comma-separated value's items. A value given (by flag or
+// variable) that is blank or has a blank item is refused: an empty list
+// must never turn a gate off by accident (--fail-on has none for that).
+func listItems(v string) ([]string, string) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			return nil, "a blank list or a blank item: list the values, comma-separated"
+		}
+		out = append(out, p)
+	}
+	return out, ""
+}
+
+func anyList(v string) string {
+	_, why := listItems(v)
+	return why
+}
+
+func failOnList(v string) string {
+	items, why := listItems(v)
+	if why != "" {
+		return why
+	}
+	for _, f := range items {
+		switch {
+		case slices.Contains(report.FailOnKinds, f):
+		case f == "none" && len(items) > 1:
+			return "none turns every gate off: give it alone"
+		case f != "none":
+			return "must list " + strings.Join(report.FailOnKinds, ", ") + ", or be none"
+		}
+	}
+	return ""
+}
+
+func ignoreList(v string) string {
+	items, why := listItems(v)
+	if why != "" {
+		return why
+	}
+	for _, p := range items {
+		if _, err := diff.ParsePointer(p); err != nil {
+			return err.Error()
+		}
+	}
+	if len(items) > diff.MaxIgnore {
+		return fmt.Sprintf("at most %d pointers, not %d", diff.MaxIgnore, len(items))
+	}
+	return ""
+}
+
+// validate checks every value given, by flag or variable, and every
+// variable a flag overrode, returning a problem per bad value.
+func (fv *flagValues) validate() []error {
+	var errs []error
+	for _, n := range fv.order {
+		d, rv := fv.defs[n], fv.values[n]
+		check := d.check
+		if d.isBool {
+			check = boolean
+		}
+		if check == nil {
+			continue
+		}
+		if rv.set {
+			if why := check(strings.TrimSpace(rv.value)); why != "" {
+				errs = append(errs, fv.bad(n, why))
+			}
+		}
+		if sh := rv.shadowed; sh != nil {
+			if why := check(strings.TrimSpace(sh.value)); why != "" {
+				errs = append(errs, badValue(sh.origin, why+"; --"+n+" overrides it, but the variable is wrong all the same: fix or unset it", sh.value, d.secret))
+			}
+		}
+	}
+	return errs
+}
+
+// Typed readers of values validate has passed.
+
+func (fv *flagValues) int(name string) int {
+	n, _ := strconv.Atoi(fv.str(name))
 	return n
 }
 
-// durationIn reads a duration such as 90s or 5m between lo and hi.
-func (fv *flagValues) durationIn(name string, lo, hi time.Duration, errs *[]error) time.Duration {
-	v := fv.str(name)
-	d, err := time.ParseDuration(v)
-	if v == "0" {
-		d, err = 0, nil
-	}
-	if err != nil || d < lo || d > hi {
-		*errs = append(*errs, fv.bad(name, fmt.Sprintf("must be a duration between %s and %s, e.g. 5m", lo, hi)))
-		return 0
-	}
+func (fv *flagValues) duration(name string) time.Duration {
+	d, _ := parseDuration(fv.str(name))
 	return d
 }
 
-func (fv *flagValues) boolean(name string, errs *[]error) bool {
-	v := fv.str(name)
-	if v == "" {
-		return false
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		*errs = append(*errs, fv.bad(name, "must be true or false"))
-	}
+func (fv *flagValues) flag(name string) bool {
+	b, _ := strconv.ParseBool(fv.str(name))
 	return b
 }
 
-func (fv *flagValues) oneOf(name string, allowed []string, errs *[]error) string {
-	v := fv.str(name)
-	for _, a := range allowed {
-		if v == a {
-			return v
-		}
+func (fv *flagValues) size(name string) int {
+	n, _ := parseSize(fv.str(name))
+	return n
+}
+
+func (fv *flagValues) float(name string) float64 {
+	n, _ := strconv.ParseFloat(fv.str(name), 64)
+	return n
+}
+
+// intIn reads an integer between lo and hi, adding the problem to errs.
+func (fv *flagValues) intIn(name string, lo, hi int, errs *[]error) int {
+	if why := intIn(lo, hi)(fv.str(name)); why != "" {
+		*errs = append(*errs, fv.bad(name, why))
+		return 0
 	}
-	*errs = append(*errs, fv.bad(name, "must be one of "+strings.Join(allowed, ", ")))
-	return v
+	return fv.int(name)
+}
+
+func (fv *flagValues) boolean(name string, errs *[]error) bool {
+	if why := boolean(fv.str(name)); why != "" && fv.str(name) != "" {
+		*errs = append(*errs, fv.bad(name, why))
+	}
+	return fv.flag(name)
+}
+
+// list reads a comma-separated flag; see listItems.
+func (fv *flagValues) list(name string, errs *[]error) []string {
+	rv := fv.get(name)
+	if !rv.set {
+		return splitList(rv.value)
+	}
+	items, why := listItems(rv.value)
+	if why != "" {
+		*errs = append(*errs, fv.bad(name, why))
+	}
+	return items
 }
 
 // parseSize reads sizes such as 5MiB, 512KiB, 1048576.
 func parseSize(s string) (int, error) {
-	units := []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
-	for _, u := range units {
+	for _, u := range sizeUnits {
 		if n, ok := strings.CutSuffix(s, u.suffix); ok {
 			v, err := strconv.Atoi(strings.TrimSpace(n))
 			if err != nil {
@@ -344,23 +635,20 @@ func parseSize(s string) (int, error) {
 	return strconv.Atoi(s)
 }
 
-// list is a comma-separated flag's items. A value given (by flag or
-// variable) that is blank or has a blank item is an error: an empty list
-// must never turn a gate off by accident (--fail-on has none for that).
-func (fv *flagValues) list(name string, errs *[]error) []string {
-	rv := fv.get(name)
-	if !rv.set {
-		return splitList(rv.value)
-	}
-	var out []string
-	for _, p := range strings.Split(rv.value, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			*errs = append(*errs, fv.bad(name, "a blank list or a blank item: list the values, comma-separated"))
-			return nil
+var sizeUnits = []struct {
+	suffix string
+	mult   int
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1000 * 1000 * 1000}, {"MB", 1000 * 1000}, {"KB", 1000}, {"B", 1}}
+
+// formatSize writes n bytes in the largest binary unit that divides it:
+// 5MiB, 64KiB, 1000B.
+func formatSize(n int) string {
+	for _, u := range sizeUnits[:3] {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.Itoa(n/u.mult) + u.suffix
 		}
-		out = append(out, p)
 	}
-	return out
+	return strconv.Itoa(n) + "B"
 }
 
 func splitList(s string) []string {
@@ -392,14 +680,12 @@ func validIndexName(name string) string {
 	return ""
 }
 
-// parseESURLs reads --es-url: one or more http(s) URLs, credentials moved
-// out of the URL into es.
-func (fv *flagValues) parseESURLs(name string, es *esConfig, errs *[]error) {
-	raw := fv.str(name)
+// esURLs reads --es-url (checked): one or more URLs, credentials moved out
+// of them into es.
+func esURLs(raw string, es *esConfig) {
 	for _, part := range splitList(raw) {
 		u, err := url.Parse(part)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			*errs = append(*errs, fmt.Errorf("%s: must be an http(s)://host:port URL (got %q)", fv.origin(name), redactURL(part)))
+		if err != nil {
 			continue
 		}
 		if u.User != nil {
@@ -518,198 +804,87 @@ func parseSource(raw string) (sourceSpec, string) {
 }
 
 // build validates every registered flag and returns the configuration, or
+// build validates every registered flag and returns the configuration, or
 // one error listing every problem. required names flags that must be set.
+// Flags a command does not register read as empty.
 func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
-	errs := append([]error(nil), fv.errs...)
-	var c Config
-	has := func(n string) bool { _, ok := fv.defs[n]; return ok }
+	errs := append(append([]error(nil), fv.errs...), fv.validate()...)
 	for _, n := range required {
 		if fv.str(n) == "" {
 			errs = append(errs, fmt.Errorf("%s: is required (env %s)", fv.origin(n), envName(n)))
 		}
 	}
-	if has("es-url") {
-		c.ES.Username = fv.str("es-username")
-		c.ES.Password = fv.get("es-password").value
-		c.ES.APIKey = fv.get("es-api-key").value
-		c.ES.BearerToken = fv.get("es-bearer-token").value
-		c.ES.CACert = fv.str("es-ca-cert")
-		c.ES.TLSServerName = fv.str("es-tls-server-name")
-		fv.parseESURLs("es-url", &c.ES, &errs)
-		n := 0
-		for _, s := range []string{c.ES.Password, c.ES.APIKey, c.ES.BearerToken} {
-			if s != "" {
-				n++
-			}
-		}
-		if c.ES.APIKey != "" && c.ES.BearerToken != "" || c.ES.Password != "" && n > 1 {
-			errs = append(errs, fmt.Errorf("%s, %s, %s: set only one way to authenticate", fv.origin("es-password"), fv.origin("es-api-key"), fv.origin("es-bearer-token")))
-		}
-		if c.ES.Password != "" && c.ES.Username == "" {
-			errs = append(errs, fmt.Errorf("%s: a password needs %s", fv.origin("es-password"), fv.origin("es-username")))
-		}
-		if c.ES.CACert != "" {
-			if _, err := fv.readFile(c.ES.CACert); err != nil {
-				errs = append(errs, fv.bad("es-ca-cert", "cannot read the CA file: "+err.Error()))
-			}
+	has := func(n string) bool { _, ok := fv.defs[n]; return ok }
+	c := Config{
+		ES: esConfig{Username: fv.str("es-username"), Password: fv.get("es-password").value, APIKey: fv.get("es-api-key").value,
+			BearerToken: fv.get("es-bearer-token").value, CACert: fv.str("es-ca-cert"), TLSServerName: fv.str("es-tls-server-name")},
+		Original: fv.str("original"), Source: fv.str("source"), Target: fv.str("target"),
+		Mode: fv.str("mode"), Prefer: fv.str("prefer"), Strategy: fv.str("strategy"), FillNull: fv.flag("fill-null"),
+		Workers: fv.int("workers"), BatchSize: fv.int("batch-size"), BatchBytes: fv.size("batch-bytes"),
+		RetryFor: fv.duration("retry-for"), BulkTimeout: fv.duration("bulk-timeout"), Drain: fv.duration("drain-timeout"),
+		AllowEmpty: fv.flag("allow-empty-source"), KeepStaging: fv.flag("keep-staging"), MaxDocsPerSecond: fv.float("max-docs-per-second"),
+		Ignore: splitList(fv.str("ignore")), Output: fv.str("output"), S3Endpoint: fv.str("s3-endpoint"), S3Region: fv.str("s3-region"),
+		S3SSE: fv.str("s3-sse"), S3KMSKeyID: fv.str("s3-kms-key-id"), Environment: fv.str("environment"), RunID: fv.str("run-id"),
+		DryRun: fv.flag("dry-run"), Notify: fv.get("notify").value, Rerun: fv.flag("rerun"), ExpectConfig: strings.ToLower(fv.str("expect-config")),
+		LogFormat: fv.str("log-format"), LogLevel: fv.str("log-level"), Progress: fv.duration("progress"),
+	}
+	c.src, _ = parseSource(c.Source)
+	esURLs(fv.str("es-url"), &c.ES)
+	for _, f := range splitList(fv.str("fail-on")) {
+		if f != "none" {
+			c.FailOn = append(c.FailOn, f)
 		}
 	}
-	if has("original") {
-		c.Original = fv.str("original")
-		if why := validIndexName(c.Original); why != "" && c.Original != "" && !isDumpURL(c.Original) {
-			errs = append(errs, fv.bad("original", why))
+	if has("run-id") && c.RunID == "" {
+		c.RunID = newRunID(now)
+	}
+	if has("target") && c.Target == "" && c.Original != "" {
+		c.Target = reportName(c.Original) + "_restored_" + targetDate(fv.str("run-id"), now)
+	}
+
+	// What no single value says: the values together.
+	secrets := 0
+	for _, s := range []string{c.ES.Password, c.ES.APIKey, c.ES.BearerToken} {
+		if s != "" {
+			secrets++
 		}
 	}
-	if has("source") {
-		c.Source = fv.str("source")
-		if spec, why := parseSource(c.Source); why != "" && c.Source != "" {
-			errs = append(errs, fv.bad("source", why))
-		} else if spec.kind == "index" && spec.index == c.Original && c.Original != "" {
-			errs = append(errs, fv.bad("source", "is the original: a backup must be another index"))
+	if c.ES.APIKey != "" && c.ES.BearerToken != "" || c.ES.Password != "" && secrets > 1 {
+		errs = append(errs, fmt.Errorf("%s, %s, %s: set only one way to authenticate", fv.origin("es-password"), fv.origin("es-api-key"), fv.origin("es-bearer-token")))
+	}
+	if c.ES.Password != "" && c.ES.Username == "" {
+		errs = append(errs, fmt.Errorf("%s: a password needs %s", fv.origin("es-password"), fv.origin("es-username")))
+	}
+	if c.ES.CACert != "" {
+		if _, err := fv.readFile(c.ES.CACert); err != nil {
+			errs = append(errs, fv.bad("es-ca-cert", "cannot read the CA file: "+err.Error()))
 		}
 	}
-	if has("target") {
-		c.Target = fv.str("target")
-		if c.Target == "" && c.Original != "" {
-			c.Target = reportName(c.Original) + "_restored_" + targetDate(fv.str("run-id"), now)
-		}
-		if why := validIndexName(c.Target); why != "" && c.Target != "" {
-			errs = append(errs, fv.bad("target", why))
-		}
-		if c.Target != "" && c.Target == c.Original {
-			errs = append(errs, fv.bad("target", "must differ from --original: esrestore never writes to the original"))
-		}
+	if c.src.kind == "index" && c.src.index == c.Original && c.Original != "" {
+		errs = append(errs, fv.bad("source", "is the original: a backup must be another index"))
 	}
-	if has("mode") {
-		c.Mode = fv.oneOf("mode", []string{"merge", "source"}, &errs)
-		c.Prefer = fv.oneOf("prefer", []string{"original", "source", "fill"}, &errs)
-		if c.Mode == "source" && fv.get("prefer").set {
-			errs = append(errs, fv.bad("prefer", "only applies to --mode merge"))
-		}
-		// check takes --prefer but not how the load goes.
-		if has("strategy") {
-			c.Strategy = fv.oneOf("strategy", []string{"reconcile", "passes"}, &errs)
-			if c.Strategy == "passes" && c.Prefer == "fill" {
-				errs = append(errs, fv.bad("strategy", "passes cannot merge fields: --prefer fill needs reconcile"))
-			}
-		}
-		if has("fill-null") {
-			c.FillNull = fv.boolean("fill-null", &errs)
-			if c.FillNull && c.Prefer != "fill" {
-				errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
-			}
-		}
+	if why := validIndexName(c.Target); c.Target != "" && why != "" && !fv.get("target").set {
+		errs = append(errs, fv.bad("original", "makes the default --target "+c.Target+", which "+why))
 	}
-	// check reads these, but no load tuning: its help lists only what it
-	// reads.
-	if has("retry-for") {
-		c.RetryFor = fv.durationIn("retry-for", time.Second, 24*time.Hour, &errs)
+	if c.Target != "" && c.Target == c.Original {
+		errs = append(errs, fv.bad("target", "must differ from --original: esrestore never writes to the original"))
 	}
-	if has("allow-empty-source") {
-		c.AllowEmpty = fv.boolean("allow-empty-source", &errs)
+	if c.Mode == "source" && fv.get("prefer").set {
+		errs = append(errs, fv.bad("prefer", "only applies to --mode merge"))
 	}
-	if has("batch-size") {
-		c.Workers = fv.intIn("workers", 1, 256, &errs)
-		c.BatchSize = fv.intIn("batch-size", 1, 100000, &errs)
-		c.BulkTimeout = fv.durationIn("bulk-timeout", time.Second, time.Hour, &errs)
-		c.Drain = fv.durationIn("drain-timeout", 0, 10*time.Minute, &errs)
-		if n, err := parseSize(fv.str("batch-bytes")); err != nil || n < 64<<10 || n > 512<<20 {
-			errs = append(errs, fv.bad("batch-bytes", "must be a size between 64KiB and 512MiB, e.g. 5MiB"))
-		} else {
-			c.BatchBytes = n
-		}
-		c.KeepStaging = fv.boolean("keep-staging", &errs)
-		if has("max-docs-per-second") {
-			n, err := strconv.ParseFloat(fv.str("max-docs-per-second"), 64)
-			if err != nil || n < 0 || n > 10_000_000 || math.IsNaN(n) {
-				errs = append(errs, fv.bad("max-docs-per-second", "must be a number of documents per second, 0..10000000 (0 = no limit)"))
-			} else {
-				c.MaxDocsPerSecond = n
-			}
-		}
-	} else if has("workers") {
-		c.Workers = fv.intIn("workers", 1, 256, &errs)
+	if c.Strategy == "passes" && c.Prefer == "fill" {
+		errs = append(errs, fv.bad("strategy", "passes cannot merge fields: --prefer fill needs reconcile"))
 	}
-	if has("ignore") {
-		c.Ignore = fv.list("ignore", &errs)
-		for _, p := range c.Ignore {
-			if _, err := diff.ParsePointer(p); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %v (got %q)", fv.origin("ignore"), err, fv.str("ignore")))
-			}
-		}
-		if len(c.Ignore) > diff.MaxIgnore {
-			errs = append(errs, fmt.Errorf("%s: at most %d pointers (got %d)", fv.origin("ignore"), diff.MaxIgnore, len(c.Ignore)))
-		}
+	if c.FillNull && c.Prefer != "fill" {
+		errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
 	}
-	if has("output") {
-		c.Output = fv.str("output")
-		c.S3Endpoint = fv.str("s3-endpoint")
-		c.S3Region = fv.str("s3-region")
-		c.S3SSE = fv.str("s3-sse")
-		c.S3KMSKeyID = fv.str("s3-kms-key-id")
-		if c.S3Endpoint != "" {
-			if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				errs = append(errs, fv.bad("s3-endpoint", "must be an http(s) URL"))
-			}
-		}
-		if c.S3SSE != "" && c.S3SSE != "AES256" && c.S3SSE != "aws:kms" {
-			errs = append(errs, fv.bad("s3-sse", "must be AES256 or aws:kms"))
-		}
-		if c.S3KMSKeyID != "" && c.S3SSE != "aws:kms" {
-			errs = append(errs, fv.bad("s3-kms-key-id", "needs --s3-sse aws:kms"))
-		}
-	}
-	if has("environment") {
-		c.Environment = fv.str("environment")
-		if c.Environment != "" && !environmentRE.MatchString(c.Environment) {
-			errs = append(errs, fv.bad("environment", "must be letters, digits, - or _ (at most 32)"))
-		}
-		c.RunID = fv.str("run-id")
-		if c.RunID == "" {
-			c.RunID = newRunID(now)
-		} else if !runIDRE.MatchString(c.RunID) {
-			errs = append(errs, fv.bad("run-id", "must be letters, digits, ., _ or - (at most 64)"))
-		}
-		c.DryRun = fv.boolean("dry-run", &errs)
-		if has("notify") {
-			c.Notify = fv.get("notify").value
-			if c.Notify != "" {
-				if u, err := url.Parse(strings.TrimSpace(c.Notify)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					errs = append(errs, fv.bad("notify", "must be an http(s) webhook URL"))
-				}
-			}
-		}
-		c.Rerun = fv.boolean("rerun", &errs)
-		failOn := fv.list("fail-on", &errs)
-		for _, f := range failOn {
-			switch {
-			case slices.Contains(report.FailOnKinds, f):
-				c.FailOn = append(c.FailOn, f)
-			case f == "none" && len(failOn) > 1:
-				errs = append(errs, fv.bad("fail-on", "none turns every gate off: give it alone"))
-			case f == "none":
-			default:
-				errs = append(errs, fv.bad("fail-on", "must list "+strings.Join(report.FailOnKinds, ", ")+", or be none"))
-			}
-		}
-	}
-	if has("log-format") {
-		c.LogFormat = fv.oneOf("log-format", []string{"auto", "text", "json"}, &errs)
-		c.LogLevel = fv.oneOf("log-level", []string{"debug", "info", "warn", "error"}, &errs)
-		if has("progress") {
-			d, err := time.ParseDuration(fv.str("progress"))
-			if fv.str("progress") == "0" {
-				d, err = 0, nil
-			}
-			if err != nil || d < 0 {
-				errs = append(errs, fv.bad("progress", "must be a duration such as 30s, or 0 to turn progress off"))
-			}
-			c.Progress = d
-		}
+	if c.S3KMSKeyID != "" && c.S3SSE != "aws:kms" {
+		errs = append(errs, fv.bad("s3-kms-key-id", "needs --s3-sse aws:kms"))
 	}
 	if len(errs) > 0 {
 		return c, usageError(fmt.Errorf("invalid configuration:\n%w", sortedErrors(errs)))
 	}
+	c.settings, c.overrides = fv.settings(c)
 	return c, nil
 }
 

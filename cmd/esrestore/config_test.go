@@ -31,7 +31,7 @@ func testEnv(vars map[string]string, files map[string]string) (*Env, *bytes.Buff
 func buildConfig(t *testing.T, vars, files map[string]string, args ...string) (Config, error) {
 	t.Helper()
 	env, _, _ := testEnv(vars, files)
-	fset, fv := newFlagSet("run", "", env, esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
+	fset, fv := newFlagSet("run", "", env, runFlags()...)
 	if err := fset.Parse(args); err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}
@@ -136,9 +136,12 @@ func TestConfigSecrets(t *testing.T) {
 	if c.ES.URLs[0] != "https://es.internal:9200" || c.ES.Username != "elastic" || c.ES.Password != "hunter2" {
 		t.Errorf("url credentials: %v %q %q", c.ES.URLs, c.ES.Username, c.ES.Password)
 	}
-	for _, kv := range c.redacted() {
-		if s, ok := kv.value.(string); ok && strings.Contains(s, "hunter2") {
-			t.Errorf("%s shows the password: %q", kv.key, s)
+	for _, s := range c.settings {
+		if strings.Contains(s.value, "hunter2") {
+			t.Errorf("%s shows the password: %q", s.name, s.value)
+		}
+		if s.name == "es-password" && s.value != "set (--es-url, 7 bytes)" {
+			t.Errorf("the password of --es-url shows as %q", s.value)
 		}
 	}
 	// Errors never show a secret value.

@@ -83,7 +83,7 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 		"--progress", fv.str("progress"),
 	}
 	rfs, rfv := newFlagSet("run", runHelp, &Env{Getenv: func(string) string { return "" }, ReadFile: env.ReadFile, Stderr: env.Stderr},
-		esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
+		runFlags()...)
 	if err := parseFlags(rfs, runArgs); err != nil {
 		return err
 	}

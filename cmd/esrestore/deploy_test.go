@@ -40,7 +40,7 @@ func TestDeployConfigurationValidates(t *testing.T) {
 		t.Fatalf("only %d ESRESTORE_ variables found in deploy/", len(vars))
 	}
 	known := map[string]bool{}
-	for _, g := range [][]flagDef{esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags} {
+	for _, g := range runFlags() {
 		for _, f := range g {
 			known[envName(f.name)] = true
 			if f.secret {
@@ -54,7 +54,7 @@ func TestDeployConfigurationValidates(t *testing.T) {
 		}
 	}
 	env, _, _ := testEnv(vars, files)
-	fs, fv := newFlagSet("run", "", env, esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
+	fs, fv := newFlagSet("run", "", env, runFlags()...)
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}

@@ -45,20 +45,21 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if restored == cfg.Original {
 		return usageError(fmt.Errorf("invalid configuration:\n%w", fv.bad("restored", "must differ from --original")))
 	}
-	if cfg.Environment == "" {
-		cfg.Environment = "local"
-	}
 	j := newJob("diff", env, cfg, phases{diff: true})
 	j.summary.Restored = redactURL(restored)
-	logConfig(j.log, j.cmd, j.cfg)
 	if err := j.openReport(ctx); err != nil {
+		j.logConfig()
 		return err
 	}
 	if len(cfg.ES.URLs) > 0 {
 		if err := j.connect(ctx); err != nil {
+			j.logConfig()
 			return err
 		}
 		defer j.closeInstant()
+	}
+	if err := j.identify(ctx); err != nil {
+		return err
 	}
 	j.notifyStart(ctx)
 	err = j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Target: j.side(restored)}, diff.OverlayNone)
@@ -71,7 +72,8 @@ func diffJobFlags() []flagDef {
 	for _, f := range jobFlags {
 		switch f.name {
 		case "environment":
-			f.usage = "environment name shown in logs and the summary (default local)"
+			f.usage = "environment name shown in logs and the summary"
+			f.def = "local"
 			out = append(out, f)
 		case "run-id", "notify":
 			out = append(out, f)

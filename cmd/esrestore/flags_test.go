@@ -407,13 +407,13 @@ func TestIndexNamesBeforeAnyCall(t *testing.T) {
 func TestNextRunCommandPastes(t *testing.T) {
 	c := newCLI(t)
 	env := &Env{Getenv: func(k string) string { return c.vars[k] }, ReadFile: os.ReadFile, Stdout: io.Discard, Stderr: io.Discard}
-	fs, fv := newFlagSet("check", checkHelp, env, checkFlags()...)
+	fs, fv := newFlagSet("check", checkHelp, env, runFlags()...)
 	if err := parseFlags(fs, []string{"--es-url", "http://alice:s3cret@127.0.0.1:9200", "--original", "documents",
 		"--source", "index:backup", "--environment", "prod"}); err != nil {
 		t.Fatal(err)
 	}
-	got := nextRunCommand(fv, "r1")
-	want := `esrestore run --es-url http://127.0.0.1:9200 --es-username alice --es-password "$ESRESTORE_ES_PASSWORD" --original documents --source index:backup --environment prod --run-id r1`
+	got := nextRunCommand(fv, "r1", "ab12")
+	want := `esrestore run --es-url http://127.0.0.1:9200 --es-username alice --es-password "$ESRESTORE_ES_PASSWORD" --original documents --source index:backup --environment prod --run-id r1 --expect-config ab12`
 	if got != want {
 		t.Errorf("next command\n got %s\nwant %s", got, want)
 	}

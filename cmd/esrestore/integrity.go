@@ -27,7 +27,7 @@ func (j *job) recordStart(ctx context.Context) error {
 		return err
 	}
 	in.Original = st
-	spec, _ := parseSource(j.cfg.Source)
+	spec := j.cfg.src
 	switch spec.kind {
 	case "snapshot":
 		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.repo, spec.snap)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +66,11 @@ type job struct {
 	// cleanups run once the diff is done: a snapshot's staging index is
 	// the backup side until then.
 	cleanups []func(ctx context.Context) error
+
+	// ids are the identities config_sha256 binds, read by identify;
+	// identified and configLogged make identify and the record once.
+	ids                      identities
+	identified, configLogged bool
 }
 
 func summarizeRestore(s restore.Stats) *report.Restore {
@@ -84,24 +90,8 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 	// Bound once: every record of the job names its run and environment.
 	j.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", cfg.RunID, "environment", strings.ToUpper(cfg.Environment))
 	env.log, env.json = j.log, j.json
-	opts := map[string]any{}
-	for _, kv := range cfg.redacted() {
-		switch v := kv.value.(type) {
-		case string:
-			if v == "" {
-				continue
-			}
-		case int:
-			if v == 0 {
-				continue
-			}
-		case float64:
-			if v == 0 {
-				continue
-			}
-		}
-		opts[kv.key] = kv.value
-	}
+	logOverrides(j.log, cfg)
+	opts := cfg.options()
 	j.summary = report.Summary{
 		Command: cmd, Environment: strings.ToUpper(cfg.Environment), RunID: cfg.RunID, DryRun: cfg.DryRun,
 		Original: redactURL(cfg.Original), Target: cfg.Target, Source: redactURL(cfg.Source), Mode: cfg.Mode, Prefer: cfg.Prefer,
@@ -180,6 +170,96 @@ func (j *job) connect(ctx context.Context) error {
 		j.instant = esscan.NewInstant(es, j.cfg.Original, esscan.InstantOptions{Retry: j.retryPolicy(), Logger: j.log})
 	}
 	return nil
+}
+
+// identify runs before the first write, once: it reads what the report
+// is about (recordStart), takes config_sha256 over the configuration and
+// those identities, logs the effective configuration with it, and holds
+// the job to --expect-config.
+func (j *job) identify(ctx context.Context) error {
+	if j.identified {
+		return nil
+	}
+	j.identified = true
+	if j.es != nil && !isDumpURL(j.cfg.Original) && j.cmd != "diff" {
+		if err := j.recordStart(ctx); err != nil {
+			return err
+		}
+	}
+	in := j.summary.Integrity
+	if in.Cluster != nil {
+		j.ids.Cluster = in.Cluster.UUID
+	}
+	if in.Original != nil {
+		j.ids.Original = in.Original.UUID
+	}
+	if in.Snapshot != nil {
+		j.ids.Snapshot = in.Snapshot.UUID
+	}
+	j.summary.ConfigSHA256 = configSHA256(j.cfg.settings, j.ids)
+	j.logConfig()
+	return j.expectConfig(ctx)
+}
+
+// logConfig logs the effective configuration, once: with its fingerprint
+// when identify took it, else (a job stopped before) without.
+func (j *job) logConfig() {
+	if j.configLogged {
+		return
+	}
+	j.configLogged = true
+	logConfig(j.log, j.cmd, j.cfg, j.summary.ConfigSHA256, j.ids)
+}
+
+// record is what config.json holds for this configuration.
+func (j *job) record() configRecord {
+	return configRecord{ConfigSHA256: j.summary.ConfigSHA256, Settings: fingerprinted(j.cfg.settings), identities: j.ids}
+}
+
+// expectConfig refuses a configuration whose fingerprint is not the one
+// --expect-config gives (exit 2), naming the settings that differ from
+// the record check left at the report location, when it is there.
+func (j *job) expectConfig(ctx context.Context) error {
+	want, got := j.cfg.ExpectConfig, j.summary.ConfigSHA256
+	if want == "" || want == got {
+		return nil
+	}
+	where := "--expect-config"
+	for _, s := range j.cfg.settings {
+		if s.name == "expect-config" && s.origin != "flag" {
+			where = s.origin
+		}
+	}
+	msg := fmt.Sprintf("%s: this configuration's config_sha256 is %s, not the %s expected; nothing was written", where, got, want)
+	if j.report == nil {
+		return usageError(errors.New(msg))
+	}
+	url := j.report.URL(s3out.ConfigName)
+	checked, err := j.readConfigRecord(ctx, url)
+	switch {
+	case err != nil:
+		msg += fmt.Sprintf("; no record of check at %s to compare with (%v)", url, err)
+	case checked.ConfigSHA256 != want:
+		msg += fmt.Sprintf("; the record check left at %s is of %s, another configuration", url, checked.ConfigSHA256)
+	default:
+		msg += fmt.Sprintf("; what differs from the configuration check recorded at %s:\n%s", url, strings.Join(checked.differences(j.record()), "\n"))
+	}
+	return usageError(errors.New(msg))
+}
+
+// readConfigRecord reads the config.json check left.
+func (j *job) readConfigRecord(ctx context.Context, url string) (configRecord, error) {
+	var r configRecord
+	rc, err := s3out.OpenReader(ctx, url, j.s3opt)
+	if err != nil {
+		return r, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	return r, err
 }
 
 // closeInstant releases the original's point in time.
@@ -321,10 +401,7 @@ func (j *job) openDump(raw string) func(ctx context.Context) (io.ReadCloser, err
 
 // source builds the restore source of --source.
 func (j *job) source(ctx context.Context) (restore.Source, error) {
-	spec, why := parseSource(j.cfg.Source)
-	if why != "" {
-		return nil, usageError(fmt.Errorf("--source: %s (got %q)", why, redactURL(j.cfg.Source)))
-	}
+	spec := j.cfg.src
 	switch spec.kind {
 	case "snapshot":
 		src := restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -117,67 +116,6 @@ func (a atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 func (a atLeast) WithGroup(name string) slog.Handler {
 	return atLeast{h: a.h.WithGroup(name), min: a.min}
-}
-
-// logConfig logs the effective configuration once, secrets redacted, so
-// the operator sees what the job will do. Every key is present in every
-// record (empty when unset): one message, one schema. The environment
-// and run id are on every record already (job.log).
-func logConfig(log *slog.Logger, cmd string, c Config) {
-	attrs := []any{"command", cmd}
-	for _, kv := range c.redacted() {
-		attrs = append(attrs, kv.key, kv.value)
-	}
-	log.Info("effective configuration", attrs...)
-}
-
-type keyValue struct {
-	key   string
-	value any
-}
-
-// redacted lists the configuration for logs and the summary: credentials
-// are reported only as set or not.
-func (c Config) redacted() []keyValue {
-	set := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return "[redacted]"
-	}
-	src := c.Source
-	if src != "" {
-		src = redactURL(src)
-	}
-	return []keyValue{
-		{"es_url", strings.Join(c.ES.URLs, ",")},
-		{"es_username", c.ES.Username},
-		{"es_password", set(c.ES.Password)},
-		{"es_api_key", set(c.ES.APIKey)},
-		{"es_bearer_token", set(c.ES.BearerToken)},
-		{"es_ca_cert", c.ES.CACert},
-		{"original", redactURL(c.Original)},
-		{"source", src},
-		{"target", c.Target},
-		{"mode", c.Mode},
-		{"prefer", c.Prefer},
-		{"workers", c.Workers},
-		{"batch_size", c.BatchSize},
-		{"batch_bytes", c.BatchBytes},
-		{"retry_for", c.RetryFor.String()},
-		{"bulk_timeout", c.BulkTimeout.String()},
-		{"drain_timeout", c.Drain.String()},
-		{"max_docs_per_second", c.MaxDocsPerSecond},
-		{"notify", set(c.Notify)},
-		{"ignore", strings.Join(c.Ignore, ",")},
-		{"output", redactURL(c.Output)},
-		{"s3_endpoint", c.S3Endpoint},
-		{"s3_region", c.S3Region},
-		{"s3_sse", c.S3SSE},
-		{"dry_run", c.DryRun},
-		{"fail_on", strings.Join(c.FailOn, ",")},
-		{"progress_seconds", c.Progress.Seconds()},
-	}
 }
 
 // since is the seconds elapsed since t, for records that time a step.

@@ -607,16 +607,31 @@ func TestCheckCommand(t *testing.T) {
 	if indexExists(t, es, "documents_restored") {
 		t.Error("check created the target")
 	}
-	// Nothing written but the marker, put and deleted: no directories.
-	if entries, _ := os.ReadDir(out); len(entries) != 0 {
-		t.Errorf("check left %v in the output", entries)
-	}
 	// The run command to use next, with the run id whose path was checked.
 	m := regexp.MustCompile(`run id (\S+); to run with it:\n  (esrestore run .*)\n`).FindStringSubmatch(c.stdout.String())
 	if m == nil {
 		t.Fatalf("check does not print the run command:\n%s", c.stdout.String())
 	}
 	runID, next := m[1], m[2]
+	// Nothing written but the marker, put and deleted, and the record of
+	// the configuration check vouched for.
+	var left []string
+	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(out, p)
+			left = append(left, rel)
+		}
+		return nil
+	})
+	if want := filepath.Join("documents", runID, "config.json"); len(left) != 1 || left[0] != want {
+		t.Errorf("check left %v in the output, want %s alone", left, want)
+	}
+	// The fingerprint is the last line, and the command pins it.
+	lines := strings.Split(strings.TrimSpace(c.stdout.String()), "\n")
+	sha := lines[len(lines)-1]
+	if !sha256RE.MatchString(sha) || !strings.HasSuffix(next, "--expect-config "+sha) {
+		t.Errorf("last stdout line %q, next command %q: want the fingerprint, pinned by the command", sha, next)
+	}
 	for _, want := range []string{"--es-url " + es.URL, "--original documents", "--source snapshot:backups/before-loss",
 		"--target documents_restored", "--environment prod", "--run-id " + runID} {
 		if !strings.Contains(next, want) {
@@ -634,8 +649,8 @@ func TestCheckCommand(t *testing.T) {
 	if code := c.run(t.Context(), append(fields, "--progress", "0")...); code != exitFailOn {
 		t.Fatalf("the command check printed: exit %d\n%s", code, c.stderr.String())
 	}
-	if s := readSummary(t, out, "documents", runID); !s.Complete || s.RunID != runID {
-		t.Errorf("run from check's command: complete %v, run id %q, want %q", s.Complete, s.RunID, runID)
+	if s := readSummary(t, out, "documents", runID); !s.Complete || s.RunID != runID || s.ConfigSHA256 != sha {
+		t.Errorf("run from check's command: complete %v, run id %q, config_sha256 %s, want %q and %s", s.Complete, s.RunID, s.ConfigSHA256, runID, sha)
 	}
 
 	// A failed check creates no directory either.
@@ -673,12 +688,13 @@ func TestHelp(t *testing.T) {
 				}
 			}
 		}
-		if cmd.Name() == "check" {
-			// check reads no load tuning, diff or run policy.
-			help, _, _ := strings.Cut(help, "Exit codes:")
-			for _, absent := range []string{"--workers", "--batch-size", "--bulk-timeout", "--drain-timeout", "--rerun", "--dry-run", "--fail-on", "--progress", "--notify", "--max-docs-per-second", "--keep-staging"} {
-				if strings.Contains(help, absent+" ") || strings.Contains(help, absent+"\n") {
-					t.Errorf("check -h lists %s, which check does not read", absent)
+		if cmd.Name() == "check" || cmd.Name() == "restore" {
+			// check and restore validate the whole configuration of run.
+			for _, g := range runFlags() {
+				for _, f := range g {
+					if !strings.Contains(help, "--"+f.name+" ") && !strings.Contains(help, "--"+f.name+"\n") {
+						t.Errorf("%s -h lacks --%s, which run reads", cmd.Name(), f.name)
+					}
 				}
 			}
 		}
@@ -702,11 +718,11 @@ func TestHelp(t *testing.T) {
 	}
 	delete(c.vars, "ESRESTORE_LOG_FORMAT")
 	// Without a terminal the same error is one JSON record.
-	if code := c.run(t.Context(), "check", "--workers", "4"); code != exitUsage {
-		t.Errorf("check --workers: exit %d", code)
+	if code := c.run(t.Context(), "check", "--wokers", "4"); code != exitUsage {
+		t.Errorf("check --wokers: exit %d", code)
 	}
-	if rec, err := decodeRecord(strings.TrimSpace(c.stderr.String())); err != nil || !strings.Contains(fmt.Sprint(rec.vals["error"]), "--workers: not a flag of esrestore check") {
-		t.Errorf("check --workers: %v %q", err, c.stderr.String())
+	if rec, err := decodeRecord(strings.TrimSpace(c.stderr.String())); err != nil || !strings.Contains(fmt.Sprint(rec.vals["error"]), "--wokers: not a flag of esrestore check; did you mean --workers?") {
+		t.Errorf("check --wokers: %v %q", err, c.stderr.String())
 	}
 }
 

@@ -83,7 +83,12 @@ func (j *job) notifyStart(ctx context.Context) {
 		return
 	}
 	j.summary.Notify = &report.Notify{}
+	// A go/no-go message: what will run, and the fingerprint a second
+	// person compares with the one check printed.
 	text := fmt.Sprintf("%s started (run %s, source %s)", j.what(), j.cfg.RunID, j.summary.Source)
+	if sha := j.summary.ConfigSHA256; sha != "" {
+		text += "\nconfig_sha256 " + sha
+	}
 	if err := j.post(ctx, notifyStarted, text); err == nil {
 		j.summary.Notify.Started = true
 	}
@@ -134,6 +139,9 @@ func (j *job) post(ctx context.Context, outcome, text string) error {
 		{Title: "environment", Value: s.Environment, Short: true},
 		{Title: "outcome", Value: outcome, Short: true},
 		{Title: "run id", Value: s.RunID, Short: true},
+	}
+	if outcome == notifyStarted && s.ConfigSHA256 != "" {
+		fields = append(fields, webhookField{Title: "config_sha256", Value: s.ConfigSHA256})
 	}
 	if s.Verdict.Status != "" && outcome != notifyStarted {
 		fields = append(fields, webhookField{Title: "verdict", Value: s.Verdict.Line()})

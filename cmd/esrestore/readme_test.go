@@ -14,7 +14,7 @@ func TestREADMEListsEveryFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	for _, g := range [][]flagDef{esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags} {
+	for _, g := range runFlags() {
 		for _, f := range g {
 			row := "| `--" + f.name + "` | `" + envName(f.name)
 			if !strings.Contains(readme, row) {

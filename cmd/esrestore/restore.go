@@ -16,7 +16,7 @@ const restoreHelp = `Runs the guard rails and the restore phase alone: the targe
 loaded from --source; summary.json and failures.ndjson.gz are written, no diff.`
 
 func (restoreCmd) Run(ctx context.Context, env *Env, args []string) error {
-	fs, fv := newFlagSet("restore", restoreHelp, env, esFlags, restoreFlags, outputFlags, jobFlags, logFlags)
+	fs, fv := newFlagSet("restore", restoreHelp, env, runFlags()...)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

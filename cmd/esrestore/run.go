@@ -26,7 +26,7 @@ With --dry-run nothing is written to Elasticsearch: the original is compared wit
 what the target would be, and the source and the original may be NDJSON dumps.`
 
 func (runCmd) Run(ctx context.Context, env *Env, args []string) error {
-	fs, fv := newFlagSet("run", runHelp, env, esFlags, restoreFlags, diffFlags, outputFlags, jobFlags, logFlags)
+	fs, fv := newFlagSet("run", runHelp, env, runFlags()...)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,7 +54,6 @@ func dryRunOffline(fv *flagValues) bool {
 // run is the whole job: guard rails, restore, diff (original, backup and
 // target), index differences, report.
 func (j *job) run(ctx context.Context) error {
-	logConfig(j.log, j.cmd, j.cfg)
 	if err := j.openReport(ctx); err != nil {
 		return j.abort(ctx, err)
 	}
@@ -63,15 +62,15 @@ func (j *job) run(ctx context.Context) error {
 	}
 	defer j.closeInstant()
 	_, src, err := j.checkRestore(ctx)
+	if err == nil {
+		err = j.identify(ctx)
+	}
 	if err != nil {
 		return j.abort(ctx, err)
 	}
 	j.log.Info("guard rails passed", "original", j.cfg.Original, "target", j.cfg.Target, "source", src.Name())
 	j.notifyStart(ctx)
-	err = j.recordStart(ctx)
-	if err == nil {
-		err = j.restorePhase(ctx, src)
-	}
+	err = j.restorePhase(ctx, src)
 	if err == nil && j.do.diff {
 		err = j.diffPhase(ctx, diff.Sides{
 			Original: j.originalSide(),
@@ -97,6 +96,7 @@ func (j *job) run(ctx context.Context) error {
 // abort ends a job stopped by its guard rails, before any write: the
 // notification says so; Main reports the error.
 func (j *job) abort(ctx context.Context, err error) error {
+	j.logConfig()
 	err = interrupted(ctx, err)
 	j.notifyEnd(ctx, err, nil)
 	return err
@@ -141,11 +141,7 @@ func reported(err error) error {
 // restored into a temporary staging index, the one write, deleted at the
 // end: so the production configuration can be tried as it is.
 func (j *job) dryRun(ctx context.Context) error {
-	logConfig(j.log, j.cmd, j.cfg)
-	spec, why := parseSource(j.cfg.Source)
-	if why != "" {
-		return usageError(fmt.Errorf("--source: %s", why))
-	}
+	spec := j.cfg.src
 	if err := j.openReport(ctx); err != nil {
 		return j.abort(ctx, err)
 	}
@@ -180,6 +176,9 @@ func (j *job) dryRun(ctx context.Context) error {
 		}
 		restored = side
 	}
+	if err := j.identify(ctx); err != nil {
+		return j.abort(ctx, err)
+	}
 	overlay := diff.OverlaySource
 	if j.cfg.Mode == "merge" {
 		overlay = diff.OverlayPreferOriginal
@@ -193,16 +192,10 @@ func (j *job) dryRun(ctx context.Context) error {
 	j.summary.Target = ""
 	j.summary.Restored = j.cfg.Target + " (not created: dry run)"
 	j.notifyStart(ctx)
-	// An original in a cluster gets its identity and counts recorded, as
-	// in a real run; a dump has none.
+	// An original in a cluster got its identity and counts recorded by
+	// identify, as in a real run; a dump has none.
 	live := !isDumpURL(j.cfg.Original)
-	var err error
-	if live {
-		err = j.recordStart(ctx)
-	}
-	if err == nil {
-		err = j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Backup: restored}, overlay)
-	}
+	err := j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Backup: restored}, overlay)
 	if cerr := j.runCleanups(ctx); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
 	}
@@ -224,6 +217,10 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 	}
 	if err := r.Check(ctx, src); err != nil {
 		return nil, guardError(err)
+	}
+	// Before the staging restore, the dry run's one write.
+	if err := j.identify(ctx); err != nil {
+		return nil, err
 	}
 	staging := restore.StagingIndex(j.cfg.RunID)
 	j.summary.Staging = &report.Staging{Index: staging}
