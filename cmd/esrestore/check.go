@@ -27,7 +27,9 @@ deleted). Exits 0 when every check passes, 2 otherwise.
 It logs the effective configuration, each value with its origin, and prints its
 config_sha256 as the last line on stdout: a second person compares it, and the
 run gets it as --expect-config (ESRESTORE_EXPECT_CONFIG). The configuration it
-vouched for goes to config.json in the run's report directory.`
+vouched for goes to config.json in the run's report directory. Given
+--expect-config, check says whether the configuration is that one and what
+differs (the run refuses another).`
 
 func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs, fv := newFlagSet("check", checkHelp, env, runFlags()...)
@@ -68,6 +70,15 @@ func (j *job) check(ctx context.Context) error {
 	}
 	if err := j.identify(ctx); err != nil {
 		return err
+	}
+	// check makes the fingerprint the run is held to: it tells whether it
+	// is the one expected, and what differs, but refuses nothing for it.
+	if j.cfg.ExpectConfig != "" {
+		if err := j.expectConfig(ctx); err != nil {
+			j.log.Warn("the configuration is not the one --expect-config names: the run would exit 2", "error", err.Error())
+		} else {
+			j.log.Info("the configuration is the one --expect-config names", "config_sha256", j.summary.ConfigSHA256)
+		}
 	}
 	if err := j.report.WriteJSON(ctx, s3out.ConfigName, j.record()); err != nil {
 		return guardError(fmt.Errorf("--output: write %s: %w", j.report.URL(s3out.ConfigName), err))

@@ -26,7 +26,7 @@ var diffSideFlags = []flagDef{
 }
 
 func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
-	fs, fv := newFlagSet("diff", diffHelp, env, esFlags, diffSideFlags, diffFlags, outputFlags, diffJobFlags(), logFlags)
+	fs, fv := newFlagSet("diff", diffHelp, env, diffCmdFlags()...)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +64,11 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 	j.notifyStart(ctx)
 	err = j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Target: j.side(restored)}, diff.OverlayNone)
 	return j.end(ctx, err)
+}
+
+// diffCmdFlags are the flags of esrestore diff.
+func diffCmdFlags() [][]flagDef {
+	return [][]flagDef{esFlags, diffSideFlags, diffFlags, outputFlags, diffJobFlags(), logFlags}
 }
 
 // diffJobFlags are the job flags that apply to a diff alone.

@@ -172,10 +172,17 @@ func (j *job) connect(ctx context.Context) error {
 	return nil
 }
 
-// identify runs before the first write, once: it reads what the report
+// pin runs before a job's first write: identify, then --expect-config.
+func (j *job) pin(ctx context.Context) error {
+	if err := j.identify(ctx); err != nil {
+		return err
+	}
+	return j.expectConfig(ctx)
+}
+
+// identify runs once, before the first write: it reads what the report
 // is about (recordStart), takes config_sha256 over the configuration and
-// those identities, logs the effective configuration with it, and holds
-// the job to --expect-config.
+// those identities, and logs the effective configuration with it.
 func (j *job) identify(ctx context.Context) error {
 	if j.identified {
 		return nil
@@ -198,7 +205,7 @@ func (j *job) identify(ctx context.Context) error {
 	}
 	j.summary.ConfigSHA256 = configSHA256(j.cfg.settings, j.ids)
 	j.logConfig()
-	return j.expectConfig(ctx)
+	return nil
 }
 
 // logConfig logs the effective configuration, once: with its fingerprint

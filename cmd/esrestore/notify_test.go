@@ -81,6 +81,13 @@ func TestNotify(t *testing.T) {
 	if s.Notify == nil || !s.Notify.Started || !s.Notify.Finished || s.Notify.Error != "" {
 		t.Errorf("summary notify: %+v", s.Notify)
 	}
+	// The go/no-go message: the environment first, what will run, and the
+	// fingerprint a second person compares with check's.
+	for _, want := range []string{"source snapshot:backups/before-loss", "config_sha256 " + s.ConfigSHA256} {
+		if s.ConfigSHA256 == "" || !strings.Contains(start.Text, want) {
+			t.Errorf("start message %q lacks %q", start.Text, want)
+		}
+	}
 
 	// A review outcome has its own colour.
 	if code := c.run(t.Context(), runArgs(es, out, "n2", "--target", "documents_n2")...); code != exitFailOn {

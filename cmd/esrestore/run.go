@@ -63,7 +63,7 @@ func (j *job) run(ctx context.Context) error {
 	defer j.closeInstant()
 	_, src, err := j.checkRestore(ctx)
 	if err == nil {
-		err = j.identify(ctx)
+		err = j.pin(ctx)
 	}
 	if err != nil {
 		return j.abort(ctx, err)
@@ -176,7 +176,7 @@ func (j *job) dryRun(ctx context.Context) error {
 		}
 		restored = side
 	}
-	if err := j.identify(ctx); err != nil {
+	if err := j.pin(ctx); err != nil {
 		return j.abort(ctx, err)
 	}
 	overlay := diff.OverlaySource
@@ -219,7 +219,7 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 		return nil, guardError(err)
 	}
 	// Before the staging restore, the dry run's one write.
-	if err := j.identify(ctx); err != nil {
+	if err := j.pin(ctx); err != nil {
 		return nil, err
 	}
 	staging := restore.StagingIndex(j.cfg.RunID)

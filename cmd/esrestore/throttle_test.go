@@ -26,7 +26,7 @@ func TestThrottleFlags(t *testing.T) {
 	if th := s.Throttle; th == nil || th.MaxDocsPerSecond != 3000 || th.WaitedSeconds < 0.3 || th.DocsPerSecond <= 0 {
 		t.Errorf("throttle %+v, want the limit 3000 and at least 0.3 s of waiting", s.Throttle)
 	}
-	if !strings.Contains(c.stderr.String(), `"max_docs_per_second":3000`) {
+	if !strings.Contains(c.stderr.String(), `"max_docs_per_second":{"value":"3000","origin":"flag"}`) {
 		t.Error("the effective configuration does not show the limit")
 	}
 

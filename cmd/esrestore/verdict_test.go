@@ -455,7 +455,7 @@ func normalizeSummary(t *testing.T, out, runID string) []byte {
 			}
 		case string:
 			switch key {
-			case "started", "finished", "start_time", "end_time", "instant", "at", "until", "uuid", "sha256", "tool_version", "url", "location":
+			case "started", "finished", "start_time", "end_time", "instant", "at", "until", "uuid", "sha256", "config_sha256", "tool_version", "url", "location":
 				return "<" + key + ">"
 			case "es_url":
 				return "<es_url>"
