@@ -86,11 +86,16 @@ type afterReview struct {
 	aliases, accept []string
 }
 
+// afterReviewGroups are the flags of promote (extra: promoteFlags) or
+// rollback.
+func afterReviewGroups(extra ...[]flagDef) [][]flagDef {
+	groups := append([][]flagDef{esFlags, reportFlags}, extra...)
+	return append(groups, afterReviewFlags, s3Flags(), logFlags)
+}
+
 // parseAfterReview parses and validates the flags of promote or rollback.
 func parseAfterReview(env *Env, name, help string, args []string, extra ...[]flagDef) (*afterReview, error) {
-	groups := append([][]flagDef{esFlags, reportFlags}, extra...)
-	groups = append(groups, afterReviewFlags, s3Flags(), logFlags)
-	fs, fv := newFlagSet(name, help, env, groups...)
+	fs, fv := newFlagSet(name, help, env, afterReviewGroups(extra...)...)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -116,6 +121,10 @@ func parseAfterReview(env *Env, name, help string, args []string, extra ...[]fla
 	}
 	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, blockWrites: blockWrites, aliases: aliases, accept: accept}
 	ar.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("command", name, "report", redactURL(dir))
+	// The effective configuration, as a job logs it: one schema.
+	rec := newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", fv.str("run-id"), "environment", strings.ToUpper(cfg.Environment))
+	logOverrides(rec, cfg)
+	logConfig(rec, name, cfg, "", identities{})
 	ar.s3opt = s3out.Options{Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, SSE: cfg.S3SSE, KMSKeyID: cfg.S3KMSKeyID}
 	return ar, nil
 }

@@ -112,6 +112,9 @@ func (fv *flagValues) settings(c Config) ([]setting, []override) {
 			}
 		case effective[n] != nil:
 			s.value = effective[n](c)
+			if n == "es-username" && s.value != "" && !rv.set {
+				s.origin = fv.settingOrigin("es-url")
+			}
 		case d.isBool:
 			s.value = strconv.FormatBool(fv.flag(n))
 		default:

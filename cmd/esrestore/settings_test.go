@@ -119,8 +119,9 @@ func TestEveryFlagHasVariableOriginAndFingerprint(t *testing.T) {
 		}
 		return m
 	}
-	// The job commands record every flag they register.
-	for cmd, groups := range map[string][][]flagDef{"run": runFlags(), "diff": diffCmdFlags()} {
+	// The commands record every flag they register.
+	for cmd, groups := range map[string][][]flagDef{"run": runFlags(), "diff": diffCmdFlags(),
+		"promote": afterReviewGroups(promoteFlags), "rollback": afterReviewGroups()} {
 		env, _, _ := testEnv(nil, nil)
 		fs, fv := newFlagSet(cmd, "", env, groups...)
 		if err := parseFlags(fs, []string{"--es-url", "http://127.0.0.1:1", "--original", "a"}); err != nil {
