@@ -36,6 +36,14 @@ type flagDef struct {
 	check func(string) string
 }
 
+// checker is the flag's check; a boolean flag's is boolean.
+func (d flagDef) checker() func(string) string {
+	if d.isBool {
+		return boolean
+	}
+	return d.check
+}
+
 // Flag groups; each command registers the groups it uses. A flag is one
 // line: its check validates a value from the command line or the
 // environment alike, and the record and config_sha256 take every flag
@@ -179,11 +187,7 @@ func (fv *flagValues) checkRunVariables(env *Env) {
 			if _, ok := fv.defs[d.name]; ok || env.Getenv == nil {
 				continue
 			}
-			v := strings.TrimSpace(env.Getenv(envName(d.name)))
-			check := d.check
-			if d.isBool {
-				check = boolean
-			}
+			v, check := strings.TrimSpace(env.Getenv(envName(d.name))), d.checker()
 			if v == "" || check == nil {
 				continue
 			}
@@ -544,10 +548,7 @@ func (fv *flagValues) validate() []error {
 	var errs []error
 	for _, n := range fv.order {
 		d, rv := fv.defs[n], fv.values[n]
-		check := d.check
-		if d.isBool {
-			check = boolean
-		}
+		check := d.checker()
 		if check == nil {
 			continue
 		}
@@ -590,35 +591,6 @@ func (fv *flagValues) size(name string) int {
 func (fv *flagValues) float(name string) float64 {
 	n, _ := strconv.ParseFloat(fv.str(name), 64)
 	return n
-}
-
-// intIn reads an integer between lo and hi, adding the problem to errs.
-func (fv *flagValues) intIn(name string, lo, hi int, errs *[]error) int {
-	if why := intIn(lo, hi)(fv.str(name)); why != "" {
-		*errs = append(*errs, fv.bad(name, why))
-		return 0
-	}
-	return fv.int(name)
-}
-
-func (fv *flagValues) boolean(name string, errs *[]error) bool {
-	if why := boolean(fv.str(name)); why != "" && fv.str(name) != "" {
-		*errs = append(*errs, fv.bad(name, why))
-	}
-	return fv.flag(name)
-}
-
-// list reads a comma-separated flag; see listItems.
-func (fv *flagValues) list(name string, errs *[]error) []string {
-	rv := fv.get(name)
-	if !rv.set {
-		return splitList(rv.value)
-	}
-	items, why := listItems(rv.value)
-	if why != "" {
-		*errs = append(*errs, fv.bad(name, why))
-	}
-	return items
 }
 
 // parseSize reads sizes such as 5MiB, 512KiB, 1048576.

@@ -26,11 +26,11 @@ backups/before-loss taken before the loss; runs 'esrestore run' against it; and
 writes the report under ./esrestore-demo/. Needs no cluster, bucket or credentials.`
 
 var demoFlags = []flagDef{
-	{name: "docs", def: "5000", usage: "documents in the index before the loss (10..200000)"},
-	{name: "loss", def: "0.05", usage: "fraction of documents lost (0.001..0.5); half as many lose fields"},
-	{name: "seed", def: "1", usage: "seed of the generated data"},
+	{name: "docs", def: "5000", usage: "documents in the index before the loss (10..200000)", check: intIn(10, 200000)},
+	{name: "loss", def: "0.05", usage: "fraction of documents lost (0.001..0.5); half as many lose fields", check: lossFraction},
+	{name: "seed", def: "1", usage: "seed of the generated data", check: intIn(0, 1<<30)},
 	{name: "output", def: "esrestore-demo", usage: "directory the report goes to"},
-	{name: "workers", def: "4", usage: "concurrent _bulk requests and scan slices (1..256)"},
+	{name: "workers", def: "4", usage: "concurrent _bulk requests and scan slices (1..256)", check: intIn(1, 256)},
 }
 
 func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
@@ -38,16 +38,10 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var errs []error
-	docs := fv.intIn("docs", 10, 200000, &errs)
-	seed := fv.intIn("seed", 0, 1<<30, &errs)
-	loss, err := strconv.ParseFloat(fv.str("loss"), 64)
-	if err != nil || loss < 0.001 || loss > 0.5 {
-		errs = append(errs, fv.bad("loss", "must be a fraction between 0.001 and 0.5"))
-	}
-	if len(errs) > 0 {
+	if errs := fv.validate(); len(errs) > 0 {
 		return usageError(fmt.Errorf("invalid configuration:\n%w", sortedErrors(errs)))
 	}
+	docs, seed, loss := fv.int("docs"), fv.int("seed"), fv.float("loss")
 	out := fv.str("output")
 	if env.WorkDir != "" && !filepath.IsAbs(out) {
 		out = filepath.Join(env.WorkDir, out)
@@ -98,6 +92,13 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	j.explain(sc)
 	return runErr
+}
+
+func lossFraction(v string) string {
+	if n, err := strconv.ParseFloat(v, 64); err != nil || n < 0.001 || n > 0.5 {
+		return "must be a fraction between 0.001 and 0.5"
+	}
+	return ""
 }
 
 // explain tells a newcomer what happened and where to look.

@@ -20,9 +20,9 @@ and writes summary.json and diff.ndjson.gz: one line per changed, added or
 removed document, sorted by _id.`
 
 var diffSideFlags = []flagDef{
-	{name: "original", usage: "the original: an index name or an NDJSON dump URL"},
-	{name: "restored", usage: "the restored side: an index name or an NDJSON dump URL"},
-	{name: "workers", def: "4", usage: "concurrent scan slices and comparisons (1..256)"},
+	{name: "original", usage: "the original: an index name or an NDJSON dump URL", check: indexOrDump},
+	{name: "restored", usage: "the restored side: an index name or an NDJSON dump URL", check: indexOrDump},
+	{name: "workers", def: "4", usage: "concurrent scan slices and comparisons (1..256)", check: intIn(1, 256)},
 }
 
 func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
@@ -39,9 +39,6 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	restored := fv.str("restored")
-	if why := validIndexName(restored); why != "" && restored != "" && !isDumpURL(restored) {
-		return usageError(fmt.Errorf("invalid configuration:\n%w", fv.bad("restored", why)))
-	}
 	if restored == cfg.Original {
 		return usageError(fmt.Errorf("invalid configuration:\n%w", fv.bad("restored", "must differ from --original")))
 	}

@@ -49,8 +49,8 @@ var reportFlags = []flagDef{
 
 // promoteFlags are promote's own.
 var promoteFlags = []flagDef{
-	{name: "alias", usage: "aliases to move, comma-separated (default: the original's aliases as the summary recorded them)"},
-	{name: "accept", usage: "verdict reasons accepted after review, comma-separated: " + strings.Join(promote.AcceptableKinds, ", ")},
+	{name: "alias", usage: "aliases to move, comma-separated (default: the original's aliases as the summary recorded them)", check: anyList},
+	{name: "accept", usage: "verdict reasons accepted after review, comma-separated: " + strings.Join(promote.AcceptableKinds, ", "), check: anyList},
 	{name: "block-writes", def: "false", isBool: true, usage: "set index.blocks.write on the original for the final catch-up round and the switch only, and remove it afterwards, also on failure (the application's writes fail meanwhile): the one write promote makes to the original's settings"},
 }
 
@@ -58,7 +58,7 @@ var promoteFlags = []flagDef{
 var afterReviewFlags = []flagDef{
 	{name: "dry-run", def: "false", isBool: true, usage: "print the _aliases body and the catch-up counts; write nothing"},
 	{name: "environment", usage: "environment name; when set it must be the report's (default: the report's)"},
-	{name: "workers", def: "4", usage: "scan slices and comparisons of the catch-up's diff (1..256)"},
+	{name: "workers", def: "4", usage: "scan slices and comparisons of the catch-up's diff (1..256)", check: intIn(1, 256)},
 }
 
 // s3Flags are the output flags but --output, which reportFlags define.
@@ -108,18 +108,11 @@ func parseAfterReview(env *Env, name, help string, args []string, extra ...[]fla
 	if derr != nil {
 		errs = append(errs, derr)
 	}
-	blockWrites := false
-	if _, ok := fv.defs["block-writes"]; ok {
-		blockWrites = fv.boolean("block-writes", &errs)
-	}
-	var aliases, accept []string
-	if _, ok := fv.defs["alias"]; ok {
-		aliases, accept = fv.list("alias", &errs), fv.list("accept", &errs)
-	}
 	if len(errs) > 0 {
 		return nil, usageError(fmt.Errorf("invalid configuration:\n%w", errors.Join(errs...)))
 	}
-	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, blockWrites: blockWrites, aliases: aliases, accept: accept}
+	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, blockWrites: fv.flag("block-writes"),
+		aliases: splitList(fv.str("alias")), accept: splitList(fv.str("accept"))}
 	ar.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("command", name, "report", redactURL(dir))
 	// The effective configuration, as a job logs it: one schema.
 	rec := newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", fv.str("run-id"), "environment", strings.ToUpper(cfg.Environment))
