@@ -215,7 +215,7 @@ func (j *job) logConfig() {
 		return
 	}
 	j.configLogged = true
-	logConfig(j.log, j.cmd, j.cfg, j.summary.ConfigSHA256, j.ids)
+	logConfig(j.log, j.cmd, j.cfg, j.summary.ConfigSHA256, j.ids, j.json)
 }
 
 // record is what config.json holds for this configuration.

@@ -117,7 +117,7 @@ func parseAfterReview(env *Env, name, help string, args []string, extra ...[]fla
 	// The effective configuration, as a job logs it: one schema.
 	rec := newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", fv.str("run-id"), "environment", strings.ToUpper(cfg.Environment))
 	logOverrides(rec, cfg)
-	logConfig(rec, name, cfg, "", identities{})
+	logConfig(rec, name, cfg, "", identities{}, jsonLogs(env, cfg.LogFormat))
 	ar.s3opt = s3out.Options{Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, SSE: cfg.S3SSE, KMSKeyID: cfg.S3KMSKeyID}
 	return ar, nil
 }

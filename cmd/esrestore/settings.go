@@ -221,12 +221,16 @@ func (r configRecord) differences(now configRecord) []string {
 // logConfig logs the effective configuration once: every setting with
 // its value and origin, secrets as "set (where, length)", and the
 // fingerprint with what it binds. One schema whatever the command: the
-// settings are one object. A flag that overrides a variable is a warning
-// naming both.
-func logConfig(log *slog.Logger, cmd string, c Config, sha string, id identities) {
+// settings are one object, each {"value", "origin"} in JSON, and
+// "value (origin)" in text, for a person.
+func logConfig(log *slog.Logger, cmd string, c Config, sha string, id identities, asJSON bool) {
 	group := make([]any, 0, len(c.settings))
 	for _, s := range c.settings {
-		group = append(group, slog.Group(s.key(), "value", s.value, "origin", s.origin))
+		if asJSON {
+			group = append(group, slog.Group(s.key(), "value", s.value, "origin", s.origin))
+		} else {
+			group = append(group, slog.String(s.key(), strings.TrimSpace(s.value+" ("+s.origin+")")))
+		}
 	}
 	log.Info("effective configuration", "command", cmd, "config_sha256", sha, "cluster_uuid", id.Cluster,
 		"original_uuid", id.Original, "snapshot_uuid", id.Snapshot, slog.Group("settings", group...))

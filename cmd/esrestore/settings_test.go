@@ -74,7 +74,7 @@ func recordOf(t *testing.T, vars map[string]string, args ...string) (map[string]
 		t.Fatalf("vars %v args %v: %v", vars, args, err)
 	}
 	var buf bytes.Buffer
-	logConfig(slog.New(slog.NewJSONHandler(&buf, nil)), "run", c, configSHA256(c.settings, identities{}), identities{})
+	logConfig(slog.New(slog.NewJSONHandler(&buf, nil)), "run", c, configSHA256(c.settings, identities{}), identities{}, true)
 	var rec struct {
 		Settings map[string]struct{ Value, Origin string } `json:"settings"`
 	}
@@ -376,6 +376,8 @@ func TestExpectConfig(t *testing.T) {
 	}{
 		{"another value", nil, []string{"--batch-size", "10"}, []string{`batch_size: "10", check had "1000"`}},
 		{"a variable changed", map[string]string{"ESRESTORE_WORKERS": "4"}, nil, []string{`workers: "4", check had "3"`}},
+		// A dry run's one write, the staging restore, is not made either.
+		{"a dry run", nil, []string{"--dry-run"}, []string{`dry_run: "true", check had "false"`}},
 		{"by variable", map[string]string{"ESRESTORE_EXPECT_CONFIG": sha, "ESRESTORE_KEEP_STAGING": "true"}, nil,
 			[]string{"ESRESTORE_EXPECT_CONFIG: this configuration's config_sha256 is", `keep_staging: "true", check had "false"`}},
 	} {
