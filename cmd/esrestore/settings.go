@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // setting is one line of the effective configuration: a flag's value as
@@ -41,9 +42,9 @@ var effective = map[string]func(Config) string{
 	"workers":             func(c Config) string { return strconv.Itoa(c.Workers) },
 	"batch-size":          func(c Config) string { return strconv.Itoa(c.BatchSize) },
 	"batch-bytes":         func(c Config) string { return formatSize(c.BatchBytes) },
-	"retry-for":           func(c Config) string { return c.RetryFor.String() },
-	"bulk-timeout":        func(c Config) string { return c.BulkTimeout.String() },
-	"drain-timeout":       func(c Config) string { return c.Drain.String() },
+	"retry-for":           func(c Config) string { return formatDuration(c.RetryFor) },
+	"bulk-timeout":        func(c Config) string { return formatDuration(c.BulkTimeout) },
+	"drain-timeout":       func(c Config) string { return formatDuration(c.Drain) },
 	"max-docs-per-second": func(c Config) string { return strconv.FormatFloat(c.MaxDocsPerSecond, 'f', -1, 64) },
 	"ignore":              func(c Config) string { return strings.Join(c.Ignore, ",") },
 	"output": func(c Config) string {
@@ -60,7 +61,20 @@ var effective = map[string]func(Config) string{
 		return strings.Join(c.FailOn, ",")
 	},
 	"expect-config": func(c Config) string { return c.ExpectConfig },
-	"progress":      func(c Config) string { return c.Progress.String() },
+	"progress":      func(c Config) string { return formatDuration(c.Progress) },
+}
+
+// formatDuration writes a duration as an operator would: 5m, 1h, 90s
+// reads 1m30s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
 }
 
 // secretOf is a secret's value as the job uses it: the password may come

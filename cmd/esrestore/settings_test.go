@@ -199,13 +199,22 @@ func TestEveryFlagHasVariableOriginAndFingerprint(t *testing.T) {
 	}
 }
 
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{5 * time.Minute: "5m", time.Hour: "1h", 90 * time.Second: "1m30s",
+		0: "0s", 24 * time.Hour: "24h", time.Hour + time.Minute: "1h1m", 1500 * time.Millisecond: "1.5s"} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
 // TestEffectiveConfigurationDefaults: the record shows every default
 // resolved, and the fingerprint binds the identities.
 func TestEffectiveConfigurationDefaults(t *testing.T) {
 	rec, c := recordOf(t, nil, validArgs...)
 	for key, want := range map[string]string{
 		"workers": "4", "batch_size": "1000", "batch_bytes": "5MiB", "fail_on": "failed,removed,overwritten,not-recovered",
-		"retry_for": "5m0s", "bulk_timeout": "2m0s", "drain_timeout": "1m0s", "strategy": "reconcile", "mode": "merge",
+		"retry_for": "5m", "bulk_timeout": "2m", "drain_timeout": "1m", "strategy": "reconcile", "mode": "merge",
 		"prefer": "original", "fill_null": "false", "keep_staging": "false", "allow_empty_source": "false", "rerun": "false",
 		"dry_run": "false", "max_docs_per_second": "0", "output": defaultOutput, "target": "documents_restored_20211202",
 		"progress": "30s", "es_password": "", "notify": "",
