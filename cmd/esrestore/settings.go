@@ -100,14 +100,8 @@ func (fv *flagValues) settings(c Config) ([]setting, []override) {
 	var ov []override
 	for _, n := range fv.order {
 		d, rv := fv.defs[n], fv.values[n]
-		s := setting{name: n, origin: "default", secret: d.secret}
-		where := "--" + n
-		if rv.set {
-			s.origin, where = rv.origin, rv.origin
-			if strings.HasPrefix(rv.origin, "--") {
-				s.origin = "flag"
-			}
-		}
+		s := setting{name: n, origin: fv.settingOrigin(n), secret: d.secret}
+		where := fv.origin(n)
 		if sh := rv.shadowed; sh != nil {
 			ov = append(ov, override{flag: "--" + n, variable: sh.origin})
 		}
