@@ -212,6 +212,13 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 		"--source", writeDump(t, dir, "before-loss.ndjson", sc.Complete), "--prefer", "source", "--environment", "test",
 		"--output", "file://"+out, "--run-id", "j6", "--progress", "1ms"))
 
+	// check logs the same effective configuration record as a run.
+	chk := collect("check", exitOK, c.run(t.Context(), "check", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
+		"--target", "documents_chk", "--output", "file://"+out, "--environment", "test", "--run-id", "j7"))
+	if !slices.Contains(msgs(chk), "effective configuration") {
+		t.Errorf("check: records %v, want the effective configuration", msgs(chk))
+	}
+
 	// A dry run of the snapshot, and a configuration error.
 	collect("dry run", exitFailOn, c.run(t.Context(), runArgs(es, out, "j4", "--dry-run", "--target", "documents_j4")...))
 	c.vars["ESRESTORE_WORKERS"] = "O"
