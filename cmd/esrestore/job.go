@@ -247,7 +247,10 @@ func (j *job) expectConfig(ctx context.Context) error {
 	case err != nil:
 		msg += fmt.Sprintf("; no record of check at %s to compare with (%v)", url, err)
 	case checked.ConfigSHA256 != want:
-		msg += fmt.Sprintf("; the record check left at %s is of %s, another configuration", url, checked.ConfigSHA256)
+		// check ran again since, on another configuration: still the
+		// nearest thing to compare with.
+		msg += fmt.Sprintf("; the record check left at %s is of %s, not of the configuration expected; what differs from it:\n%s",
+			url, checked.ConfigSHA256, strings.Join(checked.differences(j.record()), "\n"))
 	default:
 		msg += fmt.Sprintf("; what differs from the configuration check recorded at %s:\n%s", url, strings.Join(checked.differences(j.record()), "\n"))
 	}
