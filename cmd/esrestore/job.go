@@ -246,6 +246,8 @@ func (j *job) expectConfig(ctx context.Context) error {
 	switch {
 	case err != nil:
 		msg += fmt.Sprintf("; no record of check at %s to compare with (%v)", url, err)
+	case checked.ConfigSHA256 == got:
+		msg += fmt.Sprintf("; it is the configuration check recorded last at %s: --expect-config names another check's", url)
 	case checked.ConfigSHA256 != want:
 		// check ran again since, on another configuration: still the
 		// nearest thing to compare with.

@@ -425,6 +425,24 @@ func TestExpectConfig(t *testing.T) {
 		t.Errorf("another run id, no record: exit %d\n%s", code, c.text())
 	}
 
+	// check run again on another configuration: its record is the one to
+	// compare with, and says so.
+	c.vars = map[string]string{"ESRESTORE_WORKERS": "5"}
+	if code := c.run(t.Context(), checkArgs...); code != exitOK || lastLine(c.stdout.String()) == sha {
+		t.Fatalf("check with 5 workers: exit %d, fingerprint %s", code, lastLine(c.stdout.String()))
+	}
+	c.vars = map[string]string{"ESRESTORE_WORKERS": "3"}
+	if code := c.run(t.Context(), append(run, "--expect-config", sha, "--batch-size", "10")...); code != exitUsage ||
+		!strings.Contains(c.text(), "not of the configuration expected; what differs from it:") || !strings.Contains(c.text(), `workers: "3", check had "5"`) {
+		t.Errorf("against a later check's record: exit %d\n%s", code, c.text())
+	}
+	c.vars = map[string]string{"ESRESTORE_WORKERS": "5"}
+	if code := c.run(t.Context(), append(run, "--expect-config", sha)...); code != exitUsage ||
+		!strings.Contains(c.text(), "it is the configuration check recorded last") {
+		t.Errorf("the configuration of the later check, an earlier fingerprint: exit %d\n%s", code, c.text())
+	}
+	c.vars = map[string]string{"ESRESTORE_WORKERS": "3"}
+
 	// The configuration check vouched for runs, and records the same
 	// fingerprint.
 	if code := c.run(t.Context(), append(run, "--expect-config", strings.ToUpper(sha))...); code != exitOK {
