@@ -26,6 +26,14 @@ func TestThrottleFlags(t *testing.T) {
 	if th := s.Throttle; th == nil || th.MaxDocsPerSecond != 3000 || th.WaitedSeconds < 0.3 || th.DocsPerSecond <= 0 {
 		t.Errorf("throttle %+v, want the limit 3000 and at least 0.3 s of waiting", s.Throttle)
 	}
+	// The limit holds from the first batch: over the whole load, not
+	// only after the first requests.
+	if th := s.Throttle; th != nil && th.DocsPerSecond > 3000*1.02 {
+		t.Errorf("throttle's rate %.0f docs/s over the load, limit 3000", th.DocsPerSecond)
+	}
+	if r := s.Restore; r == nil || r.Seconds <= 0 || float64(r.Indexed)/r.Seconds > 3000*1.02 {
+		t.Errorf("restore %+v: more than 3000 documents written per second", s.Restore)
+	}
 	if !strings.Contains(c.stderr.String(), `"max_docs_per_second":3000`) {
 		t.Error("the effective configuration does not show the limit")
 	}
