@@ -66,6 +66,10 @@ type Summary struct {
 	Fields *diff.Fields `json:"fields,omitempty"`
 	// Ignored lists the --ignore patterns left out of the comparison.
 	Ignored []string `json:"ignored"`
+	// Retries counts, per phase of the job (checks, restore, diff, end),
+	// the Elasticsearch calls made again after a transient failure: what
+	// an outage cost.
+	Retries map[string]Retries `json:"retries,omitempty"`
 	// DiffRescans counts the points in time the diff's scans reopened.
 	DiffRescans int64 `json:"diff_rescans"`
 	// Instant is the moment the original was read at: the restore's
@@ -154,6 +158,20 @@ type Throttle struct {
 	Backoffs int64 `json:"backoffs"`
 	// WaitedSeconds is the time workers spent waiting for the rate limit.
 	WaitedSeconds float64 `json:"waited_seconds"`
+}
+
+// Retries is what transient failures (429, 5xx, refused or cut
+// connections, timeouts) cost one phase.
+type Retries struct {
+	// Retries counts the calls made again, each after a backoff.
+	Retries int64 `json:"retries"`
+	// Backoffs counts the backoff waits begun: Retries, plus those an
+	// interruption ended.
+	Backoffs int64 `json:"backoffs"`
+	// BackoffSeconds is the time spent in them.
+	BackoffSeconds float64 `json:"backoff_seconds"`
+	// GaveUp counts the calls that kept failing past --retry-for.
+	GaveUp int64 `json:"gave_up"`
 }
 
 // Notify is what became of the --notify messages.

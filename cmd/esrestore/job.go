@@ -65,6 +65,8 @@ type job struct {
 	// cleanups run once the diff is done: a snapshot's staging index is
 	// the backup side until then.
 	cleanups []func(ctx context.Context) error
+	// retries counts the retries of each phase.
+	retries phaseRetries
 }
 
 func summarizeRestore(s restore.Stats) *report.Restore {
@@ -166,6 +168,7 @@ func reportName(original string) string {
 
 // connect builds the Elasticsearch client and checks it answers.
 func (j *job) connect(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseChecks)
 	es, err := newESClient(j.env, j.cfg.ES)
 	if err != nil {
 		return guardError(err)
@@ -237,6 +240,7 @@ func (j *job) finish(ctx context.Context, err error) error {
 // only without error, the verdict, the report's location.
 func (j *job) settle(err error) {
 	j.summary.Finished = time.Now().UTC()
+	j.summary.Retries = j.retryCounts()
 	j.summary.Complete = err == nil
 	if err != nil {
 		j.summary.Error = err.Error()
@@ -379,6 +383,7 @@ func (h *heldCleanup) Unwrap() restore.Source { return h.Source }
 // runCleanups runs the held clean-ups, on a fresh context when ctx is
 // done (an interrupted run still deletes its staging index).
 func (j *job) runCleanups(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseEnd)
 	cctx := ctx
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
@@ -429,6 +434,7 @@ func summarizeThrottle(s restore.ThrottleStats) *report.Throttle {
 // target is new or this run's, and differs from the original and its
 // aliases, and the source exists.
 func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Source, error) {
+	ctx = j.phase(ctx, phaseChecks)
 	src, err := j.source(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -449,6 +455,7 @@ func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Sour
 
 // restorePhase loads the target and reports the failures.
 func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
+	ctx = j.phase(ctx, phaseRestore)
 	failures, err := j.report.Failures()
 	if err != nil {
 		return err
@@ -473,6 +480,7 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 
 // diffPhase compares the sides and writes the diff.
 func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Overlay) error {
+	ctx = j.phase(ctx, phaseDiff)
 	w, err := j.report.Diff()
 	if err != nil {
 		return err

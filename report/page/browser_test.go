@@ -400,8 +400,12 @@ func checkCounts(t *testing.T, st pageState, summaryJSON []byte) {
 		}
 	}
 	for key, text := range st.Counts {
-		section, field, _ := strings.Cut(key, ".")
-		want, ok := sum[section].(map[string]any)[field].(float64)
+		var at any = sum
+		for _, part := range strings.Split(key, ".") {
+			m, _ := at.(map[string]any)
+			at = m[part]
+		}
+		want, ok := at.(float64)
 		if !ok {
 			t.Errorf("count %s is not in summary.json", key)
 			continue
