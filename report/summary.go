@@ -67,7 +67,8 @@ type Summary struct {
 	// Ignored lists the --ignore patterns left out of the comparison.
 	Ignored []string `json:"ignored"`
 	// Retries counts, per phase of the job (checks, restore, diff, end),
-	// the Elasticsearch calls made again after a transient failure: what
+	// the Elasticsearch calls made again after a transient failure, and
+	// under report the S3 requests of the report the SDK made again: what
 	// an outage cost.
 	Retries map[string]Retries `json:"retries,omitempty"`
 	// DiffRescans counts the points in time the diff's scans reopened.

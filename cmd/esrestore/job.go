@@ -129,6 +129,7 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 // openReport checks the output location and, unless only checking, puts
 // and deletes a marker so a wrong bucket fails now, not after hours.
 func (j *job) openReport(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseReport)
 	loc, err := s3out.ParseURL(j.cfg.Output)
 	if err != nil {
 		return guardError(fmt.Errorf("--output: %w", err))

@@ -14,6 +14,7 @@ const (
 	phaseRestore = "restore" // the restore: reads of the source and the original, _bulk, _mget
 	phaseDiff    = "diff"    // the diff's scans and lookups
 	phaseEnd     = "end"     // the counts at the end, the index comparison, the clean-ups
+	phaseReport  = "report"  // the report's objects: S3 requests the SDK retried
 )
 
 // phaseRetries counts the retries of each phase of a job.
@@ -58,7 +59,7 @@ func (j *job) retryCounts() map[string]report.Retries {
 // retryPhases lists the phases of counts in the order a job runs them.
 func retryPhases(counts map[string]report.Retries) []string {
 	var out []string
-	for _, p := range []string{phaseChecks, phaseRestore, phaseDiff, phaseEnd} {
+	for _, p := range []string{phaseChecks, phaseRestore, phaseDiff, phaseEnd, phaseReport} {
 		if _, ok := counts[p]; ok {
 			out = append(out, p)
 		}

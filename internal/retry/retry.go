@@ -266,6 +266,20 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, loggerKey{}, l)
 }
 
+// Retried records a retry that another retrier makes (the AWS SDK's, of
+// an S3 request): ctx's Counter counts it as a retry and a backoff, and
+// ctx's Logger warns, naming what is retried, so that those retries are
+// neither silent nor left out of a phase's count.
+func Retried(ctx context.Context, what string, err error) {
+	if c := counterOf(ctx); c != nil {
+		c.backoffs.Add(1)
+		c.retries.Add(1)
+	}
+	if l, _ := ctx.Value(loggerKey{}).(*slog.Logger); l != nil {
+		l.Warn("retrying a request of another client", "request", what, "error", err.Error())
+	}
+}
+
 func counterOf(ctx context.Context) *Counter {
 	c, _ := ctx.Value(counterKey{}).(*Counter)
 	return c

@@ -369,7 +369,7 @@ func retriesTable(s *report.Summary) *countTable {
 		return nil
 	}
 	t := &countTable{Name: "retries", Title: "Retries", Note: "Elasticsearch calls made again after a 429, a 5xx or a refused or cut connection"}
-	for _, p := range []string{"checks", "restore", "diff", "end"} {
+	for _, p := range []string{"checks", "restore", "diff", "end", "report"} {
 		r, ok := s.Retries[p]
 		if !ok {
 			continue
