@@ -48,6 +48,10 @@ type Summary struct {
 	Options  map[string]any `json:"options"`
 	Started  time.Time      `json:"started"`
 	Finished time.Time      `json:"finished"`
+	// Attempts lists every attempt of this run id, oldest first, this
+	// one last: a resumed run says so. Started is this attempt's; the
+	// restore counts and Retries cover them all.
+	Attempts []Attempt `json:"attempts,omitempty"`
 	// Staging is the temporary index a snapshot was restored into, when
 	// there was one, and whether it was deleted.
 	Staging *Staging `json:"staging,omitempty"`
@@ -175,6 +179,48 @@ type Retries struct {
 	GaveUp int64 `json:"gave_up"`
 }
 
+// How an attempt ended.
+const (
+	// AttemptComplete: it finished every phase.
+	AttemptComplete = "complete"
+	// AttemptInterrupted: a signal (SIGINT, SIGTERM) stopped it.
+	AttemptInterrupted = "interrupted"
+	// AttemptFailed: an error stopped it.
+	AttemptFailed = "failed"
+	// AttemptRunning is the state an attempt records as it starts; a
+	// later attempt finding it there knows the process died without a
+	// word (kill -9, a node lost) and records AttemptKilled.
+	AttemptRunning = "running"
+	// AttemptKilled: the process died without recording its end; only
+	// its start is known.
+	AttemptKilled = "killed-unknown"
+)
+
+// Attempt is one process that worked on the run id.
+type Attempt struct {
+	Number  int       `json:"number"`
+	Started time.Time `json:"started"`
+	// Finished is absent when the attempt did not record its end.
+	Finished *time.Time `json:"finished,omitempty"`
+	Ended    string     `json:"ended"`
+	Error    string     `json:"error,omitempty"`
+	// Restore is what this attempt's restore counted, absent when it
+	// recorded none.
+	Restore *AttemptRestore    `json:"restore,omitempty"`
+	Retries map[string]Retries `json:"retries,omitempty"`
+}
+
+// AttemptRestore is one attempt's restore counts.
+type AttemptRestore struct {
+	Read    int64   `json:"read"`
+	Indexed int64   `json:"indexed"`
+	Kept    int64   `json:"kept"`
+	Failed  int64   `json:"failed"`
+	Pending int64   `json:"pending"`
+	Retried int64   `json:"retried"`
+	Seconds float64 `json:"seconds"`
+}
+
 // Notify is what became of the --notify messages.
 type Notify struct {
 	// Started and Finished: the webhook answered 2xx to that message.
@@ -224,6 +270,12 @@ type Restore struct {
 	// KeptBySeqNo counts the original's documents kept because the
 	// target's copy had their _seq_no and _primary_term (part of Kept).
 	KeptBySeqNo int64 `json:"kept_by_seq_no,omitempty"`
+	// WrittenByEarlierAttempts counts, on a resumed run, the documents
+	// the last attempt found already written by an earlier one (its
+	// target held them when loading began) and kept: they are counted as
+	// indexed, so that the counts cover the whole run. Retried sums every
+	// attempt's.
+	WrittenByEarlierAttempts int64 `json:"written_by_earlier_attempts,omitempty"`
 }
 
 // IndexDiff holds the index-level differences as RFC 6902 patches.

@@ -67,6 +67,8 @@ type job struct {
 	cleanups []func(ctx context.Context) error
 	// retries counts the retries of each phase.
 	retries phaseRetries
+	// attempts are the attempts of the run id.
+	attempts attempts
 }
 
 func summarizeRestore(s restore.Stats) *report.Restore {
@@ -241,7 +243,7 @@ func (j *job) finish(ctx context.Context, err error) error {
 // only without error, the verdict, the report's location.
 func (j *job) settle(err error) {
 	j.summary.Finished = time.Now().UTC()
-	j.summary.Retries = j.retryCounts()
+	j.settleAttempts(err)
 	j.summary.Complete = err == nil
 	if err != nil {
 		j.summary.Error = err.Error()

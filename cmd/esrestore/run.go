@@ -70,6 +70,7 @@ func (j *job) run(ctx context.Context) error {
 	j.notifyStart(ctx)
 	err = j.recordStart(ctx)
 	if err == nil {
+		j.recordAttemptStart(ctx)
 		err = j.restorePhase(ctx, src)
 	}
 	if err == nil && j.do.diff {

@@ -402,8 +402,19 @@ func checkCounts(t *testing.T, st pageState, summaryJSON []byte) {
 	for key, text := range st.Counts {
 		var at any = sum
 		for _, part := range strings.Split(key, ".") {
-			m, _ := at.(map[string]any)
-			at = m[part]
+			switch x := at.(type) {
+			case map[string]any:
+				at = x[part]
+			case []any:
+				i, err := strconv.Atoi(part)
+				if err != nil || i < 0 || i >= len(x) {
+					at = nil
+					break
+				}
+				at = x[i]
+			default:
+				at = nil
+			}
 		}
 		want, ok := at.(float64)
 		if !ok {

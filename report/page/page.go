@@ -314,6 +314,9 @@ func (v *view) counts(s *report.Summary) {
 		if t := retriesTable(s); t != nil {
 			v.Counts = append(v.Counts, *t)
 		}
+		if t := attemptsTable(s); t != nil {
+			v.Counts = append(v.Counts, *t)
+		}
 	}()
 	if o := s.Outcome; o != nil {
 		outcome.Note = "original → target: what switching the alias does"
@@ -378,6 +381,25 @@ func retriesTable(s *report.Summary) *countTable {
 		if r.GaveUp > 0 {
 			t.Rows = append(t.Rows, countRow{Key: "retries." + p + ".gave_up", Label: "gave up past --retry-for", Value: r.GaveUp, Sub: true, Bad: true})
 		}
+	}
+	return t
+}
+
+// attemptsTable lists the attempts of a resumed run and what each
+// indexed; nil for a run of one attempt.
+func attemptsTable(s *report.Summary) *countTable {
+	if len(s.Attempts) < 2 {
+		return nil
+	}
+	t := &countTable{Name: "attempts", Title: "Attempts", Note: "this run id ran more than once: the counts above cover every attempt"}
+	for i, a := range s.Attempts {
+		label := fmt.Sprintf("attempt %d, %s: indexed", a.Number, a.Ended)
+		if a.Restore == nil {
+			t.Rows = append(t.Rows, countRow{Key: fmt.Sprintf("attempts.%d.number", i), Label: fmt.Sprintf("attempt %d, %s, counts unknown", a.Number, a.Ended), Value: int64(a.Number)})
+			continue
+		}
+		t.Rows = append(t.Rows, countRow{Key: fmt.Sprintf("attempts.%d.restore.indexed", i), Label: label, Value: a.Restore.Indexed,
+			Bad: a.Ended != report.AttemptComplete})
 	}
 	return t
 }
