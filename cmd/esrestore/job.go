@@ -588,20 +588,28 @@ func (j *job) restoreProgress(r *restore.Restorer) func() progressSnapshot {
 	}
 	return func() progressSnapshot {
 		s := r.Stats()
-		return splitRead(parts, s.Read, s.Failed)
+		return splitRead(parts, s.Read, s.Indexed+s.Kept+s.Failed, s.Failed)
 	}
 }
 
 // splitRead gives the documents read to the parts in order, each up to
-// its total: the part under way has the rest.
-func splitRead(parts []progressPart, read, failed int64) progressSnapshot {
+// its total: the part under way has the rest. Its done are the documents
+// settled (indexed, kept or failed), not read: reading runs ahead of the
+// writes by the batches in flight, and a rate of reads would promise
+// more than the throttle lets through.
+func splitRead(parts []progressPart, read, settled, failed int64) progressSnapshot {
 	for i, p := range parts {
 		total := p.total.get()
 		if i == len(parts)-1 || total == 0 || read < total {
-			return progressSnapshot{Phase: "restore", Side: p.name, Part: i + 1, Parts: len(parts),
-				Done: read, Total: total, Failed: failed, ShowFailed: true}
+			s := progressSnapshot{Phase: "restore", Side: p.name, Part: i + 1, Parts: len(parts),
+				Done: max(settled, 0), Total: total, Failed: failed, ShowFailed: true}
+			if read > s.Done {
+				s.Read = read
+			}
+			return s
 		}
 		read -= total
+		settled -= total
 	}
 	return progressSnapshot{Phase: "restore"}
 }

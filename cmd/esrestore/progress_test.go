@@ -85,7 +85,7 @@ func TestLiveLineClearedBeforeOutput(t *testing.T) {
 func TestRestoreProgressSides(t *testing.T) {
 	known := func(n int64) *sideTotal { return &sideTotal{n: n, known: true} }
 	parts := []progressPart{{name: "original documents", total: known(1000)}, {name: "source snapshot:b/s", total: known(1200)}}
-	at := func(read int64) progressSnapshot { return splitRead(parts, read, 0) }
+	at := func(read int64) progressSnapshot { return splitRead(parts, read, read, 0) }
 	if s := at(400); s.Part != 1 || s.Done != 400 || s.Total != 1000 {
 		t.Errorf("400 read: %+v, want part 1 at 400/1000", s)
 	}
@@ -94,6 +94,15 @@ func TestRestoreProgressSides(t *testing.T) {
 	}
 	if s := at(2100); s.Part != 2 || s.Done != 1100 || s.Side != "source snapshot:b/s" {
 		t.Errorf("2100 read: %+v, want part 2 at 1100/1200", s)
+	}
+	// Done counts the documents settled; reading runs ahead of them.
+	if s := splitRead(parts, 600, 450, 0); s.Part != 1 || s.Done != 450 || s.Read != 600 {
+		t.Errorf("600 read, 450 settled: %+v, want part 1 at 450 (600 read)", s)
+	}
+	// The last writes of part 1 in flight while part 2 is read: part 2
+	// has settled nothing yet, not a negative count.
+	if s := splitRead(parts, 1100, 950, 0); s.Part != 2 || s.Done != 0 || s.Read != 100 {
+		t.Errorf("1100 read, 950 settled: %+v, want part 2 at 0 (100 read)", s)
 	}
 }
 
