@@ -77,8 +77,12 @@ func attemptRestore(r *report.Restore) *report.AttemptRestore {
 // thisAttempt is this attempt as it stands: running until ended says how
 // it ended.
 func (j *job) thisAttempt(ended string, err error) report.Attempt {
+	own := j.attempts.own
+	if own == nil {
+		own = j.summary.Restore // running: this attempt's own counts so far
+	}
 	a := report.Attempt{Number: len(j.attempts.earlier) + 1, Started: j.start.UTC(), Ended: ended,
-		Restore: attemptRestore(j.attempts.own), Retries: j.retryCounts()}
+		Restore: attemptRestore(own), Retries: j.retryCounts()}
 	if ended != report.AttemptRunning {
 		f := j.summary.Finished
 		a.Finished = &f
@@ -173,21 +177,24 @@ func wholeRun(own *report.Restore, earlier []report.Attempt) *report.Restore {
 	return &r
 }
 
-// recordAttemptStart writes a summary that says this attempt is running,
-// before the first write: a process killed without a word (kill -9)
-// leaves it, and the next attempt records it as killed. A summary that
+// recordRunning writes a summary that says this attempt is running: before
+// the first write, and again once the restore is done, with its counts. A
+// process killed without a word (kill -9) leaves the last of them, and the
+// next attempt records it as killed, with what it knew. A summary that
 // cannot be written is a warning; the one at the end will say more.
-func (j *job) recordAttemptStart(ctx context.Context) {
+func (j *job) recordRunning(ctx context.Context) {
 	if j.report == nil {
 		return
 	}
 	s := j.summary
 	this := j.thisAttempt(report.AttemptRunning, nil)
 	s.Attempts = append(append([]report.Attempt(nil), j.attempts.earlier...), this)
+	s.Retries = sumRetries(s.Attempts)
+	s.Restore = wholeRun(j.summary.Restore, j.attempts.earlier)
 	s.Error = fmt.Sprintf("attempt %d, started %s, is running: if no process runs it, it was killed and the run id must be run again",
 		this.Number, this.Started.Format(time.RFC3339))
 	s.Verdict = report.Judge(&s)
 	if err := j.report.WriteSummary(ctx, s); err != nil {
-		j.log.Warn("summary of the attempt's start not written", "error", err)
+		j.log.Warn("summary of the running attempt not written", "error", err)
 	}
 }

@@ -70,10 +70,11 @@ func (j *job) run(ctx context.Context) error {
 	j.notifyStart(ctx)
 	err = j.recordStart(ctx)
 	if err == nil {
-		j.recordAttemptStart(ctx)
+		j.recordRunning(ctx)
 		err = j.restorePhase(ctx, src)
 	}
 	if err == nil && j.do.diff {
+		j.recordRunning(ctx) // with the restore's counts
 		err = j.diffPhase(ctx, diff.Sides{
 			Original: j.originalSide(),
 			Backup:   j.backup,
