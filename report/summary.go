@@ -52,6 +52,10 @@ type Summary struct {
 	ConfigSHA256 string    `json:"config_sha256,omitempty"`
 	Started      time.Time `json:"started"`
 	Finished     time.Time `json:"finished"`
+	// Attempts lists every attempt of this run id, oldest first, this
+	// one last: a resumed run says so. Started is this attempt's; the
+	// restore counts and Retries cover them all.
+	Attempts []Attempt `json:"attempts,omitempty"`
 	// Staging is the temporary index a snapshot was restored into, when
 	// there was one, and whether it was deleted.
 	Staging *Staging `json:"staging,omitempty"`
@@ -70,6 +74,11 @@ type Summary struct {
 	Fields *diff.Fields `json:"fields,omitempty"`
 	// Ignored lists the --ignore patterns left out of the comparison.
 	Ignored []string `json:"ignored"`
+	// Retries counts, per phase of the job (checks, restore, diff, end),
+	// the Elasticsearch calls made again after a transient failure, and
+	// under report the S3 requests of the report the SDK made again: what
+	// an outage cost.
+	Retries map[string]Retries `json:"retries,omitempty"`
 	// DiffRescans counts the points in time the diff's scans reopened.
 	DiffRescans int64 `json:"diff_rescans"`
 	// Instant is the moment the original was read at: the restore's
@@ -160,6 +169,62 @@ type Throttle struct {
 	WaitedSeconds float64 `json:"waited_seconds"`
 }
 
+// Retries is what transient failures (429, 5xx, refused or cut
+// connections, timeouts) cost one phase.
+type Retries struct {
+	// Retries counts the calls made again, each after a backoff.
+	Retries int64 `json:"retries"`
+	// Backoffs counts the backoff waits begun: Retries, plus those an
+	// interruption ended.
+	Backoffs int64 `json:"backoffs"`
+	// BackoffSeconds is the time spent in them.
+	BackoffSeconds float64 `json:"backoff_seconds"`
+	// GaveUp counts the calls that kept failing past --retry-for.
+	GaveUp int64 `json:"gave_up"`
+}
+
+// How an attempt ended.
+const (
+	// AttemptComplete: it finished every phase.
+	AttemptComplete = "complete"
+	// AttemptInterrupted: a signal (SIGINT, SIGTERM) stopped it.
+	AttemptInterrupted = "interrupted"
+	// AttemptFailed: an error stopped it.
+	AttemptFailed = "failed"
+	// AttemptRunning is the state an attempt records as it starts; a
+	// later attempt finding it there knows the process died without a
+	// word (kill -9, a node lost) and records AttemptKilled.
+	AttemptRunning = "running"
+	// AttemptKilled: the process died without recording its end; only
+	// its start is known.
+	AttemptKilled = "killed-unknown"
+)
+
+// Attempt is one process that worked on the run id.
+type Attempt struct {
+	Number  int       `json:"number"`
+	Started time.Time `json:"started"`
+	// Finished is absent when the attempt did not record its end.
+	Finished *time.Time `json:"finished,omitempty"`
+	Ended    string     `json:"ended"`
+	Error    string     `json:"error,omitempty"`
+	// Restore is what this attempt's restore counted, absent when it
+	// recorded none.
+	Restore *AttemptRestore    `json:"restore,omitempty"`
+	Retries map[string]Retries `json:"retries,omitempty"`
+}
+
+// AttemptRestore is one attempt's restore counts.
+type AttemptRestore struct {
+	Read    int64   `json:"read"`
+	Indexed int64   `json:"indexed"`
+	Kept    int64   `json:"kept"`
+	Failed  int64   `json:"failed"`
+	Pending int64   `json:"pending"`
+	Retried int64   `json:"retried"`
+	Seconds float64 `json:"seconds"`
+}
+
 // Notify is what became of the --notify messages.
 type Notify struct {
 	// Started and Finished: the webhook answered 2xx to that message.
@@ -209,6 +274,12 @@ type Restore struct {
 	// KeptBySeqNo counts the original's documents kept because the
 	// target's copy had their _seq_no and _primary_term (part of Kept).
 	KeptBySeqNo int64 `json:"kept_by_seq_no,omitempty"`
+	// WrittenByEarlierAttempts counts, on a resumed run, the documents
+	// the last attempt found already written by an earlier one (its
+	// target held them when loading began) and kept: they are counted as
+	// indexed, so that the counts cover the whole run. Retried sums every
+	// attempt's.
+	WrittenByEarlierAttempts int64 `json:"written_by_earlier_attempts,omitempty"`
 }
 
 // IndexDiff holds the index-level differences as RFC 6902 patches.

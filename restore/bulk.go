@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"syscall"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"golang.org/x/sync/errgroup"
@@ -88,11 +89,7 @@ func (b *batch) bodyOf(items []item) []byte {
 	if len(items) == len(b.items) {
 		return b.body
 	}
-	n := 0
-	for _, it := range items {
-		n += it.end + 1 - it.start
-	}
-	out := make([]byte, 0, n)
+	out := make([]byte, 0, bodyBytes(items))
 	for _, it := range items {
 		out = append(out, b.body[it.start:it.end+1]...)
 	}
@@ -237,6 +234,45 @@ type unit struct {
 	// in an answer that was read), started at the first rejection; nil
 	// until then.
 	itemAtt *retry.Attempt
+	// cuts counts the requests of these items in a row whose connection
+	// was cut (see cutConnection).
+	cuts int
+}
+
+// halves splits u in two, each half a new body (no cut seen on it yet).
+func (u unit) halves() (unit, unit) {
+	h := len(u.items) / 2
+	return unit{items: u.items[:h], sends: u.sends, ambiguous: u.ambiguous, itemAtt: u.itemAtt},
+		unit{items: u.items[h:], sends: u.sends, ambiguous: u.ambiguous, itemAtt: u.itemAtt}
+}
+
+// bodyBytes is the size of the body of some items.
+func bodyBytes(items []item) int {
+	n := 0
+	for _, it := range items {
+		n += it.end + 1 - it.start
+	}
+	return n
+}
+
+// cutsToSplit is how many cuts in a row split a body: a body cut again
+// and again may be over a proxy's or load balancer's limit on its size,
+// which no resend passes. Its halves are sent instead; in an outage that
+// only makes the requests smaller.
+const cutsToSplit = 2
+
+// cutFailBytes is the smallest request of one document that fails, rather
+// than being resent, once cut cutsToSplit times in a row: nothing smaller
+// can carry it. A smaller one is resent until the retry budget ends, as
+// in an outage.
+const cutFailBytes = 1 << 20
+
+// cutConnection reports a transport error in which the connection broke
+// while the request or its answer was under way (an EOF, a reset, a
+// broken pipe), as opposed to one refused, or timed out.
+func cutConnection(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // bulkAnswer is the part of a _bulk answer that is read.
@@ -320,27 +356,64 @@ func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
 			if cause == nil {
 				cause = esErr
 			}
-			r.st.retried.Add(int64(len(u.items)))
+			if err != nil && cutConnection(err) {
+				u.cuts++
+			} else {
+				u.cuts = 0
+			}
 			r.log.Debug("bulk request failed, retrying", "documents", len(u.items), "sends", u.sends, "error", cause)
+			// Only a 429 says for sure the request was not applied; after a
+			// transport error or a 5xx (maybe from a proxy) it may have been.
+			u.ambiguous = u.ambiguous || status != 429
+			size := bodyBytes(u.items)
+			if u.cuts >= cutsToSplit && size >= cutFailBytes && len(u.items) == 1 {
+				// One document whose every send is cut: no smaller request
+				// holds it. It fails; the run goes on.
+				reqAtt.Reset()
+				r.log.Warn("bulk request cut again: the document cannot be sent, it fails", "id", u.items[0].id,
+					"bytes", size, "cuts", u.cuts, "error", cause)
+				if err := r.failItem(p, b, u.items[0], 0, errorJSON("connection_cut",
+					fmt.Sprintf("the connection was cut %d times in a row while sending this document (%d bytes in its request): %v", u.cuts, size, cause)), u.sends); err != nil {
+					return err
+				}
+				continue
+			}
+			r.st.retried.Add(int64(len(u.items)))
 			if werr := reqAtt.Wait(ctx, cause); werr != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
 				return fmt.Errorf("bulk into %q: %d documents from %s: %w: %w", r.opt.Target, len(u.items), p.name, ErrBulk, werr)
 			}
-			// Only a 429 says for sure the request was not applied; after a
-			// transport error or a 5xx (maybe from a proxy) it may have been.
-			u.ambiguous = u.ambiguous || status != 429
+			if u.cuts >= cutsToSplit && len(u.items) > 1 {
+				// The same body cut again: sent unchanged it may be cut
+				// forever. Its halves go instead.
+				a, c := u.halves()
+				r.log.Warn("bulk request cut again, splitting it", "documents", len(u.items), "bytes", size, "cuts", u.cuts,
+					"new_documents", []int{len(a.items), len(c.items)}, "new_bytes", []int{bodyBytes(a.items), bodyBytes(c.items)},
+					"error", cause)
+				stack = append(stack, c, a)
+				continue
+			}
 			stack = append(stack, u)
 			continue
 		case status == 400 || status == 413:
 			r.answered(reqAtt, &u)
+			u.cuts = 0
 			// The request was refused as a whole (too large, or a line it
 			// cannot take): halve it until the one document is found.
 			if len(u.items) > 1 {
-				h := len(u.items) / 2
-				stack = append(stack, unit{u.items[h:], u.sends, u.ambiguous, u.itemAtt}, unit{u.items[:h], u.sends, u.ambiguous, u.itemAtt})
+				a, c := u.halves()
+				if status == 413 {
+					r.log.Warn("bulk request larger than the cluster accepts (413), splitting it", "documents", len(u.items),
+						"bytes", bodyBytes(u.items), "new_documents", []int{len(a.items), len(c.items)},
+						"new_bytes", []int{bodyBytes(a.items), bodyBytes(c.items)})
+				}
+				stack = append(stack, c, a)
 				continue
+			}
+			if status == 413 {
+				r.log.Warn("document larger than the cluster accepts (413): it fails", "id", u.items[0].id, "bytes", bodyBytes(u.items))
 			}
 			if err := r.failItem(p, b, u.items[0], status, requestError(status, body), u.sends); err != nil {
 				return err

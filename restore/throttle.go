@@ -53,7 +53,8 @@ type ThrottleStats struct {
 	MaxDocsPerSecond float64
 	// Docs and Requests count what was let through.
 	Docs, Requests int64
-	// Elapsed runs from the first request let through to the last answer.
+	// Elapsed runs from the first request made (before its wait for the
+	// rate limit) to the last answer.
 	Elapsed time.Duration
 	// Workers is the most requests ever allowed in flight.
 	Workers int
@@ -148,20 +149,29 @@ func (t *Throttle) begin(ctx context.Context, docs int) (func(status int, body [
 		}
 	}
 	t.inFlight++
+	if t.first.IsZero() {
+		t.first = start // the schedule, and the rate, start here
+	}
 	var wait time.Duration
 	if t.rate > 0 {
 		now := t.clock.Now()
 		at := t.next
-		// A worker that wakes late (timers, a busy machine) may use the
-		// time it lost, up to rateSlack; starting from now instead would
-		// lose a little on every wake and fall short of the rate.
-		if floor := now.Add(-rateSlack); at.Before(floor) {
-			at = floor
+		switch {
+		case at.IsZero():
+			at = t.first
+		case at.Before(now.Add(-rateSlack)):
+			// A worker that wakes late (timers, a busy machine) may use
+			// the time it lost, up to rateSlack; starting from now instead
+			// would lose a little on every wake and fall short of the
+			// rate.
+			at = now.Add(-rateSlack)
 		}
-		if t.next.IsZero() {
-			at = now // the first request has no lost time to make up
-		}
-		t.next = at.Add(time.Duration(float64(docs) / t.rate * float64(time.Second)))
+		// A request goes once its own documents are paid for, the first
+		// one included: n documents never go before n / rate seconds
+		// after the first request, so the rate holds over any run,
+		// however short.
+		at = at.Add(time.Duration(float64(docs) / t.rate * float64(time.Second)))
+		t.next = at
 		wait = at.Sub(now)
 	}
 	t.mu.Unlock()
@@ -172,9 +182,6 @@ func (t *Throttle) begin(ctx context.Context, docs int) (func(status int, body [
 	sent := t.clock.Now()
 	t.mu.Lock()
 	t.waited += sent.Sub(start)
-	if t.first.IsZero() {
-		t.first = sent
-	}
 	t.docs += int64(docs)
 	t.requests++
 	t.mu.Unlock()

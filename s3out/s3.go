@@ -17,11 +17,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // abortTimeout bounds the clean-up of a failed or cancelled upload, which
@@ -61,6 +64,9 @@ func newS3Dest(ctx context.Context, loc Location, opt Options) (*s3Dest, error) 
 		// object on GET and would log a warning for each: noise for a
 		// reviewer reading a report.
 		o.DisableLogOutputChecksumValidationSkipped = true
+		// The SDK retries throttling, 5xx and cut connections itself: each
+		// retry is counted and told as the job's own are.
+		o.Retryer = observedRetryer{o.Retryer}
 		if opt.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opt.Endpoint)
 			o.UsePathStyle = true
@@ -483,4 +489,25 @@ func ctxErr(ctx context.Context) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", err, cause)
+}
+
+// observedRetryer tells internal/retry of every retry the SDK makes, so
+// that the context's counter and logger (the job's phase) see it.
+type observedRetryer struct{ aws.Retryer }
+
+var _ aws.RetryerV2 = observedRetryer{}
+
+func (r observedRetryer) GetRetryToken(ctx context.Context, opErr error) (func(error) error, error) {
+	release, err := r.Retryer.GetRetryToken(ctx, opErr)
+	if err == nil {
+		retry.Retried(ctx, "s3 "+awsmiddleware.GetOperationName(ctx), opErr)
+	}
+	return release, err
+}
+
+func (r observedRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if v2, ok := r.Retryer.(aws.RetryerV2); ok {
+		return v2.GetAttemptToken(ctx)
+	}
+	return r.GetInitialToken(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/s3out"
 )
 
@@ -393,12 +395,22 @@ func TestRetriesThrottling(t *testing.T) {
 	opt.MaxObjectSize = s3out.MinPartSize * s3out.MaxParts
 	d := tg.open(t, t.Context(), opt)
 	data := diffLines(5, 2*int(s3out.MinPartSize)+1000)
-	writeAll(t, data)(d.Create(t.Context(), "retried.ndjson", s3out.GzipNDJSON))
+	// The SDK's retries are counted and told as the job's own are.
+	var counter retry.Counter
+	var logs bytes.Buffer
+	ctx := retry.WithLogger(retry.WithCounter(t.Context(), &counter), slog.New(slog.NewJSONHandler(&logs, nil)))
+	writeAll(t, data)(d.Create(ctx, "retried.ndjson", s3out.GzipNDJSON))
 	if got := readAll(t, d.URL("retried.ndjson"), opt); !bytes.Equal(got, data) {
 		t.Errorf("got %d bytes back, want the %d written", len(got), len(data))
 	}
 	if got := slow.throttled.Load(); got != 1 {
 		t.Errorf("got %d throttled requests, want 1", got)
+	}
+	if n := counter.Counts(); n.Retries != 1 || n.Backoffs != 1 {
+		t.Errorf("counted %+v, want the one retry", n)
+	}
+	if !strings.Contains(logs.String(), `"msg":"retrying a request of another client","request":"s3 UploadPart","error":`) {
+		t.Errorf("no warning for the retried part:\n%s", logs.String())
 	}
 	tg.assertObjects(t, "retried.ndjson")
 }

@@ -16,6 +16,7 @@ const metaKey = "esrestore"
 // recordStart notes what the report is about before the first write: the
 // cluster, the original's identity and count, the snapshot.
 func (j *job) recordStart(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseChecks)
 	in := &j.summary.Integrity
 	if c, err := esmeta.GetCluster(ctx, j.es); err == nil {
 		in.Cluster = &report.Cluster{Name: c.Name, UUID: c.UUID, Version: c.Version}
@@ -51,6 +52,7 @@ func (j *job) recordStart(ctx context.Context) error {
 // recordEnd notes the counts at the end: a change in the original's means
 // it took writes during the run.
 func (j *job) recordEnd(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseEnd)
 	in := &j.summary.Integrity
 	n, err := esmeta.Count(ctx, j.es, j.cfg.Original)
 	if err != nil {
@@ -96,6 +98,7 @@ func (j *job) indexState(ctx context.Context, name string) (*report.IndexState, 
 // original and the target, and for a snapshot source between the original
 // and the snapshot's index (its staging copy).
 func (j *job) compareIndexes(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseEnd)
 	orig, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original)
 	if err != nil {
 		return err

@@ -71,6 +71,10 @@ type job struct {
 	// identified and configLogged make identify and the record once.
 	ids                      identities
 	identified, configLogged bool
+	// retries counts the retries of each phase.
+	retries phaseRetries
+	// attempts are the attempts of the run id.
+	attempts attempts
 }
 
 func summarizeRestore(s restore.Stats) *report.Restore {
@@ -117,6 +121,7 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 // openReport checks the output location and, unless only checking, puts
 // and deletes a marker so a wrong bucket fails now, not after hours.
 func (j *job) openReport(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseReport)
 	loc, err := s3out.ParseURL(j.cfg.Output)
 	if err != nil {
 		return guardError(fmt.Errorf("--output: %w", err))
@@ -156,6 +161,7 @@ func reportName(original string) string {
 
 // connect builds the Elasticsearch client and checks it answers.
 func (j *job) connect(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseChecks)
 	es, err := newESClient(j.env, j.cfg.ES)
 	if err != nil {
 		return guardError(err)
@@ -329,6 +335,7 @@ func (j *job) finish(ctx context.Context, err error) error {
 // only without error, the verdict, the report's location.
 func (j *job) settle(err error) {
 	j.summary.Finished = time.Now().UTC()
+	j.settleAttempts(err)
 	j.summary.Complete = err == nil
 	if err != nil {
 		j.summary.Error = err.Error()
@@ -468,6 +475,7 @@ func (h *heldCleanup) Unwrap() restore.Source { return h.Source }
 // runCleanups runs the held clean-ups, on a fresh context when ctx is
 // done (an interrupted run still deletes its staging index).
 func (j *job) runCleanups(ctx context.Context) error {
+	ctx = j.phase(ctx, phaseEnd)
 	cctx := ctx
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
@@ -518,6 +526,7 @@ func summarizeThrottle(s restore.ThrottleStats) *report.Throttle {
 // target is new or this run's, and differs from the original and its
 // aliases, and the source exists.
 func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Source, error) {
+	ctx = j.phase(ctx, phaseChecks)
 	src, err := j.source(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -538,6 +547,7 @@ func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Sour
 
 // restorePhase loads the target and reports the failures.
 func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
+	ctx = j.phase(ctx, phaseRestore)
 	failures, err := j.report.Failures()
 	if err != nil {
 		return err
@@ -562,6 +572,7 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 
 // diffPhase compares the sides and writes the diff.
 func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Overlay) error {
+	ctx = j.phase(ctx, phaseDiff)
 	w, err := j.report.Diff()
 	if err != nil {
 		return err
@@ -666,20 +677,28 @@ func (j *job) restoreProgress(r *restore.Restorer) func() progressSnapshot {
 	}
 	return func() progressSnapshot {
 		s := r.Stats()
-		return splitRead(parts, s.Read, s.Failed)
+		return splitRead(parts, s.Read, s.Indexed+s.Kept+s.Failed, s.Failed)
 	}
 }
 
 // splitRead gives the documents read to the parts in order, each up to
-// its total: the part under way has the rest.
-func splitRead(parts []progressPart, read, failed int64) progressSnapshot {
+// its total: the part under way has the rest. Its done are the documents
+// settled (indexed, kept or failed), not read: reading runs ahead of the
+// writes by the batches in flight, and a rate of reads would promise
+// more than the throttle lets through.
+func splitRead(parts []progressPart, read, settled, failed int64) progressSnapshot {
 	for i, p := range parts {
 		total := p.total.get()
 		if i == len(parts)-1 || total == 0 || read < total {
-			return progressSnapshot{Phase: "restore", Side: p.name, Part: i + 1, Parts: len(parts),
-				Done: read, Total: total, Failed: failed, ShowFailed: true}
+			s := progressSnapshot{Phase: "restore", Side: p.name, Part: i + 1, Parts: len(parts),
+				Done: max(settled, 0), Total: total, Failed: failed, ShowFailed: true}
+			if read > s.Done {
+				s.Read = read
+			}
+			return s
 		}
 		read -= total
+		settled -= total
 	}
 	return progressSnapshot{Phase: "restore"}
 }

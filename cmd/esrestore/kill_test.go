@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/report"
 )
 
 // TestKill9ThenResume kills the real binary with SIGKILL at random points
@@ -59,7 +60,7 @@ func TestKill9ThenResume(t *testing.T) {
 		target := "documents_" + runID
 		ph := phases[i%len(phases)]
 		at := time.Duration(rng.Float64() * float64(30*time.Millisecond))
-		cmd := exec.Command(bin, append(args(out, runID, target), "--log-level", "info", "--log-format", "json")...)
+		cmd := exec.Command(bin, withFlags(args(out, runID, target), "--log-level", "info", "--log-format", "json")...)
 		pipe, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -101,6 +102,16 @@ func TestKill9ThenResume(t *testing.T) {
 		s := readSummary(t, out, "documents", runID)
 		if r := s.Restore; !s.Complete || r == nil || r.Read != r.Indexed+r.Kept+r.Failed+r.Pending || r.Failed != 0 {
 			t.Errorf("point %d: summary complete %v restore %+v", i, s.Complete, r)
+		}
+		// The killed attempt left its start: the summary lists it, its
+		// end unknown; killed in the diff, with its restore's counts.
+		if killed {
+			if a := s.Attempts; len(a) != 2 || a[0].Ended != report.AttemptKilled || a[0].Finished != nil || a[0].Started.IsZero() ||
+				a[1].Ended != report.AttemptComplete || (ph.name == "diff" && a[0].Restore == nil) {
+				t.Errorf("point %d: attempts %+v, want the killed one then a complete one", i, a)
+			}
+		} else if len(s.Attempts) != 1 {
+			t.Errorf("point %d: attempts %+v of a run never killed", i, s.Attempts)
 		}
 		ents, _ := os.ReadDir(filepath.Join(out, "documents", runID))
 		for _, e := range ents {

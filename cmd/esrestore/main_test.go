@@ -430,12 +430,39 @@ func TestInterruptedRunResumes(t *testing.T) {
 			if s.Complete || s.Error == "" {
 				t.Errorf("interrupted summary: complete %v error %q", s.Complete, s.Error)
 			}
+			if len(s.Attempts) != 1 || s.Attempts[0].Ended != report.AttemptInterrupted || s.Attempts[0].Finished == nil {
+				t.Errorf("interrupted summary's attempts %+v, want one, interrupted", s.Attempts)
+			}
+			first := s.Attempts[0].Restore
 			if code := c.run(t.Context(), runArgs(es, out, "sig1")...); code != exitFailOn {
 				t.Fatalf("rerun: exit %d, want 3 (prefer original leaves fields not recovered)\n%s", code, c.stderr.String())
+			}
+			if !strings.Contains(c.text(), "resuming the run") {
+				t.Error("the rerun does not say it resumes")
 			}
 			s = readSummary(t, out, "documents", "sig1")
 			if !s.Complete || s.Outcome == nil || s.Outcome.Added != int64(len(sc.Lost)) || s.Outcome.Removed != 0 {
 				t.Errorf("rerun summary: complete %v outcome %+v", s.Complete, s.Outcome)
+			}
+			// A resumed run says so, and its counts cover both attempts:
+			// what the first wrote, the second kept, and the run indexed.
+			if len(s.Attempts) != 2 || s.Attempts[0].Ended != report.AttemptInterrupted || s.Attempts[1].Ended != report.AttemptComplete ||
+				s.Attempts[1].Number != 2 || s.Attempts[1].Restore == nil || first == nil {
+				t.Fatalf("rerun summary's attempts %+v, want interrupted then complete", s.Attempts)
+			}
+			last, r := s.Attempts[1].Restore, s.Restore
+			if r.WrittenByEarlierAttempts != first.Indexed || r.Indexed != last.Indexed+first.Indexed || r.Kept != last.Kept-first.Indexed ||
+				r.Read != r.Indexed+r.Kept+r.Failed+r.Pending {
+				t.Errorf("whole run %+v; attempts %+v then %+v: want the first's indexed moved from kept to indexed", r, first, last)
+			}
+			// As many as a run never interrupted indexes, less what the
+			// first attempt left pending (written, perhaps, but not known).
+			if code := c.run(t.Context(), runArgs(es, out, "sig1-whole", "--target", "documents_whole")...); code != exitFailOn {
+				t.Fatalf("uninterrupted run: exit %d\n%s", code, c.stderr.String())
+			}
+			whole := readSummary(t, out, "documents", "sig1-whole").Restore
+			if r.Indexed > whole.Indexed || r.Indexed < whole.Indexed-first.Pending {
+				t.Errorf("resumed run indexed %d, a run never interrupted %d (first attempt left %d pending)", r.Indexed, whole.Indexed, first.Pending)
 			}
 			n, err := esscan.Count(t.Context(), es.Client(), "documents_restored")
 			if err != nil || n != int64(len(sc.Complete)) {

@@ -63,7 +63,7 @@ func startProgress(env *Env, log *slog.Logger, interval time.Duration, read func
 		defer p.done.Done()
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		part, partStart := "", time.Now()
+		m := newMeter(time.Now())
 		for {
 			select {
 			case <-p.stop:
@@ -71,15 +71,8 @@ func startProgress(env *Env, log *slog.Logger, interval time.Duration, read func
 					lw.setLive("")
 				}
 				return
-			case <-t.C:
-				s := read()
-				if key := fmt.Sprintf("%s/%s/%d", s.Phase, s.Side, s.Part); key != part {
-					if part != "" {
-						partStart = time.Now() // the first part began with the phase
-					}
-					part = key
-				}
-				l := measure(s, time.Since(partStart))
+			case now := <-t.C:
+				s, l := m.measure(read(), now)
 				if live {
 					lw.setLive(liveLine(s, l))
 					continue
@@ -93,21 +86,68 @@ func startProgress(env *Env, log *slog.Logger, interval time.Duration, read func
 	return p
 }
 
-// measure computes percent, rate and ETA of a part that has run for
-// elapsed.
-func measure(s progressSnapshot, elapsed time.Duration) progressLine {
+// rateWindow is how far back the rate looks: long enough to smooth the
+// batches, short enough that a stall (a node restarting) shows as a
+// falling rate within it, not as a part's average.
+const rateWindow = 30 * time.Second
+
+// meter turns a phase's successive snapshots into rates and ETAs. The
+// rate is what this process did over the last rateWindow of the part
+// under way: a count that jumps when the part changes (a total known
+// late moves what was read to the next part) is a new baseline, never
+// progress made in no time.
+type meter struct {
+	part    string
+	samples []sample // of the part under way, oldest first
+}
+
+type sample struct {
+	at   time.Time
+	done int64
+}
+
+// newMeter starts measuring a phase begun at start: its first part
+// starts from nothing.
+func newMeter(start time.Time) *meter {
+	return &meter{samples: []sample{{at: start}}}
+}
+
+// measure records s at now and returns it with done at most total (a
+// total counted before the part grew is raised to done, its ETA then
+// unknown), with its percent, rate and ETA.
+func (m *meter) measure(s progressSnapshot, now time.Time) (progressSnapshot, progressLine) {
+	key := fmt.Sprintf("%s/%s/%d", s.Phase, s.Side, s.Part)
+	if m.part != "" && key != m.part {
+		m.samples = m.samples[:0]
+	}
+	m.part = key
+	if n := len(m.samples); n > 0 && s.Done < m.samples[n-1].done {
+		m.samples = m.samples[:0] // counted anew: a new baseline
+	}
+	m.samples = append(m.samples, sample{at: now, done: s.Done})
+	for len(m.samples) > 2 && !m.samples[1].at.After(now.Add(-rateWindow)) {
+		m.samples = m.samples[1:]
+	}
 	l := progressLine{percent: -1, eta: -1}
-	l.rate = float64(s.Done) / max(elapsed.Seconds(), 0.001)
+	first, last := m.samples[0], m.samples[len(m.samples)-1]
+	if span := last.at.Sub(first.at).Seconds(); span > 0 {
+		l.rate = float64(last.done-first.done) / span
+	}
+	grown := s.Total > 0 && s.Done > s.Total
+	if grown {
+		s.Total = s.Done
+	}
 	if s.Total > 0 {
-		l.percent = math.Round(1000*float64(min(s.Done, s.Total))/float64(s.Total)) / 10
+		l.percent = math.Round(1000*float64(s.Done)/float64(s.Total)) / 10
 		switch {
+		case grown:
 		case s.Done >= s.Total:
 			l.eta = 0
 		case l.rate > 0:
 			l.eta = math.Round(10*float64(s.Total-s.Done)/l.rate) / 10
 		}
 	}
-	return l
+	return s, l
 }
 
 // liveLine is the terminal's line: "restore 2/2 original documents
@@ -189,14 +229,21 @@ func (l *lockedWriter) setLive(line string) {
 
 // sideTotal is a part's total, asked for in the background until it is
 // known (a staging index exists only once the snapshot is restored), so
-// that a slow count never holds up a progress report.
+// that a slow count never holds up a progress report; and asked again
+// every totalTTL, since an index that was still filling (a staging index
+// restored shard by shard) or takes writes gives a count that falls
+// behind.
 type sideTotal struct {
 	mu     sync.Mutex
 	n      int64
 	known  bool
+	at     time.Time // of the count known
 	asking bool
 	count  func(ctx context.Context) (int64, error)
 }
+
+// totalTTL is how long a total is trusted before it is counted again.
+const totalTTL = 30 * time.Second
 
 func newSideTotal(count func(ctx context.Context) (int64, error)) *sideTotal {
 	return &sideTotal{count: count}
@@ -209,7 +256,7 @@ func (t *sideTotal) get() int64 {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.known && !t.asking && t.count != nil {
+	if (!t.known || (!t.at.IsZero() && time.Since(t.at) > totalTTL)) && !t.asking && t.count != nil {
 		t.asking = true
 		go func() {
 			n, err := t.count(context.Background())
@@ -217,7 +264,7 @@ func (t *sideTotal) get() int64 {
 			defer t.mu.Unlock()
 			t.asking = false
 			if err == nil {
-				t.n, t.known = n, true
+				t.n, t.known, t.at = n, true, time.Now()
 			}
 		}()
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -83,7 +85,7 @@ func TestLiveLineClearedBeforeOutput(t *testing.T) {
 func TestRestoreProgressSides(t *testing.T) {
 	known := func(n int64) *sideTotal { return &sideTotal{n: n, known: true} }
 	parts := []progressPart{{name: "original documents", total: known(1000)}, {name: "source snapshot:b/s", total: known(1200)}}
-	at := func(read int64) progressSnapshot { return splitRead(parts, read, 0) }
+	at := func(read int64) progressSnapshot { return splitRead(parts, read, read, 0) }
 	if s := at(400); s.Part != 1 || s.Done != 400 || s.Total != 1000 {
 		t.Errorf("400 read: %+v, want part 1 at 400/1000", s)
 	}
@@ -93,14 +95,101 @@ func TestRestoreProgressSides(t *testing.T) {
 	if s := at(2100); s.Part != 2 || s.Done != 1100 || s.Side != "source snapshot:b/s" {
 		t.Errorf("2100 read: %+v, want part 2 at 1100/1200", s)
 	}
+	// Done counts the documents settled; reading runs ahead of them.
+	if s := splitRead(parts, 600, 450, 0); s.Part != 1 || s.Done != 450 || s.Read != 600 {
+		t.Errorf("600 read, 450 settled: %+v, want part 1 at 450 (600 read)", s)
+	}
+	// The last writes of part 1 in flight while part 2 is read: part 2
+	// has settled nothing yet, not a negative count.
+	if s := splitRead(parts, 1100, 950, 0); s.Part != 2 || s.Done != 0 || s.Read != 100 {
+		t.Errorf("1100 read, 950 settled: %+v, want part 2 at 0 (100 read)", s)
+	}
 }
 
 func TestMeasure(t *testing.T) {
-	l := measure(progressSnapshot{Done: 250, Total: 1000}, 5*time.Second)
-	if l.percent != 25 || l.rate != 50 || l.eta != 15 {
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	m := newMeter(start)
+	s, l := m.measure(progressSnapshot{Phase: "restore", Part: 1, Done: 250, Total: 1000}, start.Add(5*time.Second))
+	if l.percent != 25 || l.rate != 50 || l.eta != 15 || s.Done != 250 || s.Total != 1000 {
 		t.Errorf("250 of 1000 in 5s: %+v, want 25%%, 50 docs/s, 15s", l)
 	}
-	if l := measure(progressSnapshot{Done: 250}, 5*time.Second); l.percent != -1 || l.eta != -1 {
+	if _, l := newMeter(start).measure(progressSnapshot{Done: 250}, start.Add(5*time.Second)); l.percent != -1 || l.eta != -1 {
 		t.Errorf("unknown total: %+v, want -1 percent and eta", l)
 	}
+}
+
+// TestMeasureSaneAcrossRestarts: what a stall, a part whose count jumps,
+// and a total counted before the part grew do to the rate and the ETA.
+func TestMeasureSaneAcrossRestarts(t *testing.T) {
+	start := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return start.Add(time.Duration(s) * time.Second) }
+	m := newMeter(start)
+	part := func(n int, done, total int64) progressSnapshot {
+		return progressSnapshot{Phase: "restore", Side: fmt.Sprint("side ", n), Part: n, Parts: 2, Done: done, Total: total}
+	}
+	// 100 docs/s for a minute.
+	var l progressLine
+	for sec := 5; sec <= 60; sec += 5 {
+		_, l = m.measure(part(1, int64(100*sec), 100_000), at(sec))
+	}
+	if l.rate != 100 || l.eta != 940 {
+		t.Fatalf("steady: %+v, want 100 docs/s, ETA 940s", l)
+	}
+	// The node restarts: nothing for 40 s. The rate falls to 0 within the
+	// window and the ETA becomes unknown, instead of a minute's average.
+	for sec := 65; sec <= 100; sec += 5 {
+		_, l = m.measure(part(1, 6000, 100_000), at(sec))
+	}
+	if l.rate != 0 || l.eta != -1 {
+		t.Errorf("after 35 s of stall: %+v, want rate 0 and no ETA", l)
+	}
+	// Back: 50 docs/s. The ETA is the remaining work at the recent rate.
+	for sec := 105; sec <= 140; sec += 5 {
+		_, l = m.measure(part(1, 6000+int64(50*(sec-100)), 100_000), at(sec))
+	}
+	if l.rate < 40 || l.rate > 50 || l.eta < 1500 {
+		t.Errorf("recovered at 50 docs/s: %+v, want about 50 docs/s and an ETA of a long run", l)
+	}
+	// The next part starts with 64,000 documents already counted to it (a
+	// total known late moved them): a baseline, not 64,000 docs in a tick.
+	_, l = m.measure(part(2, 64_000, 1_000_000), at(141))
+	if l.rate != 0 || l.eta != -1 {
+		t.Errorf("a part that starts at 64,000: %+v, want no rate yet", l)
+	}
+	_, l = m.measure(part(2, 64_100, 1_000_000), at(142))
+	if l.rate != 100 {
+		t.Errorf("then 100 more in a second: %+v, want 100 docs/s", l)
+	}
+	// A total counted before the part grew: done stays within it.
+	s, l := m.measure(part(2, 1_000_100, 1_000_000), at(150))
+	if s.Done > s.Total || l.percent != 100 || l.eta != -1 {
+		t.Errorf("done past a stale total: %+v %+v, want done ≤ total, 100%%, no ETA", s, l)
+	}
+}
+
+// TestTotalCountedAgain: a total is counted again once it is older than
+// totalTTL, the old value standing meanwhile.
+func TestTotalCountedAgain(t *testing.T) {
+	var n atomic.Int64
+	n.Store(300)
+	st := newSideTotal(func(context.Context) (int64, error) { return n.Load(), nil })
+	waitFor := func(want int64) {
+		t.Helper()
+		for range 1000 {
+			if st.get() == want {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Fatalf("total %d, want %d", st.get(), want)
+	}
+	waitFor(300)
+	n.Store(900)
+	if got := st.get(); got != 300 {
+		t.Errorf("a fresh total was counted again: %d", got)
+	}
+	st.mu.Lock()
+	st.at = st.at.Add(-totalTTL - time.Second)
+	st.mu.Unlock()
+	waitFor(900)
 }

@@ -60,8 +60,13 @@ func (j *job) previousRun(ctx context.Context, dest s3out.Destination, rep *s3ou
 		return nil, err
 	}
 	if !complete {
+		if n := len(j.attempts.earlier); n > 0 {
+			last := j.attempts.earlier[n-1]
+			j.log.Info("resuming the run", "attempt", n+1, "last_started", last.Started, "last_ended", last.Ended)
+		}
 		return rep, nil
 	}
+	j.attempts.earlier = nil // a rerun is a run of its own
 	if !j.cfg.Rerun {
 		return nil, usageError(fmt.Errorf("run %q already finished, its report is complete: %s; read it, or pass --rerun to run again with a new report beside it",
 			j.cfg.RunID, rep.URL(s3out.SummaryName)))
@@ -93,6 +98,7 @@ func (j *job) reportComplete(ctx context.Context, rep *s3out.Report) (bool, erro
 		j.log.Warn("summary of an earlier attempt unreadable, overwriting it", "summary", rep.URL(s3out.SummaryName), "error", err)
 		return false, nil
 	}
+	j.attempts.earlier = earlierAttempts(b)
 	return s.Complete, nil
 }
 

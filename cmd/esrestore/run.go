@@ -70,8 +70,10 @@ func (j *job) run(ctx context.Context) error {
 	}
 	j.log.Info("guard rails passed", "original", j.cfg.Original, "target", j.cfg.Target, "source", src.Name())
 	j.notifyStart(ctx)
+	j.recordRunning(ctx)
 	err = j.restorePhase(ctx, src)
 	if err == nil && j.do.diff {
+		j.recordRunning(ctx) // with the restore's counts
 		err = j.diffPhase(ctx, diff.Sides{
 			Original: j.originalSide(),
 			Backup:   j.backup,

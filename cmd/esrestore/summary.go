@@ -41,7 +41,7 @@ func (j *job) printSummary() {
 			"prefer", s.Prefer, "target", target, "staging", staging, "dry_run", s.DryRun, "complete", s.Complete,
 			"restore", obj(s.Restore, s.Restore != nil), "outcome", obj(s.Outcome, s.Outcome != nil),
 			"loss", obj(s.Loss, s.Loss != nil), "throttle", obj(s.Throttle, s.Throttle != nil),
-			"live", obj(s.Live, s.Live != nil),
+			"live", obj(s.Live, s.Live != nil), "retries", obj(s.Retries, s.Retries != nil), "attempts", len(s.Attempts),
 			"ignored", nonNil(s.Ignored), "attention", nonNil(s.Attention), "report", location)
 		return
 	}
@@ -65,9 +65,38 @@ func (j *job) printSummary() {
 	if target != "" {
 		fmt.Fprintf(&b, "  restored  %s\n", target)
 	}
+	if len(s.Attempts) > 1 {
+		var parts []string
+		for _, a := range s.Attempts {
+			parts = append(parts, fmt.Sprintf("%d %s", a.Number, a.Ended))
+		}
+		fmt.Fprintf(&b, "  attempts  %d of this run id: %s; the counts cover them all\n", len(s.Attempts), strings.Join(parts, ", "))
+	}
 	if r := s.Restore; r != nil {
 		fmt.Fprintf(&b, "  restore   %d read: %d indexed, %d kept, %d failed (%d retried) in %.1fs\n",
 			r.Read, r.Indexed, r.Kept, r.Failed, r.Retried, r.Seconds)
+		if r.WrittenByEarlierAttempts > 0 {
+			fmt.Fprintf(&b, "            of the indexed, %d by earlier attempts\n", r.WrittenByEarlierAttempts)
+		}
+	}
+	if phases := retryPhases(s.Retries); len(phases) > 0 {
+		var parts []string
+		hit := false
+		for _, p := range phases {
+			r := s.Retries[p]
+			part := fmt.Sprintf("%s %d", p, r.Retries)
+			if r.Retries > 0 {
+				part += fmt.Sprintf(" (%.1fs of backoff)", r.BackoffSeconds)
+			}
+			if r.GaveUp > 0 {
+				part += fmt.Sprintf(", %d gave up", r.GaveUp)
+			}
+			hit = hit || r.Backoffs > 0 || r.GaveUp > 0
+			parts = append(parts, part)
+		}
+		if hit {
+			fmt.Fprintf(&b, "  retries   %s\n", strings.Join(parts, ", "))
+		}
 	}
 	if t := s.Throttle; t != nil {
 		limit := "no limit"

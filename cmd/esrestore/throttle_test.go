@@ -26,6 +26,18 @@ func TestThrottleFlags(t *testing.T) {
 	if th := s.Throttle; th == nil || th.MaxDocsPerSecond != 3000 || th.WaitedSeconds < 0.3 || th.DocsPerSecond <= 0 {
 		t.Errorf("throttle %+v, want the limit 3000 and at least 0.3 s of waiting", s.Throttle)
 	}
+	if s.Throttle != nil && s.Restore != nil {
+		t.Logf("limit 3000: throttle %.0f docs/s over the load, restore %d indexed in %.2fs (%.0f docs/s)",
+			s.Throttle.DocsPerSecond, s.Restore.Indexed, s.Restore.Seconds, float64(s.Restore.Indexed)/s.Restore.Seconds)
+	}
+	// The limit holds from the first batch: over the whole load, not
+	// only after the first requests.
+	if th := s.Throttle; th != nil && th.DocsPerSecond > 3000*1.02 {
+		t.Errorf("throttle's rate %.0f docs/s over the load, limit 3000", th.DocsPerSecond)
+	}
+	if r := s.Restore; r == nil || r.Seconds <= 0 || float64(r.Indexed)/r.Seconds > 3000*1.02 {
+		t.Errorf("restore %+v: more than 3000 documents written per second", s.Restore)
+	}
 	if !strings.Contains(c.stderr.String(), `"max_docs_per_second":{"value":"3000","origin":"flag"}`) {
 		t.Error("the effective configuration does not show the limit")
 	}

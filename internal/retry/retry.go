@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -179,6 +180,9 @@ func (a *Attempt) Wait(ctx context.Context, err error) error {
 	}
 	left := a.p.Budget - now.Sub(a.start)
 	if left <= 0 {
+		if c := counterOf(ctx); c != nil {
+			c.gaveUp.Add(1)
+		}
 		return fmt.Errorf("%w (%s, %d retries): %w", ErrBudget, now.Sub(a.start).Round(time.Millisecond), a.n, err)
 	}
 	d := a.p.Delay(a.n + 1)
@@ -186,16 +190,99 @@ func (a *Attempt) Wait(ctx context.Context, err error) error {
 		d -= time.Duration(a.p.Rand() * a.p.Jitter * float64(d))
 	}
 	d = min(d, left)
-	if l := a.p.Logger; l != nil && (a.n == 0 || now.Sub(a.logged) >= a.p.LogEvery) {
+	l := a.p.Logger
+	if l == nil {
+		l, _ = ctx.Value(loggerKey{}).(*slog.Logger)
+	}
+	if l != nil && (a.n == 0 || now.Sub(a.logged) >= a.p.LogEvery) {
 		a.logged = now
 		l.Warn("retrying", "error", err.Error(), "retries", a.n, "elapsed_seconds", now.Sub(a.start).Seconds(),
 			"budget_left_seconds", left.Seconds(), "next_in_seconds", d.Seconds())
 	}
 	a.n++
-	if serr := a.p.Clock.Sleep(ctx, d); serr != nil {
+	c := counterOf(ctx)
+	if c != nil {
+		c.backoffs.Add(1)
+	}
+	slept := a.p.Clock.Now()
+	serr := a.p.Clock.Sleep(ctx, d)
+	if c != nil {
+		c.waited.Add(int64(a.p.Clock.Now().Sub(slept)))
+	}
+	if serr != nil {
 		return serr
 	}
+	if c != nil {
+		c.retries.Add(1)
+	}
 	return nil
+}
+
+// Counter counts the retries of every operation whose context carries it
+// (see WithCounter), whatever Policy it retries under: a job gives each of
+// its phases one, so that its summary says what an outage cost each. It
+// is safe for concurrent use; the zero value is ready.
+type Counter struct {
+	retries, backoffs, gaveUp, waited atomic.Int64
+}
+
+// Counts is what a Counter counted.
+type Counts struct {
+	// Retries counts the tries made again after a transient failure, each
+	// after a backoff.
+	Retries int64
+	// Backoffs counts the backoff waits begun: Retries, plus the waits an
+	// interruption ended.
+	Backoffs int64
+	// GaveUp counts the operations that failed past their budget.
+	GaveUp int64
+	// Waited is the time spent in backoff waits.
+	Waited time.Duration
+}
+
+// Counts returns what c counted so far; a nil Counter counted nothing.
+func (c *Counter) Counts() Counts {
+	if c == nil {
+		return Counts{}
+	}
+	return Counts{Retries: c.retries.Load(), Backoffs: c.backoffs.Load(), GaveUp: c.gaveUp.Load(),
+		Waited: time.Duration(c.waited.Load())}
+}
+
+type counterKey struct{}
+
+type loggerKey struct{}
+
+// WithCounter returns a context whose operations' retries c counts
+// (Wait and Do read it from the context they are given).
+func WithCounter(ctx context.Context, c *Counter) context.Context {
+	return context.WithValue(ctx, counterKey{}, c)
+}
+
+// WithLogger returns a context whose operations, when their Policy has no
+// Logger, warn through l: calls made under a default Policy (a library's
+// reads of metadata) are then not silent in an outage either.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// Retried records a retry that another retrier makes (the AWS SDK's, of
+// an S3 request): ctx's Counter counts it as a retry and a backoff, and
+// ctx's Logger warns, naming what is retried, so that those retries are
+// neither silent nor left out of a phase's count.
+func Retried(ctx context.Context, what string, err error) {
+	if c := counterOf(ctx); c != nil {
+		c.backoffs.Add(1)
+		c.retries.Add(1)
+	}
+	if l, _ := ctx.Value(loggerKey{}).(*slog.Logger); l != nil {
+		l.Warn("retrying a request of another client", "request", what, "error", err.Error())
+	}
+}
+
+func counterOf(ctx context.Context) *Counter {
+	c, _ := ctx.Value(counterKey{}).(*Counter)
+	return c
 }
 
 // Do runs op until it returns nil or a permanent error (one IsTransient

@@ -206,3 +206,56 @@ func TestOutagesAreLogged(t *testing.T) {
 		t.Errorf("first warning: %v, want it at the first failure", first)
 	}
 }
+
+// TestCounterCountsEveryRetry: a Counter in the context counts the retries
+// and backoff waits of every operation under it, whatever its Policy, and
+// the operations that gave up; an interrupted wait is a backoff, not a
+// retry. A Logger in the context warns for a Policy without one.
+func TestCounterCountsEveryRetry(t *testing.T) {
+	var c Counter
+	var buf bytes.Buffer
+	ctx := WithLogger(WithCounter(t.Context(), &c), slog.New(slog.NewJSONHandler(&buf, nil)))
+	clock := newFake()
+	p := Policy{Budget: 10 * time.Second, Base: time.Second, Cap: time.Second, Jitter: -1, Clock: clock}
+	fails := 3
+	if err := Do(ctx, p, func(context.Context) error {
+		if fails > 0 {
+			fails--
+			return Transient(errors.New("503"))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Counts(); got != (Counts{Retries: 3, Backoffs: 3, Waited: 3 * time.Second}) {
+		t.Errorf("after 3 failures then success: %+v", got)
+	}
+	// A second operation under another policy, past its budget.
+	q := Policy{Budget: 2 * time.Second, Base: time.Second, Cap: time.Second, Jitter: -1, Clock: clock}
+	if err := Do(ctx, q, func(context.Context) error { return Transient(errors.New("refused")) }); !errors.Is(err, ErrBudget) {
+		t.Fatalf("Do: %v", err)
+	}
+	if got := c.Counts(); got.Retries != 5 || got.GaveUp != 1 || got.Waited != 5*time.Second {
+		t.Errorf("after a second operation that gave up after 2 retries: %+v", got)
+	}
+	// A wait the context ends.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := p.Begin().Wait(cctx, errors.New("cut")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait: %v", err)
+	}
+	if got := c.Counts(); got.Retries != 5 || got.Backoffs != 6 {
+		t.Errorf("after an interrupted wait: %+v, want 5 retries, 6 backoffs", got)
+	}
+	if n := strings.Count(buf.String(), `"msg":"retrying"`); n != 3 {
+		t.Errorf("%d warnings through the context's logger, want one per operation:\n%s", n, buf.String())
+	}
+	// Nothing in the context: nothing counted, nothing logged, no panic.
+	if err := Do(t.Context(), p, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var nilC *Counter
+	if nilC.Counts() != (Counts{}) {
+		t.Error("a nil counter counts")
+	}
+}

@@ -400,8 +400,23 @@ func checkCounts(t *testing.T, st pageState, summaryJSON []byte) {
 		}
 	}
 	for key, text := range st.Counts {
-		section, field, _ := strings.Cut(key, ".")
-		want, ok := sum[section].(map[string]any)[field].(float64)
+		var at any = sum
+		for _, part := range strings.Split(key, ".") {
+			switch x := at.(type) {
+			case map[string]any:
+				at = x[part]
+			case []any:
+				i, err := strconv.Atoi(part)
+				if err != nil || i < 0 || i >= len(x) {
+					at = nil
+					break
+				}
+				at = x[i]
+			default:
+				at = nil
+			}
+		}
+		want, ok := at.(float64)
 		if !ok {
 			t.Errorf("count %s is not in summary.json", key)
 			continue

@@ -309,7 +309,15 @@ func (v *view) counts(s *report.Summary) {
 	outcome := countTable{Name: "outcome", Title: "Outcome", None: "no comparison ran"}
 	restore := countTable{Name: "restore", Title: "Restore", None: "no restore ran",
 		Note: "every document read is indexed, kept, failed or pending"}
-	defer func() { v.Counts = []countTable{loss, outcome, restore} }()
+	defer func() {
+		v.Counts = []countTable{loss, outcome, restore}
+		if t := retriesTable(s); t != nil {
+			v.Counts = append(v.Counts, *t)
+		}
+		if t := attemptsTable(s); t != nil {
+			v.Counts = append(v.Counts, *t)
+		}
+	}()
 	if o := s.Outcome; o != nil {
 		outcome.Note = "original → target: what switching the alias does"
 		outcome.Rows = []countRow{
@@ -355,6 +363,45 @@ func (v *view) counts(s *report.Summary) {
 			{Key: "restore.target_count", Label: "target _count", Value: r.TargetCount},
 		}
 	}
+}
+
+// retriesTable counts, phase by phase, the calls made again after a
+// transient failure; nil for a summary that does not count them.
+func retriesTable(s *report.Summary) *countTable {
+	if len(s.Retries) == 0 {
+		return nil
+	}
+	t := &countTable{Name: "retries", Title: "Retries", Note: "Elasticsearch calls made again after a 429, a 5xx or a refused or cut connection"}
+	for _, p := range []string{"checks", "restore", "diff", "end", "report"} {
+		r, ok := s.Retries[p]
+		if !ok {
+			continue
+		}
+		t.Rows = append(t.Rows, countRow{Key: "retries." + p + ".retries", Label: p, Value: r.Retries})
+		if r.GaveUp > 0 {
+			t.Rows = append(t.Rows, countRow{Key: "retries." + p + ".gave_up", Label: "gave up past --retry-for", Value: r.GaveUp, Sub: true, Bad: true})
+		}
+	}
+	return t
+}
+
+// attemptsTable lists the attempts of a resumed run and what each
+// indexed; nil for a run of one attempt.
+func attemptsTable(s *report.Summary) *countTable {
+	if len(s.Attempts) < 2 {
+		return nil
+	}
+	t := &countTable{Name: "attempts", Title: "Attempts", Note: "this run id ran more than once: the counts above cover every attempt"}
+	for i, a := range s.Attempts {
+		label := fmt.Sprintf("attempt %d, %s: indexed", a.Number, a.Ended)
+		if a.Restore == nil {
+			t.Rows = append(t.Rows, countRow{Key: fmt.Sprintf("attempts.%d.number", i), Label: fmt.Sprintf("attempt %d, %s, counts unknown", a.Number, a.Ended), Value: int64(a.Number)})
+			continue
+		}
+		t.Rows = append(t.Rows, countRow{Key: fmt.Sprintf("attempts.%d.restore.indexed", i), Label: label, Value: a.Restore.Indexed,
+			Bad: a.Ended != report.AttemptComplete})
+	}
+	return t
 }
 
 func (v *view) fields(s *report.Summary) {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/esrestore/esrestore/report"
 )
@@ -172,5 +173,32 @@ func TestFormatInt(t *testing.T) {
 		if got := formatInt(n); got != want {
 			t.Errorf("formatInt(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// A resumed run's page lists its attempts and counts its retries per
+// phase.
+func TestPageAttemptsAndRetries(t *testing.T) {
+	fin := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	s := &report.Summary{Environment: "prod", Original: "documents", RunID: "r2", Complete: true,
+		Retries: map[string]report.Retries{"restore": {Retries: 35, Backoffs: 35, BackoffSeconds: 13.3}, "diff": {Retries: 4, GaveUp: 1}},
+		Attempts: []report.Attempt{
+			{Number: 1, Ended: report.AttemptKilled},
+			{Number: 2, Ended: report.AttemptInterrupted, Finished: &fin, Restore: &report.AttemptRestore{Indexed: 1234}},
+			{Number: 3, Ended: report.AttemptComplete, Finished: &fin, Restore: &report.AttemptRestore{Indexed: 5678}},
+		}}
+	var buf bytes.Buffer
+	if err := Write(&buf, s, nil, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	page := html.UnescapeString(buf.String())
+	for _, want := range []string{"Attempts", "attempt 1, killed-unknown, counts unknown", "attempt 2, interrupted: indexed", "1,234",
+		"attempt 3, complete: indexed", "5,678", "Retries", "35", "gave up past --retry-for"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Index(page, `data-key="retries.restore.retries"`) < 0 && !strings.Contains(page, "retries.restore.retries") {
+		t.Error("the restore phase's retries carry no summary key")
 	}
 }
