@@ -323,7 +323,6 @@ func (s *ndjsonSource) read(ctx context.Context, pages chan<- ndjsonPage) error 
 		p    ndjsonPage
 		size int
 	)
-	dedup := dump.NewDedup()
 	send := func() error {
 		if len(p.docs) == 0 && len(p.bad) == 0 {
 			return nil
@@ -348,11 +347,6 @@ func (s *ndjsonSource) read(ctx context.Context, pages chan<- ndjsonPage) error 
 		case err != nil:
 			return fmt.Errorf("read dump %s: %w", s.name, err)
 		default:
-			if first := dedup.Seen(d); first != 0 {
-				p.bad = append(p.bad, &dump.LineError{Name: s.name, Line: d.Line, ID: d.ID, Doc: d,
-					Err: fmt.Errorf("%w: line %d has the _id of line %d, which wins", dump.ErrDuplicateID, d.Line, first)})
-				break
-			}
 			p.docs = append(p.docs, d)
 			size += len(d.Source)
 		}
