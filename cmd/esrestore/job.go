@@ -433,6 +433,11 @@ func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Sour
 	if err != nil {
 		return nil, nil, err
 	}
+	return j.checkRestoreOf(ctx, src)
+}
+
+// checkRestoreOf runs the restore guard rails on src.
+func (j *job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.Restorer, restore.Source, error) {
 	opt := j.restoreOptions(nil)
 	// The restore checks again right before it writes and logs that; this
 	// first pass is the job's "guard rails passed": one record per event.

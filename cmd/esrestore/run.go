@@ -155,6 +155,13 @@ func (j *job) dryRun(ctx context.Context) error {
 		}
 		defer j.closeInstant()
 	}
+	if spec.kind != "snapshot" {
+		// A snapshot source is checked by stageSnapshot, before its one
+		// write.
+		if err := j.checkDrySource(ctx); err != nil {
+			return j.abort(ctx, err)
+		}
+	}
 	var restored diff.Side
 	switch spec.kind {
 	case "dump":
@@ -241,4 +248,29 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 		return nil, fmt.Errorf("prepare source %s: %w", src.Name(), err)
 	}
 	return diff.IndexSide(j.es, staging), nil
+}
+
+// checkDrySource runs a run's checks on a dry run's --source, so that a
+// dry run fails where the run would: a missing or empty source (without
+// --allow-empty-source), and, with the original in a cluster, every guard
+// rail of the restore. The dump opened to check it is closed again.
+func (j *job) checkDrySource(ctx context.Context) error {
+	src, err := j.source(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := src.Cleanup(context.WithoutCancel(ctx)); cerr != nil {
+			j.log.Warn("dry run: the checked source did not close", "source", src.Name(), "error", cerr)
+		}
+	}()
+	if j.es == nil {
+		// Two dumps and no cluster: what the dump itself can tell.
+		if err := src.Check(ctx, restore.RunInfo{AllowEmpty: j.cfg.AllowEmpty, Logger: j.log}); err != nil {
+			return guardError(err)
+		}
+		return nil
+	}
+	_, _, err = j.checkRestoreOf(ctx, src)
+	return err
 }

@@ -59,3 +59,51 @@ func TestBadDumpLinesFinish(t *testing.T) {
 		t.Errorf("the rerun differs: %s, then %s", counts[0], counts[1])
 	}
 }
+
+// TestDryRunChecksSource: a dry run applies a run's checks to its source:
+// an empty source is exit 2 unless --allow-empty-source, a missing dump
+// exit 2; with the original a dump as well as in a cluster.
+func TestDryRunChecksSource(t *testing.T) {
+	es, sc := lossCluster(t, 100)
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.ndjson")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	es.LoadDocs(t, "empty_index", nil, 1)
+	orig := writeDump(t, dir, "documents.ndjson", sc.Original)
+	out := t.TempDir()
+	c := newCLI(t)
+	offline := []string{"run", "--dry-run", "--original", orig, "--environment", "test", "--output", "file://" + out, "--progress", "0"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"empty dump", withFlags(runArgs(es, out, "dry1"), "--dry-run", "--source", "file://"+empty), exitUsage,
+			[]string{"has no line", "--allow-empty-source"}},
+		{"empty dump allowed", withFlags(runArgs(es, out, "dry2"), "--dry-run", "--source", "file://"+empty, "--allow-empty-source",
+			"--fail-on", "none"), exitOK, nil},
+		{"missing dump", withFlags(runArgs(es, out, "dry3"), "--dry-run", "--source", "file://"+filepath.Join(dir, "nope.ndjson")), exitUsage,
+			[]string{"nope.ndjson"}},
+		{"empty index", withFlags(runArgs(es, out, "dry4"), "--dry-run", "--source", "index:empty_index"), exitUsage,
+			[]string{"empty_index", "has no document"}},
+		{"offline empty dump", withFlags(offline, "--run-id", "dry5", "--source", "file://"+empty), exitUsage,
+			[]string{"has no line"}},
+		{"offline missing dump", withFlags(offline, "--run-id", "dry6", "--source", "file://"+filepath.Join(dir, "nope.ndjson")), exitUsage,
+			[]string{"nope.ndjson"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code := c.run(t.Context(), tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s", code, tt.code, c.stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(c.text(), w) {
+					t.Errorf("stderr does not say %q:\n%s", w, c.stderr.String())
+				}
+			}
+		})
+	}
+}
