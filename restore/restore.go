@@ -104,7 +104,10 @@ func (s Stats) Pending() int64 { return s.Read - s.Indexed - s.Kept - s.Failed }
 type counters struct {
 	read, indexed, kept, failed, retried, bytes, created, ambiguous, existing, count atomic.Int64
 	duplicates, rescans, restored, keptBySeq                                         atomic.Int64
-	start, end                                                                       atomic.Int64 // unix nanoseconds
+	// repeated counts the documents the first pass into an empty target
+	// replaced: its source holds their _id twice (see pass.first).
+	repeated   atomic.Int64
+	start, end atomic.Int64 // unix nanoseconds
 }
 
 // Restorer restores documents into one target. It runs one Check or Run at
@@ -319,7 +322,7 @@ func (r *Restorer) Run(ctx context.Context, src Source) (Stats, error) {
 
 func (r *Restorer) reset() {
 	for _, c := range []*atomic.Int64{&r.st.read, &r.st.indexed, &r.st.kept, &r.st.failed, &r.st.retried,
-		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans, &r.st.restored} {
+		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans, &r.st.restored, &r.st.repeated} {
 		c.Store(0)
 	}
 	r.st.count.Store(-1)
@@ -430,6 +433,7 @@ func (r *Restorer) loadPasses(ctx context.Context, p *plan, src Source) error {
 		orig.op, source.op = "index", "create"
 		passes = []*pass{orig, source}
 	}
+	passes[0].first = !p.resume && !p.fromSnapshot
 	for _, ps := range passes {
 		r.log.Info("loading", "from", ps.name, "how", "pass: the whole side written", "op_type", ps.op, "target", r.opt.Target)
 		if err := r.loadPass(ctx, ps); err != nil {
@@ -487,9 +491,9 @@ func (r *Restorer) verify(ctx context.Context) error {
 		return fmt.Errorf("%w: target %q has _count %d, want %d (existing %d + created %d, up to %d ambiguous more)",
 			ErrInvariant, r.opt.Target, n, want, s.Existing, s.Created, s.Ambiguous)
 	}
-	if s.Existing == 0 && s.Indexed-s.Created > s.Ambiguous {
+	if n := r.st.repeated.Load(); n > 0 {
 		r.log.Warn("some documents replaced one written earlier in this run: the source repeats ids",
-			"indexed", s.Indexed, "created", s.Created)
+			"replaced", n, "indexed", s.Indexed, "created", s.Created)
 	}
 	return nil
 }
