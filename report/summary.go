@@ -75,6 +75,13 @@ type Summary struct {
 	// Live is what the original received after the instant, counted at
 	// the end of the run: what the promote's catch-up will bring across.
 	Live *Live `json:"live,omitempty"`
+	// SourceIndex is the snapshot's index the source read when it is not
+	// the original's, named on purpose (--source-index).
+	SourceIndex string `json:"source_index,omitempty"`
+	// SourceExcludes are the fields the original's mapping leaves out of
+	// _source (_source.excludes), with the documents holding each: named
+	// before the run, and counted in the target after it.
+	SourceExcludes []HiddenField `json:"source_excludes,omitempty"`
 	// Indexes are the mapping and settings differences.
 	Indexes   *IndexDiff `json:"indexes,omitempty"`
 	Integrity Integrity  `json:"integrity"`
@@ -123,7 +130,25 @@ const (
 	ReasonNotRecovered = "not-recovered"
 	ReasonMappings     = "mappings"
 	ReasonLiveWrites   = "live-writes"
+	// ReasonSourceExcludes: fields of the original's _source.excludes
+	// that the target lacks.
+	ReasonSourceExcludes = "source-excludes"
+	// ReasonSourceIndex: the snapshot's index restored is not the
+	// original's (--source-index).
+	ReasonSourceIndex = "source-index"
 )
+
+// HiddenField is a path the original's mapping leaves out of _source and
+// how many of its documents hold a value under it.
+type HiddenField struct {
+	Path string `json:"path"`
+	// Documents hold a value under Path in the original, counted before
+	// the run.
+	Documents int64 `json:"documents"`
+	// Target is how many hold one in the target after the run; nil
+	// before the restore and in a dry run.
+	Target *int64 `json:"target,omitempty"`
+}
 
 // Reason is one condition against switching, as a sentence with its count
 // and busiest fields: "60 documents: live values would be overwritten

@@ -12,11 +12,11 @@ import (
 
 // FailOnKinds are the reason kinds --fail-on may name.
 var FailOnKinds = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered, ReasonMappings,
-	ReasonLiveWrites, ReasonIncomplete}
+	ReasonLiveWrites, ReasonIncomplete, ReasonSourceExcludes, ReasonSourceIndex}
 
 // DefaultFailOn is what --fail-on defaults to: every reason an alias
 // switch would lose data for.
-var DefaultFailOn = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered}
+var DefaultFailOn = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered, ReasonSourceExcludes}
 
 // topFields is how many busiest fields a reason names.
 const topFields = 3
@@ -87,6 +87,25 @@ func Judge(s *Summary) Verdict {
 		add(ReasonLiveWrites, o.CountEnd-o.CountStart,
 			"the original's _count went from %d to %d during the run: it took live writes the report may not show",
 			o.CountStart, o.CountEnd)
+	}
+	if lost := lostHidden(s); len(lost) > 0 {
+		parts := make([]string, len(lost))
+		var most int64
+		for i, h := range lost {
+			parts[i] = fmt.Sprintf("%s (%s in the original", h.Path, docs(h.Documents))
+			if h.Target != nil {
+				parts[i] += fmt.Sprintf(", %d in the target", *h.Target)
+			}
+			parts[i] += ")"
+			most = max(most, h.Documents)
+		}
+		add(ReasonSourceExcludes, most,
+			"the original's mapping leaves fields out of _source (_source.excludes): a copy through _bulk cannot carry them, and the target lacks them: %s",
+			strings.Join(parts, ", "))
+	}
+	if s.SourceIndex != "" {
+		add(ReasonSourceIndex, 0, "the source is the snapshot's index %q, not the original's: named on purpose with --source-index",
+			s.SourceIndex)
 	}
 	v := Verdict{Status: StatusOK, Reasons: rs}
 	if v.Reasons == nil {
@@ -168,4 +187,23 @@ func opPaths(ops []diffOp) string {
 		parts = append(parts, o.op+" "+o.path)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// lostHidden are the fields of the original's _source.excludes the
+// target may lack: every one held by a document when the target was not
+// restored from the snapshot (the only load that keeps them), or not
+// known yet; else those the target holds in fewer documents than the
+// original did (the reconciliation rewrote documents from the original's
+// _source).
+func lostHidden(s *Summary) []HiddenField {
+	kept := s.Restore != nil && s.Restore.Load == "snapshot-as-target"
+	var out []HiddenField
+	for _, h := range s.SourceExcludes {
+		switch {
+		case h.Documents == 0:
+		case !kept || h.Target == nil || *h.Target < h.Documents:
+			out = append(out, h)
+		}
+	}
+	return out
 }

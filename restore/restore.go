@@ -222,6 +222,13 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 	if !found {
 		return nil, fmt.Errorf("original index %q: %w", r.opt.Original, ErrOriginalMissing)
 	}
+	if f := orig.aliasFilter(r.opt.Original); f != nil && orig.Name != r.opt.Original {
+		return nil, fmt.Errorf("original %q is an alias of index %q with the filter %s: the restore would copy the whole index and the diff compare the filtered view (name index %q as the original to restore all of it): %w",
+			r.opt.Original, orig.Name, f, orig.Name, ErrFilteredAlias)
+	}
+	if orig.closed() {
+		return nil, fmt.Errorf("original index %q: %w; open it (POST /%s/_open) before the run", orig.Name, ErrIndexClosed, orig.Name)
+	}
 	readOnly := orig.names()
 	readOnly[r.opt.Original] = true
 	r.readOnly = readOnly
@@ -259,7 +266,8 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 		protected[n] = true
 	}
 	run := RunInfo{
-		ES: r.es, ClusterUUID: ci.UUID, Original: orig.Name, Target: r.opt.Target, Protected: protected,
+		ES: r.es, ClusterUUID: ci.UUID, Original: orig.Name, OriginalAsGiven: r.opt.Original, SourceIndex: r.opt.SourceIndex,
+		Target: r.opt.Target, Protected: protected,
 		RunID: r.opt.RunID, KeepStaging: r.opt.KeepStaging, Logger: r.log,
 		Retry: pol, AllowEmpty: r.opt.AllowEmptySource, Rescanned: func() { r.st.rescans.Add(1) },
 	}

@@ -53,6 +53,11 @@ type RunInfo struct {
 	ClusterUUID string
 	// Original is the concrete name of the original index.
 	Original string
+	// OriginalAsGiven is the original as Options named it: the concrete
+	// name or an alias.
+	OriginalAsGiven string
+	// SourceIndex is Options.SourceIndex.
+	SourceIndex string
 	// Target is the index restored into.
 	Target string
 	// Protected are the names a source must never write or delete: the
@@ -124,6 +129,9 @@ func (s *indexSource) Check(ctx context.Context, run RunInfo) error {
 	}
 	if !found {
 		return fmt.Errorf("source index %q: %w", s.index, ErrSourceMissing)
+	}
+	if im.closed() {
+		return fmt.Errorf("source index %q: %w; open it (POST /%s/_open) before the run", s.index, ErrIndexClosed, im.Name)
 	}
 	same := s.es == run.ES || (uuid != "" && uuid == run.ClusterUUID)
 	if same && run.Target != "" && im.Name == run.Target {

@@ -58,6 +58,7 @@ var (
 		{name: "retry-for", def: "5m", usage: "how long a request failing with 429, 5xx, a cut connection or a timeout is retried (1s..24h)"},
 		{name: "bulk-timeout", def: "2m", usage: "timeout of one _bulk request; one that times out is retried (1s..1h)"},
 		{name: "drain-timeout", def: "60s", usage: "after SIGTERM/SIGINT, how long in-flight requests may finish before failures and summary are written (0s..10m)"},
+		{name: "source-index", usage: "with a snapshot source, the snapshot's index to restore when it is not the original's, named on purpose: it must repeat the INDEX of snapshot:REPO/SNAP/INDEX; the verdict then says so (without it such a source is refused)"},
 		{name: "allow-empty-source", def: "false", usage: "restore a source that holds no document (refused by default: usually a wrong path)", isBool: true},
 		{name: "keep-staging", def: "false", usage: "keep the staging index a snapshot source is restored into", isBool: true},
 		{name: "max-docs-per-second", def: "0", usage: "documents per second the restore may write, across all workers (0 = no limit); requests in flight also halve on 429s and slow bulks, and recover slowly"},
@@ -77,7 +78,7 @@ var (
 		{name: "run-id", usage: "run id; a rerun with the same id resumes into the same target (default: UTC time + random suffix)"},
 		{name: "dry-run", def: "false", usage: "write nothing to Elasticsearch: diff the original against what the target would be, report locally", isBool: true},
 		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true},
-		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)"},
+		{name: "fail-on", def: "failed,removed,overwritten,not-recovered,source-excludes", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index (comma-separated, or none)"},
 		{name: "rerun", def: "false", usage: "run again a run id whose report is complete, writing a new report beside the old one", isBool: true},
 	}
 	logFlags = []flagDef{
@@ -233,6 +234,9 @@ type Config struct {
 	BulkTimeout time.Duration
 	Drain       time.Duration
 	AllowEmpty  bool
+	// SourceIndex is the snapshot's index named on purpose when it is not
+	// the original's, "" for none.
+	SourceIndex string
 	Rerun       bool
 	KeepStaging bool
 	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
@@ -566,6 +570,12 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			errs = append(errs, fv.bad("source", why))
 		} else if spec.kind == "index" && spec.index == c.Original && c.Original != "" {
 			errs = append(errs, fv.bad("source", "is the original: a backup must be another index"))
+		}
+	}
+	if has("source-index") {
+		c.SourceIndex = fv.str("source-index")
+		if why := validIndexName(c.SourceIndex); why != "" && c.SourceIndex != "" {
+			errs = append(errs, fv.bad("source-index", why))
 		}
 	}
 	if has("target") {

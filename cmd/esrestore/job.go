@@ -103,7 +103,8 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 		opts[kv.key] = kv.value
 	}
 	j.summary = report.Summary{
-		Command: cmd, Environment: strings.ToUpper(cfg.Environment), RunID: cfg.RunID, DryRun: cfg.DryRun,
+		SourceIndex: cfg.SourceIndex,
+		Command:     cmd, Environment: strings.ToUpper(cfg.Environment), RunID: cfg.RunID, DryRun: cfg.DryRun,
 		Original: redactURL(cfg.Original), Target: cfg.Target, Source: redactURL(cfg.Source), Mode: cfg.Mode, Prefer: cfg.Prefer,
 		ToolVersion: toolVersion(), Options: opts, Started: j.start.UTC(), Objects: map[string]report.Object{},
 		FailOn: cfg.FailOn, Attention: []string{}, Ignored: []string{},
@@ -325,6 +326,9 @@ func (j *job) source(ctx context.Context) (restore.Source, error) {
 	if why != "" {
 		return nil, usageError(fmt.Errorf("--source: %s (got %q)", why, redactURL(j.cfg.Source)))
 	}
+	if j.cfg.SourceIndex != "" && spec.kind != "snapshot" {
+		return nil, usageError(fmt.Errorf("--source-index: only for a snapshot source (snapshot:REPO/SNAP/INDEX), not %q", redactURL(j.cfg.Source)))
+	}
 	switch spec.kind {
 	case "snapshot":
 		src := restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID)
@@ -410,7 +414,7 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Strategy: restore.Strategy(j.cfg.Strategy),
 		Workers:  j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
-		AllowEmptySource: j.cfg.AllowEmpty, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
+		AllowEmptySource: j.cfg.AllowEmpty, SourceIndex: j.cfg.SourceIndex, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
 		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle,
 	}
 }
@@ -449,7 +453,60 @@ func (j *job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.
 	if err := r.Check(ctx, src); err != nil {
 		return nil, nil, guardError(err)
 	}
+	if err := j.hiddenFields(ctx); err != nil {
+		return nil, nil, err
+	}
 	return r, src, nil
+}
+
+// hiddenFields names, before the run, the fields the original's mapping
+// leaves out of _source (_source.excludes) and how many documents hold
+// each: a copy through _bulk cannot carry them, only a snapshot restored
+// as the target keeps them. The verdict's source-excludes reason lists
+// those the target lacks.
+func (j *job) hiddenFields(ctx context.Context) error {
+	if j.es == nil || isDumpURL(j.cfg.Original) {
+		return nil
+	}
+	hidden, err := restore.HiddenFields(ctx, j.es, j.cfg.Original, j.retryPolicy())
+	if err != nil {
+		return guardError(fmt.Errorf("read the original's _source.excludes: %w", err))
+	}
+	j.summary.SourceExcludes = nil
+	if len(hidden) == 0 {
+		return nil
+	}
+	paths := make([]string, len(hidden))
+	counts := make([]int64, len(hidden))
+	for i, h := range hidden {
+		j.summary.SourceExcludes = append(j.summary.SourceExcludes, report.HiddenField{Path: h.Path, Documents: h.Documents})
+		paths[i], counts[i] = h.Path, h.Documents
+	}
+	j.log.Warn("the original's mapping leaves fields out of _source: only a snapshot restored as the target keeps them, a copy through _bulk cannot",
+		"original", j.cfg.Original, "paths", paths, "documents", counts)
+	return nil
+}
+
+// countHidden counts, after the restore, the documents of the target
+// holding each of the original's hidden fields: the verdict compares them
+// with the original's.
+func (j *job) countHidden(ctx context.Context) error {
+	hs := j.summary.SourceExcludes
+	if len(hs) == 0 {
+		return nil
+	}
+	paths := make([]string, len(hs))
+	for i, h := range hs {
+		paths[i] = h.Path
+	}
+	n, err := restore.CountFields(ctx, j.es, j.cfg.Target, paths, j.retryPolicy())
+	if err != nil {
+		return fmt.Errorf("count the hidden fields in the target: %w", err)
+	}
+	for i := range hs {
+		hs[i].Target = &n[i]
+	}
+	return nil
 }
 
 // restorePhase loads the target and reports the failures.

@@ -72,6 +72,9 @@ func (j *job) run(ctx context.Context) error {
 	if err == nil {
 		err = j.restorePhase(ctx, src)
 	}
+	if err == nil {
+		err = j.countHidden(ctx)
+	}
 	if err == nil && j.do.diff {
 		err = j.diffPhase(ctx, diff.Sides{
 			Original: j.originalSide(),
@@ -231,6 +234,9 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 	}
 	if err := r.Check(ctx, src); err != nil {
 		return nil, guardError(err)
+	}
+	if err := j.hiddenFields(ctx); err != nil {
+		return nil, err
 	}
 	staging := restore.StagingIndex(j.cfg.RunID)
 	j.summary.Staging = &report.Staging{Index: staging}

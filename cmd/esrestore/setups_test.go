@@ -1,12 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -107,3 +113,139 @@ func TestDryRunChecksSource(t *testing.T) {
 		})
 	}
 }
+
+// countQuery counts the documents of index a query matches: a recount of
+// the target independent of the job's own numbers.
+func countQuery(t *testing.T, es *estest.Cluster, index, query string) int64 {
+	t.Helper()
+	fixtures.MustDo(t, es.Client(), esapi.IndicesRefreshRequest{Index: []string{index}})
+	b := fixtures.MustDo(t, es.Client(), esapi.CountRequest{Index: []string{index}, Body: strings.NewReader(query)})
+	var c struct {
+		Count int64 `json:"count"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Count
+}
+
+// idsOf is the set of ids of docs.
+func idsOf(docs []fixtures.Doc) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range docs {
+		out[d.ID] = true
+	}
+	return out
+}
+
+// TestEverydaySetups: the operators' everyday setups are decided before
+// the first write: exit 2 in the checks for a snapshot index that is not
+// the original's (unless --source-index names it, and then the verdict
+// says so), a closed or missing original, source index or repository, a
+// filtered alias as the original; each with the words an operator acts
+// on. On the real node with ESRESTORE_TEST_ES_URL or ESRESTORE_TEST_REAL.
+func TestEverydaySetups(t *testing.T) {
+	es, sc := lossCluster(t, 200)
+	c := es.Client()
+	// Another index, in another snapshot of the same repository with the
+	// original: a snapshot holding both, as backups often do.
+	other := fixtures.Commons(60, 99)
+	for i := range other {
+		other[i].ID = fmt.Sprintf("other-%d", i)
+	}
+	es.LoadDocs(t, "other", other, 1)
+	fixtures.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "with-other",
+		Body: strings.NewReader(`{"indices":"documents,other","include_global_state":false}`), WaitForCompletion: ptr(true)})
+	es.LoadDocs(t, "closed1", sc.Complete[:10], 1)
+	fixtures.MustDo(t, c, esapi.IndicesCloseRequest{Index: []string{"closed1"}})
+	fixtures.MustDo(t, c, esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
+		`{"actions":[{"add":{"index":"documents","alias":"filtered","filter":{"term":{"visibility":"public"}}}}]}`)})
+
+	out := t.TempDir()
+	cl := newCLI(t)
+	for i, tt := range []struct {
+		name string
+		args []string
+		cmd  string // "check" runs the check command with the same flags
+		code int
+		want []string
+	}{
+		{"another index of the snapshot", []string{"--source", "snapshot:backups/with-other/other"}, "", exitUsage,
+			[]string{`index "other" is not the original "documents"`, "source index"}},
+		{"another index, checked", []string{"--source", "snapshot:backups/with-other/other"}, "check", exitUsage,
+			[]string{`index "other" is not the original "documents"`}},
+		{"--source-index names another index than /INDEX", []string{"--source", "snapshot:backups/with-other/other", "--source-index", "documents2"}, "", exitUsage,
+			[]string{`source index "documents2" is named on purpose, but the source reads "other"`}},
+		{"--source-index for the original's own index", []string{"--source", "snapshot:backups/with-other", "--source-index", "documents"}, "", exitUsage,
+			[]string{"the original's own index"}},
+		{"--source-index with an index source", []string{"--source", "index:other", "--source-index", "other"}, "", exitUsage,
+			[]string{"--source-index: only for a snapshot source"}},
+		{"closed original", []string{"--original", "closed1", "--target", "closed1_restored"}, "", exitUsage,
+			[]string{`original index "closed1": index is closed`, "_open"}},
+		{"closed original, checked", []string{"--original", "closed1", "--target", "closed1_restored"}, "check", exitUsage,
+			[]string{`original index "closed1": index is closed`}},
+		{"closed source index", []string{"--source", "index:closed1"}, "", exitUsage,
+			[]string{`source index "closed1": index is closed`}},
+		{"missing source index", []string{"--source", "index:nope"}, "", exitUsage,
+			[]string{`source index "nope"`, "not found"}},
+		{"missing repository", []string{"--source", "snapshot:nope/before-loss"}, "", exitUsage,
+			[]string{`repository "nope"`, "source not found"}},
+		{"missing snapshot", []string{"--source", "snapshot:backups/nope"}, "", exitUsage,
+			[]string{`snapshot "nope"`, "source not found"}},
+		{"filtered alias", []string{"--original", "filtered", "--target", "filtered_restored"}, "", exitUsage,
+			[]string{`original "filtered" is an alias of index "documents" with the filter`, `"visibility":"public"`}},
+		{"filtered alias, checked", []string{"--original", "filtered", "--target", "filtered_restored"}, "check", exitUsage,
+			[]string{`with the filter`}},
+		{"filtered alias, dry run", []string{"--original", "filtered", "--target", "filtered_restored", "--dry-run"}, "", exitUsage,
+			[]string{`with the filter`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := runArgs(es, out, fmt.Sprintf("s%d", i), tt.args...)
+			if tt.cmd != "" {
+				// check takes the run's flags but --dry-run and --progress.
+				args[0] = tt.cmd
+				at := slices.Index(args, "--progress")
+				args = slices.Delete(args, at, at+2)
+			}
+			code := cl.run(t.Context(), args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s", code, tt.code, cl.stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(cl.text(), w) {
+					t.Errorf("stderr does not say %q:\n%s", w, cl.stderr.String())
+				}
+			}
+			for _, idx := range []string{"documents_restored", "closed1_restored", "filtered_restored"} {
+				if indexExists(t, es, idx) {
+					t.Errorf("the checks failed but %s was created", idx)
+				}
+			}
+		})
+	}
+
+	t.Run("--source-index restores another index on purpose", func(t *testing.T) {
+		code := cl.run(t.Context(), runArgs(es, out, "s-named", "--source", "snapshot:backups/with-other/other",
+			"--source-index", "other", "--target", "documents_named", "--fail-on", "source-index")...)
+		if code != exitFailOn {
+			t.Fatalf("exit %d, want 3\n%s", code, cl.stderr.String())
+		}
+		s := readSummary(t, out, "documents", "s-named")
+		if s.SourceIndex != "other" || len(s.Attention) != 1 || !strings.Contains(s.Attention[0], `the snapshot's index "other", not the original's`) {
+			t.Errorf("summary source_index %q attention %v", s.SourceIndex, s.Attention)
+		}
+		// Independent recount: the original's documents and other's.
+		want := idsOf(sc.Original)
+		for id := range idsOf(other) {
+			want[id] = true
+		}
+		if got := countQuery(t, es, "documents_named", `{"query":{"match_all":{}}}`); got != int64(len(want)) {
+			t.Errorf("target holds %d documents, want %d", got, len(want))
+		}
+		if got := countQuery(t, es, "documents_named", `{"query":{"ids":{"values":["other-0","other-59"]}}}`); got != 2 {
+			t.Errorf("target holds %d of other's documents other-0 and other-59, want 2", got)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
