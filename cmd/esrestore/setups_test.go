@@ -249,3 +249,91 @@ func TestEverydaySetups(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSourceExcludes: fields the original's mapping leaves out of _source
+// are named before the run with the documents holding each; a load
+// through _bulk cannot copy them and the verdict's source-excludes reason
+// (in the default --fail-on) says so with the counts, while a snapshot
+// restored as the target keeps them. The target is recounted with exists
+// queries, not from the job's numbers.
+func TestSourceExcludes(t *testing.T) {
+	es, _ := lossCluster(t, 20) // for its repository "backups"
+	c := es.Client()
+	mapping := `{"settings":{"number_of_shards":2,"number_of_replicas":0},"mappings":{"_source":{"excludes":["secret.*"]},` +
+		`"properties":{"secret":{"properties":{"pin":{"type":"keyword"}}},"title":{"type":"keyword"}}}}`
+	var bulk strings.Builder
+	holding := 0
+	for i := range 100 {
+		doc := fmt.Sprintf(`{"title":"t%d"}`, i)
+		if i%2 == 0 {
+			doc = fmt.Sprintf(`{"title":"t%d","secret":{"pin":"p%d"}}`, i, i)
+			holding++
+		}
+		fmt.Fprintf(&bulk, "{\"index\":{\"_id\":\"d%d\"}}\n%s\n", i, doc)
+	}
+	for _, idx := range []string{"ex", "ex-copy"} {
+		fixtures.MustDo(t, c, esapi.IndicesCreateRequest{Index: idx, Body: strings.NewReader(mapping)})
+		fixtures.MustDo(t, c, esapi.BulkRequest{Index: idx, Body: strings.NewReader(bulk.String()), Refresh: "true"})
+	}
+	fixtures.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "ex-snap",
+		Body: strings.NewReader(`{"indices":"ex","include_global_state":false}`), WaitForCompletion: ptr(true)})
+	// The loss: ten documents, five of them holding the hidden field.
+	var del strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&del, "{\"delete\":{\"_id\":\"d%d\"}}\n", i)
+	}
+	fixtures.MustDo(t, c, esapi.BulkRequest{Index: "ex", Body: strings.NewReader(del.String()), Refresh: "true"})
+	const exists = `{"query":{"exists":{"field":"secret.*"}}}`
+	inOriginal := countQuery(t, es, "ex", exists)
+	if inOriginal != int64(holding-5) {
+		t.Fatalf("the original holds secret.* in %d documents, want %d", inOriginal, holding-5)
+	}
+
+	out := t.TempDir()
+	cl := newCLI(t)
+	base := func(runID, target string, extra ...string) []string {
+		return runArgs(es, out, runID, append([]string{"--original", "ex", "--target", target}, extra...)...)
+	}
+
+	args := base("x0", "ex_checked", "--source", "index:ex-copy")
+	args[0] = "check"
+	at := slices.Index(args, "--progress")
+	args = slices.Delete(args, at, at+2)
+	if code := cl.run(t.Context(), args...); code != exitOK ||
+		!strings.Contains(cl.text(), "leaves fields out of _source") || !strings.Contains(cl.stderr.String(), "secret.*") {
+		t.Errorf("check: exit %d, want 0 naming the hidden fields\n%s", code, cl.stderr.String())
+	}
+
+	code := cl.run(t.Context(), base("x1", "ex_bulk", "--source", "index:ex-copy")...)
+	if code != exitFailOn {
+		t.Fatalf("bulk load: exit %d, want 3\n%s", code, cl.stderr.String())
+	}
+	s := readSummary(t, out, "ex", "x1")
+	if len(s.Attention) != 1 || !strings.Contains(s.Attention[0], fmt.Sprintf("secret.* (%d documents in the original, 0 in the target)", inOriginal)) {
+		t.Errorf("attention %v, want the source-excludes reason with its counts", s.Attention)
+	}
+	if got := countQuery(t, es, "ex_bulk", exists); got != 0 {
+		t.Errorf("a _bulk copy holds secret.* in %d documents, want 0", got)
+	}
+	if got := countQuery(t, es, "ex_bulk", `{"query":{"match_all":{}}}`); got != 100 {
+		t.Errorf("the target holds %d documents, want 100", got)
+	}
+
+	code = cl.run(t.Context(), base("x2", "ex_snap", "--source", "snapshot:backups/ex-snap")...)
+	if code != exitOK {
+		t.Fatalf("snapshot as the target: exit %d, want 0\n%s", code, cl.stderr.String())
+	}
+	s = readSummary(t, out, "ex", "x2")
+	if s.Restore == nil || s.Restore.Load != "snapshot-as-target" || len(s.SourceExcludes) != 1 || s.SourceExcludes[0].Target == nil {
+		t.Fatalf("restore %+v source_excludes %+v", s.Restore, s.SourceExcludes)
+	}
+	got := countQuery(t, es, "ex_snap", exists)
+	if got != int64(holding) || *s.SourceExcludes[0].Target != got {
+		t.Errorf("the snapshot restored as the target holds secret.* in %d documents (summary %d), want %d", got, *s.SourceExcludes[0].Target, holding)
+	}
+	for _, r := range s.Verdict.Reasons {
+		if r.Kind == report.ReasonSourceExcludes {
+			t.Errorf("a target that kept the hidden fields has the reason %q", r.Text)
+		}
+	}
+}
