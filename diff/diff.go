@@ -44,6 +44,9 @@ type Counts struct {
 	// BadLines counts the dump lines skipped, on every dump side: not
 	// documents, or repeating the _id of an earlier line (see DumpSide).
 	BadLines int64 `json:"bad_lines,omitempty"`
+	// Skipped counts the documents left out for Options.SkipIDs, on
+	// every side.
+	Skipped int64 `json:"skipped,omitempty"`
 }
 
 // check verifies the identities that hold for every complete diff.
@@ -231,8 +234,10 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 		switch side := side.(type) {
 		case *indexSide:
 			c.Rescans += side.reopens.Load()
+			c.Skipped += side.skipped.Load()
 		case *dumpSide:
 			c.BadLines += side.bad.Load()
+			c.Skipped += side.skipped.Load()
 		}
 	}
 	if err := c.check(d.live.shared.Load()); err != nil {

@@ -62,6 +62,29 @@ type indexSide struct {
 	total    atomic.Int64
 	reopened atomic.Bool
 	reopens  atomic.Int64
+	// skipped counts the documents of Options.SkipIDs the last scan left
+	// out.
+	skipped atomic.Int64
+}
+
+// skipIDs wraps fn so that the documents of opt.SkipIDs never reach it,
+// counting them in n.
+func skipIDs(opt *Options, n *atomic.Int64, fn func(ctx context.Context, slice int, page []dump.Doc) error) func(ctx context.Context, slice int, page []dump.Doc) error {
+	n.Store(0)
+	if len(opt.skip) == 0 {
+		return fn
+	}
+	return func(ctx context.Context, slice int, page []dump.Doc) error {
+		kept := page[:0:0]
+		for _, d := range page {
+			if opt.skip[d.ID] {
+				n.Add(1)
+				continue
+			}
+			kept = append(kept, d)
+		}
+		return fn(ctx, slice, kept)
+	}
 }
 
 func (s *indexSide) Name() string { return s.index }
@@ -69,6 +92,7 @@ func (s *indexSide) Name() string { return s.index }
 func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error {
 	s.total.Store(0)
 	s.reopened.Store(false)
+	fn = skipIDs(opt, &s.skipped, fn)
 	return esscan.Scan(ctx, s.es, s.index, esscan.Options{
 		Slices:   opt.Workers,
 		PageSize: opt.PageSize,
@@ -155,6 +179,8 @@ type dumpSide struct {
 	// maxBadLines of them.
 	bad   atomic.Int64
 	first []error
+	// skipped counts the documents of Options.SkipIDs left out.
+	skipped atomic.Int64
 }
 
 // maxBadLines bounds the bad lines the diff logs.
@@ -165,6 +191,7 @@ func (s *dumpSide) Name() string { return s.name }
 func (s *dumpSide) scan(ctx context.Context, opt *Options, _ bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error {
 	s.bad.Store(0)
 	s.first = nil
+	fn = skipIDs(opt, &s.skipped, fn)
 	rc, err := s.open(ctx)
 	if err != nil {
 		return fmt.Errorf("open dump %s: %w", s.name, err)

@@ -82,6 +82,10 @@ type Summary struct {
 	// _source (_source.excludes), with the documents holding each: named
 	// before the run, and counted in the target after it.
 	SourceExcludes []HiddenField `json:"source_excludes,omitempty"`
+	// DuplicateIDs are the ids an index of the run holds under several
+	// routings: the restore failed every copy (see failures.ndjson.gz)
+	// and the diff left them out.
+	DuplicateIDs []DuplicateID `json:"duplicate_ids,omitempty"`
 	// Indexes are the mapping and settings differences.
 	Indexes   *IndexDiff `json:"indexes,omitempty"`
 	Integrity Integrity  `json:"integrity"`
@@ -137,6 +141,13 @@ const (
 	// original's (--source-index).
 	ReasonSourceIndex = "source-index"
 )
+
+// DuplicateID is an _id an index holds under several routings.
+type DuplicateID struct {
+	Index    string   `json:"index"`
+	ID       string   `json:"id"`
+	Routings []string `json:"routings"`
+}
 
 // HiddenField is a path the original's mapping leaves out of _source and
 // how many of its documents hold a value under it.

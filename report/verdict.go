@@ -35,11 +35,20 @@ func Judge(s *Summary) Verdict {
 		}
 		add(ReasonIncomplete, 0, "incomplete: %s; do not act on this report", why)
 	}
+	if n := int64(len(s.DuplicateIDs)); n > 0 && s.Restore == nil {
+		// Without a restore (a dry run, a diff) nothing records them as
+		// failures: the verdict does.
+		add(ReasonFailed, n, "%d ids are held under several routings (%s): no copy of them can be restored, and the diff left them out",
+			n, dupList(s.DuplicateIDs))
+	}
 	if r := s.Restore; r != nil {
 		if r.Failed > 0 {
 			dup := ""
 			if r.Duplicates > 0 {
 				dup = fmt.Sprintf("; %d of them repeat the _id of an earlier dump line, whose copy was restored", r.Duplicates)
+			}
+			if len(s.DuplicateIDs) > 0 {
+				dup += fmt.Sprintf("; ids held under several routings, no copy restored: %s", dupList(s.DuplicateIDs))
 			}
 			add(ReasonFailed, r.Failed, "%s failed to restore (see %s)%s", docs(r.Failed), FailuresName, dup)
 		}
@@ -206,4 +215,21 @@ func lostHidden(s *Summary) []HiddenField {
 		}
 	}
 	return out
+}
+
+// dupList names the first ids under several routings: "dup (a, c)".
+func dupList(ds []DuplicateID) string {
+	parts := make([]string, 0, 4)
+	for i, d := range ds {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ds)-3))
+			break
+		}
+		rs := make([]string, len(d.Routings))
+		for j, r := range d.Routings {
+			rs[j] = fmt.Sprintf("%q", r)
+		}
+		parts = append(parts, fmt.Sprintf("%q under routings %s", d.ID, strings.Join(rs, " and ")))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -161,6 +161,8 @@ func (b *batcher) bad(d *dump.Doc) error {
 		typ, reason = "missing_id", "document has no _id"
 	case len(bytes.TrimSpace(d.Source)) == 0:
 		typ, reason = "missing_source", "document has no _source"
+	case b.r.dupes[d.ID] != nil:
+		typ, reason = "duplicate_id_routings", b.r.dupes[d.ID].String()+": no copy can stand for the document, none is restored"
 	default:
 		return nil
 	}

@@ -121,6 +121,10 @@ type Options struct {
 	// Ignore are the diff's ignored JSON Pointers, recorded in the
 	// target's _meta so that a resume with other patterns is refused.
 	Ignore []string
+	// Duplicates are ids an index of the run holds under several routings
+	// (see FindDuplicateIDs): no copy of them is written, each copy read
+	// (from the original or the source) is a failure naming the routings.
+	Duplicates []DuplicateID
 	// SourceIndex names, on purpose, the index of a snapshot source when it
 	// is not the original's (another name than the original's, as given
 	// or concrete): without it Check refuses such a source with

@@ -131,6 +131,8 @@ type Restorer struct {
 	readOnly map[string]bool
 	// loadAt is how the target gets the backup (see Stats.Load).
 	loadAt atomic.Pointer[loadState]
+	// dupes are Options.Duplicates by id.
+	dupes map[string]*DuplicateID
 }
 
 // New returns a Restorer writing through es. It fills the defaults of opt
@@ -150,6 +152,12 @@ func New(es *elasticsearch.Client, opt Options) (*Restorer, error) {
 		r.failLevel = slog.LevelWarn
 	}
 	r.st.count.Store(-1)
+	if len(opt.Duplicates) > 0 {
+		r.dupes = make(map[string]*DuplicateID, len(opt.Duplicates))
+		for i := range opt.Duplicates {
+			r.dupes[opt.Duplicates[i].ID] = &opt.Duplicates[i]
+		}
+	}
 	return r, nil
 }
 

@@ -57,6 +57,8 @@ type job struct {
 	instant *esscan.Instant
 	// backup is the diff's view of --source, set by source.
 	backup diff.Side
+	// dupes are the ids held under several routings, found by the checks.
+	dupes []restore.DuplicateID
 	// backupTotal counts the documents of --source, for progress.
 	backupTotal *sideTotal
 	// pages keeps a bounded sample of the diff and failure lines for
@@ -415,7 +417,7 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Workers:  j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
 		AllowEmptySource: j.cfg.AllowEmpty, SourceIndex: j.cfg.SourceIndex, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
-		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle,
+		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle, Duplicates: j.dupes,
 	}
 }
 
@@ -456,7 +458,67 @@ func (j *job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.
 	if err := j.hiddenFields(ctx); err != nil {
 		return nil, nil, err
 	}
+	if err := j.duplicateIDs(ctx); err != nil {
+		return nil, nil, err
+	}
 	return r, src, nil
+}
+
+// duplicateIDs finds, before the first write, the ids the original (and
+// an index source of the same cluster) holds under several routings: the
+// restore fails every copy of them, naming the routings, and the diff
+// leaves them out, so that they are failures of their documents, never
+// a count that does not add up.
+func (j *job) duplicateIDs(ctx context.Context) error {
+	if j.es == nil || isDumpURL(j.cfg.Original) {
+		return nil
+	}
+	indexes := []string{j.cfg.Original}
+	if spec, _ := parseSource(j.cfg.Source); spec.kind == "index" {
+		indexes = append(indexes, spec.index)
+	}
+	j.dupes = nil
+	seen := map[string]bool{}
+	for _, index := range indexes {
+		found, err := restore.FindDuplicateIDs(ctx, j.es, index, j.retryPolicy())
+		if err != nil {
+			return guardError(fmt.Errorf("look for ids under several routings: %w", err))
+		}
+		for _, d := range found {
+			if !seen[d.ID] {
+				seen[d.ID] = true
+				j.dupes = append(j.dupes, d)
+			}
+		}
+	}
+	if j.instant != nil && len(j.dupes) > 0 {
+		j.instant.SkipIDs(j.skipIDs())
+	}
+	j.summary.DuplicateIDs = nil
+	for i, d := range j.dupes {
+		j.summary.DuplicateIDs = append(j.summary.DuplicateIDs, report.DuplicateID{Index: d.Index, ID: d.ID, Routings: d.Routings})
+		if i < maxLoggedDuplicates {
+			j.log.Warn("an id is held under several routings: every copy fails to restore, and the diff leaves it out",
+				"index", d.Index, "id", d.ID, "routings", d.Routings)
+		}
+	}
+	if n := len(j.dupes); n > maxLoggedDuplicates {
+		j.log.Warn("more ids are held under several routings", "more", n-maxLoggedDuplicates, "total", n)
+	}
+	return nil
+}
+
+// maxLoggedDuplicates bounds the ids under several routings logged one
+// by one.
+const maxLoggedDuplicates = 20
+
+// skipIDs are the ids the diff leaves out: those under several routings.
+func (j *job) skipIDs() []string {
+	ids := make([]string, len(j.dupes))
+	for i, d := range j.dupes {
+		ids[i] = d.ID
+	}
+	return ids
 }
 
 // hiddenFields names, before the run, the fields the original's mapping
@@ -540,7 +602,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 		return err
 	}
 	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, NullIsMissing: j.cfg.FillNull,
-		Logger: j.log, Retry: j.retryPolicy()}
+		Logger: j.log, Retry: j.retryPolicy(), SkipIDs: j.skipIDs()}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, j.diffProgress(d, sides))
 	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))

@@ -238,6 +238,9 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 	if err := j.hiddenFields(ctx); err != nil {
 		return nil, err
 	}
+	if err := j.duplicateIDs(ctx); err != nil {
+		return nil, err
+	}
 	staging := restore.StagingIndex(j.cfg.RunID)
 	j.summary.Staging = &report.Staging{Index: staging}
 	j.backupTotal = indexTotal(j.es, staging)

@@ -337,3 +337,67 @@ func TestSourceExcludes(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateIDAcrossRoutings: an _id the original holds under two
+// routings (custom routing allows it) is found before the first write
+// and named, with both routings, as a failure of that document; the run
+// finishes (exit 3, failed), never with "document counts do not add up".
+// The target is recounted by queries.
+func TestDuplicateIDAcrossRoutings(t *testing.T) {
+	es, sc := lossCluster(t, 200)
+	body := "{\"index\":{\"_id\":\"dup\",\"routing\":\"a\"}}\n{\"title\":\"one\"}\n" +
+		"{\"index\":{\"_id\":\"dup\",\"routing\":\"c\"}}\n{\"title\":\"two\"}\n"
+	fixtures.MustDo(t, es.Client(), esapi.BulkRequest{Index: "documents", Body: strings.NewReader(body), Refresh: "true"})
+	if n := countQuery(t, es, "documents", `{"query":{"ids":{"values":["dup"]}}}`); n != 2 {
+		t.Fatalf("the original holds %d copies of dup, want 2 (two shards)", n)
+	}
+	want := idsOf(sc.Original)
+	for id := range idsOf(sc.Complete) {
+		want[id] = true
+	}
+	out := t.TempDir()
+	c := newCLI(t)
+	for _, tt := range []struct {
+		name, runID string
+		extra       []string
+		dry         bool
+	}{
+		{"reconcile", "dup1", nil, false},
+		{"passes", "dup2", []string{"--strategy", "passes"}, false},
+		{"dry run", "dup3", []string{"--dry-run"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			target := "documents_" + tt.runID
+			code := c.run(t.Context(), runArgs(es, out, tt.runID, append([]string{"--target", target, "--prefer", "source"}, tt.extra...)...)...)
+			if code != exitFailOn {
+				t.Fatalf("exit %d, want 3\n%s", code, c.stderr.String())
+			}
+			s := readSummary(t, out, "documents", tt.runID)
+			if len(s.Attention) != 1 || !strings.Contains(s.Attention[0], `"dup" under routings "a" and "c"`) {
+				t.Errorf("attention %v, want the failed reason naming dup and its routings", s.Attention)
+			}
+			if strings.Contains(c.stderr.String(), "do not add up") {
+				t.Errorf("a count mismatch was reported:\n%s", c.stderr.String())
+			}
+			if tt.dry {
+				if indexExists(t, es, target) {
+					t.Error("the dry run created the target")
+				}
+				return
+			}
+			if s.Restore.Failed != 2 {
+				t.Errorf("restore failed %d, want 2 (each copy of dup)", s.Restore.Failed)
+			}
+			fails := string(gunzipFile(t, filepath.Join(out, "documents", tt.runID, "failures.ndjson.gz")))
+			if strings.Count(fails, `"duplicate_id_routings"`) != 2 || !strings.Contains(fails, `routings \"a\" and \"c\"`) {
+				t.Errorf("failures do not name dup's copies and routings:\n%s", fails)
+			}
+			if n := countQuery(t, es, target, `{"query":{"ids":{"values":["dup"]}}}`); n != 0 {
+				t.Errorf("the target holds %d copies of dup, want none", n)
+			}
+			if n := countQuery(t, es, target, `{"query":{"match_all":{}}}`); n != int64(len(want)) {
+				t.Errorf("the target holds %d documents, want %d (original and backup)", n, len(want))
+			}
+		})
+	}
+}
