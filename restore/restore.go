@@ -269,12 +269,14 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 		}
 		p.resume, p.target = true, tgt
 	}
+	own := orig.ownNames()
+	own[r.opt.Original] = true
 	protected := map[string]bool{r.opt.Target: true}
 	for n := range readOnly {
 		protected[n] = true
 	}
 	run := RunInfo{
-		ES: r.es, ClusterUUID: ci.UUID, Original: orig.Name, OriginalAsGiven: r.opt.Original, SourceIndex: r.opt.SourceIndex,
+		ES: r.es, ClusterUUID: ci.UUID, Original: orig.Name, OriginalAsGiven: r.opt.Original, OwnNames: own, SourceIndex: r.opt.SourceIndex,
 		Target: r.opt.Target, Protected: protected,
 		RunID: r.opt.RunID, KeepStaging: r.opt.KeepStaging, Logger: r.log,
 		Retry: pol, AllowEmpty: r.opt.AllowEmptySource, Rescanned: func() { r.st.rescans.Add(1) },

@@ -182,10 +182,12 @@ func (s *snapshotSource) Check(ctx context.Context, run RunInfo) error {
 // run.SourceIndex names it. The snapshot API does not give an index's
 // uuid (GET _snapshot/REPO/SNAP?index_details lists shard counts and
 // sizes, and a restore gives the index a new uuid), and Elasticsearch
-// never renames an index, so the name decides: the original's concrete
-// name, or the name the original was given as.
+// never renames an index, so names decide: the original's concrete name,
+// the name it was given as, and the names of its lineage (see
+// RunInfo.OwnNames: a target a promote switched to is restored from the
+// same snapshot again).
 func (s *snapshotSource) checkIndex(run RunInfo) error {
-	own := s.index == run.Original || s.index == run.OriginalAsGiven
+	own := s.index == run.Original || s.index == run.OriginalAsGiven || run.OwnNames[s.index]
 	switch {
 	case own && run.SourceIndex != "":
 		return fmt.Errorf("snapshot %s/%s: source index %q is named on purpose, but the source reads %q, the original's own index; name a source index only when it is another one: %w",

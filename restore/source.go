@@ -56,6 +56,10 @@ type RunInfo struct {
 	// OriginalAsGiven is the original as Options named it: the concrete
 	// name or an alias.
 	OriginalAsGiven string
+	// OwnNames are the names under which the original's own documents
+	// may sit in a snapshot (see indexMeta.ownNames), OriginalAsGiven
+	// included.
+	OwnNames map[string]bool
 	// SourceIndex is Options.SourceIndex.
 	SourceIndex string
 	// Target is the index restored into.
