@@ -591,3 +591,22 @@ func TestStatsWhileRunning(t *testing.T) {
 		t.Errorf("Stats after Run %s, want %s", countsJSON(t, d.Stats()), countsJSON(t, noFields))
 	}
 }
+
+// TestSkipIDs: the ids of Options.SkipIDs are left out of every side and
+// counted in Skipped; the counts of what remains add up.
+func TestSkipIDs(t *testing.T) {
+	orig := `{"_id":"a","_source":{"x":1}}` + "\n" + `{"_id":"b","_source":{"x":1}}` + "\n" + `{"_id":"c","_source":{"x":1}}` + "\n"
+	rest := `{"_id":"a","_source":{"x":1}}` + "\n" + `{"_id":"b","_source":{"x":2}}` + "\n"
+	var buf bytes.Buffer
+	c, err := Run(context.Background(), stringSide("original.ndjson", orig), stringSide("restored.ndjson", rest), &buf,
+		Options{Logger: quiet, SkipIDs: []string{"b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Outcome{Original: 2, Target: 1, Unchanged: 1, Removed: 1}); c.Outcome != want || c.Skipped != 2 {
+		t.Errorf("got %+v, %d skipped; want %+v, 2", c.Outcome, c.Skipped, want)
+	}
+	if strings.Contains(buf.String(), `"b"`) {
+		t.Errorf("the report names a skipped id: %s", buf.String())
+	}
+}

@@ -3,10 +3,17 @@ package restore_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/restore"
 )
@@ -73,4 +80,54 @@ func TestRepeatsWarning(t *testing.T) {
 	if !strings.Contains(logs.String(), warning) || !strings.Contains(logs.String(), "replaced=1") {
 		t.Errorf("a source repeating one id does not say so:\n%s", logs.String())
 	}
+}
+
+// TestFindDuplicateIDs: ids under two routings, or under a routing and
+// none, are found with their routings; an index without routed documents
+// is not read.
+func TestFindDuplicateIDs(t *testing.T) {
+	es := estest.New(t)
+	c := es.Client()
+	es.LoadDocs(t, "plain", fixtures.Commons(30, 1), 3)
+	es.LoadDocs(t, "routed", fixtures.Commons(30, 1), 3)
+	body := "{\"index\":{\"_id\":\"two\",\"routing\":\"a\"}}\n{\"title\":\"one\"}\n" +
+		"{\"index\":{\"_id\":\"two\",\"routing\":\"c\"}}\n{\"title\":\"two\"}\n" +
+		"{\"index\":{\"_id\":\"single\",\"routing\":\"a\"}}\n{\"title\":\"one\"}\n"
+	fixtures.MustDo(t, c, esapi.BulkRequest{Index: "routed", Body: strings.NewReader(body), Refresh: "true"})
+	// An id with a routing whose shard is not the id's own, and a copy
+	// without routing: find a routing that lands elsewhere.
+	id := fixtures.Commons(30, 1)[0].ID
+	for i := range 20 {
+		r := fmt.Sprintf("r%d", i)
+		fixtures.MustDo(t, c, esapi.IndexRequest{Index: "routed", DocumentID: id, Routing: r, Body: strings.NewReader(`{"title":"x"}`), Refresh: "true"})
+		n := countIDs(t, c, "routed", id)
+		if n == 2 {
+			break
+		}
+		// Same shard: the write replaced the copy; put it back unrouted.
+		fixtures.MustDo(t, c, esapi.DeleteRequest{Index: "routed", DocumentID: id, Routing: r, Refresh: "true"})
+		fixtures.MustDo(t, c, esapi.IndexRequest{Index: "routed", DocumentID: id, Body: strings.NewReader(`{"title":"y"}`), Refresh: "true"})
+	}
+	got, err := restore.FindDuplicateIDs(t.Context(), c, "routed", options("dup").Retry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].ID != "two" || strings.Join(got[1].Routings, ",") != "a,c" || got[0].ID != id || len(got[0].Routings) != 2 || got[0].Routings[0] != "" {
+		t.Errorf("got %+v, want %s under no routing and another, two under a and c", got, id)
+	}
+	if got, err := restore.FindDuplicateIDs(t.Context(), c, "plain", options("dup").Retry); err != nil || got != nil {
+		t.Errorf("an index without routing: %v, %v", got, err)
+	}
+}
+
+func countIDs(t *testing.T, c *elasticsearch.Client, index, id string) int {
+	t.Helper()
+	b := fixtures.MustDo(t, c, esapi.CountRequest{Index: []string{index}, Body: strings.NewReader(`{"query":{"ids":{"values":["` + id + `"]}}}`)})
+	var n struct {
+		Count int `json:"count"`
+	}
+	if err := json.Unmarshal(b, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n.Count
 }
