@@ -183,3 +183,73 @@ func lookUpCopies(ctx context.Context, es *elasticsearch.Client, pol retry.Polic
 	}
 	return nil
 }
+
+// dropDuplicateCopies deletes from a target restored from the snapshot
+// the copies of Options.Duplicates it holds: no copy of such an id is
+// restored, whichever way the target is loaded. Each copy removed is read
+// and failed, named with its routing.
+func (r *Restorer) dropDuplicateCopies(ctx context.Context, p *pass) error {
+	if len(r.dupes) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(r.dupes))
+	for id := range r.dupes {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for start := 0; start < len(ids); start += duplicatePage {
+		chunk := ids[start:min(start+duplicatePage, len(ids))]
+		found := map[string]*DuplicateID{}
+		if err := lookUpCopies(ctx, r.es, r.opt.Retry, r.opt.Target, chunk, found); err != nil {
+			return err
+		}
+		var body []byte
+		var copies []Failure
+		for _, id := range chunk {
+			d := found[id]
+			if d == nil {
+				continue
+			}
+			for _, routing := range d.Routings {
+				body = append(body, `{"delete":{"_index":`...)
+				body = jsonscan.AppendString(body, r.opt.Target)
+				body = append(body, `,"_id":`...)
+				body = jsonscan.AppendString(body, id)
+				if routing != "" {
+					body = append(body, `,"routing":`...)
+					body = jsonscan.AppendString(body, routing)
+				}
+				body = append(body, "}}\n"...)
+				copies = append(copies, Failure{ID: id, Index: r.opt.Target, Routing: routing, OpType: "delete",
+					Error: errorJSON("duplicate_id_routings", r.dupes[id].String()+
+						": the snapshot's copy restored with the target was deleted from it, no copy is restored")})
+			}
+		}
+		if len(body) == 0 {
+			continue
+		}
+		if err := r.writable(r.opt.Target); err != nil {
+			return err
+		}
+		what := fmt.Sprintf("delete %d copies of ids under several routings from %q", len(copies), r.opt.Target)
+		a, err := sendOK(ctx, r.es, r.opt.Retry, what, func() esapi.Request {
+			return esapi.BulkRequest{Body: bytes.NewReader(body), Refresh: "true"}
+		})
+		if err != nil {
+			return err
+		}
+		var ans struct {
+			Errors bool `json:"errors"`
+		}
+		if err := json.Unmarshal(a.body, &ans); err != nil || ans.Errors {
+			return fmt.Errorf("%s: %s", what, a.body)
+		}
+		for _, f := range copies {
+			r.st.read.Add(1)
+			if err := r.fail(p, f, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

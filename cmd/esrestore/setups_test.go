@@ -351,6 +351,9 @@ func TestDuplicateIDAcrossRoutings(t *testing.T) {
 	if n := countQuery(t, es, "documents", `{"query":{"ids":{"values":["dup"]}}}`); n != 2 {
 		t.Fatalf("the original holds %d copies of dup, want 2 (two shards)", n)
 	}
+	// A snapshot that holds both copies too, restored as the target.
+	fixtures.MustDo(t, es.Client(), esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "with-dup",
+		Body: strings.NewReader(`{"indices":"documents","include_global_state":false}`), WaitForCompletion: ptr(true)})
 	want := idsOf(sc.Original)
 	for id := range idsOf(sc.Complete) {
 		want[id] = true
@@ -361,10 +364,14 @@ func TestDuplicateIDAcrossRoutings(t *testing.T) {
 		name, runID string
 		extra       []string
 		dry         bool
+		failed      int64
 	}{
-		{"reconcile", "dup1", nil, false},
-		{"passes", "dup2", []string{"--strategy", "passes"}, false},
-		{"dry run", "dup3", []string{"--dry-run"}, true},
+		{"reconcile", "dup1", nil, false, 2},
+		{"passes", "dup2", []string{"--strategy", "passes"}, false, 2},
+		{"dry run", "dup3", []string{"--dry-run"}, true, 0},
+		// The target restored from the snapshot loses the snapshot's two
+		// copies, and the original's two fail.
+		{"snapshot holding the id", "dup4", []string{"--source", "snapshot:backups/with-dup"}, false, 4},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			target := "documents_" + tt.runID
@@ -385,18 +392,22 @@ func TestDuplicateIDAcrossRoutings(t *testing.T) {
 				}
 				return
 			}
-			if s.Restore.Failed != 2 {
-				t.Errorf("restore failed %d, want 2 (each copy of dup)", s.Restore.Failed)
+			if s.Restore.Failed != tt.failed {
+				t.Errorf("restore failed %d, want %d (each copy of dup)", s.Restore.Failed, tt.failed)
 			}
 			fails := string(gunzipFile(t, filepath.Join(out, "documents", tt.runID, "failures.ndjson.gz")))
-			if strings.Count(fails, `"duplicate_id_routings"`) != 2 || !strings.Contains(fails, `routings \"a\" and \"c\"`) {
+			if strings.Count(fails, `"duplicate_id_routings"`) != int(tt.failed) || !strings.Contains(fails, `routings \"a\" and \"c\"`) {
 				t.Errorf("failures do not name dup's copies and routings:\n%s", fails)
 			}
 			if n := countQuery(t, es, target, `{"query":{"ids":{"values":["dup"]}}}`); n != 0 {
 				t.Errorf("the target holds %d copies of dup, want none", n)
 			}
-			if n := countQuery(t, es, target, `{"query":{"match_all":{}}}`); n != int64(len(want)) {
-				t.Errorf("the target holds %d documents, want %d (original and backup)", n, len(want))
+			n, w := countQuery(t, es, target, `{"query":{"match_all":{}}}`), int64(len(want))
+			if tt.runID == "dup4" {
+				w = int64(len(sc.Original)) // the backup is the original now
+			}
+			if n != w {
+				t.Errorf("the target holds %d documents, want %d (original and backup)", n, w)
 			}
 		})
 	}
