@@ -224,6 +224,14 @@ func TestEverydaySetups(t *testing.T) {
 		})
 	}
 
+	t.Run("ESRESTORE_SOURCE_INDEX", func(t *testing.T) {
+		cl.vars["ESRESTORE_SOURCE_INDEX"] = "documents2"
+		defer delete(cl.vars, "ESRESTORE_SOURCE_INDEX")
+		code := cl.run(t.Context(), runArgs(es, out, "s-env", "--source", "snapshot:backups/with-other/other")...)
+		if code != exitUsage || !strings.Contains(cl.text(), `source index "documents2" is named on purpose, but the source reads "other"`) {
+			t.Errorf("exit %d, want 2 naming the variable's index\n%s", code, cl.stderr.String())
+		}
+	})
 	t.Run("--source-index restores another index on purpose", func(t *testing.T) {
 		code := cl.run(t.Context(), runArgs(es, out, "s-named", "--source", "snapshot:backups/with-other/other",
 			"--source-index", "other", "--target", "documents_named", "--fail-on", "source-index")...)
