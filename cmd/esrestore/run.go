@@ -273,9 +273,10 @@ func (j *job) checkDrySource(ctx context.Context) error {
 			j.log.Warn("dry run: the checked source did not close", "source", src.Name(), "error", cerr)
 		}
 	}()
-	if j.es == nil {
-		// Two dumps and no cluster: what the dump itself can tell.
-		if err := src.Check(ctx, restore.RunInfo{AllowEmpty: j.cfg.AllowEmpty, Logger: j.log}); err != nil {
+	if j.es == nil || isDumpURL(j.cfg.Original) {
+		// The original is a dump: what the source itself can tell.
+		run := restore.RunInfo{ES: j.es, AllowEmpty: j.cfg.AllowEmpty, Logger: j.log, Retry: j.retryPolicy()}
+		if err := src.Check(ctx, run); err != nil {
 			return guardError(err)
 		}
 		return nil

@@ -99,6 +99,10 @@ func TestDryRunChecksSource(t *testing.T) {
 			[]string{"has no line"}},
 		{"offline missing dump", withFlags(offline, "--run-id", "dry6", "--source", "file://"+filepath.Join(dir, "nope.ndjson")), exitUsage,
 			[]string{"nope.ndjson"}},
+		{"dump original, empty index", withFlags(offline, "--run-id", "dry7", "--source", "index:empty_index", "--es-url", es.URL), exitUsage,
+			[]string{"empty_index", "has no document"}},
+		{"dump original, index source", withFlags(offline, "--run-id", "dry8", "--source", "index:documents", "--es-url", es.URL,
+			"--fail-on", "none"), exitOK, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code := c.run(t.Context(), tt.args...)
