@@ -453,7 +453,7 @@ func (j *job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.
 		return nil, nil, usageError(err)
 	}
 	if err := r.Check(ctx, src); err != nil {
-		return nil, nil, guardError(err)
+		return nil, nil, guardError(sourceIndexHint(err))
 	}
 	if err := j.hiddenFields(ctx); err != nil {
 		return nil, nil, err
@@ -506,6 +506,15 @@ func (j *job) duplicateIDs(ctx context.Context) error {
 		j.log.Warn("more ids are held under several routings", "more", n-maxLoggedDuplicates, "total", n)
 	}
 	return nil
+}
+
+// sourceIndexHint names the flag that restores another index of a
+// snapshot on purpose.
+func sourceIndexHint(err error) error {
+	if errors.Is(err, restore.ErrSourceIndex) {
+		return fmt.Errorf("%w (--source-index, or ESRESTORE_SOURCE_INDEX, repeats the snapshot's INDEX to restore it on purpose)", err)
+	}
+	return err
 }
 
 // maxLoggedDuplicates bounds the ids under several routings logged one

@@ -233,7 +233,7 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 		return nil, usageError(err)
 	}
 	if err := r.Check(ctx, src); err != nil {
-		return nil, guardError(err)
+		return nil, guardError(sourceIndexHint(err))
 	}
 	if err := j.hiddenFields(ctx); err != nil {
 		return nil, err

@@ -175,7 +175,7 @@ func TestEverydaySetups(t *testing.T) {
 		want []string
 	}{
 		{"another index of the snapshot", []string{"--source", "snapshot:backups/with-other/other"}, "", exitUsage,
-			[]string{`index "other" is not the original "documents"`, "source index"}},
+			[]string{`index "other" is not the original "documents"`, "--source-index"}},
 		{"another index, checked", []string{"--source", "snapshot:backups/with-other/other"}, "check", exitUsage,
 			[]string{`index "other" is not the original "documents"`}},
 		{"--source-index names another index than /INDEX", []string{"--source", "snapshot:backups/with-other/other", "--source-index", "documents2"}, "", exitUsage,
