@@ -82,6 +82,9 @@ type Summary struct {
 	// _source (_source.excludes), with the documents holding each: named
 	// before the run, and counted in the target after it.
 	SourceExcludes []HiddenField `json:"source_excludes,omitempty"`
+	// DumpBadLines counts the dump lines the diff skipped: not documents,
+	// or repeating an earlier line's _id (a restore fails them).
+	DumpBadLines int64 `json:"dump_bad_lines,omitempty"`
 	// DuplicateIDs are the ids an index of the run holds under several
 	// routings: the restore failed every copy (see failures.ndjson.gz)
 	// and the diff left them out.

@@ -35,6 +35,10 @@ func Judge(s *Summary) Verdict {
 		}
 		add(ReasonIncomplete, 0, "incomplete: %s; do not act on this report", why)
 	}
+	if n := s.DumpBadLines; n > 0 && s.Restore == nil {
+		// A restore records them as failures; without one, the verdict.
+		add(ReasonFailed, n, "%d dump lines are not documents or repeat an earlier line's _id: the diff skipped them, a restore fails them", n)
+	}
 	if n := int64(len(s.DuplicateIDs)); n > 0 && s.Restore == nil {
 		// Without a restore (a dry run, a diff) nothing records them as
 		// failures: the verdict does.

@@ -628,6 +628,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	j.summary.Fields = counts.Fields
 	j.summary.Ignored = counts.Ignored
 	j.summary.DiffRescans = counts.Rescans
+	j.summary.DumpBadLines = counts.BadLines
 	if j.instant != nil {
 		j.summary.DiffRescans += int64(j.instant.Reopens())
 		at := j.instant.At()

@@ -64,6 +64,15 @@ func TestBadDumpLinesFinish(t *testing.T) {
 	if counts[0] != counts[1] {
 		t.Errorf("the rerun differs: %s, then %s", counts[0], counts[1])
 	}
+
+	// A dry run has no restore to fail them: the verdict does.
+	code := c.run(t.Context(), runArgs(es, out, "bad3", "--source", "file://"+p, "--dry-run", "--prefer", "source")...)
+	if code != exitFailOn {
+		t.Fatalf("dry run: exit %d, want 3\n%s", code, c.stderr.String())
+	}
+	if s := readSummary(t, out, "documents", "bad3"); s.DumpBadLines != 4 || len(s.Attention) != 1 || !strings.Contains(s.Attention[0], "4 dump lines") {
+		t.Errorf("dry run: %d bad lines, attention %v", s.DumpBadLines, s.Attention)
+	}
 }
 
 // TestDryRunChecksSource: a dry run applies a run's checks to its source:
