@@ -23,8 +23,6 @@ var (
 	// ErrDuplicateID means an _id occurs twice in one document set: twice
 	// in a dump, or in an index on two shards under two routings.
 	ErrDuplicateID = esscan.ErrDuplicateID
-	// ErrBadDump means a dump has lines that are not documents.
-	ErrBadDump = errors.New("bad dump lines")
 	// ErrNoSource means Elasticsearch returned a document without its
 	// _source (an index with _source disabled cannot be compared).
 	ErrNoSource = esscan.ErrNoSource
@@ -43,6 +41,12 @@ type Counts struct {
 	// Rescans counts the points in time that expired during a scan and
 	// were reopened, the scan going on from its last sort values.
 	Rescans int64 `json:"rescans"`
+	// BadLines counts the dump lines skipped, on every dump side: not
+	// documents, or repeating the _id of an earlier line (see DumpSide).
+	BadLines int64 `json:"bad_lines,omitempty"`
+	// Skipped counts the documents left out for Options.SkipIDs, on
+	// every side.
+	Skipped int64 `json:"skipped,omitempty"`
 }
 
 // check verifies the identities that hold for every complete diff.
@@ -227,8 +231,13 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 	}
 	c := d.Stats()
 	for _, side := range []Side{s.Original, s.Backup, s.Target} {
-		if is, ok := side.(*indexSide); ok {
-			c.Rescans += is.reopens.Load()
+		switch side := side.(type) {
+		case *indexSide:
+			c.Rescans += side.reopens.Load()
+			c.Skipped += side.skipped.Load()
+		case *dumpSide:
+			c.BadLines += side.bad.Load()
+			c.Skipped += side.skipped.Load()
 		}
 	}
 	if err := c.check(d.live.shared.Load()); err != nil {

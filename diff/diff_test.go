@@ -359,64 +359,63 @@ func TestDumpSubset(t *testing.T) {
 	}
 }
 
-func TestDumpErrors(t *testing.T) {
+// TestDumpBadLines: the lines the restore records as failures (not JSON,
+// no _id or _source, invalid UTF-8, a repeated _id) are skipped by the
+// diff the same way, counted in BadLines, and a rerun gives the same.
+func TestDumpBadLines(t *testing.T) {
 	good := `{"_id":"a","_source":{"x":1}}` + "\n"
 	tests := []struct {
 		name       string
 		orig, rest string
-		is         error
-		contains   []string
+		want       Outcome
+		bad        int64
 	}{
 		{
-			name: "bad lines name file and line",
+			name: "not JSON and no _source in the original",
 			orig: good + "{\"_id\":\"b\",\"_source\":\n" + `{"_id":"c"}` + "\n",
 			rest: good,
-			is:   ErrBadDump,
-			contains: []string{"original.ndjson: bad dump lines: 2 bad lines",
-				"original.ndjson:2: malformed JSON", `original.ndjson:3: document "c": missing _source`},
+			want: Outcome{Original: 1, Target: 1, Unchanged: 1},
+			bad:  2,
 		},
 		{
-			name:     "bad line in restored",
-			orig:     good,
-			rest:     good + "[1]\n",
-			is:       ErrBadDump,
-			contains: []string{"restored.ndjson:2: line is not a JSON object"},
+			name: "not an object, no _id, invalid UTF-8 in the restored",
+			orig: good,
+			rest: good + "[1]\n" + `{"_source":{}}` + "\n" + "{\"_id\":\"z\",\"_source\":{\"x\":\"\xff\"}}\n",
+			want: Outcome{Original: 1, Target: 1, Unchanged: 1},
+			bad:  3,
 		},
 		{
-			name:     "duplicate id names both lines",
-			orig:     good + `{"_id":"b","_source":{}}` + "\n" + `{"_id":"a","_source":{"x":2}}` + "\n",
-			rest:     good,
-			is:       ErrDuplicateID,
-			contains: []string{`duplicate _id "a": original.ndjson:1 and original.ndjson:3`},
+			name: "a repeated _id: the first line wins",
+			orig: good + `{"_id":"b","_source":{}}` + "\n" + `{"_id":"a","_source":{"x":2}}` + "\n",
+			rest: good,
+			want: Outcome{Original: 2, Target: 1, Unchanged: 1, Removed: 1},
+			bad:  1,
 		},
 		{
-			name:     "invalid JSON inside a source",
-			orig:     `{"_id":"a","_source":{"x":1}}` + "\n",
-			rest:     `{"_id":"a","_source":{"x":01}}` + "\n",
-			is:       ErrBadDump, // the dump reader sees it first
-			contains: []string{"restored.ndjson:1"},
+			name: "invalid JSON inside a source",
+			orig: `{"_id":"a","_source":{"x":1}}` + "\n",
+			rest: `{"_id":"a","_source":{"x":01}}` + "\n",
+			want: Outcome{Original: 1, Target: 0, Removed: 1},
+			bad:  1,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, budget := range []int64{0, 1} {
+			var first string
+			for _, budget := range []int64{0, 1, 0} {
 				var buf bytes.Buffer
-				dir := t.TempDir()
-				_, err := Run(context.Background(), stringSide("original.ndjson", tt.orig), stringSide("restored.ndjson", tt.rest), &buf,
-					Options{Logger: quiet, TempDir: dir, MemoryBudget: budget})
-				if left, _ := os.ReadDir(dir); len(left) != 0 {
-					t.Errorf("budget %d: a failed diff left %d temporary files", budget, len(left))
+				c, err := Run(context.Background(), stringSide("original.ndjson", tt.orig), stringSide("restored.ndjson", tt.rest), &buf,
+					Options{Logger: quiet, TempDir: t.TempDir(), MemoryBudget: budget})
+				if err != nil {
+					t.Fatalf("budget %d: %v", budget, err)
 				}
-				if !errors.Is(err, tt.is) {
-					t.Fatalf("budget %d: got error %v, want %v", budget, err, tt.is)
+				if c.Outcome != tt.want || c.BadLines != tt.bad {
+					t.Errorf("budget %d: got %+v, %d bad lines; want %+v, %d", budget, c.Outcome, c.BadLines, tt.want, tt.bad)
 				}
-				for _, s := range tt.contains {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("budget %d: error %q does not contain %q", budget, err, s)
-					}
-				}
-				if buf.Len() != 0 {
-					t.Errorf("budget %d: report written despite the error: %q", budget, buf.String())
+				if first == "" {
+					first = buf.String()
+				} else if buf.String() != first {
+					t.Errorf("budget %d: report %q, the first run wrote %q", budget, buf.String(), first)
 				}
 			}
 		})
@@ -590,5 +589,24 @@ func TestStatsWhileRunning(t *testing.T) {
 	noFields.Fields = nil
 	if countsJSON(t, d.Stats()) != countsJSON(t, noFields) {
 		t.Errorf("Stats after Run %s, want %s", countsJSON(t, d.Stats()), countsJSON(t, noFields))
+	}
+}
+
+// TestSkipIDs: the ids of Options.SkipIDs are left out of every side and
+// counted in Skipped; the counts of what remains add up.
+func TestSkipIDs(t *testing.T) {
+	orig := `{"_id":"a","_source":{"x":1}}` + "\n" + `{"_id":"b","_source":{"x":1}}` + "\n" + `{"_id":"c","_source":{"x":1}}` + "\n"
+	rest := `{"_id":"a","_source":{"x":1}}` + "\n" + `{"_id":"b","_source":{"x":2}}` + "\n"
+	var buf bytes.Buffer
+	c, err := Run(context.Background(), stringSide("original.ndjson", orig), stringSide("restored.ndjson", rest), &buf,
+		Options{Logger: quiet, SkipIDs: []string{"b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Outcome{Original: 2, Target: 1, Unchanged: 1, Removed: 1}); c.Outcome != want || c.Skipped != 2 {
+		t.Errorf("got %+v, %d skipped; want %+v, 2", c.Outcome, c.Skipped, want)
+	}
+	if strings.Contains(buf.String(), `"b"`) {
+		t.Errorf("the report names a skipped id: %s", buf.String())
 	}
 }

@@ -9,9 +9,13 @@
 // ids are fetched from the restored index with _mget, then the restored
 // index's ids are scanned to find the ones the original lacks. When a side
 // is a dump, both sides are sorted by _id in bounded memory and walked in
-// step. A page with failed shards, an expired point in time, a bad dump
-// line or counts that do not add up fail the diff: a short read never shows
-// up as missing documents.
+// step. A page with failed shards, an expired point in time or counts
+// that do not add up fail the diff: a short read never shows up as
+// missing documents. A bad dump line (not a document, or repeating an
+// earlier line's _id) is skipped as the restore skips it, which records
+// it as a failure, and counted in Counts.BadLines; the ids of
+// Options.SkipIDs (held under several routings) are left out of every
+// side and counted in Counts.Skipped.
 //
 // # Classes
 //

@@ -471,3 +471,28 @@ func TestMissingIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipIDsIndexes: an id held under two routings in both indexes is
+// left out with SkipIDs, whether the original is read at an instant or
+// not: the scans' counts, less what they left out, add up.
+func TestSkipIDsIndexes(t *testing.T) {
+	es := estest.New(t)
+	docs := fixtures.Commons(50, 5)
+	load(t, es, "o", docs, 3)
+	load(t, es, "t", docs, 3)
+	body := "{\"index\":{\"_id\":\"dup\",\"routing\":\"a\"}}\n{\"title\":\"one\"}\n{\"index\":{\"_id\":\"dup\",\"routing\":\"c\"}}\n{\"title\":\"two\"}\n"
+	for _, idx := range []string{"o", "t"} {
+		fixtures.MustDo(t, es.Client(), esapi.BulkRequest{Index: idx, Body: strings.NewReader(body), Refresh: "true"})
+	}
+	in := esscan.NewInstant(es.Client(), "o", esscan.InstantOptions{})
+	defer in.Close()
+	for name, orig := range map[string]Side{"index": IndexSide(es.Client(), "o"), "instant": IndexSideAt(es.Client(), in)} {
+		c, err := Run(t.Context(), orig, IndexSide(es.Client(), "t"), io.Discard, Options{Logger: quiet, SkipIDs: []string{"dup"}})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if want := (Outcome{Original: 50, Target: 50, Unchanged: 50}); c.Outcome != want || c.Skipped != 4 {
+			t.Errorf("%s: got %+v, %d skipped; want %+v, 4", name, c.Outcome, c.Skipped, want)
+		}
+	}
+}

@@ -159,8 +159,8 @@ func checkCount(ctx context.Context, s *indexSide, read int64) error {
 	if err != nil {
 		return err
 	}
-	if n != read {
-		return fmt.Errorf("%w: index %q: %s %d documents, the scan read %d", ErrCountMismatch, s.index, what, n, read)
+	if skipped := s.skipped.Load(); n != read+skipped {
+		return fmt.Errorf("%w: index %q: %s %d documents, the scan read %d (and left out %d of skipped ids)", ErrCountMismatch, s.index, what, n, read, skipped)
 	}
 	return nil
 }

@@ -89,6 +89,13 @@ type Options struct {
 	// Logger receives progress at Info and per-document events at Debug.
 	// Default slog.Default().
 	Logger *slog.Logger
+	// SkipIDs are ids left out of every side, counted in Counts.Skipped:
+	// ids an index holds under several routings, which the restore
+	// records as failures and does not copy (restore.DuplicateID).
+	SkipIDs []string
+
+	// skip is SkipIDs as a set, made by defaults.
+	skip map[string]bool
 }
 
 // NewOptions returns the default options.
@@ -117,6 +124,12 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if len(o.SkipIDs) > 0 && o.skip == nil {
+		o.skip = make(map[string]bool, len(o.SkipIDs))
+		for _, id := range o.SkipIDs {
+			o.skip[id] = true
+		}
 	}
 }
 

@@ -62,6 +62,29 @@ type indexSide struct {
 	total    atomic.Int64
 	reopened atomic.Bool
 	reopens  atomic.Int64
+	// skipped counts the documents of Options.SkipIDs the last scan left
+	// out.
+	skipped atomic.Int64
+}
+
+// skipIDs wraps fn so that the documents of opt.SkipIDs never reach it,
+// counting them in n.
+func skipIDs(opt *Options, n *atomic.Int64, fn func(ctx context.Context, slice int, page []dump.Doc) error) func(ctx context.Context, slice int, page []dump.Doc) error {
+	n.Store(0)
+	if len(opt.skip) == 0 {
+		return fn
+	}
+	return func(ctx context.Context, slice int, page []dump.Doc) error {
+		kept := page[:0:0]
+		for _, d := range page {
+			if opt.skip[d.ID] {
+				n.Add(1)
+				continue
+			}
+			kept = append(kept, d)
+		}
+		return fn(ctx, slice, kept)
+	}
 }
 
 func (s *indexSide) Name() string { return s.index }
@@ -69,6 +92,7 @@ func (s *indexSide) Name() string { return s.index }
 func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error {
 	s.total.Store(0)
 	s.reopened.Store(false)
+	fn = skipIDs(opt, &s.skipped, fn)
 	return esscan.Scan(ctx, s.es, s.index, esscan.Options{
 		Slices:   opt.Workers,
 		PageSize: opt.PageSize,
@@ -138,9 +162,12 @@ func (s *indexSide) scanned(ctx context.Context) (int64, string, error) {
 // gzip-compressed (detected from its first bytes). open is called once per
 // diff; name (a path or URL) names the dump in errors as name:line.
 //
-// A bad line is an error, never a skipped document: a diff of a corrupt
-// dump must not report its documents as removed or added. Run reads the
-// whole dump and reports its first ten bad lines at once, with the count.
+// A bad line (see dump.Reader.Next: not a document, or repeating the _id
+// of an earlier line) is skipped, as the restore skips it and records it
+// as a failure: the diff compares the documents the restore could copy,
+// and a rerun skips the same lines. Counts.BadLines counts them and the
+// diff logs the first ten. A compressed dump that cannot be read to its
+// end still fails the diff (dump.ErrCorrupt).
 func DumpSide(open func(ctx context.Context) (io.ReadCloser, error), name string) Side {
 	return &dumpSide{open: open, name: name}
 }
@@ -148,14 +175,23 @@ func DumpSide(open func(ctx context.Context) (io.ReadCloser, error), name string
 type dumpSide struct {
 	open func(ctx context.Context) (io.ReadCloser, error)
 	name string
+	// bad counts the lines the last scan skipped; first holds the first
+	// maxBadLines of them.
+	bad   atomic.Int64
+	first []error
+	// skipped counts the documents of Options.SkipIDs left out.
+	skipped atomic.Int64
 }
 
-// maxBadLines bounds the bad lines one error lists.
+// maxBadLines bounds the bad lines the diff logs.
 const maxBadLines = 10
 
 func (s *dumpSide) Name() string { return s.name }
 
 func (s *dumpSide) scan(ctx context.Context, opt *Options, _ bool, fn func(ctx context.Context, slice int, page []dump.Doc) error) error {
+	s.bad.Store(0)
+	s.first = nil
+	fn = skipIDs(opt, &s.skipped, fn)
 	rc, err := s.open(ctx)
 	if err != nil {
 		return fmt.Errorf("open dump %s: %w", s.name, err)
@@ -165,8 +201,6 @@ func (s *dumpSide) scan(ctx context.Context, opt *Options, _ bool, fn func(ctx c
 	if err != nil {
 		return fmt.Errorf("read dump %s: %w", s.name, err)
 	}
-	var bad []error
-	nbad := 0
 	page := make([]dump.Doc, 0, opt.PageSize)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -178,17 +212,13 @@ func (s *dumpSide) scan(ctx context.Context, opt *Options, _ bool, fn func(ctx c
 		}
 		var le *dump.LineError
 		if errors.As(err, &le) {
-			nbad++
-			if len(bad) < maxBadLines {
-				bad = append(bad, le)
+			if s.bad.Add(1) <= maxBadLines {
+				s.first = append(s.first, le)
 			}
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("read dump %s: %w", s.name, err)
-		}
-		if nbad > 0 {
-			continue // the diff fails anyway; only look for more bad lines
 		}
 		page = append(page, d)
 		if len(page) == cap(page) {
@@ -198,12 +228,13 @@ func (s *dumpSide) scan(ctx context.Context, opt *Options, _ bool, fn func(ctx c
 			page = make([]dump.Doc, 0, opt.PageSize)
 		}
 	}
-	if nbad > 0 {
-		more := ""
-		if nbad > len(bad) {
-			more = fmt.Sprintf(" (the first %d shown)", len(bad))
+	if n := s.bad.Load(); n > 0 {
+		lines := make([]string, len(s.first))
+		for i, e := range s.first {
+			lines[i] = e.Error()
 		}
-		return fmt.Errorf("dump %s: %w: %d bad lines%s: %w", s.name, ErrBadDump, nbad, more, errors.Join(bad...))
+		opt.Logger.Warn("dump lines skipped: not documents, or repeating the _id of an earlier line",
+			"dump", s.name, "lines", n, "first", lines)
 	}
 	if len(page) > 0 {
 		return fn(ctx, 0, page)

@@ -88,6 +88,20 @@ type Summary struct {
 	// Live is what the original received after the instant, counted at
 	// the end of the run: what the promote's catch-up will bring across.
 	Live *Live `json:"live,omitempty"`
+	// SourceIndex is the snapshot's index the source read when it is not
+	// the original's, named on purpose (--source-index).
+	SourceIndex string `json:"source_index,omitempty"`
+	// SourceExcludes are the fields the original's mapping leaves out of
+	// _source (_source.excludes), with the documents holding each: named
+	// before the run, and counted in the target after it.
+	SourceExcludes []HiddenField `json:"source_excludes,omitempty"`
+	// DumpBadLines counts the dump lines the diff skipped: not documents,
+	// or repeating an earlier line's _id (a restore fails them).
+	DumpBadLines int64 `json:"dump_bad_lines,omitempty"`
+	// DuplicateIDs are the ids an index of the run holds under several
+	// routings: the restore failed every copy (see failures.ndjson.gz)
+	// and the diff left them out.
+	DuplicateIDs []DuplicateID `json:"duplicate_ids,omitempty"`
 	// Indexes are the mapping and settings differences.
 	Indexes   *IndexDiff `json:"indexes,omitempty"`
 	Integrity Integrity  `json:"integrity"`
@@ -136,7 +150,32 @@ const (
 	ReasonNotRecovered = "not-recovered"
 	ReasonMappings     = "mappings"
 	ReasonLiveWrites   = "live-writes"
+	// ReasonSourceExcludes: fields of the original's _source.excludes
+	// that the target lacks.
+	ReasonSourceExcludes = "source-excludes"
+	// ReasonSourceIndex: the snapshot's index restored is not the
+	// original's (--source-index).
+	ReasonSourceIndex = "source-index"
 )
+
+// DuplicateID is an _id an index holds under several routings.
+type DuplicateID struct {
+	Index    string   `json:"index"`
+	ID       string   `json:"id"`
+	Routings []string `json:"routings"`
+}
+
+// HiddenField is a path the original's mapping leaves out of _source and
+// how many of its documents hold a value under it.
+type HiddenField struct {
+	Path string `json:"path"`
+	// Documents hold a value under Path in the original, counted before
+	// the run.
+	Documents int64 `json:"documents"`
+	// Target is how many hold one in the target after the run; nil
+	// before the restore and in a dry run.
+	Target *int64 `json:"target,omitempty"`
+}
 
 // Reason is one condition against switching, as a sentence with its count
 // and busiest fields: "60 documents: live values would be overwritten

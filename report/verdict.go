@@ -12,11 +12,11 @@ import (
 
 // FailOnKinds are the reason kinds --fail-on may name.
 var FailOnKinds = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered, ReasonMappings,
-	ReasonLiveWrites, ReasonIncomplete}
+	ReasonLiveWrites, ReasonIncomplete, ReasonSourceExcludes, ReasonSourceIndex}
 
 // DefaultFailOn is what --fail-on defaults to: every reason an alias
 // switch would lose data for.
-var DefaultFailOn = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered}
+var DefaultFailOn = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered, ReasonSourceExcludes}
 
 // topFields is how many busiest fields a reason names.
 const topFields = 3
@@ -35,11 +35,24 @@ func Judge(s *Summary) Verdict {
 		}
 		add(ReasonIncomplete, 0, "incomplete: %s; do not act on this report", why)
 	}
+	if n := s.DumpBadLines; n > 0 && s.Restore == nil {
+		// A restore records them as failures; without one, the verdict.
+		add(ReasonFailed, n, "%d dump lines are not documents or repeat an earlier line's _id: the diff skipped them, a restore fails them", n)
+	}
+	if n := int64(len(s.DuplicateIDs)); n > 0 && s.Restore == nil {
+		// Without a restore (a dry run, a diff) nothing records them as
+		// failures: the verdict does.
+		add(ReasonFailed, n, "%d ids are held under several routings (%s): no copy of them can be restored, and the diff left them out",
+			n, dupList(s.DuplicateIDs))
+	}
 	if r := s.Restore; r != nil {
 		if r.Failed > 0 {
 			dup := ""
 			if r.Duplicates > 0 {
 				dup = fmt.Sprintf("; %d of them repeat the _id of an earlier dump line, whose copy was restored", r.Duplicates)
+			}
+			if len(s.DuplicateIDs) > 0 {
+				dup += fmt.Sprintf("; ids held under several routings, no copy restored: %s", dupList(s.DuplicateIDs))
 			}
 			add(ReasonFailed, r.Failed, "%s failed to restore (see %s)%s", docs(r.Failed), FailuresName, dup)
 		}
@@ -87,6 +100,25 @@ func Judge(s *Summary) Verdict {
 		add(ReasonLiveWrites, o.CountEnd-o.CountStart,
 			"the original's _count went from %d to %d during the run: it took live writes the report may not show",
 			o.CountStart, o.CountEnd)
+	}
+	if lost := lostHidden(s); len(lost) > 0 {
+		parts := make([]string, len(lost))
+		var most int64
+		for i, h := range lost {
+			parts[i] = fmt.Sprintf("%s (%s in the original", h.Path, docs(h.Documents))
+			if h.Target != nil {
+				parts[i] += fmt.Sprintf(", %d in the target", *h.Target)
+			}
+			parts[i] += ")"
+			most = max(most, h.Documents)
+		}
+		add(ReasonSourceExcludes, most,
+			"the original's mapping leaves fields out of _source (_source.excludes): a copy through _bulk cannot carry them, and the target lacks them: %s",
+			strings.Join(parts, ", "))
+	}
+	if s.SourceIndex != "" {
+		add(ReasonSourceIndex, 0, "the source is the snapshot's index %q, not the original's: named on purpose with --source-index",
+			s.SourceIndex)
 	}
 	v := Verdict{Status: StatusOK, Reasons: rs}
 	if v.Reasons == nil {
@@ -166,6 +198,42 @@ func opPaths(ops []diffOp) string {
 			break
 		}
 		parts = append(parts, o.op+" "+o.path)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// lostHidden are the fields of the original's _source.excludes the
+// target may lack: every one held by a document when the target was not
+// restored from the snapshot (the only load that keeps them), or not
+// known yet; else those the target holds in fewer documents than the
+// original did (the reconciliation rewrote documents from the original's
+// _source).
+func lostHidden(s *Summary) []HiddenField {
+	kept := s.Restore != nil && s.Restore.Load == "snapshot-as-target"
+	var out []HiddenField
+	for _, h := range s.SourceExcludes {
+		switch {
+		case h.Documents == 0:
+		case !kept || h.Target == nil || *h.Target < h.Documents:
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// dupList names the first ids under several routings: "dup (a, c)".
+func dupList(ds []DuplicateID) string {
+	parts := make([]string, 0, 4)
+	for i, d := range ds {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ds)-3))
+			break
+		}
+		rs := make([]string, len(d.Routings))
+		for j, r := range d.Routings {
+			rs[j] = fmt.Sprintf("%q", r)
+		}
+		parts = append(parts, fmt.Sprintf("%q under routings %s", d.ID, strings.Join(rs, " and ")))
 	}
 	return strings.Join(parts, ", ")
 }

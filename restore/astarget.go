@@ -218,6 +218,9 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 	if err := r.refresh(ctx); err != nil {
 		return err
 	}
+	if err := r.dropDuplicateCopies(ctx, &pass{src: src, name: src.Name()}); err != nil {
+		return err
+	}
 	n, err := esscan.CountRetry(ctx, r.es, r.opt.Target, r.opt.Retry)
 	if err != nil {
 		return err

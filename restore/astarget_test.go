@@ -124,6 +124,7 @@ func TestSnapshotIncompatible(t *testing.T) {
 		Body: strings.NewReader(`{"indices":"documents-v1","include_global_state":false}`)})
 
 	opt := options("incompatible")
+	opt.SourceIndex = "documents-v1" // another index than the original's, on purpose
 	r, err := restore.New(c, opt)
 	if err != nil {
 		t.Fatal(err)

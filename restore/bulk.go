@@ -67,6 +67,11 @@ type pass struct {
 	src  Source
 	name string // Source.Name(), or original:NAME
 	op   string // "index" or "create"
+	// first is set on the first pass into a target this run made empty:
+	// nothing else wrote it before, so a document its writes replace
+	// (not "created", not after a transport failure) repeats an _id of
+	// this pass's own source.
+	first bool
 }
 
 // item is one document of a batch: its place in the batch body and what
@@ -153,6 +158,8 @@ func (b *batcher) bad(d *dump.Doc) error {
 		typ, reason = "missing_id", "document has no _id"
 	case len(bytes.TrimSpace(d.Source)) == 0:
 		typ, reason = "missing_source", "document has no _source"
+	case b.r.dupes[d.ID] != nil:
+		typ, reason = "duplicate_id_routings", b.r.dupes[d.ID].String()+": no copy can stand for the document, none is restored"
 	default:
 		return nil
 	}
@@ -333,7 +340,7 @@ func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
 			return ctx.Err() // interrupted: the items stay pending
 		}
 		ok := err == nil && status >= 200 && status < 300
-		if ok && r.allWritten(body, u) {
+		if ok && r.allWritten(p, body, u) {
 			reqAtt.Reset()
 			continue
 		}
@@ -441,10 +448,13 @@ func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
 				return fmt.Errorf("bulk into %q: %w: answer item %d (%q) has no status", r.opt.Target, ErrBulk, i, it.id)
 			case res.Status < 300:
 				r.st.indexed.Add(1)
-				if res.Result == "created" {
+				switch {
+				case res.Result == "created":
 					r.st.created.Add(1)
-				} else if u.ambiguous {
+				case u.ambiguous:
 					r.st.ambiguous.Add(1)
+				case p.first:
+					r.st.repeated.Add(1)
 				}
 			case res.Status == 409 && p.op == "create":
 				r.st.kept.Add(1)
@@ -510,15 +520,18 @@ var (
 // but as keys. It returns false, counting nothing, when the answer is not
 // such an answer (errors, pretty-printed, another shape): it is decoded
 // then.
-func (r *Restorer) allWritten(body []byte, u unit) bool {
+func (r *Restorer) allWritten(p *pass, body []byte, u unit) bool {
 	if !bytes.HasPrefix(body, noErrors) || bytes.Count(body, statusKey) != len(u.items) {
 		return false
 	}
 	n, created := int64(len(u.items)), int64(bytes.Count(body, createdKey))
 	r.st.indexed.Add(n)
 	r.st.created.Add(created)
-	if u.ambiguous {
+	switch {
+	case u.ambiguous:
 		r.st.ambiguous.Add(n - created)
+	case p.first:
+		r.st.repeated.Add(n - created)
 	}
 	return true
 }

@@ -41,6 +41,17 @@ var (
 	// made it was configured otherwise (mode, prefer, source, original or
 	// ignore patterns): resuming would mix two restores in one index.
 	ErrResumeMismatch = errors.New("resume with a different configuration")
+	// ErrIndexClosed means the original or the source index is closed:
+	// nothing can read it until it is opened again.
+	ErrIndexClosed = errors.New("index is closed")
+	// ErrFilteredAlias means the original is an alias with a filter: the
+	// restore would copy the whole index behind it, the diff compare the
+	// filtered view.
+	ErrFilteredAlias = errors.New("original is a filtered alias")
+	// ErrSourceIndex means a snapshot source reads an index that is not
+	// the original's and Options.SourceIndex does not name it, or names
+	// another index than the source reads.
+	ErrSourceIndex = errors.New("the source's index is not the original's")
 	// ErrSourceEmpty means the source holds no document and
 	// Options.AllowEmptySource is not set.
 	ErrSourceEmpty = errors.New("source is empty")

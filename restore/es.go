@@ -181,6 +181,25 @@ func flatten(settings map[string]json.RawMessage) map[string]json.RawMessage {
 	return out
 }
 
+// closed reports whether the index is closed: Elasticsearch marks an index
+// it closes with index.verified_before_close and drops the mark when it
+// opens it again; GET /{index} still answers for a closed index, but no
+// search, count or point in time does.
+func (im indexMeta) closed() bool {
+	return string(im.Settings["index.verified_before_close"]) == `"true"`
+}
+
+// aliasFilter is the filter of alias on the index, nil when it has none.
+func (im indexMeta) aliasFilter(alias string) json.RawMessage {
+	var a struct {
+		Filter json.RawMessage `json:"filter"`
+	}
+	if raw, ok := im.Aliases[alias]; ok && json.Unmarshal(raw, &a) == nil && len(a.Filter) > 0 && string(a.Filter) != "null" {
+		return a.Filter
+	}
+	return nil
+}
+
 // sourceDisabled reports whether a mapping has "_source": {"enabled": false}.
 func (im indexMeta) sourceDisabled() bool {
 	var src struct {

@@ -121,6 +121,17 @@ type Options struct {
 	// Ignore are the diff's ignored JSON Pointers, recorded in the
 	// target's _meta so that a resume with other patterns is refused.
 	Ignore []string
+	// Duplicates are ids an index of the run holds under several routings
+	// (see FindDuplicateIDs): no copy of them is written, each copy read
+	// (from the original or the source) is a failure naming the routings.
+	Duplicates []DuplicateID
+	// SourceIndex names, on purpose, the index of a snapshot source when it
+	// is not the original's (another name than the original's, as given
+	// or concrete): without it Check refuses such a source with
+	// ErrSourceIndex, since restoring another index adds documents that
+	// never belonged to the original. It must be the index the source
+	// reads; "" when the source reads the original's own index.
+	SourceIndex string
 	// AllowEmptySource lets a source without any document restore: by
 	// default Check fails with ErrSourceEmpty, since an empty dump or index
 	// is far more often a wrong path than an intended restore.

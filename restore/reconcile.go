@@ -44,6 +44,10 @@ func (r *Restorer) reconcilePass(ctx context.Context, p *plan) error {
 		if err := gctx.Err(); err != nil {
 			return err
 		}
+		docs, err := r.dropDuplicates(ps, docs)
+		if err != nil {
+			return err
+		}
 		write, err := rc.page(ctx, docs)
 		if err != nil {
 			return err
@@ -341,4 +345,30 @@ func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []du
 		return nil, err
 	}
 	return copies(got), nil
+}
+
+// dropDuplicates fails, before any lookup, the documents of a page whose
+// id is one of Options.Duplicates (an id under several routings, which a
+// lookup by id cannot tell apart), and returns the others.
+func (r *Restorer) dropDuplicates(p *pass, docs []dump.Doc) ([]dump.Doc, error) {
+	if len(r.dupes) == 0 {
+		return docs, nil
+	}
+	out := docs[:0:0]
+	for _, d := range docs {
+		dup := r.dupes[d.ID]
+		if dup == nil {
+			out = append(out, d)
+			continue
+		}
+		r.st.read.Add(1)
+		r.st.bytes.Add(int64(len(d.Source)))
+		err := r.fail(p, Failure{ID: d.ID, Index: d.Index, Routing: d.Routing, Line: d.Line,
+			Error:    errorJSON("duplicate_id_routings", dup.String()+": no copy can stand for the document, none is restored"),
+			Document: d.Source}, nil)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -104,7 +104,10 @@ func (s Stats) Pending() int64 { return s.Read - s.Indexed - s.Kept - s.Failed }
 type counters struct {
 	read, indexed, kept, failed, retried, bytes, created, ambiguous, existing, count atomic.Int64
 	duplicates, rescans, restored, keptBySeq                                         atomic.Int64
-	start, end                                                                       atomic.Int64 // unix nanoseconds
+	// repeated counts the documents the first pass into an empty target
+	// replaced: its source holds their _id twice (see pass.first).
+	repeated   atomic.Int64
+	start, end atomic.Int64 // unix nanoseconds
 }
 
 // Restorer restores documents into one target. It runs one Check or Run at
@@ -128,6 +131,8 @@ type Restorer struct {
 	readOnly map[string]bool
 	// loadAt is how the target gets the backup (see Stats.Load).
 	loadAt atomic.Pointer[loadState]
+	// dupes are Options.Duplicates by id.
+	dupes map[string]*DuplicateID
 }
 
 // New returns a Restorer writing through es. It fills the defaults of opt
@@ -147,6 +152,12 @@ func New(es *elasticsearch.Client, opt Options) (*Restorer, error) {
 		r.failLevel = slog.LevelWarn
 	}
 	r.st.count.Store(-1)
+	if len(opt.Duplicates) > 0 {
+		r.dupes = make(map[string]*DuplicateID, len(opt.Duplicates))
+		for i := range opt.Duplicates {
+			r.dupes[opt.Duplicates[i].ID] = &opt.Duplicates[i]
+		}
+	}
 	return r, nil
 }
 
@@ -219,6 +230,13 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 	if !found {
 		return nil, fmt.Errorf("original index %q: %w", r.opt.Original, ErrOriginalMissing)
 	}
+	if f := orig.aliasFilter(r.opt.Original); f != nil && orig.Name != r.opt.Original {
+		return nil, fmt.Errorf("original %q is an alias of index %q with the filter %s: the restore would copy the whole index and the diff compare the filtered view (name index %q as the original to restore all of it): %w",
+			r.opt.Original, orig.Name, f, orig.Name, ErrFilteredAlias)
+	}
+	if orig.closed() {
+		return nil, fmt.Errorf("original index %q: %w; open it (POST /%s/_open) before the run", orig.Name, ErrIndexClosed, orig.Name)
+	}
 	readOnly := orig.names()
 	readOnly[r.opt.Original] = true
 	r.readOnly = readOnly
@@ -251,12 +269,15 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 		}
 		p.resume, p.target = true, tgt
 	}
+	own := orig.ownNames()
+	own[r.opt.Original] = true
 	protected := map[string]bool{r.opt.Target: true}
 	for n := range readOnly {
 		protected[n] = true
 	}
 	run := RunInfo{
-		ES: r.es, ClusterUUID: ci.UUID, Original: orig.Name, Target: r.opt.Target, Protected: protected,
+		ES: r.es, ClusterUUID: ci.UUID, Original: orig.Name, OriginalAsGiven: r.opt.Original, OwnNames: own, SourceIndex: r.opt.SourceIndex,
+		Target: r.opt.Target, Protected: protected,
 		RunID: r.opt.RunID, KeepStaging: r.opt.KeepStaging, Logger: r.log,
 		Retry: pol, AllowEmpty: r.opt.AllowEmptySource, Rescanned: func() { r.st.rescans.Add(1) },
 	}
@@ -319,7 +340,7 @@ func (r *Restorer) Run(ctx context.Context, src Source) (Stats, error) {
 
 func (r *Restorer) reset() {
 	for _, c := range []*atomic.Int64{&r.st.read, &r.st.indexed, &r.st.kept, &r.st.failed, &r.st.retried,
-		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans, &r.st.restored} {
+		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans, &r.st.restored, &r.st.repeated} {
 		c.Store(0)
 	}
 	r.st.count.Store(-1)
@@ -430,6 +451,7 @@ func (r *Restorer) loadPasses(ctx context.Context, p *plan, src Source) error {
 		orig.op, source.op = "index", "create"
 		passes = []*pass{orig, source}
 	}
+	passes[0].first = !p.resume && !p.fromSnapshot
 	for _, ps := range passes {
 		r.log.Info("loading", "from", ps.name, "how", "pass: the whole side written", "op_type", ps.op, "target", r.opt.Target)
 		if err := r.loadPass(ctx, ps); err != nil {
@@ -487,9 +509,9 @@ func (r *Restorer) verify(ctx context.Context) error {
 		return fmt.Errorf("%w: target %q has _count %d, want %d (existing %d + created %d, up to %d ambiguous more)",
 			ErrInvariant, r.opt.Target, n, want, s.Existing, s.Created, s.Ambiguous)
 	}
-	if s.Existing == 0 && s.Indexed-s.Created > s.Ambiguous {
+	if n := r.st.repeated.Load(); n > 0 {
 		r.log.Warn("some documents replaced one written earlier in this run: the source repeats ids",
-			"indexed", s.Indexed, "created", s.Created)
+			"replaced", n, "indexed", s.Indexed, "created", s.Created)
 	}
 	return nil
 }

@@ -157,6 +157,9 @@ func (s *snapshotSource) Check(ctx context.Context, run RunInfo) error {
 		return fmt.Errorf("%s: index %q is not in it (it holds %d indices: %s): %w",
 			what, s.index, len(si.Indices), strings.Join(held, ", "), ErrSourceMissing)
 	}
+	if err := s.checkIndex(run); err != nil {
+		return err
+	}
 	if s.protected[s.staging] {
 		return fmt.Errorf("%w: staging index %q (from run id %q) is the original, one of its aliases or the target",
 			ErrInvalidOptions, s.staging, s.runID)
@@ -172,6 +175,34 @@ func (s *snapshotSource) Check(ctx context.Context, run RunInfo) error {
 	if found {
 		s.log.Info("staging index left by an earlier attempt of this run: it will be restored again", "staging", s.staging)
 	}
+	return nil
+}
+
+// checkIndex refuses a snapshot index that is not the original's unless
+// run.SourceIndex names it. The snapshot API does not give an index's
+// uuid (GET _snapshot/REPO/SNAP?index_details lists shard counts and
+// sizes, and a restore gives the index a new uuid), and Elasticsearch
+// never renames an index, so names decide: the original's concrete name,
+// the name it was given as, and the names of its lineage (see
+// RunInfo.OwnNames: a target a promote switched to is restored from the
+// same snapshot again).
+func (s *snapshotSource) checkIndex(run RunInfo) error {
+	own := s.index == run.Original || s.index == run.OriginalAsGiven || run.OwnNames[s.index]
+	switch {
+	case own && run.SourceIndex != "":
+		return fmt.Errorf("snapshot %s/%s: source index %q is named on purpose, but the source reads %q, the original's own index; name a source index only when it is another one: %w",
+			s.repo, s.snap, run.SourceIndex, s.index, ErrSourceIndex)
+	case own:
+		return nil
+	case run.SourceIndex == "":
+		return fmt.Errorf("snapshot %s/%s: index %q is not the original %q: restoring it adds documents that never belonged to the original; name it as the source index to restore it on purpose: %w",
+			s.repo, s.snap, s.index, run.OriginalAsGiven, ErrSourceIndex)
+	case run.SourceIndex != s.index:
+		return fmt.Errorf("snapshot %s/%s: source index %q is named on purpose, but the source reads %q: %w",
+			s.repo, s.snap, run.SourceIndex, s.index, ErrSourceIndex)
+	}
+	s.log.Warn("the snapshot's index is not the original's: restoring it, as named on purpose",
+		"snapshot", s.repo+"/"+s.snap, "index", s.index, "original", run.OriginalAsGiven)
 	return nil
 }
 

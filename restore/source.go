@@ -53,6 +53,15 @@ type RunInfo struct {
 	ClusterUUID string
 	// Original is the concrete name of the original index.
 	Original string
+	// OriginalAsGiven is the original as Options named it: the concrete
+	// name or an alias.
+	OriginalAsGiven string
+	// OwnNames are the names under which the original's own documents
+	// may sit in a snapshot (see indexMeta.ownNames), OriginalAsGiven
+	// included.
+	OwnNames map[string]bool
+	// SourceIndex is Options.SourceIndex.
+	SourceIndex string
 	// Target is the index restored into.
 	Target string
 	// Protected are the names a source must never write or delete: the
@@ -124,6 +133,9 @@ func (s *indexSource) Check(ctx context.Context, run RunInfo) error {
 	}
 	if !found {
 		return fmt.Errorf("source index %q: %w", s.index, ErrSourceMissing)
+	}
+	if im.closed() {
+		return fmt.Errorf("source index %q: %w; open it (POST /%s/_open) before the run", s.index, ErrIndexClosed, im.Name)
 	}
 	same := s.es == run.ES || (uuid != "" && uuid == run.ClusterUUID)
 	if same && run.Target != "" && im.Name == run.Target {
@@ -323,7 +335,6 @@ func (s *ndjsonSource) read(ctx context.Context, pages chan<- ndjsonPage) error 
 		p    ndjsonPage
 		size int
 	)
-	dedup := dump.NewDedup()
 	send := func() error {
 		if len(p.docs) == 0 && len(p.bad) == 0 {
 			return nil
@@ -348,11 +359,6 @@ func (s *ndjsonSource) read(ctx context.Context, pages chan<- ndjsonPage) error 
 		case err != nil:
 			return fmt.Errorf("read dump %s: %w", s.name, err)
 		default:
-			if first := dedup.Seen(d); first != 0 {
-				p.bad = append(p.bad, &dump.LineError{Name: s.name, Line: d.Line, ID: d.ID, Doc: d,
-					Err: fmt.Errorf("%w: line %d has the _id of line %d, which wins", dump.ErrDuplicateID, d.Line, first)})
-				break
-			}
 			p.docs = append(p.docs, d)
 			size += len(d.Source)
 		}

@@ -135,6 +135,32 @@ func provenanceOf(im indexMeta) provenance {
 	return meta.Esrestore
 }
 
+// ownNames are the names under which an index's own documents may sit in
+// a snapshot: its name, the name it was created with (a restore keeps the
+// snapshot's index.provided_name), and, for an index esrestore made and a
+// promote switched to, the original it was restored for and the index of
+// the source it was restored from.
+func (im indexMeta) ownNames() map[string]bool {
+	names := map[string]bool{im.Name: true}
+	var provided string
+	if json.Unmarshal(im.Settings["index.provided_name"], &provided) == nil && provided != "" {
+		names[provided] = true
+	}
+	p := provenanceOf(im)
+	if p.Original != "" {
+		names[p.Original] = true
+	}
+	if kind, rest, ok := strings.Cut(p.Source, ":"); ok {
+		switch parts := strings.Split(rest, "/"); {
+		case kind == "index":
+			names[rest] = true
+		case kind == "snapshot" && len(parts) == 3:
+			names[parts[2]] = true
+		}
+	}
+	return names
+}
+
 // runIDOf returns mappings._meta.esrestore.run_id of an index, "" if none.
 func runIDOf(im indexMeta) string { return provenanceOf(im).RunID }
 

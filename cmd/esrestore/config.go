@@ -67,6 +67,7 @@ var (
 		{name: "retry-for", def: "5m", usage: "how long a request failing with 429, 5xx, a cut connection or a timeout is retried (1s..24h)", check: durationIn(time.Second, 24*time.Hour)},
 		{name: "bulk-timeout", def: "2m", usage: "timeout of one _bulk request; one that times out is retried (1s..1h)", check: durationIn(time.Second, time.Hour)},
 		{name: "drain-timeout", def: "60s", usage: "after SIGTERM/SIGINT, how long in-flight requests may finish before failures and summary are written (0s..10m)", check: durationIn(0, 10*time.Minute)},
+		{name: "source-index", usage: "with a snapshot source, the snapshot's index to restore when it is not the original's, named on purpose: it must repeat the INDEX of snapshot:REPO/SNAP/INDEX; the verdict then says so (without it such a source is refused)", check: optional(validIndexName)},
 		{name: "allow-empty-source", def: "false", usage: "restore a source that holds no document (refused by default: usually a wrong path)", isBool: true},
 		{name: "keep-staging", def: "false", usage: "keep the staging index a snapshot source is restored into", isBool: true},
 		{name: "max-docs-per-second", def: "0", usage: "documents per second the restore may write, across all workers (0 = no limit); requests in flight also halve on 429s and slow bulks, and recover slowly", check: rate},
@@ -86,7 +87,7 @@ var (
 		{name: "run-id", usage: "run id; a rerun with the same id resumes into the same target (default: UTC time + random suffix)", check: optional(matches(runIDRE, "must be letters, digits, ., _ or - (at most 64)"))},
 		{name: "dry-run", def: "false", usage: "write nothing to Elasticsearch: diff the original against what the target would be, report locally", isBool: true},
 		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true, check: optional(webhook)},
-		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)", check: failOnList},
+		{name: "fail-on", def: "failed,removed,overwritten,not-recovered,source-excludes", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index (comma-separated, or none)", check: failOnList},
 		{name: "rerun", def: "false", usage: "run again a run id whose report is complete, writing a new report beside the old one", isBool: true},
 		{name: "expect-config", usage: "the config_sha256 'esrestore check' printed for this configuration, as a second person compared it: a run whose fingerprint differs exits 2 before any write", check: optional(matches(sha256RE, "must be the 64 hex digits of a config_sha256"))},
 	}
@@ -279,6 +280,9 @@ type Config struct {
 	BulkTimeout time.Duration
 	Drain       time.Duration
 	AllowEmpty  bool
+	// SourceIndex is the snapshot's index named on purpose when it is not
+	// the original's, "" for none.
+	SourceIndex string
 	Rerun       bool
 	KeepStaging bool
 	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
@@ -577,7 +581,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	c := Config{
 		ES: esConfig{Username: fv.str("es-username"), Password: fv.get("es-password").value, APIKey: fv.get("es-api-key").value,
 			BearerToken: fv.get("es-bearer-token").value, CACert: fv.str("es-ca-cert"), TLSServerName: fv.str("es-tls-server-name")},
-		Original: fv.str("original"), Source: fv.str("source"), Target: fv.str("target"),
+		Original: fv.str("original"), Source: fv.str("source"), SourceIndex: fv.str("source-index"), Target: fv.str("target"),
 		Mode: fv.str("mode"), Prefer: fv.str("prefer"), Strategy: fv.str("strategy"), FillNull: fv.flag("fill-null"),
 		Workers: fv.int("workers"), BatchSize: fv.int("batch-size"), BatchBytes: fv.size("batch-bytes"),
 		RetryFor: fv.duration("retry-for"), BulkTimeout: fv.duration("bulk-timeout"), Drain: fv.duration("drain-timeout"),

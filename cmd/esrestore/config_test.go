@@ -54,7 +54,7 @@ func TestConfigDefaultsAndEnv(t *testing.T) {
 	if strings.Join(c.Ignore, " ") != "/modified /tags/*/id" {
 		t.Errorf("ignore = %v", c.Ignore)
 	}
-	if strings.Join(c.FailOn, ",") != "failed,removed,overwritten,not-recovered" || c.Progress != 30*time.Second {
+	if strings.Join(c.FailOn, ",") != "failed,removed,overwritten,not-recovered,source-excludes" || c.Progress != 30*time.Second {
 		t.Errorf("fail-on %v progress %v", c.FailOn, c.Progress)
 	}
 	if !runIDRE.MatchString(c.RunID) || !strings.HasPrefix(c.RunID, "20211202T100000Z-") {
@@ -92,7 +92,7 @@ func TestConfigEveryBadFieldAtOnce(t *testing.T) {
 		`--source: must be snapshot:REPO/SNAP[/INDEX]`,
 		`--target: must be lowercase (got "Documents")`,
 		`--environment: must be letters, digits, - or _ (at most 32) (got "prod env")`,
-		`--fail-on: must list failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, or be none (got "everything")`,
+		`--fail-on: must list failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index, or be none (got "everything")`,
 		`--ignore: bad JSON Pointer "modified": must start with "/" (got "modified")`,
 		`--log-format: must be one of auto, text, json (got "xml")`,
 		`--progress: must be a duration`,

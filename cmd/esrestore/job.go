@@ -58,6 +58,8 @@ type job struct {
 	instant *esscan.Instant
 	// backup is the diff's view of --source, set by source.
 	backup diff.Side
+	// dupes are the ids held under several routings, found by the checks.
+	dupes []restore.DuplicateID
 	// backupTotal counts the documents of --source, for progress.
 	backupTotal *sideTotal
 	// pages keeps a bounded sample of the diff and failure lines for
@@ -97,7 +99,8 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 	logOverrides(j.log, cfg)
 	opts := cfg.options()
 	j.summary = report.Summary{
-		Command: cmd, Environment: strings.ToUpper(cfg.Environment), RunID: cfg.RunID, DryRun: cfg.DryRun,
+		SourceIndex: cfg.SourceIndex,
+		Command:     cmd, Environment: strings.ToUpper(cfg.Environment), RunID: cfg.RunID, DryRun: cfg.DryRun,
 		Original: redactURL(cfg.Original), Target: cfg.Target, Source: redactURL(cfg.Source), Mode: cfg.Mode, Prefer: cfg.Prefer,
 		ToolVersion: toolVersion(), Options: opts, Started: j.start.UTC(), Objects: map[string]report.Object{},
 		FailOn: cfg.FailOn, Attention: []string{}, Ignored: []string{},
@@ -421,6 +424,9 @@ func (j *job) openDump(raw string) func(ctx context.Context) (io.ReadCloser, err
 // source builds the restore source of --source.
 func (j *job) source(ctx context.Context) (restore.Source, error) {
 	spec := j.cfg.src
+	if j.cfg.SourceIndex != "" && spec.kind != "snapshot" {
+		return nil, usageError(fmt.Errorf("--source-index: only for a snapshot source (snapshot:REPO/SNAP/INDEX), not %q", redactURL(j.cfg.Source)))
+	}
 	switch spec.kind {
 	case "snapshot":
 		src := restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID)
@@ -507,8 +513,8 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Strategy: restore.Strategy(j.cfg.Strategy),
 		Workers:  j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
-		AllowEmptySource: j.cfg.AllowEmpty, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
-		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle,
+		AllowEmptySource: j.cfg.AllowEmpty, SourceIndex: j.cfg.SourceIndex, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
+		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle, Duplicates: j.dupes,
 	}
 }
 
@@ -531,6 +537,11 @@ func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Sour
 	if err != nil {
 		return nil, nil, err
 	}
+	return j.checkRestoreOf(ctx, src)
+}
+
+// checkRestoreOf runs the restore guard rails on src.
+func (j *job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.Restorer, restore.Source, error) {
 	opt := j.restoreOptions(nil)
 	// The restore checks again right before it writes and logs that; this
 	// first pass is the job's "guard rails passed": one record per event.
@@ -540,9 +551,131 @@ func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Sour
 		return nil, nil, usageError(err)
 	}
 	if err := r.Check(ctx, src); err != nil {
-		return nil, nil, guardError(err)
+		return nil, nil, guardError(sourceIndexHint(err))
+	}
+	if err := j.hiddenFields(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := j.duplicateIDs(ctx); err != nil {
+		return nil, nil, err
 	}
 	return r, src, nil
+}
+
+// duplicateIDs finds, before the first write, the ids the original (and
+// an index source of the same cluster) holds under several routings: the
+// restore fails every copy of them, naming the routings, and the diff
+// leaves them out, so that they are failures of their documents, never
+// a count that does not add up.
+func (j *job) duplicateIDs(ctx context.Context) error {
+	if j.es == nil || isDumpURL(j.cfg.Original) {
+		return nil
+	}
+	indexes := []string{j.cfg.Original}
+	if spec, _ := parseSource(j.cfg.Source); spec.kind == "index" {
+		indexes = append(indexes, spec.index)
+	}
+	j.dupes = nil
+	seen := map[string]bool{}
+	for _, index := range indexes {
+		found, err := restore.FindDuplicateIDs(ctx, j.es, index, j.retryPolicy())
+		if err != nil {
+			return guardError(fmt.Errorf("look for ids under several routings: %w", err))
+		}
+		for _, d := range found {
+			if !seen[d.ID] {
+				seen[d.ID] = true
+				j.dupes = append(j.dupes, d)
+			}
+		}
+	}
+	if j.instant != nil && len(j.dupes) > 0 {
+		j.instant.SkipIDs(j.skipIDs())
+	}
+	j.summary.DuplicateIDs = nil
+	for i, d := range j.dupes {
+		j.summary.DuplicateIDs = append(j.summary.DuplicateIDs, report.DuplicateID{Index: d.Index, ID: d.ID, Routings: d.Routings})
+		if i < maxLoggedDuplicates {
+			j.log.Warn("an id is held under several routings: every copy fails to restore, and the diff leaves it out",
+				"index", d.Index, "id", d.ID, "routings", d.Routings)
+		}
+	}
+	if n := len(j.dupes); n > maxLoggedDuplicates {
+		j.log.Warn("more ids are held under several routings", "more", n-maxLoggedDuplicates, "total", n)
+	}
+	return nil
+}
+
+// sourceIndexHint names the flag that restores another index of a
+// snapshot on purpose.
+func sourceIndexHint(err error) error {
+	if errors.Is(err, restore.ErrSourceIndex) {
+		return fmt.Errorf("%w (--source-index, or ESRESTORE_SOURCE_INDEX, repeats the snapshot's INDEX to restore it on purpose)", err)
+	}
+	return err
+}
+
+// maxLoggedDuplicates bounds the ids under several routings logged one
+// by one.
+const maxLoggedDuplicates = 20
+
+// skipIDs are the ids the diff leaves out: those under several routings.
+func (j *job) skipIDs() []string {
+	ids := make([]string, len(j.dupes))
+	for i, d := range j.dupes {
+		ids[i] = d.ID
+	}
+	return ids
+}
+
+// hiddenFields names, before the run, the fields the original's mapping
+// leaves out of _source (_source.excludes) and how many documents hold
+// each: a copy through _bulk cannot carry them, only a snapshot restored
+// as the target keeps them. The verdict's source-excludes reason lists
+// those the target lacks.
+func (j *job) hiddenFields(ctx context.Context) error {
+	if j.es == nil || isDumpURL(j.cfg.Original) {
+		return nil
+	}
+	hidden, err := restore.HiddenFields(ctx, j.es, j.cfg.Original, j.retryPolicy())
+	if err != nil {
+		return guardError(fmt.Errorf("read the original's _source.excludes: %w", err))
+	}
+	j.summary.SourceExcludes = nil
+	if len(hidden) == 0 {
+		return nil
+	}
+	paths := make([]string, len(hidden))
+	counts := make([]int64, len(hidden))
+	for i, h := range hidden {
+		j.summary.SourceExcludes = append(j.summary.SourceExcludes, report.HiddenField{Path: h.Path, Documents: h.Documents})
+		paths[i], counts[i] = h.Path, h.Documents
+	}
+	j.log.Warn("the original's mapping leaves fields out of _source: only a snapshot restored as the target keeps them, a copy through _bulk cannot",
+		"original", j.cfg.Original, "paths", paths, "documents", counts)
+	return nil
+}
+
+// countHidden counts, after the restore, the documents of the target
+// holding each of the original's hidden fields: the verdict compares them
+// with the original's.
+func (j *job) countHidden(ctx context.Context) error {
+	hs := j.summary.SourceExcludes
+	if len(hs) == 0 {
+		return nil
+	}
+	paths := make([]string, len(hs))
+	for i, h := range hs {
+		paths[i] = h.Path
+	}
+	n, err := restore.CountFields(ctx, j.es, j.cfg.Target, paths, j.retryPolicy())
+	if err != nil {
+		return fmt.Errorf("count the hidden fields in the target: %w", err)
+	}
+	for i := range hs {
+		hs[i].Target = &n[i]
+	}
+	return nil
 }
 
 // restorePhase loads the target and reports the failures.
@@ -578,7 +711,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 		return err
 	}
 	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, NullIsMissing: j.cfg.FillNull,
-		Logger: j.log, Retry: j.retryPolicy()}
+		Logger: j.log, Retry: j.retryPolicy(), SkipIDs: j.skipIDs()}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, j.diffProgress(d, sides))
 	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))
@@ -595,6 +728,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	j.summary.Fields = counts.Fields
 	j.summary.Ignored = counts.Ignored
 	j.summary.DiffRescans = counts.Rescans
+	j.summary.DumpBadLines = counts.BadLines
 	if j.instant != nil {
 		j.summary.DiffRescans += int64(j.instant.Reopens())
 		at := j.instant.At()

@@ -72,6 +72,9 @@ func (j *job) run(ctx context.Context) error {
 	j.notifyStart(ctx)
 	j.recordRunning(ctx)
 	err = j.restorePhase(ctx, src)
+	if err == nil {
+		err = j.countHidden(ctx)
+	}
 	if err == nil && j.do.diff {
 		j.recordRunning(ctx) // with the restore's counts
 		err = j.diffPhase(ctx, diff.Sides{
@@ -153,6 +156,13 @@ func (j *job) dryRun(ctx context.Context) error {
 		}
 		defer j.closeInstant()
 	}
+	if spec.kind != "snapshot" {
+		// A snapshot source is checked by stageSnapshot, before its one
+		// write.
+		if err := j.checkDrySource(ctx); err != nil {
+			return j.abort(ctx, err)
+		}
+	}
 	var restored diff.Side
 	switch spec.kind {
 	case "dump":
@@ -218,7 +228,13 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 		return nil, usageError(err)
 	}
 	if err := r.Check(ctx, src); err != nil {
-		return nil, guardError(err)
+		return nil, guardError(sourceIndexHint(err))
+	}
+	if err := j.hiddenFields(ctx); err != nil {
+		return nil, err
+	}
+	if err := j.duplicateIDs(ctx); err != nil {
+		return nil, err
 	}
 	// Before the staging restore, the dry run's one write.
 	if err := j.pin(ctx); err != nil {
@@ -240,4 +256,30 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 		return nil, fmt.Errorf("prepare source %s: %w", src.Name(), err)
 	}
 	return diff.IndexSide(j.es, staging), nil
+}
+
+// checkDrySource runs a run's checks on a dry run's --source, so that a
+// dry run fails where the run would: a missing or empty source (without
+// --allow-empty-source), and, with the original in a cluster, every guard
+// rail of the restore. The dump opened to check it is closed again.
+func (j *job) checkDrySource(ctx context.Context) error {
+	src, err := j.source(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := src.Cleanup(context.WithoutCancel(ctx)); cerr != nil {
+			j.log.Warn("dry run: the checked source did not close", "source", src.Name(), "error", cerr)
+		}
+	}()
+	if j.es == nil || isDumpURL(j.cfg.Original) {
+		// The original is a dump: what the source itself can tell.
+		run := restore.RunInfo{ES: j.es, AllowEmpty: j.cfg.AllowEmpty, Logger: j.log, Retry: j.retryPolicy()}
+		if err := src.Check(ctx, run); err != nil {
+			return guardError(err)
+		}
+		return nil
+	}
+	_, _, err = j.checkRestoreOf(ctx, src)
+	return err
 }

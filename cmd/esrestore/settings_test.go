@@ -27,6 +27,7 @@ var flagSamples = map[string]struct {
 	"es-tls-server-name":  {a: "a.example", b: "b.example"},
 	"original":            {a: "documents", b: "documents2"},
 	"source":              {a: "snapshot:backups/a", b: "index:backup"},
+	"source-index":        {a: "m1", b: "m2"},
 	"target":              {a: "documents_t1", b: "documents_t2"},
 	"mode":                {a: "merge", b: "source"},
 	"prefer":              {a: "original", b: "source"},
@@ -213,7 +214,7 @@ func TestFormatDuration(t *testing.T) {
 func TestEffectiveConfigurationDefaults(t *testing.T) {
 	rec, c := recordOf(t, nil, validArgs...)
 	for key, want := range map[string]string{
-		"workers": "4", "batch_size": "1000", "batch_bytes": "5MiB", "fail_on": "failed,removed,overwritten,not-recovered",
+		"workers": "4", "batch_size": "1000", "batch_bytes": "5MiB", "fail_on": "failed,removed,overwritten,not-recovered,source-excludes",
 		"retry_for": "5m", "bulk_timeout": "2m", "drain_timeout": "1m", "strategy": "reconcile", "mode": "merge",
 		"prefer": "original", "fill_null": "false", "keep_staging": "false", "allow_empty_source": "false", "rerun": "false",
 		"dry_run": "false", "max_docs_per_second": "0", "output": defaultOutput, "target": "documents_restored_20211202",

@@ -58,7 +58,9 @@ var (
 )
 
 // LineError is a bad line of a dump. Reader.Next returns it and goes on
-// with the next line when called again.
+// with the next line when called again. Every reader of a dump (the
+// restore and the diff) skips the same lines: a bad line is a failure of
+// that line, never a reason to stop reading.
 type LineError struct {
 	Name string // dump name, e.g. the file path
 	Line int    // 1-based
@@ -89,6 +91,8 @@ type Reader struct {
 	buf  []byte
 	// src is the compressed input, when the dump is compressed.
 	src *eofReader
+	// dedup finds the lines that repeat an earlier line's _id.
+	dedup *Dedup
 }
 
 // ErrCorrupt means a compressed dump cannot be read to its end: it was
@@ -124,14 +128,19 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 			}
 			return nil, fmt.Errorf("%s: gzip: %w", name, err)
 		}
-		return &Reader{name: name, br: bufio.NewReaderSize(zr, 256<<10), src: src}, nil
+		return &Reader{name: name, br: bufio.NewReaderSize(zr, 256<<10), src: src, dedup: NewDedup()}, nil
 	}
-	return &Reader{name: name, br: br}, nil
+	return &Reader{name: name, br: br, dedup: NewDedup()}, nil
 }
 
 // Next returns the next document, io.EOF at the end, a *LineError for a bad
 // line (call Next again to go on), or another error when reading fails.
 // The returned Source is owned by the caller.
+//
+// A bad line is one longer than MaxLine, not valid UTF-8, not a JSON
+// object, without _id or _source, or one whose _id an earlier line has
+// (ErrDuplicateID, with LineError.Doc set): the first line of an id wins,
+// so every reader of the dump, and every rerun, keeps the same one.
 func (r *Reader) Next() (Doc, error) {
 	for {
 		raw, err := r.readLine()
@@ -149,7 +158,15 @@ func (r *Reader) Next() (Doc, error) {
 		if !utf8.Valid(raw) {
 			return Doc{}, &LineError{Name: r.name, Line: r.line, Err: ErrInvalidUTF8, Raw: bytes.Clone(raw)}
 		}
-		return r.parse(raw)
+		d, err := r.parse(raw)
+		if err != nil {
+			return d, err
+		}
+		if first := r.dedup.Seen(d); first != 0 {
+			return Doc{}, &LineError{Name: r.name, Line: d.Line, ID: d.ID, Doc: d,
+				Err: fmt.Errorf("%w: line %d has the _id of line %d, which wins", ErrDuplicateID, d.Line, first)}
+		}
+		return d, nil
 	}
 }
 

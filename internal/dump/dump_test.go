@@ -189,3 +189,24 @@ func TestCorruptCompressedDump(t *testing.T) {
 		t.Errorf("a connection cut mid-body: %v, want an error that is not ErrCorrupt", err)
 	}
 }
+
+// TestReaderRepeatedID: a line repeating the _id of an earlier line is a
+// bad line (ErrDuplicateID) naming both lines and carrying its document;
+// the first line wins, however often the dump is read.
+func TestReaderRepeatedID(t *testing.T) {
+	in := `{"_id":"a","_source":{"v":1}}` + "\n" + `{"_id":"b","_source":{}}` + "\n" + `{"_id":"a","_routing":"r","_source":{"v":2}}` + "\n"
+	for range 2 {
+		r, err := NewReader(strings.NewReader(in), "d.ndjson")
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, bad := readAll(t, r)
+		if len(docs) != 2 || docs[0].ID != "a" || string(docs[0].Source) != `{"v":1}` || docs[1].ID != "b" {
+			t.Fatalf("docs %+v", docs)
+		}
+		if len(bad) != 1 || !errors.Is(bad[0], ErrDuplicateID) || bad[0].Line != 3 || bad[0].Doc.Routing != "r" ||
+			bad[0].Error() != `d.ndjson:3: document "a": duplicate _id: line 3 has the _id of line 1, which wins` {
+			t.Errorf("bad lines %v", bad)
+		}
+	}
+}

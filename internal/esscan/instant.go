@@ -44,6 +44,19 @@ type Instant struct {
 	closed  bool
 	stop    chan struct{}
 	done    chan struct{}
+	// skip are the ids Since leaves out (see SkipIDs).
+	skip map[string]bool
+}
+
+// SkipIDs makes Since leave ids out: ids the index holds under several
+// routings, which a lookup by id cannot tell apart. Call it before Since.
+func (in *Instant) SkipIDs(ids []string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.skip = make(map[string]bool, len(ids))
+	for _, id := range ids {
+		in.skip[id] = true
+	}
 }
 
 // InstantOptions tune an Instant.
@@ -388,10 +401,25 @@ func (in *Instant) Since(ctx context.Context, slices, pageSize int) (Live, error
 		return Live{}, err
 	}
 	l := Live{At: in.At(), Until: now.At()}
+	in.mu.Lock()
+	skip := in.skip
+	in.mu.Unlock()
 	var mu sync.Mutex
-	var read int64
+	var read, skipped int64
 	err = Scan(ctx, in.es, in.index, Options{Instant: now, Slices: slices, PageSize: pageSize, NoSource: true, SeqNo: true, Retry: in.opt.Retry},
 		func(ctx context.Context, _ int, docs []dump.Doc) error {
+			if len(skip) > 0 {
+				kept := docs[:0:0]
+				for _, d := range docs {
+					if !skip[d.ID] {
+						kept = append(kept, d)
+					}
+				}
+				mu.Lock()
+				skipped += int64(len(docs) - len(kept))
+				mu.Unlock()
+				docs = kept
+			}
 			ids := make([]string, len(docs))
 			for i, d := range docs {
 				ids[i] = d.ID
@@ -419,7 +447,8 @@ func (in *Instant) Since(ctx context.Context, slices, pageSize int) (Live, error
 	if err != nil {
 		return Live{}, fmt.Errorf("compare %q with its instant: %w", in.index, err)
 	}
-	l.Deleted = before - (read - l.New)
+	// The copies of skipped ids are taken as unchanged since the instant.
+	l.Deleted = before - skipped - (read - l.New)
 	if l.Deleted < 0 {
 		return Live{}, fmt.Errorf("compare %q with its instant: %d documents then, %d now of which %d new: the counts do not add up",
 			in.index, before, read, l.New)
