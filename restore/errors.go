@@ -41,6 +41,11 @@ var (
 	// made it was configured otherwise (mode, prefer, source, original or
 	// ignore patterns): resuming would mix two restores in one index.
 	ErrResumeMismatch = errors.New("resume with a different configuration")
+	// ErrTargetGone means the target (its writer alias, see WriterAlias)
+	// disappeared during the run: deleted by someone, or lost with a
+	// cluster. The write failed rather than create an index; a rerun
+	// with the same run id creates the target again.
+	ErrTargetGone = errors.New("target disappeared during the run")
 	// ErrSourceEmpty means the source holds no document and
 	// Options.AllowEmptySource is not set.
 	ErrSourceEmpty = errors.New("source is empty")

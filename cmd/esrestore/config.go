@@ -79,6 +79,7 @@ var (
 		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true},
 		{name: "fail-on", def: "failed,removed,overwritten,not-recovered", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete (comma-separated, or none)"},
 		{name: "rerun", def: "false", usage: "run again a run id whose report is complete, writing a new report beside the old one", isBool: true},
+		{name: "lease-ttl", def: "60s", usage: "how long the run id's lease in Elasticsearch (index esrestore-leases) outlives its runner's last renewal, renewed every quarter of it; a runner killed with SIGKILL is taken over after it (2s..10m)"},
 	}
 	logFlags = []flagDef{
 		{name: "log-format", def: "auto", usage: "auto (text on a terminal, JSON otherwise), text or json"},
@@ -247,11 +248,13 @@ type Config struct {
 	S3KMSKeyID  string
 	Environment string
 	RunID       string
-	DryRun      bool
-	FailOn      []string
-	LogFormat   string
-	LogLevel    string
-	Progress    time.Duration
+	// LeaseTTL is how long the run id's lease lasts without renewal.
+	LeaseTTL  time.Duration
+	DryRun    bool
+	FailOn    []string
+	LogFormat string
+	LogLevel  string
+	Progress  time.Duration
 }
 
 // esConfig is how to reach Elasticsearch.
@@ -671,6 +674,9 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			errs = append(errs, fv.bad("run-id", "must be letters, digits, ., _ or - (at most 64)"))
 		}
 		c.DryRun = fv.boolean("dry-run", &errs)
+		if has("lease-ttl") {
+			c.LeaseTTL = fv.durationIn("lease-ttl", 2*time.Second, 10*time.Minute, &errs)
+		}
 		if has("notify") {
 			c.Notify = fv.get("notify").value
 			if c.Notify != "" {

@@ -34,7 +34,9 @@ func TestKill9ThenResume(t *testing.T) {
 	args := func(out, runID, target string) []string {
 		return []string{"run", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
 			"--target", target, "--output", "file://" + out, "--environment", "kill", "--run-id", runID,
-			"--progress", "0", "--batch-size", "50", "--workers", "2", "--fail-on", "none", "--log-level", "warn"}
+			"--progress", "0", "--batch-size", "50", "--workers", "2", "--fail-on", "none", "--log-level", "warn",
+			// A rerun right after a SIGKILL waits for the killed lease to expire.
+			"--lease-ttl", "2s"}
 	}
 	out := t.TempDir()
 	if b, err := exec.Command(bin, args(out, "whole", "documents_whole")...).CombinedOutput(); err != nil {
