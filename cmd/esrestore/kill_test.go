@@ -61,7 +61,9 @@ func TestKill9ThenResume(t *testing.T) {
 		target := "documents_" + runID
 		ph := phases[i%len(phases)]
 		at := time.Duration(rng.Float64() * float64(30*time.Millisecond))
-		cmd := exec.Command(bin, append(args(out, runID, target), "--log-level", "info", "--log-format", "json")...)
+		// A flag given twice is refused: the killed attempt's log level
+		// replaces the rerun's.
+		cmd := exec.Command(bin, withFlags(args(out, runID, target), "--log-level", "info", "--log-format", "json")...)
 		pipe, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -87,7 +89,17 @@ func TestKill9ThenResume(t *testing.T) {
 			hit[ph.name]++
 		}
 		killed := err != nil
+		if killed && !bytes.Contains(stderr.Bytes(), []byte(ph.start)) {
+			t.Fatalf("point %d: the attempt ended before the %s began: %v\n%s", i, ph.name, err, stderr.Bytes())
+		}
+		rerun := time.Now()
 		b, err := exec.Command(bin, args(out, runID, target)...).CombinedOutput()
+		// The killed attempt's lease is taken over once it expires (2s
+		// after its last renewal), in the same rerun.
+		if killed && !bytes.Contains(b, []byte(`"msg":"lease taken over: its holder did not renew it"`)) &&
+			!bytes.Contains(b, []byte(`msg="lease taken over: its holder did not renew it"`)) {
+			t.Errorf("point %d: the rerun did not take the killed attempt's lease over:\n%s", i, b)
+		}
 		if err != nil {
 			ee, ok := err.(*exec.ExitError)
 			if killed || !ok || ee.ExitCode() != exitUsage || !bytes.Contains(b, []byte("already finished")) {
@@ -110,7 +122,7 @@ func TestKill9ThenResume(t *testing.T) {
 				t.Errorf("point %d: temporary file %s left in the report", i, e.Name())
 			}
 		}
-		t.Logf("point %d: killed %s after the %s began: %v", i, at, ph.name, killed)
+		t.Logf("point %d: killed %s after the %s began: %v; the rerun took %s", i, at, ph.name, killed, time.Since(rerun).Round(time.Millisecond))
 	}
 	for _, ph := range phases {
 		if hit[ph.name] < 3 {

@@ -296,10 +296,14 @@ func TestTwoRunnersRace(t *testing.T) {
 		if loser.code != 1 {
 			loser = res[1]
 		}
-		for _, w := range []string{fmt.Sprintf("run %q is held by ", runID), "expires", "deleted nothing"} {
-			if !strings.Contains(loser.stderr, w) {
+		stderr := strings.ReplaceAll(loser.stderr, `\"`, `"`)
+		for _, w := range []string{fmt.Sprintf("run %q ", runID), " held by ", "expire", "deleted nothing"} {
+			if !strings.Contains(stderr, w) {
 				t.Errorf("race %d: the loser's stderr lacks %q:\n%s", i, w, loser.stderr)
 			}
+		}
+		if i == 0 {
+			t.Logf("the loser said: %s", lastLine(stderr))
 		}
 		if got := fmt.Sprint(indexDocs(t, es, target)); got != wantDocs {
 			t.Errorf("race %d: target differs from the uninterrupted run's", i)
@@ -328,4 +332,10 @@ func TestTwoRunnersRace(t *testing.T) {
 func decodeBody(res *esapi.Response, v any) {
 	defer res.Body.Close()
 	json.NewDecoder(res.Body).Decode(v) //nolint:errcheck // zero then
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

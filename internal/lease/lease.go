@@ -151,9 +151,13 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
+	since, expires := e.Record.AcquiredAt.UTC().Format(time.RFC3339), e.Record.ExpiresAt.UTC().Format(time.RFC3339)
+	if e.Why == "released" {
+		return fmt.Sprintf("run %q was held by %s (token %s, since %s; lease released while this process waited, it would have expired %s): %v",
+			e.ID, e.Record.Holder, e.Record.Token, since, expires, ErrHeld)
+	}
 	return fmt.Sprintf("run %q is held by %s (token %s, since %s; lease %s, expires %s unless renewed): %v",
-		e.ID, e.Record.Holder, e.Record.Token, e.Record.AcquiredAt.UTC().Format(time.RFC3339),
-		e.Why, e.Record.ExpiresAt.UTC().Format(time.RFC3339), ErrHeld)
+		e.ID, e.Record.Holder, e.Record.Token, since, e.Why, expires, ErrHeld)
 }
 
 func (e *HeldError) Unwrap() error { return ErrHeld }
