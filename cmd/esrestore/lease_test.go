@@ -339,3 +339,76 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestLeaseLostStopsTheRun: a runner whose lease another process took
+// stops writing at once and exits 1 naming the new holder, without
+// cleaning up (the staging index stays) or writing its summary (both are
+// the new runner's).
+func TestLeaseLostStopsTheRun(t *testing.T) {
+	es, sc := fakeLossCluster(t, 600)
+	es.Fake.SetFaults(fixtures.Faults{Latency: 20 * time.Millisecond, Endpoints: []string{"bulk"}})
+	out := t.TempDir()
+	var ids []string
+	for _, d := range sc.Original {
+		ids = append(ids, d.ID)
+	}
+	body, _ := json.Marshal(map[string][]string{"ids": ids})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var took sync.WaitGroup
+	took.Add(1)
+	go func() {
+		defer took.Done()
+		for ctx.Err() == nil {
+			res, err := esapi.MgetRequest{Index: "documents_restored", Body: bytes.NewReader(body), Source: []string{"false"}}.Do(ctx, es.Client())
+			if err == nil {
+				var n struct{ Docs []struct{ Found bool } }
+				decodeBody(res, &n)
+				if slices.ContainsFunc(n.Docs, func(d struct{ Found bool }) bool { return d.Found }) {
+					// Another process takes the lease (as one would after
+					// an expiry it saw).
+					res, err := esapi.IndexRequest{Index: "esrestore-leases", DocumentID: "lost",
+						Body: strings.NewReader(`{"run_id":"lost","holder":"pod-b/7","token":"b"}`)}.Do(ctx, es.Client())
+					if err == nil {
+						res.Body.Close()
+					}
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	c := newCLI(t)
+	start := time.Now()
+	code := c.run(ctx, runArgs(es, out, "lost", "--strategy", "passes", "--batch-size", "10", "--workers", "1", "--lease-ttl", "2s")...)
+	took.Wait()
+	if code != exitError {
+		t.Fatalf("exit %d, want 1\n%s", code, c.stderr.String())
+	}
+	stderr := strings.ReplaceAll(c.stderr.String(), `\"`, `"`)
+	for _, w := range []string{"lease lost", "pod-b/7", "stopped without cleaning up"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr)
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the run went on %s", d)
+	}
+	if st := headIndex(t, es, restore.StagingIndex("lost")); st != 200 {
+		t.Errorf("staging index: HEAD %d, want 200: it is the new runner's to delete", st)
+	}
+	// The summary is the attempt's record from its start, not an end.
+	if s := readSummary(t, out, "documents", "lost"); s.Complete || !s.Finished.IsZero() || s.Restore != nil {
+		t.Errorf("summary rewritten by the runner that lost its lease: complete %v finished %v restore %+v", s.Complete, s.Finished, s.Restore)
+	}
+	// The new holder's lease is left alone.
+	res, err := esapi.GetRequest{Index: "esrestore-leases", DocumentID: "lost"}.Do(t.Context(), es.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Source struct{ Holder string } `json:"_source"` }
+	decodeBody(res, &got)
+	if got.Source.Holder != "pod-b/7" {
+		t.Errorf("lease holder after the loss %q, want pod-b/7", got.Source.Holder)
+	}
+}
