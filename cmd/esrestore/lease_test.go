@@ -20,6 +20,8 @@ import (
 
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
+	"github.com/esrestore/esrestore/fixtures/faultproxy"
+	"github.com/esrestore/esrestore/fixtures/faultproxy/fptest"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -38,15 +40,18 @@ func esCall(t *testing.T, es *estest.Cluster, req esapi.Request) {
 }
 
 // interruptedRun leaves what a first attempt that failed mid-restore
-// leaves: the target with its _meta, and an incomplete summary.
+// leaves: the target with its _meta, and an incomplete summary. Its
+// _bulk requests go through a fault proxy answering 503, on the stand-in
+// and on a real node alike.
 func interruptedRun(t *testing.T, es *estest.Cluster, out string) {
 	t.Helper()
-	es.Fake.SetFaults(fixtures.Faults{Unavailable503: 1, Endpoints: []string{"bulk"}})
+	p := fptest.New(t, es.URL, faultproxy.Options{Rules: []faultproxy.Rule{{Path: "_bulk", Action: faultproxy.Status, Code: 503}}})
+	via := *es
+	via.URL = p.URL()
 	c := newCLI(t)
-	if code := c.run(t.Context(), runArgs(es, out, "r1", "--retry-for", "1s", "--strategy", "passes")...); code != exitError {
+	if code := c.run(t.Context(), runArgs(&via, out, "r1", "--retry-for", "1s", "--strategy", "passes")...); code != exitError {
 		t.Fatalf("first attempt: exit %d, want 1\n%s", code, c.stderr.String())
 	}
-	es.Fake.SetFaults(fixtures.Faults{})
 	if s := readSummary(t, out, "documents", "r1"); s.Complete || s.Integrity.Cluster == nil {
 		t.Fatalf("first attempt's summary: complete %v, cluster %v", s.Complete, s.Integrity.Cluster)
 	}
@@ -54,7 +59,8 @@ func interruptedRun(t *testing.T, es *estest.Cluster, out string) {
 
 // TestResumeElsewhereRefused: a later attempt of a run id that differs
 // from the first in where it runs exits 2 naming each difference, and
-// leaves the first attempt's record as it was.
+// leaves the first attempt's record as it was. On a real node too
+// (ESRESTORE_TEST_ES_URL); "another cluster" is then a stand-in.
 func TestResumeElsewhereRefused(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -100,7 +106,7 @@ func TestResumeElsewhereRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			es, _ := fakeLossCluster(t, 200)
+			es, _ := lossCluster(t, 200)
 			out := t.TempDir()
 			interruptedRun(t, es, out)
 			targetBefore := indexState(t, es, "documents_restored")
@@ -133,7 +139,7 @@ func TestResumeElsewhereRefused(t *testing.T) {
 	}
 	// The same run id where it began resumes.
 	t.Run("same place resumes", func(t *testing.T) {
-		es, _ := fakeLossCluster(t, 200)
+		es, _ := lossCluster(t, 200)
 		out := t.TempDir()
 		interruptedRun(t, es, out)
 		c := newCLI(t)
@@ -157,8 +163,11 @@ func headIndex(t *testing.T, es *estest.Cluster, index string) int {
 // makes the writes fail (exit 1, naming it) instead of auto-creating an
 // index of that name.
 func TestTargetDeletedMidRun(t *testing.T) {
-	es, sc := fakeLossCluster(t, 600)
-	es.Fake.SetFaults(fixtures.Faults{Latency: 20 * time.Millisecond, Endpoints: []string{"bulk"}})
+	es, sc := lossCluster(t, 600)
+	// Slow bulks, on the stand-in and on a real node alike.
+	p := fptest.New(t, es.URL, faultproxy.Options{Rules: []faultproxy.Rule{{Path: "_bulk", Action: faultproxy.Delay, Delay: 20 * time.Millisecond}}})
+	via := *es
+	via.URL = p.URL()
 	var ids []string
 	for _, d := range sc.Original {
 		ids = append(ids, d.ID)
@@ -190,7 +199,7 @@ func TestTargetDeletedMidRun(t *testing.T) {
 		}
 	}()
 	c := newCLI(t)
-	code := c.run(ctx, runArgs(es, out, "gone", "--strategy", "passes", "--batch-size", "10", "--workers", "1", "--retry-for", "2s")...)
+	code := c.run(ctx, runArgs(&via, out, "gone", "--strategy", "passes", "--batch-size", "10", "--workers", "1", "--retry-for", "2s")...)
 	deleted.Wait()
 	if code != exitError {
 		t.Fatalf("exit %d, want 1\n%s", code, c.stderr.String())
@@ -206,7 +215,6 @@ func TestTargetDeletedMidRun(t *testing.T) {
 		}
 	}
 	// The next attempt creates the target again, as the checks want it.
-	es.Fake.SetFaults(fixtures.Faults{})
 	if code := c.run(t.Context(), runArgs(es, out, "gone", "--strategy", "passes", "--fail-on", "none")...); code != exitOK {
 		t.Fatalf("rerun: exit %d\n%s", code, c.stderr.String())
 	}
@@ -345,8 +353,11 @@ func lastLine(s string) string {
 // cleaning up (the staging index stays) or writing its summary (both are
 // the new runner's).
 func TestLeaseLostStopsTheRun(t *testing.T) {
-	es, sc := fakeLossCluster(t, 600)
-	es.Fake.SetFaults(fixtures.Faults{Latency: 20 * time.Millisecond, Endpoints: []string{"bulk"}})
+	es, sc := lossCluster(t, 600)
+	// Slow bulks, on the stand-in and on a real node alike.
+	p := fptest.New(t, es.URL, faultproxy.Options{Rules: []faultproxy.Rule{{Path: "_bulk", Action: faultproxy.Delay, Delay: 20 * time.Millisecond}}})
+	via := *es
+	via.URL = p.URL()
 	out := t.TempDir()
 	var ids []string
 	for _, d := range sc.Original {
@@ -380,7 +391,7 @@ func TestLeaseLostStopsTheRun(t *testing.T) {
 	}()
 	c := newCLI(t)
 	start := time.Now()
-	code := c.run(ctx, runArgs(es, out, "lost", "--strategy", "passes", "--batch-size", "10", "--workers", "1", "--lease-ttl", "2s")...)
+	code := c.run(ctx, runArgs(&via, out, "lost", "--strategy", "passes", "--batch-size", "10", "--workers", "1", "--lease-ttl", "2s")...)
 	took.Wait()
 	if code != exitError {
 		t.Fatalf("exit %d, want 1\n%s", code, c.stderr.String())
