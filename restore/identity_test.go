@@ -8,6 +8,8 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/faultproxy"
+	"github.com/esrestore/esrestore/fixtures/faultproxy/fptest"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -71,5 +73,25 @@ func TestWritesThroughWriterAlias(t *testing.T) {
 	o.Target = strings.Repeat("t", 250)
 	if _, err := restore.New(es.Client(), o); !errors.Is(err, restore.ErrInvalidOptions) || !strings.Contains(err.Error(), ".esrestore-writer") {
 		t.Errorf("250-byte target: %v", err)
+	}
+}
+
+// TestSnapshotRestoreRefusedBeforeStarting: a _restore answered 503 "no
+// master" (a cluster block, checked before anything starts) is sent
+// again, and the target is still the snapshot restored as the target.
+func TestSnapshotRestoreRefusedBeforeStarting(t *testing.T) {
+	es, sc := loss(t, 50, 3)
+	p := fptest.New(t, es.URL, faultproxy.Options{Rules: []faultproxy.Rule{
+		{Method: "POST", Path: "/_restore$", BodyContains: `"rename_replacement":"` + target + `"`, First: 1, Action: faultproxy.Status, Code: 503}}})
+	r, _ := restore.New(client(t, p.URL(), nil), options("block1"))
+	st, err := r.Run(t.Context(), restore.SnapshotSource(client(t, p.URL(), nil), repo, snap, "", false, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Load != restore.LoadSnapshot || st.Restored != int64(len(sc.Complete)) {
+		t.Errorf("load %q, restored %d, want the snapshot restored as the target (%d)", st.Load, st.Restored, len(sc.Complete))
+	}
+	if st := p.Stats(); st.Fired["rule0"] != 1 || st.Matched["rule0"] < 2 {
+		t.Errorf("the _restore was refused %d times and sent %d, want it sent again after the 503", st.Fired["rule0"], st.Matched["rule0"])
 	}
 }
