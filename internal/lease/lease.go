@@ -229,6 +229,16 @@ func (l *Lease) acquire(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if cur.Found && cur.Source.Token == token {
+			// A create or take-over of ours whose answer was lost, then
+			// sent again and refused: it was applied.
+			l.mu.Lock()
+			l.rec, l.seqNo, l.term = cur.Source, cur.SeqNo, cur.Term
+			l.mu.Unlock()
+			log.Info("lease acquired", "lease", l.opt.Index+"/"+l.opt.ID, "holder", cur.Source.Holder, "token", token,
+				"expires_at", cur.Source.ExpiresAt, "ttl", l.opt.TTL)
+			return nil
+		}
 		if watched != nil && (!cur.Found || cur.SeqNo != watched.SeqNo || cur.Term != watched.Term) {
 			why := "renewed"
 			switch {
@@ -466,13 +476,24 @@ func (l *Lease) keep() {
 		switch {
 		case err == nil && st == 409:
 			gctx, gcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			cur, _ := l.get(gctx)
+			cur, gerr := l.get(gctx)
 			gcancel()
-			holder := "another process"
-			if cur != nil && cur.Found {
+			if gerr != nil {
+				err = fmt.Errorf("renewal refused with 409, and the lease could not be read: %w", gerr)
+				break
+			}
+			if cur.Found && cur.Source.Token == prev.Token {
+				// A renewal of ours whose answer was lost (the client sent
+				// it again, or the last one was applied unseen): still ours.
+				l.mu.Lock()
+				l.rec, l.seqNo, l.term = cur.Source, cur.SeqNo, cur.Term
+				l.mu.Unlock()
+				tick.Reset(0)
+				continue
+			}
+			holder := "nobody (the lease document was deleted)"
+			if cur.Found {
 				holder = cur.Source.Holder + " (token " + cur.Source.Token + ")"
-			} else if cur != nil {
-				holder = "nobody (the lease document was deleted)"
 			}
 			l.lose(fmt.Errorf("lease %s/%s of %s: %w: now held by %s", l.opt.Index, l.opt.ID, prev.Holder, ErrLost, holder))
 			log.Error("lease lost: another process holds it", "lease", l.opt.Index+"/"+l.opt.ID, "holder", holder)

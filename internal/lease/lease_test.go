@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures/estest"
+	"github.com/esrestore/esrestore/fixtures/faultproxy"
+	"github.com/esrestore/esrestore/fixtures/faultproxy/fptest"
 )
 
 func opts(holder string) Options {
@@ -183,5 +186,39 @@ func TestOptions(t *testing.T) {
 	o := Options{ID: "x"}
 	if err := o.fill(); err != nil || o.TTL != DefaultTTL || o.Renew != DefaultTTL/4 || o.Index != DefaultIndex || o.Holder == "" {
 		t.Errorf("defaults: %+v %v", o, err)
+	}
+}
+
+// TestRenewalAnswerLost: a renewal applied whose answer is lost (the
+// connection cut after Elasticsearch wrote it) leaves the next renewal
+// with an old _seq_no; the holder finds its own token there and keeps
+// the lease.
+func TestRenewalAnswerLost(t *testing.T) {
+	es := estest.New(t)
+	p := fptest.New(t, es.URL, faultproxy.Options{Rules: []faultproxy.Rule{
+		{Method: "PUT", Path: "^/" + DefaultIndex + "/_doc/run1$", First: 1, Action: faultproxy.CutAfterForward}}})
+	c, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{p.URL()}, DisableRetry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Acquire(t.Context(), c, opts("pod-a/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release(context.Background()) //nolint:errcheck // checked below
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Stats().Fired["rule0"] == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p.Stats().Fired["rule0"] == 0 {
+		t.Fatal("no renewal was cut")
+	}
+	// Several renewals later the lease is still held.
+	time.Sleep(4 * opts("").Renew)
+	if err := a.Err(); err != nil {
+		t.Fatalf("lease lost after a renewal's answer was lost: %v", err)
+	}
+	if err := a.Release(t.Context()); err != nil {
+		t.Errorf("release: %v", err)
 	}
 }
