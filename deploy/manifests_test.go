@@ -778,6 +778,10 @@ func TestESRole(t *testing.T) {
 		{original, []string{"read", "view_index_metadata"}},
 		{target, []string{"auto_configure", "create_index", "index", "manage", "read", "view_index_metadata"}},
 		{"esrestore-staging-*", []string{"delete_index", "read", "view_index_metadata"}},
+		// The restore writes through the target's writer alias.
+		{target + ".esrestore-writer", []string{"auto_configure", "create_index", "index", "manage", "read", "view_index_metadata"}},
+		// The run id's lease.
+		{"esrestore-leases", []string{"create_index", "delete", "index", "read", "view_index_metadata"}},
 	} {
 		if got, ok := privs[tt.index]; !ok {
 			t.Errorf("no privileges for index %q", tt.index)

@@ -191,9 +191,22 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 	// Not sent again blindly: after a lost answer the target may exist,
 	// restored in part; it carries no run id yet, so only an operator can
 	// tell it is ours. The error says so.
-	a, err := sendOnce(ctx, r.es, what, esapi.SnapshotRestoreRequest{
-		Repository: s.repo, Snapshot: s.snap, Body: bytes.NewReader(body), WaitForCompletion: &wait,
-	})
+	// A refusal that says the restore did not start (429, a cluster block
+	// such as "no master") is sent again under the retry policy.
+	att := r.opt.Retry.Begin()
+	var a answer
+	for {
+		a, err = sendOnce(ctx, r.es, what, esapi.SnapshotRestoreRequest{
+			Repository: s.repo, Snapshot: s.snap, Body: bytes.NewReader(body), WaitForCompletion: &wait,
+		})
+		if err == nil || !notStarted(a) {
+			break
+		}
+		if werr := att.Wait(ctx, err); werr != nil {
+			err = werr
+			break
+		}
+	}
 	if err != nil {
 		if retry.IsTransient(err) {
 			return fmt.Errorf("%s: %w (if the target exists now, it is this run's partial restore: delete it and rerun)", what, err)
@@ -359,4 +372,11 @@ func (r *Restorer) interruptedSnapshotTarget(ctx context.Context, tgt indexMeta,
 		return false, err
 	}
 	return tn == sn, nil
+}
+
+// notStarted reports an answer refusing a request before it was applied:
+// a 429, or a cluster block (no master, state not recovered), which
+// Elasticsearch checks before it starts anything.
+func notStarted(a answer) bool {
+	return a.status == 429 || (a.status == 503 && a.err().Type == "cluster_block_exception")
 }

@@ -456,6 +456,9 @@ func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
 				case p.first:
 					r.st.repeated.Add(1)
 				}
+			case res.Status == 404 && errorType(res.Error) == "index_not_found_exception":
+				return fmt.Errorf("bulk into %q: %w: its writer alias %q is gone (%s); nothing was written or created for it",
+					r.opt.Target, ErrTargetGone, WriterAlias(r.opt.Target), res.Error)
 			case res.Status == 409 && p.op == "create":
 				r.st.kept.Add(1)
 				if u.ambiguous {
@@ -546,7 +549,12 @@ func (r *Restorer) bulk(ctx context.Context, body []byte) (int, []byte, error) {
 	}
 	rctx, cancel := context.WithTimeout(base, r.opt.Timeout)
 	defer cancel()
-	res, err := esapi.BulkRequest{Index: r.opt.Target, Body: bytes.NewReader(body), FilterPath: bulkFilter}.Do(rctx, r.es)
+	// Through the writer alias with require_alias: a target deleted
+	// under the run fails the write instead of being created again by it
+	// (one shard, dynamic mapping, no _meta).
+	requireAlias := true
+	res, err := esapi.BulkRequest{Index: WriterAlias(r.opt.Target), RequireAlias: &requireAlias, Body: bytes.NewReader(body),
+		FilterPath: bulkFilter}.Do(rctx, r.es)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -52,6 +52,11 @@ var (
 	// the original's and Options.SourceIndex does not name it, or names
 	// another index than the source reads.
 	ErrSourceIndex = errors.New("the source's index is not the original's")
+	// ErrTargetGone means the target (its writer alias, see WriterAlias)
+	// disappeared during the run: deleted by someone, or lost with a
+	// cluster. The write failed rather than create an index; a rerun
+	// with the same run id creates the target again.
+	ErrTargetGone = errors.New("target disappeared during the run")
 	// ErrSourceEmpty means the source holds no document and
 	// Options.AllowEmptySource is not set.
 	ErrSourceEmpty = errors.New("source is empty")

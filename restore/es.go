@@ -219,3 +219,10 @@ func (im indexMeta) names() map[string]bool {
 	}
 	return out
 }
+
+// uuid is the index's index.uuid setting, "" when not shown.
+func (im indexMeta) uuid() string {
+	var s string
+	json.Unmarshal(im.Settings["index.uuid"], &s) //nolint:errcheck // "" then
+	return s
+}

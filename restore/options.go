@@ -147,6 +147,12 @@ type Options struct {
 	// Started is recorded in the target's _meta. Default: when New ran.
 	Started time.Time
 
+	// Identity is where the run runs, recorded in the target's _meta and
+	// compared when a run id is resumed (see Identity). The cluster's and
+	// the original's uuids are read by the checks; Environment and
+	// SnapshotUUID come from here.
+	Identity Identity
+
 	// KeepStaging keeps the staging index a snapshot source restores into
 	// (SnapshotSource has its own keep argument; either keeps it).
 	KeepStaging bool
@@ -158,6 +164,32 @@ type Options struct {
 	// Logger receives progress at Info and per-document events at Debug.
 	// Default: discard.
 	Logger *slog.Logger
+}
+
+// Identity is where a run runs: the attempts of one run id must share it.
+// Empty fields are not recorded, and not compared.
+type Identity struct {
+	Environment  string `json:"environment,omitempty"`
+	ClusterUUID  string `json:"cluster_uuid,omitempty"`
+	OriginalUUID string `json:"original_uuid,omitempty"`
+	SnapshotUUID string `json:"snapshot_uuid,omitempty"`
+}
+
+// Differences names each field of was that now has otherwise, as
+// "cluster uuid: was "A", now "B"".
+func (was Identity) Differences(now Identity) []string {
+	var out []string
+	for _, f := range []struct{ name, was, now string }{
+		{"cluster uuid", was.ClusterUUID, now.ClusterUUID},
+		{"original uuid", was.OriginalUUID, now.OriginalUUID},
+		{"environment", was.Environment, now.Environment},
+		{"snapshot uuid", was.SnapshotUUID, now.SnapshotUUID},
+	} {
+		if f.was != "" && f.was != f.now {
+			out = append(out, fmt.Sprintf("%s: was %q, now %q", f.name, f.was, f.now))
+		}
+	}
+	return out
 }
 
 // Defaults of Options.
@@ -243,6 +275,8 @@ func (o *Options) validate() error {
 		bad("target", "required")
 	} else if err := validIndexName(o.Target); err != nil {
 		bad("target", "%v (got %q)", err, o.Target)
+	} else if n := len(WriterAlias(o.Target)); n > 255 {
+		bad("target", "must be at most %d bytes, its writer alias %q adds %d (got %d)", 255-len(writerSuffix), writerSuffix, len(writerSuffix), len(o.Target))
 	}
 	if o.Target != "" && o.Target == o.Original {
 		errs = append(errs, fmt.Errorf("target %q: %w", o.Target, ErrTargetIsOriginal))

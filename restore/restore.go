@@ -129,6 +129,9 @@ type Restorer struct {
 	// readOnly holds the original's concrete name and aliases, once
 	// checked: no write may name them.
 	readOnly map[string]bool
+	// clusterUUID and originalUUID are read by the checks, for the
+	// target's _meta (see Identity).
+	clusterUUID, originalUUID string
 	// loadAt is how the target gets the backup (see Stats.Load).
 	loadAt atomic.Pointer[loadState]
 	// dupes are Options.Duplicates by id.
@@ -237,10 +240,11 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 	if orig.closed() {
 		return nil, fmt.Errorf("original index %q: %w; open it (POST /%s/_open) before the run", orig.Name, ErrIndexClosed, orig.Name)
 	}
+	r.clusterUUID, r.originalUUID = ci.UUID, orig.uuid()
 	readOnly := orig.names()
 	readOnly[r.opt.Original] = true
 	r.readOnly = readOnly
-	if readOnly[r.opt.Target] {
+	if readOnly[r.opt.Target] || readOnly[WriterAlias(r.opt.Target)] {
 		return nil, fmt.Errorf("target %q (original %q is index %q): %w", r.opt.Target, r.opt.Original, orig.Name, ErrTargetIsOriginal)
 	}
 	if r.opt.Mode == ModeMerge && orig.sourceDisabled() {
@@ -368,6 +372,9 @@ func (r *Restorer) run(ctx context.Context, src Source) (err error) {
 		return fmt.Errorf("prepare source %s: %w", src.Name(), err)
 	}
 	if err := r.createTarget(ctx, p, src); err != nil {
+		return err
+	}
+	if err := r.ensureWriter(ctx); err != nil {
 		return err
 	}
 	loadErr := r.resumeCount(ctx, p)

@@ -122,6 +122,8 @@ type provenance struct {
 	// LoadPasses): a resumed run must not load a restored snapshot again.
 	// Not compared by sameRun: it follows from the data, not the flags.
 	Load string `json:"load,omitempty"`
+	// Identity is where the run that made the target ran.
+	Identity
 }
 
 // provenanceOf returns mappings._meta.esrestore of an index, zero if none.
@@ -177,6 +179,8 @@ func (r *Restorer) provenance(src Source) provenance {
 		p.Prefer = r.opt.Prefer
 	}
 	p.Load = r.loadInfo().load
+	p.Identity = r.opt.Identity
+	p.ClusterUUID, p.OriginalUUID = r.clusterUUID, r.originalUUID
 	return p
 }
 
@@ -206,6 +210,10 @@ func (r *Restorer) sameRun(tgt indexMeta, src Source) error {
 	slices.Sort(wi)
 	if !slices.Equal(hi, wi) {
 		differ("--ignore", quoted(strings.Join(had.Ignore, ",")), quoted(strings.Join(want.Ignore, ",")))
+	}
+	if where := had.Identity.Differences(want.Identity); len(where) > 0 {
+		return fmt.Errorf("target %q was made by run %q elsewhere (%s); resume it where it began, or choose a new --target and --run-id: %w",
+			r.opt.Target, r.opt.RunID, strings.Join(where, "; "), ErrResumeMismatch)
 	}
 	if len(diffs) == 0 {
 		return nil
@@ -390,5 +398,28 @@ func (r *Restorer) finish(ctx context.Context, p *plan) error {
 	if err == nil {
 		r.log.Info("target settings restored and refreshed", "target", r.opt.Target)
 	}
+	return err
+}
+
+// writerSuffix makes the name of a target's writer alias.
+const writerSuffix = ".esrestore-writer"
+
+// WriterAlias is the alias the restore writes a target through, with
+// require_alias: it exists only on the target, put there by the restore
+// when it creates (or restores, or resumes) the target, so a target
+// deleted during the run makes the writes fail instead of auto-creating
+// an index of that name. Reads (the diff, promote) name the target
+// itself; the alias stays on the target as a mark of the restore.
+func WriterAlias(target string) string { return target + writerSuffix }
+
+// ensureWriter puts the writer alias on the target; it is idempotent, and
+// fails on a target that does not exist.
+func (r *Restorer) ensureWriter(ctx context.Context) error {
+	if err := r.writable(r.opt.Target); err != nil {
+		return err
+	}
+	alias := WriterAlias(r.opt.Target)
+	_, err := sendOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("put writer alias %q on %q", alias, r.opt.Target),
+		fixed(esapi.IndicesPutAliasRequest{Index: []string{r.opt.Target}, Name: alias}))
 	return err
 }

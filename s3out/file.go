@@ -63,12 +63,9 @@ func (d *fileDest) Preflight(ctx context.Context, dir string) (err error) {
 			}
 		}
 	}()
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		return fmt.Errorf("preflight: %w", err) // "mkdir PATH: not a directory"
-	}
-	f, err := os.CreateTemp(p, ".esrestore-preflight-*")
+	f, err := createIn(p, ".esrestore-preflight-*")
 	if err != nil {
-		return fmt.Errorf("preflight: %w", err)
+		return fmt.Errorf("preflight: %w", err) // "mkdir PATH: not a directory"
 	}
 	_, err = f.WriteString("esrestore preflight\n")
 	err = errors.Join(err, f.Close(), os.Remove(f.Name()))
@@ -89,10 +86,7 @@ func (d *fileDest) Create(ctx context.Context, key string, _ ContentInfo) (Objec
 		return nil, fmt.Errorf("create %s: %w", d.URL(key), err)
 	}
 	p := d.path(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", d.URL(key), err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	f, err := createIn(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", d.URL(key), err)
 	}
@@ -216,4 +210,20 @@ func openFile(ctx context.Context, loc Location) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("open %s: %w", loc, err)
 	}
 	return os.Open(loc.Path) // a *PathError names the path and matches fs.ErrNotExist
+}
+
+// createIn creates dir and a temporary file in it. Another process's
+// preflight of the same report directory removes the directories it made
+// once they are empty again: one that went between the two steps is made
+// again.
+func createIn(dir, pattern string) (*os.File, error) {
+	for try := 0; ; try++ {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(dir, pattern)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || try == 4 {
+			return f, err
+		}
+	}
 }

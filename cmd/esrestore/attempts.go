@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/s3out"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -180,11 +181,13 @@ func wholeRun(own *report.Restore, earlier []report.Attempt) *report.Restore {
 // recordRunning writes a summary that says this attempt is running: before
 // the first write, and again once the restore is done, with its counts. A
 // process killed without a word (kill -9) leaves the last of them, and the
-// next attempt records it as killed, with what it knew. A summary that
-// cannot be written is a warning; the one at the end will say more.
-func (j *job) recordRunning(ctx context.Context) {
+// next attempt records it as killed, with what it knew, and checks that
+// it resumes where this one ran (sameWhere). The first one is the record
+// that check needs, so failing to write it stops the attempt before its
+// first write; the later one is a warning, the end saying more.
+func (j *job) recordRunning(ctx context.Context) error {
 	if j.report == nil {
-		return
+		return nil
 	}
 	s := j.summary
 	this := j.thisAttempt(report.AttemptRunning, nil)
@@ -195,6 +198,7 @@ func (j *job) recordRunning(ctx context.Context) {
 		this.Number, this.Started.Format(time.RFC3339))
 	s.Verdict = report.Judge(&s)
 	if err := j.report.WriteSummary(ctx, s); err != nil {
-		j.log.Warn("summary of the running attempt not written", "error", err)
+		return fmt.Errorf("write the running attempt's record %s: %w", j.report.URL(s3out.SummaryName), err)
 	}
+	return nil
 }

@@ -90,6 +90,7 @@ var (
 		{name: "fail-on", def: "failed,removed,overwritten,not-recovered,source-excludes", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index (comma-separated, or none)", check: failOnList},
 		{name: "rerun", def: "false", usage: "run again a run id whose report is complete, writing a new report beside the old one", isBool: true},
 		{name: "expect-config", usage: "the config_sha256 'esrestore check' printed for this configuration, as a second person compared it: a run whose fingerprint differs exits 2 before any write", check: optional(matches(sha256RE, "must be the 64 hex digits of a config_sha256"))},
+		{name: "lease-ttl", def: "60s", usage: "how long the run id's lease in Elasticsearch (index esrestore-leases) outlives its runner's last renewal, renewed every quarter of it; a runner killed with SIGKILL is taken over after it (2s..10m)", check: durationIn(2*time.Second, 10*time.Minute)},
 	}
 	logFlags = []flagDef{
 		{name: "log-format", def: "auto", usage: "auto (text on a terminal, JSON otherwise), text or json", check: oneOf("auto", "text", "json")},
@@ -297,8 +298,10 @@ type Config struct {
 	S3KMSKeyID  string
 	Environment string
 	RunID       string
-	DryRun      bool
-	FailOn      []string
+	// LeaseTTL is how long the run id's lease lasts without renewal.
+	LeaseTTL time.Duration
+	DryRun   bool
+	FailOn   []string
 	// ExpectConfig is the config_sha256 the run must have, "" for any.
 	ExpectConfig string
 	LogFormat    string
@@ -588,7 +591,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		AllowEmpty: fv.flag("allow-empty-source"), KeepStaging: fv.flag("keep-staging"), MaxDocsPerSecond: fv.float("max-docs-per-second"),
 		Ignore: splitList(fv.str("ignore")), Output: fv.str("output"), S3Endpoint: fv.str("s3-endpoint"), S3Region: fv.str("s3-region"),
 		S3SSE: fv.str("s3-sse"), S3KMSKeyID: fv.str("s3-kms-key-id"), Environment: fv.str("environment"), RunID: fv.str("run-id"),
-		DryRun: fv.flag("dry-run"), Notify: fv.get("notify").value, Rerun: fv.flag("rerun"), ExpectConfig: strings.ToLower(fv.str("expect-config")),
+		DryRun: fv.flag("dry-run"), LeaseTTL: fv.duration("lease-ttl"), Notify: fv.get("notify").value, Rerun: fv.flag("rerun"), ExpectConfig: strings.ToLower(fv.str("expect-config")),
 		LogFormat: fv.str("log-format"), LogLevel: fv.str("log-level"), Progress: fv.duration("progress"),
 	}
 	c.src, _ = parseSource(c.Source)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/lease"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/report/page"
 	"github.com/esrestore/esrestore/restore"
@@ -77,6 +78,15 @@ type job struct {
 	retries phaseRetries
 	// attempts are the attempts of the run id.
 	attempts attempts
+	// lease makes this process the run id's one runner (see holdLease);
+	// leaseCancel stops watching it.
+	lease       *lease.Lease
+	leaseCancel context.CancelFunc
+	// ident is where this attempt runs (see where).
+	ident restore.Identity
+	// prev is the incomplete summary of an earlier attempt of the run
+	// id, nil if none.
+	prev *report.Summary
 }
 
 func summarizeRestore(s restore.Stats) *report.Restore {
@@ -93,6 +103,7 @@ func summarizeRestore(s restore.Stats) *report.Restore {
 func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 	j := &job{cmd: cmd, cfg: cfg, env: env, start: time.Now(), do: do, pages: page.NewCollector(page.Options{})}
 	j.json = jsonLogs(env, cfg.LogFormat)
+	j.ident = restore.Identity{Environment: strings.ToUpper(cfg.Environment)}
 	// Bound once: every record of the job names its run and environment.
 	j.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", cfg.RunID, "environment", strings.ToUpper(cfg.Environment))
 	env.log, env.json = j.log, j.json
@@ -514,7 +525,7 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Workers:  j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
 		AllowEmptySource: j.cfg.AllowEmpty, SourceIndex: j.cfg.SourceIndex, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
-		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle, Duplicates: j.dupes,
+		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle, Duplicates: j.dupes, Identity: j.ident,
 	}
 }
 
@@ -696,8 +707,11 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	j.summary.Restore = summarizeRestore(stats)
 	j.summary.Throttle = summarizeThrottle(j.throttle.Stats())
 	// Closed after an interruption too: the failures recorded so far are
-	// written, and listed only once they are.
-	if cerr := failures.Close(); cerr != nil {
+	// written, and listed only once they are. A lost lease leaves the
+	// report to the current runner.
+	if j.leaseLost() != nil {
+		j.report.Abort() //nolint:errcheck // the lost lease is the error
+	} else if cerr := failures.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("write failures: %w", cerr))
 	}
 	return err

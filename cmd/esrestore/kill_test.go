@@ -35,7 +35,9 @@ func TestKill9ThenResume(t *testing.T) {
 	args := func(out, runID, target string) []string {
 		return []string{"run", "--es-url", es.URL, "--original", "documents", "--source", "snapshot:backups/before-loss",
 			"--target", target, "--output", "file://" + out, "--environment", "kill", "--run-id", runID,
-			"--progress", "0", "--batch-size", "50", "--workers", "2", "--fail-on", "none", "--log-level", "warn"}
+			"--progress", "0", "--batch-size", "50", "--workers", "2", "--fail-on", "none", "--log-level", "warn",
+			// A rerun right after a SIGKILL waits for the killed lease to expire.
+			"--lease-ttl", "2s"}
 	}
 	out := t.TempDir()
 	if b, err := exec.Command(bin, args(out, "whole", "documents_whole")...).CombinedOutput(); err != nil {
@@ -86,7 +88,17 @@ func TestKill9ThenResume(t *testing.T) {
 			hit[ph.name]++
 		}
 		killed := err != nil
+		if killed && !bytes.Contains(stderr.Bytes(), []byte(ph.start)) {
+			t.Fatalf("point %d: the attempt ended before the %s began: %v\n%s", i, ph.name, err, stderr.Bytes())
+		}
+		rerun := time.Now()
 		b, err := exec.Command(bin, args(out, runID, target)...).CombinedOutput()
+		// The killed attempt's lease is taken over once it expires (2s
+		// after its last renewal), in the same rerun.
+		if killed && !bytes.Contains(b, []byte(`"msg":"lease taken over: its holder did not renew it"`)) &&
+			!bytes.Contains(b, []byte(`msg="lease taken over: its holder did not renew it"`)) {
+			t.Errorf("point %d: the rerun did not take the killed attempt's lease over:\n%s", i, b)
+		}
 		if err != nil {
 			ee, ok := err.(*exec.ExitError)
 			if killed || !ok || ee.ExitCode() != exitUsage || !bytes.Contains(b, []byte("already finished")) {
@@ -119,7 +131,7 @@ func TestKill9ThenResume(t *testing.T) {
 				t.Errorf("point %d: temporary file %s left in the report", i, e.Name())
 			}
 		}
-		t.Logf("point %d: killed %s after the %s began: %v", i, at, ph.name, killed)
+		t.Logf("point %d: killed %s after the %s began: %v; the rerun took %s", i, at, ph.name, killed, time.Since(rerun).Round(time.Millisecond))
 	}
 	for _, ph := range phases {
 		if hit[ph.name] < 3 {

@@ -12,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esrestore/esrestore/internal/esmeta"
 	"github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/restore"
 	"github.com/esrestore/esrestore/s3out"
 )
 
@@ -48,18 +51,24 @@ func guardError(err error) error {
 
 // previousRun looks at the report of this run id. A complete one ends the
 // job with exit 2 pointing at it, unless --rerun: then the report goes
-// beside it, under RUN_ID-rerun-TIME. Temporary objects a killed attempt
-// left in a local report directory are removed.
+// beside it, under RUN_ID-rerun-TIME. An incomplete one is an earlier
+// attempt's, which claimReport checks and cleans up once the lease is
+// held.
 func (j *job) previousRun(ctx context.Context, dest s3out.Destination, rep *s3out.Report) (*s3out.Report, error) {
 	if !j.do.restore && !j.do.diff {
 		return rep, nil
 	}
-	j.removeStale(rep)
-	complete, err := j.reportComplete(ctx, rep)
+	prev, err := j.reportSummary(ctx, rep)
 	if err != nil {
 		return nil, err
 	}
+	complete := prev != nil && prev.Complete
 	if !complete {
+		j.prev = prev
+		if !j.do.restore {
+			// A diff alone holds no lease: its leftovers are its own.
+			j.removeStale(rep)
+		}
 		if n := len(j.attempts.earlier); n > 0 {
 			last := j.attempts.earlier[n-1]
 			j.log.Info("resuming the run", "attempt", n+1, "last_started", last.Started, "last_ended", last.Ended)
@@ -76,30 +85,112 @@ func (j *job) previousRun(ctx context.Context, dest s3out.Destination, rep *s3ou
 	return s3out.NewReport(j.reportContext(ctx), dest, reportName(j.cfg.Original), dir), nil
 }
 
-// reportComplete reads the summary of rep, if any.
-func (j *job) reportComplete(ctx context.Context, rep *s3out.Report) (bool, error) {
+// reportSummary reads the summary of rep, nil if there is none (or none
+// that can be read).
+func (j *job) reportSummary(ctx context.Context, rep *s3out.Report) (*report.Summary, error) {
 	rc, err := s3out.OpenReader(ctx, rep.URL(s3out.SummaryName), j.s3opt)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, guardError(fmt.Errorf("--output: read the summary of run %q: %w", j.cfg.RunID, err))
+		return nil, guardError(fmt.Errorf("--output: read the summary of run %q: %w", j.cfg.RunID, err))
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
 	if err != nil {
-		return false, fmt.Errorf("--output: read %s: %w", rep.URL(s3out.SummaryName), err)
+		return nil, fmt.Errorf("--output: read %s: %w", rep.URL(s3out.SummaryName), err)
 	}
-	var s struct {
-		Complete bool `json:"complete"`
-	}
+	var s report.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		// A summary that cannot be read is not a finished run's.
 		j.log.Warn("summary of an earlier attempt unreadable, overwriting it", "summary", rep.URL(s3out.SummaryName), "error", err)
-		return false, nil
+		return nil, nil
 	}
 	j.attempts.earlier = earlierAttempts(b)
-	return s.Complete, nil
+	return &s, nil
+}
+
+// where is this attempt's identity, recorded in the target's _meta and
+// the summary: the environment, and the uuids of the cluster, of the
+// original and, for a snapshot source, of the snapshot. A uuid that
+// cannot be read because its object is missing stays empty (the guard
+// rails name the missing object).
+func (j *job) where(ctx context.Context) (restore.Identity, error) {
+	id := restore.Identity{Environment: strings.ToUpper(j.cfg.Environment)}
+	if j.es == nil {
+		return id, nil
+	}
+	c, err := esmeta.GetCluster(ctx, j.es)
+	if err != nil {
+		return id, guardError(err)
+	}
+	id.ClusterUUID = c.UUID
+	if !isDumpURL(j.cfg.Original) {
+		ix, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original)
+		switch {
+		case err == nil:
+			id.OriginalUUID = ix.UUID
+		case !errors.Is(err, esmeta.ErrNotFound):
+			return id, guardError(err)
+		}
+	}
+	if spec, why := parseSource(j.cfg.Source); why == "" && spec.kind == "snapshot" {
+		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.repo, spec.snap)
+		switch {
+		case err == nil:
+			id.SnapshotUUID = sn.UUID
+		case !errors.Is(err, esmeta.ErrNotFound):
+			return id, guardError(err)
+		}
+	}
+	return id, nil
+}
+
+// claimReport takes over the report of an earlier attempt of the run id,
+// once this process holds the run id's lease: the attempt must have run
+// where this one runs (sameWhere), and the temporary files it left in a
+// local report directory are removed.
+func (j *job) claimReport() error {
+	if j.report == nil || !j.do.restore {
+		return nil
+	}
+	if err := j.sameWhere(j.report, j.prev); err != nil {
+		return err
+	}
+	j.removeStale(j.report)
+	return nil
+}
+
+// sameWhere refuses to resume a run id elsewhere than where its first
+// attempt ran, as that attempt's summary records it: another cluster
+// (where the target may not even exist), another original (same name,
+// other uuid), target, environment or snapshot. Each difference is named;
+// nothing has been written or deleted yet.
+func (j *job) sameWhere(rep *s3out.Report, prev *report.Summary) error {
+	if prev == nil || !j.do.restore {
+		return nil
+	}
+	was := restore.Identity{Environment: prev.Environment}
+	in := prev.Integrity
+	if in.Cluster != nil {
+		was.ClusterUUID = in.Cluster.UUID
+	}
+	if in.Original != nil {
+		was.OriginalUUID = in.Original.UUID
+	}
+	if in.Snapshot != nil {
+		was.SnapshotUUID = in.Snapshot.UUID
+	}
+	diffs := was.Differences(j.ident)
+	// A dry run records no target.
+	if prev.Target != "" && j.summary.Target != "" && prev.Target != j.summary.Target {
+		diffs = append(diffs, fmt.Sprintf("target: was %q, now %q", prev.Target, j.summary.Target))
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	return usageError(fmt.Errorf("run %q cannot resume here: its earlier attempt (%s) ran elsewhere: %s; resume it with that attempt's cluster, --target and --environment, or start a new --run-id: %w",
+		j.cfg.RunID, rep.URL(s3out.SummaryName), strings.Join(diffs, "; "), restore.ErrResumeMismatch))
 }
 
 // removeStale deletes the ".NAME.tmp-*" files a killed attempt left in a

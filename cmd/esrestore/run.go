@@ -61,22 +61,41 @@ func (j *job) run(ctx context.Context) error {
 		return j.abort(ctx, err)
 	}
 	defer j.closeInstant()
+	// The lease before any delete or write: a second runner of this run
+	// id must leave everything as it is, the report's leftovers included.
+	parent := ctx
+	ctx, err := j.holdLease(ctx)
+	if err != nil {
+		return j.abort(ctx, err)
+	}
+	defer j.releaseLease(parent)
+	if j.ident, err = j.where(ctx); err == nil {
+		err = j.claimReport()
+	}
+	if err != nil {
+		return j.abort(parent, j.orLost(err))
+	}
 	_, src, err := j.checkRestore(ctx)
 	if err == nil {
 		err = j.pin(ctx)
 	}
 	if err != nil {
-		return j.abort(ctx, err)
+		return j.abort(parent, j.orLost(err))
 	}
 	j.log.Info("guard rails passed", "original", j.cfg.Original, "target", j.cfg.Target, "source", src.Name())
 	j.notifyStart(ctx)
-	j.recordRunning(ctx)
-	err = j.restorePhase(ctx, src)
+	err = j.recordRunning(ctx)
+	if err == nil {
+		err = j.restorePhase(ctx, src)
+	}
 	if err == nil {
 		err = j.countHidden(ctx)
 	}
 	if err == nil && j.do.diff {
-		j.recordRunning(ctx) // with the restore's counts
+		// Again, with the restore's counts.
+		if rerr := j.recordRunning(ctx); rerr != nil {
+			j.log.Warn("summary of the running attempt not written", "error", rerr)
+		}
 		err = j.diffPhase(ctx, diff.Sides{
 			Original: j.originalSide(),
 			Backup:   j.backup,
@@ -89,13 +108,19 @@ func (j *job) run(ctx context.Context) error {
 			err = j.compareIndexes(ctx)
 		}
 	}
+	if lost := j.leaseLost(); lost != nil {
+		return j.lostLease(parent, lost, err)
+	}
 	if cerr := j.runCleanups(ctx); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
 	}
 	if err == nil {
 		err = j.recordEnd(ctx)
 	}
-	return j.end(ctx, err)
+	if lost := j.leaseLost(); lost != nil {
+		return j.lostLease(parent, lost, err)
+	}
+	return j.end(parent, err)
 }
 
 // abort ends a job stopped by its guard rails, before any write: the
@@ -123,6 +148,8 @@ func (j *job) end(ctx context.Context, err error) error {
 	j.settle(err)
 	j.notifyEnd(ctx, interrupted(ctx, err), failOn)
 	err = interrupted(ctx, j.finish(ctx, err))
+	// The summary is written: the run id is free for another process.
+	j.releaseLease(ctx)
 	j.printSummary()
 	if err != nil {
 		reportError(j.env, nil, j.cmd, err)
@@ -150,11 +177,29 @@ func (j *job) dryRun(ctx context.Context) error {
 	if err := j.openReport(ctx); err != nil {
 		return j.abort(ctx, err)
 	}
+	parent := ctx
 	if !isDumpURL(j.cfg.Original) || spec.kind != "dump" {
 		if err := j.connect(ctx); err != nil {
 			return j.abort(ctx, err)
 		}
 		defer j.closeInstant()
+		// A snapshot source is restored into a staging index, which only
+		// the run id's one runner may create and delete; other dry runs
+		// write nothing to Elasticsearch, not even a lease.
+		if spec.kind == "snapshot" {
+			var err error
+			if ctx, err = j.holdLease(ctx); err != nil {
+				return j.abort(parent, err)
+			}
+			defer j.releaseLease(parent)
+		}
+		var err error
+		if j.ident, err = j.where(ctx); err != nil {
+			return j.abort(parent, j.orLost(err))
+		}
+	}
+	if err := j.claimReport(); err != nil {
+		return j.abort(parent, err)
 	}
 	if spec.kind != "snapshot" {
 		// A snapshot source is checked by stageSnapshot, before its one
@@ -174,17 +219,20 @@ func (j *job) dryRun(ctx context.Context) error {
 	case "remote":
 		es, err := j.remoteClient(ctx, spec)
 		if err != nil {
-			return j.abort(ctx, err)
+			return j.abort(parent, j.orLost(err))
 		}
 		restored = diff.IndexSide(es, spec.index)
 		j.backupTotal = indexTotal(es, spec.index)
 	case "snapshot":
 		side, err := j.stageSnapshot(ctx, spec)
 		if err != nil {
+			if lost := j.leaseLost(); lost != nil {
+				return j.lostLease(parent, lost, err)
+			}
 			if cerr := j.runCleanups(ctx); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
 			}
-			return j.abort(ctx, err)
+			return j.abort(parent, err)
 		}
 		restored = side
 	}
@@ -208,13 +256,19 @@ func (j *job) dryRun(ctx context.Context) error {
 	// identify, as in a real run; a dump has none.
 	live := !isDumpURL(j.cfg.Original)
 	err := j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Backup: restored}, overlay)
+	if lost := j.leaseLost(); lost != nil {
+		return j.lostLease(parent, lost, err)
+	}
 	if cerr := j.runCleanups(ctx); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
 	}
 	if err == nil && live {
 		err = j.recordEnd(ctx)
 	}
-	return j.end(ctx, err)
+	if lost := j.leaseLost(); lost != nil {
+		return j.lostLease(parent, lost, err)
+	}
+	return j.end(parent, err)
 }
 
 // stageSnapshot runs a dry run's guard rails on a snapshot source (those

@@ -54,6 +54,7 @@ var flagSamples = map[string]struct {
 	"notify":              {a: "https://hooks.example/1", b: "https://hooks.example/2"},
 	"fail-on":             {a: "failed", b: "removed"},
 	"rerun":               {a: "false", b: "true"},
+	"lease-ttl":           {a: "60s", b: "30s"},
 	"expect-config":       {a: strings.Repeat("a", 64), b: strings.Repeat("b", 64)},
 	"log-format":          {a: "text", b: "json"},
 	"log-level":           {a: "info", b: "debug"},
