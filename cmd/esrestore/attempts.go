@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/report"
-	"github.com/esrestore/esrestore/s3out"
 	"github.com/esrestore/esrestore/restore"
+	"github.com/esrestore/esrestore/s3out"
 )
 
 // attempts is what the job knows of the attempts of its run id.
