@@ -57,7 +57,7 @@ for v in $versions; do
 done
 
 section "go test -race ./... (the stand-in)"
-suite "stand-in" go test -race "$@" ./...
+suite "stand-in" go test -race -timeout 30m "$@" ./...
 
 # The packages whose tests take their cluster from fixtures/estest.
 real_pkgs=$(go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |
