@@ -395,6 +395,16 @@ func (in *Instant) Since(ctx context.Context, slices, pageSize int) (Live, error
 	if err != nil {
 		return Live{}, err
 	}
+	// The second point in time sees the last refresh: refreshed first,
+	// it holds every write the original took until now (as the
+	// promote's final round refreshes it), not only those a scheduled
+	// refresh reached.
+	var refreshed struct{}
+	if err := do(ctx, in.opt.Retry, func() (*esapi.Response, error) {
+		return esapi.IndicesRefreshRequest{Index: []string{in.index}}.Do(ctx, in.es)
+	}, &refreshed); err != nil {
+		return Live{}, err
+	}
 	now := NewInstant(in.es, in.index, InstantOptions{KeepAlive: in.opt.KeepAlive, Retry: in.opt.Retry})
 	defer now.Close()
 	if err := now.Open(ctx); err != nil {
