@@ -176,28 +176,14 @@ func TestTargetDeletedMidRun(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	var deleted sync.WaitGroup
-	deleted.Add(1)
-	go func() {
-		defer deleted.Done()
-		// Once the target holds documents (a realtime _mget: the target
-		// is not refreshed while loading), delete it.
-		for ctx.Err() == nil {
-			res, err := esapi.MgetRequest{Index: "documents_restored", Body: bytes.NewReader(body), Source: []string{"false"}}.Do(ctx, es.Client())
-			if err == nil {
-				var n struct{ Docs []struct{ Found bool } }
-				decodeBody(res, &n)
-				if slices.ContainsFunc(n.Docs, func(d struct{ Found bool }) bool { return d.Found }) {
-					res, err := esapi.IndicesDeleteRequest{Index: []string{"documents_restored"}}.Do(ctx, es.Client())
-					if err == nil {
-						res.Body.Close()
-					}
-					return
-				}
-			}
-			time.Sleep(5 * time.Millisecond)
+	// Once the target holds documents (a realtime _mget: the target is
+	// not refreshed while loading), delete it.
+	deleted := onceTargetHolds(ctx, es, body, func() {
+		res, err := esapi.IndicesDeleteRequest{Index: []string{"documents_restored"}}.Do(ctx, es.Client())
+		if err == nil {
+			res.Body.Close()
 		}
-	}()
+	})
 	c := newCLI(t)
 	code := c.run(ctx, runArgs(&via, out, "gone", "--strategy", "passes", "--batch-size", "10", "--workers", "1", "--retry-for", "2s")...)
 	deleted.Wait()
@@ -342,6 +328,30 @@ func decodeBody(res *esapi.Response, v any) {
 	json.NewDecoder(res.Body).Decode(v) //nolint:errcheck // zero then
 }
 
+// onceTargetHolds polls documents_restored with a realtime _mget of the
+// ids in body until one is found, then calls then, once; its WaitGroup
+// is done after then (or when ctx ends first).
+func onceTargetHolds(ctx context.Context, es *estest.Cluster, body []byte, then func()) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			res, err := esapi.MgetRequest{Index: "documents_restored", Body: bytes.NewReader(body), Source: []string{"false"}}.Do(ctx, es.Client())
+			if err == nil {
+				var n struct{ Docs []struct{ Found bool } }
+				decodeBody(res, &n)
+				if slices.ContainsFunc(n.Docs, func(d struct{ Found bool }) bool { return d.Found }) {
+					then()
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return &wg
+}
+
 // TestLeaseLostStopsTheRun: a runner whose lease another process took
 // stops writing at once and exits 1 naming the new holder, without
 // cleaning up (the staging index stays) or writing its summary (both are
@@ -360,29 +370,15 @@ func TestLeaseLostStopsTheRun(t *testing.T) {
 	body, _ := json.Marshal(map[string][]string{"ids": ids})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	var took sync.WaitGroup
-	took.Add(1)
-	go func() {
-		defer took.Done()
-		for ctx.Err() == nil {
-			res, err := esapi.MgetRequest{Index: "documents_restored", Body: bytes.NewReader(body), Source: []string{"false"}}.Do(ctx, es.Client())
-			if err == nil {
-				var n struct{ Docs []struct{ Found bool } }
-				decodeBody(res, &n)
-				if slices.ContainsFunc(n.Docs, func(d struct{ Found bool }) bool { return d.Found }) {
-					// Another process takes the lease (as one would after
-					// an expiry it saw).
-					res, err := esapi.IndexRequest{Index: "esrestore-leases", DocumentID: "lost",
-						Body: strings.NewReader(`{"run_id":"lost","holder":"pod-b/7","token":"b"}`)}.Do(ctx, es.Client())
-					if err == nil {
-						res.Body.Close()
-					}
-					return
-				}
-			}
-			time.Sleep(5 * time.Millisecond)
+	took := onceTargetHolds(ctx, es, body, func() {
+		// Another process takes the lease (as one would after an expiry
+		// it saw).
+		res, err := esapi.IndexRequest{Index: "esrestore-leases", DocumentID: "lost",
+			Body: strings.NewReader(`{"run_id":"lost","holder":"pod-b/7","token":"b"}`)}.Do(ctx, es.Client())
+		if err == nil {
+			res.Body.Close()
 		}
-	}()
+	})
 	c := newCLI(t)
 	start := time.Now()
 	code := c.run(ctx, runArgs(&via, out, "lost", "--strategy", "passes", "--batch-size", "10", "--workers", "1", "--lease-ttl", "2s")...)
