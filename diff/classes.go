@@ -35,6 +35,9 @@ type Outcome struct {
 	// RoutingChanged counts the overwritten documents whose _routing
 	// differs (their patch may be empty).
 	RoutingChanged int64 `json:"routing_changed"`
+	// Skipped counts the backup's documents the scope left out
+	// (Options.Scope): neither restored nor counted as not recovered.
+	Skipped int64 `json:"skipped"`
 }
 
 // Loss counts original vs backup: what the incident took and whether the
@@ -62,6 +65,10 @@ type Loss struct {
 	// being restored from one snapshot (Sides.SharedHistory): they were
 	// compared as the target's bytes.
 	BackupBySeqNo int64 `json:"backup_by_seq_no,omitempty"`
+	// Profile and ProfileDate give the shape of the loss (see
+	// Options.Profile): an incident stands out against the backup.
+	Profile     []ProfileField `json:"profile,omitempty"`
+	ProfileDate *ProfileDate   `json:"profile_date,omitempty"`
 }
 
 // Field classes: the outcome classes of a patch and the loss classes of
@@ -79,6 +86,9 @@ const (
 type Fields struct {
 	Paths []FieldStat `json:"paths"`
 	Other FieldOther  `json:"other"`
+	// Transitions are the value changes of small-valued paths, original →
+	// target, busiest first.
+	Transitions []Transition `json:"transitions"`
 }
 
 // FieldStat is one path pattern in one class.
@@ -122,3 +132,92 @@ const (
 	MaxFieldSamples = 5
 	MaxSampleBytes  = 200
 )
+
+// ChangeSkipped: the backup's copy was left out by the restore's scope
+// (Options.Scope): it may not come back, and is not counted as not
+// recovered. The line carries the backup's copy.
+const ChangeSkipped = "skipped"
+
+// Transition counts the documents whose value at Path goes From → To,
+// original → target, in the outcome classes. Only paths whose replaced
+// values (both sides, across the run) come from a small set are counted
+// (MaxTransitionValues): values that decide who sees what, not free text.
+type Transition struct {
+	Path      string          `json:"path"`
+	From      json.RawMessage `json:"from"`
+	To        json.RawMessage `json:"to"`
+	Documents int64           `json:"documents"`
+}
+
+// MaxTransitionValues is the most distinct values a path's replaces may
+// show, on both sides together, for its transitions to be counted.
+const MaxTransitionValues = 20
+
+// Watch is a path the operator watches (--watch PATH[=VALUE]): a document
+// whose value at Path would change when the alias moves, or with Value
+// set would become Value, is counted and marked on its report line.
+type Watch struct {
+	Path string `json:"path"`
+	// Value is the JSON value watched for; nil watches any change.
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// WatchCount is how many documents a watch matched.
+type WatchCount struct {
+	Watch
+	Documents int64 `json:"documents"`
+}
+
+// ProfileField is the shape of the loss at one keyword-like path: for its
+// top values, how many lost documents, stripped documents and backup
+// documents hold each.
+type ProfileField struct {
+	Path   string         `json:"path"`
+	Values []ProfileValue `json:"values"`
+	// Other sums the values beyond the top ones.
+	Other *ProfileCounts `json:"other,omitempty"`
+}
+
+// ProfileCounts are the documents of one value (or bucket).
+type ProfileCounts struct {
+	Lost     int64 `json:"lost"`
+	Stripped int64 `json:"stripped"`
+	Backup   int64 `json:"backup"`
+}
+
+// ProfileValue is one value of a profiled path; Value is JSON, null for
+// documents without one.
+type ProfileValue struct {
+	Value json.RawMessage `json:"value"`
+	ProfileCounts
+}
+
+// ProfileDate counts the lost and the backup's documents by the day or
+// month of a date path.
+type ProfileDate struct {
+	Path    string       `json:"path"`
+	Unit    string       `json:"unit"` // "day" or "month"
+	Buckets []DateBucket `json:"buckets"`
+}
+
+// DateBucket is one day ("2021-11-05") or month ("2021-11").
+type DateBucket struct {
+	Key string `json:"key"`
+	ProfileCounts
+}
+
+// Alternative is what one --prefer would give on the same three sides,
+// computed from the copies the diff holds, without writing.
+type Alternative struct {
+	Overwritten  int64 `json:"overwritten"`
+	Recovered    int64 `json:"recovered"`
+	NotRecovered int64 `json:"not_recovered"`
+	Added        int64 `json:"added"`
+}
+
+// Alternatives are the three prefers' outcomes.
+type Alternatives struct {
+	Original Alternative `json:"original"`
+	Source   Alternative `json:"source"`
+	Fill     Alternative `json:"fill"`
+}

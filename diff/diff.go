@@ -47,6 +47,11 @@ type Counts struct {
 	// Skipped counts the documents left out for Options.SkipIDs, on
 	// every side.
 	Skipped int64 `json:"skipped,omitempty"`
+	// Watched counts, per Options.Watch, the documents it matched.
+	Watched []WatchCount `json:"watched,omitempty"`
+	// Alternatives are the outcomes each prefer would give; nil in a
+	// two-sided diff.
+	Alternatives *Alternatives `json:"alternatives,omitempty"`
 }
 
 // check verifies the identities that hold for every complete diff.

@@ -350,7 +350,7 @@ func TestDumpSubset(t *testing.T) {
 				// Whole documents in one set only make no patch
 				// operations to count by field.
 				tt.want.Ignored = []string{}
-				tt.want.Fields = &Fields{Paths: []FieldStat{}}
+				tt.want.Fields = &Fields{Paths: []FieldStat{}, Transitions: []Transition{}}
 				if g, w := countsJSON(t, c), countsJSON(t, tt.want); g != w {
 					t.Errorf("workers %d: got counts %s, want %s", workers, g, w)
 				}
@@ -515,15 +515,17 @@ func TestDebugLog(t *testing.T) {
 
 func TestCountsJSON(t *testing.T) {
 	outcome := Outcome{Original: 1, Target: 2, Unchanged: 3, Recovered: 4, Overwritten: 5, Added: 6, Removed: 7, RoutingChanged: 8}
-	wantOutcome := `"outcome":{"original":1,"target":2,"unchanged":3,"recovered":4,"overwritten":5,"added":6,"removed":7,"routing_changed":8}`
+	wantOutcome := `"outcome":{"original":1,"target":2,"unchanged":3,"recovered":4,"overwritten":5,"added":6,"removed":7,"routing_changed":8,"skipped":0}`
 	fields := &Fields{
 		Paths: []FieldStat{{Path: "/a/*", Class: FieldRecovered, Add: 1, Replace: 2, Remove: 3, Documents: 4,
 			Samples: []Sample{{ID: "x", After: json.RawMessage(`1`)}, {ID: "y", Before: json.RawMessage(`"s"`), Cut: true}}}},
-		Other: FieldOther{Paths: 1, Add: 2, Replace: 3, Remove: 4, Documents: 5},
+		Other:       FieldOther{Paths: 1, Add: 2, Replace: 3, Remove: 4, Documents: 5},
+		Transitions: []Transition{{Path: "/v", From: json.RawMessage(`"A"`), To: json.RawMessage(`"B"`), Documents: 2}},
 	}
 	wantFields := `"fields":{"paths":[{"path":"/a/*","class":"recovered","add":1,"replace":2,"remove":3,"documents":4,` +
 		`"samples":[{"_id":"x","after":1},{"_id":"y","before":"s","cut":true}]}],` +
-		`"other":{"paths":1,"add":2,"replace":3,"remove":4,"documents":5}}`
+		`"other":{"paths":1,"add":2,"replace":3,"remove":4,"documents":5},` +
+		`"transitions":[{"path":"/v","from":"A","to":"B","documents":2}]}`
 	tests := []struct {
 		name string
 		c    Counts
@@ -532,9 +534,9 @@ func TestCountsJSON(t *testing.T) {
 		{"two-sided", Counts{Outcome: outcome, Fields: fields, Ignored: []string{"/m"}, Rescans: 9},
 			`{` + wantOutcome + `,` + wantFields + `,"ignored":["/m"],"rescans":9}`},
 		{"three-sided", Counts{Outcome: outcome, Loss: &Loss{Backup: 11, Lost: 12, Stripped: 13, EditedSinceBackup: 14,
-			NewSinceBackup: 15, NotRecovered: 16, NotRecoveredLost: 17}, Fields: &Fields{Paths: []FieldStat{}, Other: FieldOther{Truncated: true}}, Ignored: []string{}},
+			NewSinceBackup: 15, NotRecovered: 16, NotRecoveredLost: 17}, Fields: &Fields{Paths: []FieldStat{}, Other: FieldOther{Truncated: true}, Transitions: []Transition{}}, Ignored: []string{}},
 			`{` + wantOutcome + `,"loss":{"backup":11,"lost":12,"stripped":13,"edited_since_backup":14,"new_since_backup":15,` +
-				`"not_recovered":16,"not_recovered_lost":17},"fields":{"paths":[],"other":{"paths":0,"add":0,"replace":0,"remove":0,"documents":0,"truncated":true}},"ignored":[],"rescans":0}`},
+				`"not_recovered":16,"not_recovered_lost":17},"fields":{"paths":[],"other":{"paths":0,"add":0,"replace":0,"remove":0,"documents":0,"truncated":true},"transitions":[]},"ignored":[],"rescans":0}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.c)

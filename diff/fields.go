@@ -212,7 +212,7 @@ func (s *fieldSet) result() *Fields {
 		}
 		return strings.Compare(a.Class, b.Class)
 	})
-	out := &Fields{Paths: all}
+	out := &Fields{Paths: all, Transitions: []Transition{}}
 	if len(all) > MaxFieldPaths {
 		for _, r := range all[MaxFieldPaths:] {
 			other.Paths++

@@ -51,8 +51,8 @@ func TestIndexSubset(t *testing.T) {
 		change     string
 		want       Counts
 	}{
-		{"removed", "four", "one", ChangeRemoved, Counts{Outcome: Outcome{Original: 4, Target: 1, Unchanged: 1, Removed: 3}, Fields: &Fields{Paths: []FieldStat{}}, Ignored: []string{}}},
-		{"added", "one", "four", ChangeAdded, Counts{Outcome: Outcome{Original: 1, Target: 4, Unchanged: 1, Added: 3}, Fields: &Fields{Paths: []FieldStat{}}, Ignored: []string{}}},
+		{"removed", "four", "one", ChangeRemoved, Counts{Outcome: Outcome{Original: 4, Target: 1, Unchanged: 1, Removed: 3}, Fields: &Fields{Paths: []FieldStat{}, Transitions: []Transition{}}, Ignored: []string{}}},
+		{"added", "one", "four", ChangeAdded, Counts{Outcome: Outcome{Original: 1, Target: 4, Unchanged: 1, Added: 3}, Fields: &Fields{Paths: []FieldStat{}, Transitions: []Transition{}}, Ignored: []string{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -94,6 +94,19 @@ type Options struct {
 	// records as failures and does not copy (restore.DuplicateID).
 	SkipIDs []string
 
+	// Watch lists the watched paths (Counts.Watched).
+	Watch []Watch
+	// Profile lists the keyword-like JSON Pointers whose values profile
+	// the loss (Loss.Profile); ProfileDate is a date path counted by
+	// ProfileUnit ("day" or "month") in Loss.ProfileDate.
+	Profile     []string
+	ProfileDate string
+	ProfileUnit string
+	// Scope, when set, says which backup documents may come back (the
+	// restore's --skip-ids and --only-query): the others are left out of
+	// the backup side and counted in Outcome.Skipped.
+	Scope func(id string) bool
+
 	// skip is SkipIDs as a set, made by defaults.
 	skip map[string]bool
 }

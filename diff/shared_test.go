@@ -3,6 +3,7 @@ package diff
 import (
 	"bytes"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -81,7 +82,7 @@ func TestSharedHistory(t *testing.T) {
 			t.Errorf("workers %d: %d backup copies taken from the target, want 1 to 3", workers, n)
 		}
 		bySeq.Loss.BackupBySeqNo = 0
-		if whole.Outcome != bySeq.Outcome || *whole.Loss != *bySeq.Loss {
+		if whole.Outcome != bySeq.Outcome || !reflect.DeepEqual(*whole.Loss, *bySeq.Loss) {
 			t.Errorf("workers %d: by sequence number %+v %+v\nwhole %+v %+v", workers, bySeq.Outcome, *bySeq.Loss, whole.Outcome, *whole.Loss)
 		}
 		if wholeOut != bySeqOut {
@@ -112,7 +113,7 @@ func TestSharedHistoryRefuted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Outcome != want.Outcome || *got.Loss != *want.Loss {
+	if got.Outcome != want.Outcome || !reflect.DeepEqual(*got.Loss, *want.Loss) {
 		t.Errorf("claimed shared history: %+v %+v\nwant %+v %+v", got.Outcome, *got.Loss, want.Outcome, *want.Loss)
 	}
 	if !strings.Contains(logs.String(), `"msg":"diff reads every backup copy"`) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func TestThreeSided(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.Outcome != want.Outcome || *c.Loss != *want.Loss {
+				if c.Outcome != want.Outcome || !reflect.DeepEqual(*c.Loss, *want.Loss) {
 					t.Errorf("workers %d: counts %+v %+v\nwant %+v %+v", workers, c.Outcome, *c.Loss, want.Outcome, *want.Loss)
 				}
 				if got := strings.Split(strings.TrimSpace(out.String()), "\n"); strings.Join(got, "\n") != strings.Join(wantLines, "\n") {
@@ -203,7 +204,7 @@ func TestVirtualTarget(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cv.Outcome != cr.Outcome || *cv.Loss != *cr.Loss || virt.String() != real.String() {
+				if cv.Outcome != cr.Outcome || !reflect.DeepEqual(*cv.Loss, *cr.Loss) || virt.String() != real.String() {
 					t.Errorf("virtual %+v %+v\n%s\nreal %+v %+v\n%s", cv.Outcome, *cv.Loss, virt.String(), cr.Outcome, *cr.Loss, real.String())
 				}
 			}

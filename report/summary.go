@@ -72,6 +72,14 @@ type Summary struct {
 	Loss *diff.Loss `json:"loss,omitempty"`
 	// Fields counts the operations by JSON Pointer pattern and class.
 	Fields *diff.Fields `json:"fields,omitempty"`
+	// Watched counts the documents each --watch matched.
+	Watched []diff.WatchCount `json:"watched,omitempty"`
+	// PreferAlternatives is what each --prefer would have given on the
+	// same three sides, so the reviewer sees the choice not made.
+	PreferAlternatives *PreferAlternatives `json:"prefer_alternatives,omitempty"`
+	// Scope is what the operator left out of the restore (--skip-ids,
+	// --only-query).
+	Scope *Scope `json:"scope,omitempty"`
 	// Ignored lists the --ignore patterns left out of the comparison.
 	Ignored []string `json:"ignored"`
 	// Retries counts, per phase of the job (checks, restore, diff, end),
@@ -115,6 +123,31 @@ type Summary struct {
 	Attention []string `json:"attention"`
 }
 
+// PreferAlternatives are the verdict and counts each prefer would give.
+type PreferAlternatives struct {
+	Original Alternative `json:"original"`
+	Source   Alternative `json:"source"`
+	Fill     Alternative `json:"fill"`
+}
+
+// Alternative is one prefer's verdict status and counts.
+type Alternative struct {
+	Status string `json:"status"`
+	diff.Alternative
+}
+
+// Scope records the restore's scope: the documents of the backup that
+// may come back.
+type Scope struct {
+	// SkipIDs names the --skip-ids list (a path or URL), its sha256 and
+	// how many ids it holds.
+	SkipIDs       string `json:"skip_ids,omitempty"`
+	SkipIDsSHA256 string `json:"skip_ids_sha256,omitempty"`
+	SkipIDsCount  int64  `json:"skip_ids_count,omitempty"`
+	// OnlyQuery is --only-query, as given.
+	OnlyQuery json.RawMessage `json:"only_query,omitempty"`
+}
+
 // Live counts the documents the original's writes touched between the
 // instant the run read it at and the end of the run.
 type Live struct {
@@ -156,6 +189,9 @@ const (
 	// ReasonSourceIndex: the snapshot's index restored is not the
 	// original's (--source-index).
 	ReasonSourceIndex = "source-index"
+	// ReasonWatched: documents whose watched path (--watch) would change
+	// when the alias moves; named first.
+	ReasonWatched = "watched"
 )
 
 // DuplicateID is an _id an index holds under several routings.
@@ -289,6 +325,10 @@ type Restore struct {
 	// Pending are documents read whose fate is unknown after an
 	// interruption; a rerun with the same run id settles them.
 	Pending int64 `json:"pending"`
+	// Skipped are documents read that the scope (--skip-ids,
+	// --only-query) left out: read == indexed + kept + skipped + failed +
+	// pending.
+	Skipped int64 `json:"skipped"`
 	// Ambiguous are documents whose answer was lost in transport and that
 	// a later attempt found already written: they may be this run's own.
 	Ambiguous int64 `json:"ambiguous"`

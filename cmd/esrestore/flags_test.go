@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -254,7 +255,7 @@ func TestStrategyFlag(t *testing.T) {
 		t.Errorf("backup copies taken from the target: passes %d, reconcile %d; want 0 and some", p.loss.BackupBySeqNo, r.loss.BackupBySeqNo)
 	}
 	r.loss.BackupBySeqNo = 0
-	if p.loss != r.loss {
+	if !reflect.DeepEqual(p.loss, r.loss) {
 		t.Errorf("the strategies disagree on the loss: %+v and %+v", p.loss, r.loss)
 	}
 	c := newCLI(t)
