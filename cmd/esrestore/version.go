@@ -4,28 +4,44 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 )
 
-// version is stamped at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// release is the version of this source tree, raised with each release
+// (the image tag deploy/ names). Every build reports it, so a binary of
+// `go run` or of a build without VCS stamping (-buildvcs=false, a tree
+// without .git, as the Dockerfile's context is) still says what it is.
+const release = "v0.1.0"
 
-// toolVersion is the version a report records: the stamped one, or else
-// the VCS revision the binary was built from (with "+modified" for a
-// dirty tree), or the module version.
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3", or
+// a revision ("-X main.version=$(git describe --tags --always)"). Empty
+// or "dev" (the Dockerfile's default) leaves it to the build info.
+var version = ""
+
+// toolVersion is the version a report records: a stamped release, else
+// the release this tree is with the stamped or VCS revision the binary
+// was built from ("+modified" for a dirty tree), or the module version of
+// a `go install module@version`.
 func toolVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	return versionOf(version, bi, ok)
 }
 
+// stampedRelease is a stamp that names a release (v1.2.3, v1.2.3-rc.1),
+// not a bare revision.
+var stampedRelease = regexp.MustCompile(`^v[0-9]+\.[0-9]+`)
+
 // versionOf is toolVersion for a stamped version and build info.
 func versionOf(stamped string, bi *debug.BuildInfo, ok bool) string {
-	if stamped != "dev" {
+	switch {
+	case stampedRelease.MatchString(stamped):
 		return stamped
-	}
-	if !ok {
-		return stamped
+	case stamped != "" && stamped != "dev":
+		return release + "+" + stamped
+	case !ok:
+		return release
 	}
 	var rev, modified string
 	for _, s := range bi.Settings {
@@ -34,17 +50,17 @@ func versionOf(stamped string, bi *debug.BuildInfo, ok bool) string {
 			rev = s.Value
 		case "vcs.modified":
 			if s.Value == "true" {
-				modified = "+modified"
+				modified = ".modified"
 			}
 		}
 	}
 	if rev != "" {
-		return "dev-" + rev + modified
+		return release + "+" + rev[:min(len(rev), 12)] + modified
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
-	return "dev (no VCS revision: built with -buildvcs=false or outside a checkout)"
+	return release
 }
 
 type versionCmd struct{}
