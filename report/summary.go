@@ -302,7 +302,9 @@ type AttemptRestore struct {
 
 // Notify is what became of the --notify messages.
 type Notify struct {
-	// Started and Finished: the webhook answered 2xx to that message.
+	// Started: the webhook answered 2xx to the start message. Finished
+	// stays false: the end message goes after summary.json, carrying
+	// its sha256; the job's "notification sent" record says it went.
 	Started  bool `json:"started"`
 	Finished bool `json:"finished"`
 	// Error is the last failed post, the URL left out.

@@ -3,6 +3,8 @@ package s3out
 import (
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +36,8 @@ type Report struct {
 	mu      sync.Mutex
 	writers []ObjectWriter
 	objects map[string]ObjectInfo
+	// summarySHA is the hex sha256 of the summary.json last written.
+	summarySHA string
 }
 
 // NewReport returns the report of run runID on index original. ctx governs
@@ -147,6 +151,16 @@ func (r *Report) WriteSummary(ctx context.Context, summary any) error {
 	return r.WriteJSON(ctx, SummaryName, summary)
 }
 
+// SummarySHA256 is the hex sha256 of summary.json as the last successful
+// WriteSummary stored it, byte for byte (what sha256sum prints for the
+// downloaded object); "" before one. The summary cannot list its own
+// digest: the job prints it in its last record and its notification.
+func (r *Report) SummarySHA256() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.summarySHA
+}
+
 // WriteJSON writes v as indented JSON to the report's object name in one
 // piece (a single PUT, or a rename). It is not listed in Objects.
 func (r *Report) WriteJSON(ctx context.Context, name string, v any) error {
@@ -163,10 +177,20 @@ func (r *Report) WriteJSON(ctx context.Context, name string, v any) error {
 		return err
 	}
 	defer w.Abort()
-	if _, err := w.Write(append(data, '\n')); err != nil {
+	data = append(data, '\n')
+	if _, err := w.Write(data); err != nil {
 		return err
 	}
-	return w.Close()
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if name == SummaryName {
+		sum := sha256.Sum256(data)
+		r.mu.Lock()
+		r.summarySHA = hex.EncodeToString(sum[:])
+		r.mu.Unlock()
+	}
+	return nil
 }
 
 // Abort discards the Diff, Failures and Page objects that are not closed yet,

@@ -73,6 +73,10 @@ func TestReportRoundTrip(t *testing.T) {
 			if !gotSum.Complete || len(gotSum.Objects) != 2 || gotSum.Objects[0] != r.URL(s3out.DiffName) {
 				t.Errorf("got summary %+v, want %+v", gotSum, sum)
 			}
+			// The summary's own digest is of the object as stored.
+			if got, want := r.SummarySHA256(), fmt.Sprintf("%x", sha256.Sum256(rawSum)); got != want {
+				t.Errorf("SummarySHA256 %q, sha256 of the stored summary.json %q", got, want)
+			}
 
 			if tg.srv == nil {
 				if got, want := r.URL(s3out.SummaryName), tg.url+"/"+dir+"summary.json"; got != want {

@@ -311,7 +311,7 @@ func (j *job) originalSide() diff.Side {
 }
 
 // finish writes the summary: complete only when err is nil, with the
-// verdict and the objects' digests. It runs on a fresh context so an
+// verdict and the objects' digests; summarySHA256 is then its own. It runs on a fresh context so an
 // interrupted job still leaves its summary.
 func (j *job) finish(ctx context.Context, err error) error {
 	j.settle(err)
@@ -338,11 +338,21 @@ func (j *job) finish(ctx context.Context, err error) error {
 		j.log.Error("summary not written", "error", werr)
 		return errors.Join(err, werr)
 	}
-	j.log.Info("summary written", "complete", j.summary.Complete, "location", j.report.URL(s3out.SummaryName))
+	j.log.Info("summary written", "complete", j.summary.Complete, "location", j.report.URL(s3out.SummaryName),
+		"sha256", j.report.SummarySHA256())
 	if err == nil {
 		fmt.Fprintln(j.env.Stdout, j.report.URL(""))
 	}
 	return err
+}
+
+// summarySHA256 is the hex sha256 of the summary.json this job wrote, ""
+// when it wrote none.
+func (j *job) summarySHA256() string {
+	if j.report == nil {
+		return ""
+	}
+	return j.report.SummarySHA256()
 }
 
 // settle records how the job ended in the summary: finished, complete

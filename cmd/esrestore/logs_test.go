@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -145,6 +148,15 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 		"--max-docs-per-second", "100000")...))
 	if last := ok[len(ok)-1]; last.msg != "verdict" || last.vals["status"] != "ok" {
 		t.Errorf("the last record is %q, want the verdict", last.line)
+	}
+	// The last record carries the summary's own sha256, of the object as
+	// stored: what sha256sum prints for it.
+	stored, err := os.ReadFile(filepath.Join(out, "documents", "j1", "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ok[len(ok)-1].vals["summary_sha256"], fmt.Sprintf("%x", sha256.Sum256(stored)); got != want {
+		t.Errorf("the last record's summary_sha256 is %v, sha256 of summary.json %s", got, want)
 	}
 	for _, want := range []string{"effective configuration", "guard rails passed", "restore done", "diff compared", "summary", "notification sent", "progress"} {
 		if !slices.Contains(msgs(ok), want) {

@@ -95,7 +95,10 @@ func (j *job) notifyStart(ctx context.Context) {
 }
 
 // notifyEnd posts how the run ended: err is the job's error, failOn the
-// --fail-on hit (the report is complete, a reviewer decides).
+// --fail-on hit (the report is complete, a reviewer decides). It goes
+// after summary.json, whose sha256 it carries; the summary's
+// notify.finished therefore stays false, and the "notification sent"
+// record says the end message went.
 func (j *job) notifyEnd(ctx context.Context, err, failOn error) {
 	if j.cfg.Notify == "" {
 		return
@@ -126,9 +129,10 @@ func (j *job) notifyEnd(ctx context.Context, err, failOn error) {
 	if s.Location != "" {
 		text += "\nreport: " + s.Location
 	}
-	if perr := j.post(ctx, outcome, text); perr == nil {
-		j.summary.Notify.Finished = true
+	if sha := j.summarySHA256(); sha != "" {
+		text += "\nsummary.json sha256 " + sha
 	}
+	j.post(ctx, outcome, text)
 }
 
 // post sends one message. A failed post is a warning, never the job's
@@ -148,6 +152,9 @@ func (j *job) post(ctx context.Context, outcome, text string) error {
 	}
 	if s.Location != "" {
 		fields = append(fields, webhookField{Title: "report", Value: s.Location})
+	}
+	if sha := j.summarySHA256(); sha != "" && outcome != notifyStarted {
+		fields = append(fields, webhookField{Title: "summary_sha256", Value: sha})
 	}
 	msg := webhookMessage{Text: text, Attachments: []webhookAttachment{{
 		Color: notifyColours[outcome], Fallback: text, Fields: fields,

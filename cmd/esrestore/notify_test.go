@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,8 +81,24 @@ func TestNotify(t *testing.T) {
 		t.Errorf("end message does not name the report %s: %q", report, end.Text)
 	}
 	s := readSummary(t, out, "documents", "n1")
-	if s.Notify == nil || !s.Notify.Started || !s.Notify.Finished || s.Notify.Error != "" {
+	if s.Notify == nil || !s.Notify.Started || s.Notify.Error != "" {
 		t.Errorf("summary notify: %+v", s.Notify)
+	}
+	// The end message goes after summary.json and carries its sha256, of
+	// the object as stored.
+	stored, err := os.ReadFile(filepath.Join(out, "documents", "n1", "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := fmt.Sprintf("%x", sha256.Sum256(stored))
+	if !strings.Contains(end.Text, "\nsummary.json sha256 "+sha) {
+		t.Errorf("end message %q lacks the summary's sha256 %s", end.Text, sha)
+	}
+	if i := slices.IndexFunc(end.Attachments[0].Fields, func(f webhookField) bool { return f.Title == "summary_sha256" }); i < 0 || end.Attachments[0].Fields[i].Value != sha {
+		t.Errorf("end message fields %+v lack summary_sha256 %s", end.Attachments[0].Fields, sha)
+	}
+	if strings.Contains(start.Text, "summary.json sha256") {
+		t.Errorf("start message %q has a summary sha256 before any summary", start.Text)
 	}
 	// The go/no-go message: the environment first, what will run, and the
 	// fingerprint a second person compares with check's.

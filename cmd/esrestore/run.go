@@ -143,11 +143,12 @@ func (j *job) end(ctx context.Context, err error) error {
 	if err == nil {
 		failOn = j.failOn()
 	}
-	// The notification goes before summary.json is written, so that the
-	// summary records whether it went.
+	// The notification goes after summary.json is written, so that it
+	// carries the summary's own sha256 (the summary records whether the
+	// start message went; the log, whether the end message did).
 	j.settle(err)
-	j.notifyEnd(ctx, interrupted(ctx, err), failOn)
 	err = interrupted(ctx, j.finish(ctx, err))
+	j.notifyEnd(ctx, err, failOn)
 	// The summary is written: the run id is free for another process.
 	j.releaseLease(ctx)
 	j.printSummary()

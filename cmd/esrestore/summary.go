@@ -124,6 +124,9 @@ func (j *job) printSummary() {
 	if location != "" {
 		fmt.Fprintf(&b, "  report    %s\n", location)
 	}
+	if sha := j.summarySHA256(); sha != "" {
+		fmt.Fprintf(&b, "  summary   sha256 %s (sha256sum summary.json)\n", sha)
+	}
 	for _, a := range s.Attention {
 		fmt.Fprintf(&b, "  ATTENTION %s\n", a)
 	}
@@ -131,7 +134,8 @@ func (j *job) printSummary() {
 }
 
 // printVerdict ends the job's stderr with the verdict: the last line on
-// a terminal, the last record in JSON mode.
+// a terminal, the last record in JSON mode, which also carries the
+// summary's own sha256 ("" when no summary was written).
 func (j *job) printVerdict() {
 	v := j.summary.Verdict
 	if !j.json {
@@ -145,7 +149,7 @@ func (j *job) printVerdict() {
 		texts = append(texts, r.Text)
 	}
 	j.log.Info("verdict", "status", v.Status, "reasons", kinds, "texts", texts, "line", v.Line(),
-		"complete", j.summary.Complete, "report", j.summary.Location)
+		"complete", j.summary.Complete, "report", j.summary.Location, "summary_sha256", j.summarySHA256())
 }
 
 // nonNil keeps an empty list a JSON array, not null.
