@@ -196,7 +196,7 @@ const readState = `(() => {
     runID: t("run-id"), complete: t("complete"),
     reasons: q("#reasons li").map(li => li.getAttribute("data-kind") + " " + li.querySelector(".text").textContent),
     counts: Object.fromEntries(q("td[data-count]").map(e => [e.getAttribute("data-count"), e.textContent])),
-    fields: q("#field-table tbody tr").map(r => r.cells[0].textContent + " " + r.cells[1].textContent),
+    fields: q("table.fields tbody tr").map(r => r.cells[0].textContent + " " + r.cells[1].textContent),
     docs: q("#doc-list article.doc").map(a => a.getAttribute("data-class") + " " + a.getAttribute("data-id")),
     classes: q("#class-table tbody tr").map(r => r.getAttribute("data-class") + " " + r.cells[2].getAttribute("data-v")),
     pwned: window.__pwned === undefined ? 0 : Number(window.__pwned),
@@ -254,26 +254,32 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("fields", func(t *testing.T) {
-		var want []string
-		for _, f := range sc.summary.Fields.Paths {
-			want = append(want, f.Path+" "+f.Class)
-		}
-		if !slices.Equal(st.Fields, want) {
+		if want := wantFieldRows(sc.summary); !slices.Equal(st.Fields, want) {
 			t.Errorf("got field rows\n%q\nwant\n%q", st.Fields, want)
 		}
 		col := func() []float64 {
-			return eval[[]float64](t, ctx, `Array.from(document.querySelectorAll("#field-table tbody tr")).map(r => Number(r.cells[6].getAttribute("data-v")))`)
+			return eval[[]float64](t, ctx, `Array.from(document.querySelectorAll("#field-table-outcome tbody tr")).map(r => Number(r.cells[6].getAttribute("data-v")))`)
 		}
-		do(t, ctx, chromedp.Click(`#field-table thead th:nth-child(7) button`))
+		do(t, ctx, chromedp.Click(`#field-table-outcome thead th:nth-child(7) button`))
 		if got := col(); !slices.IsSortedFunc(got, func(a, b float64) int { return int(b - a) }) {
 			t.Errorf("after one click on documents: %v, want largest first", got)
 		}
-		do(t, ctx, chromedp.Click(`#field-table thead th:nth-child(7) button`))
+		do(t, ctx, chromedp.Click(`#field-table-outcome thead th:nth-child(7) button`))
 		if got := col(); !slices.IsSorted(got) || slices.Equal(got, slices.Repeat(got[:1], len(got))) {
 			t.Errorf("after two clicks on documents: %v, want smallest first (and not all equal)", got)
 		}
-		if got := eval[string](t, ctx, `document.querySelector("#field-table thead th:nth-child(7)").getAttribute("aria-sort")`); got != "ascending" {
+		if got := eval[string](t, ctx, `document.querySelector("#field-table-outcome thead th:nth-child(7)").getAttribute("aria-sort")`); got != "ascending" {
 			t.Errorf("got aria-sort %q, want ascending", got)
+		}
+		// Each table says its direction; the loss samples read backup →
+		// live.
+		heads := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#fields h3")).map(h => h.textContent)`)
+		if !slices.Contains(heads, "Lost since the backup backup → live") || !slices.Contains(heads, "What the switch does live → target") {
+			t.Errorf("field headings %q, want one per table with its direction", heads)
+		}
+		edited := eval[string](t, ctx, `document.querySelector("#field-table-loss tr.c-edited_since_backup td.samples").textContent`)
+		if want := `edited-1 "INTERNAL" → "PUBLIC"`; edited != want {
+			t.Errorf("edited since backup sample %q, want backup → live %q", edited, want)
 		}
 	})
 
@@ -481,8 +487,8 @@ func TestBrowserJobSummaries(t *testing.T) {
 			if !slices.Equal(st.Reasons, want) {
 				t.Errorf("got reasons\n%q\nwant\n%q", st.Reasons, want)
 			}
-			if len(st.Fields) != len(s.Fields.Paths) {
-				t.Errorf("got %d field rows, want %d", len(st.Fields), len(s.Fields.Paths))
+			if want := wantFieldRows(s); !slices.Equal(st.Fields, want) {
+				t.Errorf("got field rows\n%q\nwant\n%q", st.Fields, want)
 			}
 			checkCounts(t, st, raw)
 			w.check(t, "file://"+path)
@@ -522,4 +528,18 @@ func TestScreenshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// wantFieldRows are the field rows the page shows for s: the loss
+// classes' table, then the outcome classes', each in the summary's order.
+func wantFieldRows(s *report.Summary) []string {
+	var loss, outcome []string
+	for _, f := range s.Fields.Paths {
+		if lossField(f.Class) {
+			loss = append(loss, f.Path+" "+f.Class)
+		} else {
+			outcome = append(outcome, f.Path+" "+f.Class)
+		}
+	}
+	return append(loss, outcome...)
 }

@@ -32,6 +32,9 @@ type Entry struct {
 	// left something out (the full line is in the object).
 	Line json.RawMessage
 	Cut  bool
+	// Watched are the watched paths (--watch) the line names in its
+	// "watched" member, read before shrinking so a cut cannot lose them.
+	Watched []string
 }
 
 // ClassCount is the number of lines of one class and how many were kept.
@@ -265,7 +268,22 @@ func (l *lineStream) keep(cs *classState) {
 	if cs.kept >= l.perClass {
 		cs.full = true
 	}
-	l.kept = append(l.kept, Entry{Class: l.class, ID: id, Line: bytes.Clone(out), Cut: cut || l.over})
+	l.kept = append(l.kept, Entry{Class: l.class, ID: id, Line: bytes.Clone(out), Cut: cut || l.over, Watched: watchedOf(l.buf)})
+}
+
+// watchedOf is the "watched" member of a diff line: the paths of --watch
+// the document matched; nil for none, or for a line cut at the read bound.
+func watchedOf(line []byte) []string {
+	if !bytes.Contains(line, []byte(`"watched"`)) {
+		return nil
+	}
+	var w struct {
+		Watched []string `json:"watched"`
+	}
+	if json.Unmarshal(line, &w) != nil {
+		return nil
+	}
+	return w.Watched
 }
 
 func (l *lineStream) counts() []ClassCount {

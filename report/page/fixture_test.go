@@ -52,7 +52,18 @@ type line struct {
 	NotRecovered []map[string]any `json:"not_recovered,omitempty"`
 	Restored     json.RawMessage  `json:"restored,omitempty"`
 	Original     json.RawMessage  `json:"original,omitempty"`
+	Backup       json.RawMessage  `json:"backup,omitempty"`
+	Watched      []string         `json:"watched,omitempty"`
 }
+
+// Values that test the page's layout: a right-to-left title, a long id
+// without a break and a long sample.
+var (
+	rtlTitle    = "تقرير الميزانية السنوي 2021"
+	rtlNewTitle = "דוח התקציב השנתי 2022"
+	longID      = "!long-" + strings.Repeat("0123456789abcdef", 20)
+	longValue   = strings.Repeat("averylongwordwithoutanyspace", 25)
+)
 
 func op(kind, path string, v any) map[string]any {
 	m := map[string]any{"op": kind, "path": path}
@@ -63,8 +74,9 @@ func op(kind, path string, v any) map[string]any {
 }
 
 // newScenario builds n documents' worth of report: per 20 documents,
-// one recovered, one overwritten, one added, one removed, one not
-// recovered; hostile values among them.
+// one recovered, one overwritten (every other one watched), one added,
+// one removed, one not recovered, one skipped; hostile values among
+// them, a right-to-left title, and a long id with a long value.
 func newScenario(t testing.TB, n int) *scenario { return newScenarioOf(t, n, true) }
 
 // newScenarioOf is newScenario, with or without the hostile values.
@@ -84,14 +96,19 @@ func newScenarioOf(t testing.TB, n int, withHostile bool) *scenario {
 				op("add", "/tags", src["tags"]), op("add", "/excerpt", src["excerpt"]),
 			}})
 		case 1:
+			old, title := "old title of "+d.ID, src["title"]
+			if i%60 == 1 {
+				old, title = rtlTitle, rtlNewTitle
+			}
 			p := []map[string]any{
-				op("test", "/title", "old title of "+d.ID), op("replace", "/title", src["title"]),
+				op("test", "/title", old), op("replace", "/title", title),
 				op("test", "/visibility", "internal"), op("remove", "/visibility", nil),
 			}
 			l := line{ID: d.ID, Change: diff.ChangeOverwritten, Patch: p,
 				NotRecovered: []map[string]any{op("add", "/bureaus", []string{"Bureau of the Backup"})}}
 			if i%40 == 1 {
 				l.Routing = map[string]any{"original": "r1", "restored": nil}
+				l.Watched = []string{"/visibility"}
 			}
 			ls = append(ls, l)
 		case 2:
@@ -104,8 +121,11 @@ func newScenarioOf(t testing.TB, n int, withHostile bool) *scenario {
 			} else {
 				ls = append(ls, line{ID: d.ID, Change: diff.ChangeNotRecovered, Patch: []map[string]any{op("add", "/countries", src["countries"])}})
 			}
+		case 5:
+			ls = append(ls, line{ID: d.ID, Change: diff.ChangeSkipped, Backup: d.Source})
 		}
 	}
+	ls = append(ls, line{ID: longID, Change: diff.ChangeRecovered, Patch: []map[string]any{op("add", "/content/rawText", longValue)}})
 	if withHostile {
 		ls = append(ls, hostileLines()...)
 	}
@@ -177,13 +197,35 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 	}
 	o.Original = o.Unchanged + o.Recovered + o.Overwritten + o.Removed
 	o.Target = o.Unchanged + o.Recovered + o.Overwritten + o.Added
+	o.Skipped = int64(c[diff.ChangeSkipped])
+	var watched int64
 	for _, l := range ls {
 		if l.Routing != nil && l.Change == diff.ChangeOverwritten {
 			o.RoutingChanged++
 		}
+		if len(l.Watched) > 0 {
+			watched++
+		}
 	}
 	loss := &diff.Loss{Backup: o.Target + 40, Lost: o.Added + 7, Stripped: o.Recovered, EditedSinceBackup: o.Overwritten,
 		NewSinceBackup: 12, NotRecovered: int64(c[diff.ChangeNotRecovered]) + o.Overwritten, NotRecoveredLost: 9}
+	// The shape of the loss: one site took nearly all of it.
+	pv := func(v any, lost, stripped, backup int64) diff.ProfileValue {
+		return diff.ProfileValue{Value: mustJSON(v), ProfileCounts: diff.ProfileCounts{Lost: lost, Stripped: stripped, Backup: backup}}
+	}
+	loss.Profile = []diff.ProfileField{
+		{Path: "/site", Values: []diff.ProfileValue{
+			pv("share.america.gov", loss.Lost-3, o.Recovered/2, loss.Backup*31/100),
+			pv("موقع-الأخبار", 2, 1, loss.Backup*40/100),
+			pv(nil, 1, 0, 5),
+		}, Other: &diff.ProfileCounts{Lost: 0, Stripped: 2, Backup: loss.Backup - loss.Backup*31/100 - loss.Backup*40/100 - 5}},
+		{Path: "/visibility", Values: []diff.ProfileValue{pv("PUBLIC", loss.Lost/2, 0, loss.Backup/2), pv("INTERNAL", loss.Lost-loss.Lost/2, 0, loss.Backup-loss.Backup/2)}},
+	}
+	loss.ProfileDate = &diff.ProfileDate{Path: "/modified", Unit: "month", Buckets: []diff.DateBucket{
+		{Key: "2021-09", ProfileCounts: diff.ProfileCounts{Lost: 1, Backup: loss.Backup / 3}},
+		{Key: "2021-10", ProfileCounts: diff.ProfileCounts{Lost: 2, Backup: loss.Backup / 3}},
+		{Key: "2021-11", ProfileCounts: diff.ProfileCounts{Lost: loss.Lost - 3, Backup: loss.Backup - 2*(loss.Backup/3)}},
+	}}
 
 	type key struct{ path, class string }
 	stats := map[key]*diff.FieldStat{}
@@ -224,7 +266,17 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 			}
 		}
 	}
-	fields := &diff.Fields{Other: diff.FieldOther{Paths: 3, Add: 5, Replace: 1, Documents: 4}}
+	fields := &diff.Fields{Other: diff.FieldOther{Paths: 3, Add: 5, Replace: 1, Documents: 4}, Transitions: []diff.Transition{
+		{Path: "/visibility", From: mustJSON("INTERNAL"), To: mustJSON("PUBLIC"), Documents: 17},
+		{Path: "/visibility", From: mustJSON("PUBLIC"), To: mustJSON("INTERNAL"), Documents: 3},
+		{Path: "/site", From: mustJSON("موقع-الأخبار"), To: mustJSON("share.america.gov"), Documents: 2},
+	}}
+	// A loss row of each class, so the page has both tables.
+	fields.Paths = append(fields.Paths,
+		diff.FieldStat{Path: "/countries", Class: diff.FieldStripped, Add: o.Recovered, Documents: o.Recovered,
+			Samples: []diff.Sample{{ID: "stripped-1", After: mustJSON([]string{"France"})}}},
+		diff.FieldStat{Path: "/visibility", Class: diff.FieldEditedSinceBackup, Replace: 20, Documents: 20,
+			Samples: []diff.Sample{{ID: "edited-1", Before: mustJSON("PUBLIC"), After: mustJSON("INTERNAL")}}})
 	for _, k := range keys {
 		fields.Paths = append(fields.Paths, *stats[k])
 	}
@@ -235,6 +287,7 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 	s := &report.Summary{
 		Complete: true,
 		Verdict: report.Verdict{Status: report.StatusReview, Reasons: []report.Reason{
+			{Kind: report.ReasonWatched, Count: watched, Text: fmt.Sprintf("%d documents would become /visibility = PUBLIC", watched)},
 			{Kind: report.ReasonFailed, Count: nfail, Text: fmt.Sprintf("%d documents failed to restore", nfail)},
 			{Kind: report.ReasonOverwritten, Count: o.Overwritten, Text: fmt.Sprintf("%d documents: live values would be overwritten (/title %d, /visibility %d)", o.Overwritten, o.Overwritten, o.Overwritten-1)},
 			{Kind: report.ReasonRemoved, Count: o.Removed, Text: fmt.Sprintf("%d documents of the original are not in the target", o.Removed)},
@@ -248,7 +301,15 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 			"es_api_key": secret, "workers": 4, "ignore": []string{"/modified"},
 		},
 		Started: start, Finished: start.Add(4*time.Minute + 12*time.Second),
-		Restore: &report.Restore{Read: read, Indexed: o.Added + o.Recovered, Kept: 400, Failed: nfail, TargetCount: o.Target},
+		Restore: &report.Restore{Read: read + o.Skipped, Indexed: o.Added + o.Recovered, Kept: 400, Skipped: o.Skipped, Failed: nfail, TargetCount: o.Target},
+		Watched: []diff.WatchCount{{Watch: diff.Watch{Path: "/visibility", Value: mustJSON("PUBLIC")}, Documents: watched}},
+		PreferAlternatives: &report.PreferAlternatives{
+			Original: report.Alternative{Status: report.StatusReview, Alternative: diff.Alternative{Overwritten: o.Overwritten, Recovered: o.Recovered, NotRecovered: loss.NotRecovered, Added: o.Added}},
+			Source:   report.Alternative{Status: report.StatusReview, Alternative: diff.Alternative{Overwritten: o.Overwritten + 20, Recovered: o.Recovered + 20, NotRecovered: 0, Added: o.Added}},
+			Fill:     report.Alternative{Status: report.StatusOK, Alternative: diff.Alternative{Overwritten: 0, Recovered: o.Recovered + 20, NotRecovered: 0, Added: o.Added}},
+		},
+		Scope: &report.Scope{SkipIDs: "s3://review-bucket/scope/deleted-on-purpose.txt", SkipIDsSHA256: strings.Repeat("ef", 32), SkipIDsCount: o.Skipped,
+			OnlyQuery: json.RawMessage(`{"term":{"site":"share.america.gov"}}`)},
 		Outcome: o, Loss: loss, Fields: fields, Ignored: []string{"/modified"},
 		Indexes: &report.IndexDiff{
 			Mappings: []report.PatchOp{{Type: "add", Path: "/properties/extra", Value: mustJSON(map[string]any{"type": "keyword", "meta": map[string]any{"note": "added after the snapshot" + sc.markup()}})}},

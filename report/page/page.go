@@ -116,7 +116,8 @@ var (
 	pageJS string
 
 	pageTmpl = template.Must(template.New(report.PageName).Funcs(template.FuncMap{
-		"num": formatInt,
+		"num":     formatInt,
+		"percent": percent,
 	}).Parse(pageHTML))
 
 	// csp allows nothing but the page's own style and script, by hash:
@@ -155,13 +156,19 @@ type view struct {
 	S                                   *report.Summary
 	Error                               string
 	Started, Finished, Duration         string
-	Reasons                             []report.Reason
+	Reasons                             []reasonView
 
 	Counts []countTable
 
-	Fields      []fieldRow
-	FieldsOther *diff.FieldOther
-	Ignored     []string
+	Fields       []fieldRow
+	FieldTables  []fieldTable
+	FieldsOther  *diff.FieldOther
+	Ignored      []string
+	Transitions  []transitionRow
+	Profile      *profileView
+	Alternatives *alternativesView
+	Watched      []watchRow
+	Scope        *scopeView
 
 	Classes     []classData
 	DocsCmd     string
@@ -193,6 +200,7 @@ type countRow struct {
 	Value int64
 	Bad   bool // a nonzero value that stands against switching
 	Sub   bool // a detail of the row above
+	Help  string
 }
 
 type fieldRow struct {
@@ -223,6 +231,8 @@ type docData struct {
 	ID    string          `json:"id"`
 	Cut   bool            `json:"cut,omitempty"`
 	Line  json.RawMessage `json:"l"`
+	// Watched are the --watch paths the line names.
+	Watched []string `json:"w,omitempty"`
 }
 
 // pageData is the JSON block the script reads.
@@ -231,6 +241,9 @@ type pageData struct {
 	Docs    []docData   `json:"docs"`
 	// Fetch is the shell pipeline printing diff.ndjson.gz.
 	Fetch string `json:"fetch"`
+	// Watched: the run watched paths (--watch), so the page offers
+	// their filter.
+	Watched bool `json:"watched,omitempty"`
 }
 
 type patchView struct {
@@ -262,6 +275,7 @@ var classOrder = []struct{ name, label, symbol, before, after string }{
 	{diff.ChangeAdded, "added", "+", "original", "target"},
 	{diff.ChangeRemoved, "removed", "-", "original", "target"},
 	{diff.ChangeNotRecovered, "not recovered", "!", "original", "backup"},
+	{diff.ChangeSkipped, "skipped", "○", "backup", "target"},
 }
 
 func build(s *report.Summary, c *Collector, opt Options) *view {
@@ -272,7 +286,6 @@ func build(s *report.Summary, c *Collector, opt Options) *view {
 		Original:    s.Original,
 		Target:      cmp.Or(s.Target, s.Restored),
 		Error:       redactText(s.Error),
-		Reasons:     s.Verdict.Reasons,
 		Ignored:     s.Ignored,
 		Integrity:   s.Integrity,
 	}
@@ -292,8 +305,15 @@ func build(s *report.Summary, c *Collector, opt Options) *view {
 	if !s.Started.IsZero() && !s.Finished.IsZero() && !s.Finished.Before(s.Started) {
 		v.Duration = s.Finished.Sub(s.Started).Round(time.Second).String()
 	}
+	v.reasons(s)
 	v.counts(s)
 	v.fields(s)
+	v.splitFields()
+	v.transitions(s)
+	v.profile(s)
+	v.alternatives(s)
+	v.watched(s)
+	v.scope(s)
 	diffURL := objectURL(s, "diff", report.DiffName)
 	v.Data.Fetch = fetchCmd(diffURL)
 	v.DocsCmd = v.Data.Fetch + " | jq -c ."
@@ -308,7 +328,7 @@ func (v *view) counts(s *report.Summary) {
 	loss := countTable{Name: "loss", Title: "Loss", None: "no backup was compared"}
 	outcome := countTable{Name: "outcome", Title: "Outcome", None: "no comparison ran"}
 	restore := countTable{Name: "restore", Title: "Restore", None: "no restore ran",
-		Note: "every document read is indexed, kept, failed or pending"}
+		Note: "read = indexed + kept + skipped + failed + pending: every document read has one fate"}
 	defer func() {
 		v.Counts = []countTable{loss, outcome, restore}
 		if t := retriesTable(s); t != nil {
@@ -326,6 +346,7 @@ func (v *view) counts(s *report.Summary) {
 			{Key: "outcome.routing_changed", Label: "of which routing changed", Value: o.RoutingChanged, Sub: true, Bad: o.RoutingChanged > 0},
 			{Key: "outcome.added", Label: "added", Value: o.Added},
 			{Key: "outcome.removed", Label: "removed", Value: o.Removed, Bad: o.Removed > 0},
+			{Key: "outcome.skipped", Label: "skipped", Value: o.Skipped, Help: "backup documents --skip-ids or --only-query left out: not restored, not counted as not recovered"},
 			{Key: "outcome.unchanged", Label: "unchanged", Value: o.Unchanged},
 			{Key: "outcome.original", Label: "in the original", Value: o.Original},
 			{Key: "outcome.target", Label: "in the target", Value: o.Target},
@@ -342,10 +363,14 @@ func (v *view) counts(s *report.Summary) {
 	if l := s.Loss; l != nil {
 		loss.Note = "original vs backup: what the incident took"
 		loss.Rows = []countRow{
-			{Key: "loss.lost", Label: "lost", Value: l.Lost},
-			{Key: "loss.stripped", Label: "stripped", Value: l.Stripped},
-			{Key: "loss.edited_since_backup", Label: "edited since backup", Value: l.EditedSinceBackup},
-			{Key: "loss.not_recovered", Label: "not recovered", Value: l.NotRecovered, Bad: l.NotRecovered > 0},
+			{Key: "loss.lost", Label: "lost", Value: l.Lost,
+				Help: "in the backup, not in the original: lost, or deleted on purpose since the backup (the report cannot tell which)"},
+			{Key: "loss.stripped", Label: "stripped", Value: l.Stripped,
+				Help: "in both, the backup holding paths the original lacks"},
+			{Key: "loss.edited_since_backup", Label: "edited since backup", Value: l.EditedSinceBackup,
+				Help: "in both, a value changed since the backup"},
+			{Key: "loss.not_recovered", Label: "not recovered", Value: l.NotRecovered, Bad: l.NotRecovered > 0,
+				Help: "lost documents or stripped paths the target lacks too"},
 			{Key: "loss.not_recovered_lost", Label: "of which whole documents", Value: l.NotRecoveredLost, Sub: true, Bad: l.NotRecoveredLost > 0},
 			{Key: "loss.new_since_backup", Label: "new since backup", Value: l.NewSinceBackup},
 			{Key: "loss.backup", Label: "in the backup", Value: l.Backup},
@@ -353,15 +378,31 @@ func (v *view) counts(s *report.Summary) {
 	}
 	if r := s.Restore; r != nil {
 		restore.Rows = []countRow{
-			{Key: "restore.read", Label: "read", Value: r.Read},
-			{Key: "restore.indexed", Label: "indexed", Value: r.Indexed},
-			{Key: "restore.kept", Label: "kept", Value: r.Kept},
-			{Key: "restore.failed", Label: "failed", Value: r.Failed, Bad: r.Failed > 0},
-			{Key: "restore.pending", Label: "pending", Value: r.Pending, Bad: r.Pending > 0},
-			{Key: "restore.ambiguous", Label: "ambiguous", Value: r.Ambiguous, Sub: true},
-			{Key: "restore.retried", Label: "retried", Value: r.Retried, Sub: true},
-			{Key: "restore.target_count", Label: "target _count", Value: r.TargetCount},
+			{Key: "restore.read", Label: "read", Value: r.Read,
+				Help: "documents the restore went through: the backup's, then the original's, each compared with the target's copy"},
 		}
+		if r.SnapshotRestored > 0 {
+			restore.Rows = append(restore.Rows, countRow{Key: "restore.snapshot_restored", Label: "of which restored from the snapshot", Value: r.SnapshotRestored, Sub: true,
+				Help: "Elasticsearch restored the snapshot's index as the target: read and kept, none written one by one"})
+		}
+		restore.Rows = append(restore.Rows,
+			countRow{Key: "restore.indexed", Label: "indexed", Value: r.Indexed,
+				Help: "written to the target: the copy --prefer chose differed from the one the target held"},
+			countRow{Key: "restore.kept", Label: "kept", Value: r.Kept,
+				Help: "already right in the target, so not written: a large kept next to a small indexed is a restore that had little to do"},
+			countRow{Key: "restore.skipped", Label: "skipped", Value: r.Skipped,
+				Help: "left out by --skip-ids or --only-query: not written"},
+			countRow{Key: "restore.failed", Label: "failed", Value: r.Failed, Bad: r.Failed > 0,
+				Help: "refused by Elasticsearch, or out of retries: each is in failures.ndjson.gz with its error"},
+			countRow{Key: "restore.pending", Label: "pending", Value: r.Pending, Bad: r.Pending > 0,
+				Help: "read, fate unknown after an interruption: a rerun with the same run id settles them"},
+			countRow{Key: "restore.ambiguous", Label: "ambiguous", Value: r.Ambiguous, Sub: true,
+				Help: "an answer lost in transport, then found written by a later attempt: may be this run's own write"},
+			countRow{Key: "restore.retried", Label: "retried", Value: r.Retried, Sub: true,
+				Help: "writes sent again after a transient failure (429, 5xx, a cut connection)"},
+			countRow{Key: "restore.target_count", Label: "target _count", Value: r.TargetCount,
+				Help: "documents in the target after the final refresh"},
+		)
 	}
 }
 
@@ -464,9 +505,10 @@ func (v *view) documents(c *Collector) {
 		}
 	}
 	v.Data.Classes = v.Classes
+	v.Data.Watched = len(v.Watched) > 0
 	v.Data.Docs = []docData{}
 	for _, e := range c.Entries() {
-		v.Data.Docs = append(v.Data.Docs, docData{Class: e.Class, ID: e.ID, Cut: e.Cut, Line: e.Line})
+		v.Data.Docs = append(v.Data.Docs, docData{Class: e.Class, ID: e.ID, Cut: e.Cut, Line: e.Line, Watched: e.Watched})
 	}
 }
 

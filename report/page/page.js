@@ -62,15 +62,20 @@
 
   let current = "all";
   const buttons = [];
+  // select shows one class ("all", a diff class, or "watched": the
+  // lines naming a --watch path).
+  function select(name) {
+    current = name;
+    for (const x of buttons) x.setAttribute("aria-pressed", String(x.getAttribute("data-class") === name));
+    draw(true);
+  }
   function addButton(name, label) {
     const b = el("button", "", label);
     b.type = "button";
     b.setAttribute("data-class", name);
     b.setAttribute("aria-pressed", String(name === current));
     b.addEventListener("click", function () {
-      current = name;
-      for (const x of buttons) x.setAttribute("aria-pressed", String(x === b));
-      draw(true);
+      select(name);
     });
     buttons.push(b);
     filter.appendChild(b);
@@ -79,7 +84,25 @@
   for (const c of data.classes) {
     if (c.total > 0) addButton(c.name, c.symbol + " " + c.label + " (" + c.total.toLocaleString("en-US") + ")");
   }
+  const watchedKept = data.docs.filter(function (d) { return d.w && d.w.length; }).length;
+  if (data.watched || watchedKept > 0) addButton("watched", "◉ watched (" + watchedKept + " shown)");
   search.addEventListener("input", draw);
+
+  // The verdict's reasons and the index lead here with #show-CLASS: the
+  // documents of that class, filtered, at the top of the window.
+  function follow() {
+    const h = decodeURIComponent(location.hash || "");
+    if (h.indexOf("#show-") !== 0) return;
+    if (search.value !== "") search.value = "";
+    select(h.slice(6));
+    document.getElementById("documents").scrollIntoView();
+  }
+  window.addEventListener("hashchange", follow);
+  document.addEventListener("click", function (e) {
+    const a = e.target.closest && e.target.closest("a[data-filter]");
+    // The same link twice changes no hash: follow it anyway.
+    if (a && a.getAttribute("href") === location.hash) follow();
+  });
 
   function shq(s) {
     return "'" + String(s).split("'").join("'\\''") + "'";
@@ -88,6 +111,7 @@
   // A value as indented JSON, folded past a few lines.
   function value(v, absentText) {
     const td = el("td");
+    td.dir = "auto";
     if (v === undefined) {
       td.appendChild(el("span", "absent", absentText || "(absent)"));
       return td;
@@ -151,6 +175,8 @@
     }
   }
 
+  const known = ["_id", "change", "routing", "patch", "restored", "original", "invalid_line", "not_recovered", "watched"];
+
   function card(d) {
     const line = d.l || {};
     const c = classes[d.c] || { label: d.c, symbol: "?", before: "original", after: "target" };
@@ -159,8 +185,11 @@
     a.setAttribute("data-class", d.c);
     const h = el("h3");
     h.appendChild(el("span", "sym", c.symbol));
-    h.appendChild(el("code", "id", d.id));
+    const bid = el("bdi");
+    bid.appendChild(el("code", "id", d.id));
+    h.appendChild(bid);
     h.appendChild(el("span", "tag", c.label));
+    if (d.w && d.w.length) h.appendChild(el("span", "tag watch", "watched: " + d.w.join(", ")));
     if (d.cut) h.appendChild(el("span", "tag cut", "shortened for the page; the whole line is in diff.ndjson.gz"));
     a.appendChild(h);
     const t = sideBySide(c.before, c.after);
@@ -173,6 +202,10 @@
     if (line.restored !== undefined) row(tb, "", undefined, line.restored, "(not in the original)");
     if (line.original !== undefined) row(tb, "", line.original, undefined, undefined, "(not in the target)");
     if (line.invalid_line !== undefined) row(tb, "(line)", undefined, line.invalid_line);
+    // Members this page does not know (a newer writer's) still show.
+    for (const k of Object.keys(line)) {
+      if (known.indexOf(k) < 0) row(tb, "(" + k + ")", undefined, line[k]);
+    }
     if (tb.rows.length === 0) row(tb, "(no operation)", undefined, undefined);
     a.appendChild(t);
     if (line.not_recovered && line.not_recovered.length) {
@@ -190,7 +223,8 @@
     if (reset) limit = pageSize;
     const q = search.value.trim();
     const shown = data.docs.filter(function (d) {
-      return (current === "all" || d.c === current) && (q === "" || d.id.indexOf(q) >= 0);
+      const inClass = current === "all" || d.c === current || (current === "watched" && d.w && d.w.length > 0);
+      return inClass && (q === "" || d.id.indexOf(q) >= 0);
     });
     list.textContent = "";
     for (const d of shown.slice(0, limit)) list.appendChild(card(d));
@@ -209,5 +243,6 @@
     if (q !== "") msg += ". Any id in diff.ndjson.gz: " + data.fetch + " | jq -c --arg id " + shq(q) + " 'select(._id == $id)'";
     status.textContent = msg;
   }
-  draw();
+  if ((location.hash || "").indexOf("#show-") === 0) follow();
+  else draw();
 })();
