@@ -220,5 +220,7 @@ func TestPageFigures(t *testing.T) {
 		  return {height: d.scrollHeight, width: d.scrollWidth, documents: docs.getBoundingClientRect().top + window.scrollY};
 		})()`)
 		t.Logf("width %d: page %v px tall, %v px wide; the documents section starts %v px down", width, m["height"], m["width"], m["documents"])
+		sections := eval[map[string]float64](t, ctx, `Object.fromEntries(Array.from(document.querySelectorAll("header, nav, section")).map(e => [e.id || e.tagName, Math.round(e.getBoundingClientRect().height)]))`)
+		t.Logf("width %d: heights %v", width, sections)
 	}
 }

@@ -217,7 +217,7 @@
     return a;
   }
 
-  const pageSize = 100;
+  const pageSize = 25;
   let limit = pageSize;
   function draw(reset) {
     if (reset) limit = pageSize;
