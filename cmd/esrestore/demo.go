@@ -131,7 +131,7 @@ func (j *job) explain(sc fixtures.Scenario) {
 	if j.report != nil {
 		fmt.Fprintf(&b, "\nWhere to look\n")
 		fmt.Fprintf(&b, "  %s  open this first, in a browser: the verdict, the counts, the fields and the documents\n", j.report.URL(s3out.PageName))
-		fmt.Fprintf(&b, "  %s  complete: %v, the counts and options\n", j.report.URL(s3out.SummaryName), s.Complete)
+		fmt.Fprintf(&b, "  %s  complete: %v, the counts and options; sha256 %s\n", j.report.URL(s3out.SummaryName), s.Complete, j.summarySHA256())
 		fmt.Fprintf(&b, "  %s  one line per added, changed or removed document (zcat it)\n", j.report.URL(s3out.DiffName))
 		fmt.Fprintf(&b, "  %s  documents that could not be restored, with the Elasticsearch error\n", j.report.URL(s3out.FailuresName))
 	}

@@ -269,9 +269,18 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 func TestTextLogsEndWithVerdict(t *testing.T) {
 	es, _ := lossCluster(t, 300)
 	c := newCLI(t)
-	code := c.run(t.Context(), runArgs(es, t.TempDir(), "t1", "--prefer", "source", "--log-format", "text")...)
+	out := t.TempDir()
+	code := c.run(t.Context(), runArgs(es, out, "t1", "--prefer", "source", "--log-format", "text")...)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, c.stderr.String())
+	}
+	// The summary block names the summary's own sha256.
+	stored, err := os.ReadFile(filepath.Join(out, "documents", "t1", "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("\n  summary   sha256 %x (sha256sum summary.json)\n", sha256.Sum256(stored)); !strings.Contains(c.stderr.String(), want) {
+		t.Errorf("the summary block lacks %q:\n%s", want, c.stderr.String())
 	}
 	if v := c.verdictLine(); !strings.HasPrefix(v, "verdict ok") {
 		t.Errorf("stderr does not end with the verdict:\n%s", c.stderr.String())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -768,6 +769,13 @@ func TestDemo(t *testing.T) {
 	runs, err := os.ReadDir(filepath.Join(dir, "documents"))
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("demo report: %v %v", runs, err)
+	}
+	stored, err := os.ReadFile(filepath.Join(dir, "documents", runs[0].Name(), "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sha := fmt.Sprintf("%x", sha256.Sum256(stored)); !strings.Contains(c.stdout.String(), "the counts and options; sha256 "+sha+"\n") {
+		t.Errorf("demo output lacks the summary's sha256 %s:\n%s", sha, c.stdout.String())
 	}
 	s := readSummary(t, dir, "documents", runs[0].Name())
 	if !s.Complete || s.Outcome.Added != 20 || s.Outcome.Recovered != 10 || s.Verdict.Status != report.StatusOK {

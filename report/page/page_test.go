@@ -202,3 +202,24 @@ func TestPageAttemptsAndRetries(t *testing.T) {
 		t.Error("the restore phase's retries carry no summary key")
 	}
 }
+
+// Every link of a reason lands on an element of the page, JavaScript or
+// not: #show-CLASS is the class's row (with the line that prints them
+// all), which the script turns into the filter.
+func TestReasonLinks(t *testing.T) {
+	sc := newScenario(t, 200)
+	page := string(render(t, sc, Options{}))
+	links := regexp.MustCompile(`<li data-kind="([^"]+)"[^>]*>.*?<a class="go" href="#([^"]+)"`).FindAllStringSubmatch(page, -1)
+	kinds := map[string]string{}
+	for _, l := range links {
+		kinds[l[1]] = l[2]
+		if !strings.Contains(page, ` id="`+l[2]+`"`) {
+			t.Errorf("reason %s links to #%s, which is not on the page", l[1], l[2])
+		}
+	}
+	want := map[string]string{"watched": "show-watched", "failed": "failures", "overwritten": "show-overwritten",
+		"removed": "show-removed", "not-recovered": "show-not_recovered"}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Errorf("reason links %v, want %v", kinds, want)
+	}
+}
