@@ -112,7 +112,8 @@ func TestBrowserDecision(t *testing.T) {
 			t.Errorf("%d date buckets shown, want %d", n, len(s.Loss.ProfileDate.Buckets))
 		}
 		tr := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#transition-list li")).map(e => e.textContent)`)
-		if len(tr) != 3 || tr[0] != "/visibility: INTERNAL → PUBLIC 17" || tr[1] != "/visibility: PUBLIC → INTERNAL 3" {
+		if len(tr) != len(s.Fields.Transitions) || tr[0] != "/visibility: INTERNAL → PUBLIC 17" || tr[1] != "/visibility: PUBLIC → INTERNAL 3" ||
+			tr[3] != "/x"+hostile[2]+": "+hostile[0]+" → "+hostile[1]+" 1" {
 			t.Errorf("transitions %q", tr)
 		}
 		rows := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#prefer-table tbody tr")).map(r => r.getAttribute("data-prefer") + " " + r.className + " " + r.cells[1].textContent)`)
@@ -193,6 +194,9 @@ func TestBrowserDecision(t *testing.T) {
 		do(t, ctx, chromedp.EmulateViewport(1280, 1500))
 	})
 
+	if pwned := eval[int](t, ctx, `window.__pwned === undefined ? 0 : Number(window.__pwned)`); pwned != 0 {
+		t.Errorf("hostile value %d ran", pwned)
+	}
 	w.check(t, pageURL)
 }
 

@@ -271,6 +271,10 @@ func (sc *scenario) summarize(ls []line) *report.Summary {
 		{Path: "/visibility", From: mustJSON("PUBLIC"), To: mustJSON("INTERNAL"), Documents: 3},
 		{Path: "/site", From: mustJSON("موقع-الأخبار"), To: mustJSON("share.america.gov"), Documents: 2},
 	}}
+	if sc.hostile {
+		fields.Transitions = append(fields.Transitions, diff.Transition{Path: "/x" + hostile[2], From: mustJSON(hostile[0]), To: mustJSON(hostile[1]), Documents: 1})
+		loss.Profile[0].Values = append(loss.Profile[0].Values, pv(hostile[3], 0, 0, 1))
+	}
 	// A loss row of each class, so the page has both tables.
 	fields.Paths = append(fields.Paths,
 		diff.FieldStat{Path: "/countries", Class: diff.FieldStripped, Add: o.Recovered, Documents: o.Recovered,
