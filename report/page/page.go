@@ -1,9 +1,13 @@
 // Package page writes report.html, the reviewer's page beside
 // summary.json: one self-contained file (inline CSS and JS, nothing
 // fetched, a Content-Security-Policy that allows only its own inline
-// style and script by hash) that says the verdict first, then the counts,
-// the per-field table, a bounded sample of documents per class, the
-// mapping and settings differences, failures and the integrity record.
+// style and script by hash) that says the verdict first, its reasons
+// leading to the documents they count, then the counts (each with a line
+// saying what it counts), the choice of --prefer not made, the watched
+// paths and the restore's scope, the shape of the loss, a bounded sample
+// of documents per class, the field tables (what was lost since the
+// backup; what the switch does, with the transitions), the mapping and
+// settings differences, failures and the integrity record.
 //
 // Everything above the documents is rendered by html/template and reads
 // with JavaScript off; the script only sorts, filters and draws the
