@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"regexp"
 	"runtime"
 	"runtime/debug"
 )
@@ -15,31 +14,27 @@ import (
 // without .git, as the Dockerfile's context is) still says what it is.
 const release = "v0.1.0"
 
-// version is stamped at build time: -ldflags "-X main.version=v1.2.3", or
-// a revision ("-X main.version=$(git describe --tags --always)"). Empty
-// or "dev" (the Dockerfile's default) leaves it to the build info.
+// version is stamped at build time: -ldflags "-X main.version=v1.2.3"
+// (the Dockerfile's VERSION, e.g. git describe). Empty or "dev" (the
+// Dockerfile's default) leaves it to the release and the build info.
 var version = ""
 
-// toolVersion is the version a report records: a stamped release, else
-// the release this tree is with the stamped or VCS revision the binary
-// was built from ("+modified" for a dirty tree), or the module version of
-// a `go install module@version`.
+// toolVersion is the version a report records: the stamped one, else the
+// release this tree is with the VCS revision the binary was built from
+// (".modified" for a dirty tree), or the module version of a `go install
+// module@version`, or the release alone.
 func toolVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	return versionOf(version, bi, ok)
 }
 
-// stampedRelease is a stamp that names a release (v1.2.3, v1.2.3-rc.1),
-// not a bare revision.
-var stampedRelease = regexp.MustCompile(`^v[0-9]+\.[0-9]+`)
-
-// versionOf is toolVersion for a stamped version and build info.
+// versionOf is toolVersion for a stamped version and build info. A stamp
+// is reported as given: the image's label and `esrestore version` say the
+// same (.ci/container.sh checks it).
 func versionOf(stamped string, bi *debug.BuildInfo, ok bool) string {
 	switch {
-	case stampedRelease.MatchString(stamped):
-		return stamped
 	case stamped != "" && stamped != "dev":
-		return release + "+" + stamped
+		return stamped
 	case !ok:
 		return release
 	}

@@ -17,9 +17,8 @@ func TestVersionOf(t *testing.T) {
 		ok            bool
 		want          string
 	}{
-		{"stamped release wins", "v1.2.3", vcs, true, "v1.2.3"},
-		{"stamped revision", "b25cd64", devel, true, release + "+b25cd64"},
-		{"stamped revision of a dirty tree", "b25cd64-dirty", devel, true, release + "+b25cd64-dirty"},
+		{"stamped wins", "v1.2.3", vcs, true, "v1.2.3"},
+		{"stamped describe", "v1.2.3-4-gb25cd64-dirty", devel, true, "v1.2.3-4-gb25cd64-dirty"},
 		{"Dockerfile default", "dev", devel, true, release},
 		{"revision of a dirty tree", "", vcs, true, release + "+abc123def456.modified"},
 		{"module version", "", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, true, "v0.4.0"},
