@@ -15,6 +15,16 @@ import (
 // that decide who sees what, the shape of the loss, the choice of
 // --prefer not made, the watched paths and the restore's scope.
 
+// Bounds of what the page shows of the summary's lists, whatever their
+// length there: the rest is counted and left to summary.json.
+const (
+	maxTransitions    = 100
+	maxProfilePaths   = 20
+	maxProfileValues  = 20
+	maxProfileBuckets = 400
+	maxWatched        = 50
+)
+
 // reasonView is one verdict reason with where it leads: Filter names the
 // documents' class filter it applies, Href the place it goes.
 type reasonView struct {
@@ -103,7 +113,11 @@ func (v *view) transitions(s *report.Summary) {
 	if s.Fields == nil {
 		return
 	}
-	for _, t := range s.Fields.Transitions {
+	for i, t := range s.Fields.Transitions {
+		if i == maxTransitions {
+			v.TransitionsMore = len(s.Fields.Transitions) - i
+			break
+		}
 		v.Transitions = append(v.Transitions, transitionRow{Path: t.Path, From: valueShown(t.From), To: valueShown(t.To), Documents: t.Documents})
 	}
 }
@@ -125,12 +139,16 @@ func valueShown(m json.RawMessage) string {
 type profileView struct {
 	Lost, Stripped, Backup int64
 	Fields                 []profileFieldView
-	Date                   *profileDateView
+	// More counts the profiled paths past maxProfilePaths.
+	More int
+	Date *profileDateView
 }
 
 type profileFieldView struct {
 	Path  string
 	Lines []profileLine
+	// More counts the values past maxProfileValues.
+	More int
 }
 
 // profileLine is one value of a profiled path, and the sentence that
@@ -146,6 +164,8 @@ type profileLine struct {
 type profileDateView struct {
 	Path, Unit string
 	Buckets    []bucketRow
+	// More counts the buckets past maxProfileBuckets.
+	More int
 }
 
 type bucketRow struct {
@@ -167,13 +187,21 @@ func (v *view) profile(s *report.Summary) {
 		return
 	}
 	p := &profileView{Lost: l.Lost, Stripped: l.Stripped, Backup: l.Backup}
-	for _, f := range l.Profile {
+	for i, f := range l.Profile {
+		if i == maxProfilePaths {
+			p.More = len(l.Profile) - i
+			break
+		}
 		fv := profileFieldView{Path: f.Path}
 		add := func(value string, c diff.ProfileCounts, other bool) {
 			fv.Lines = append(fv.Lines, profileLine{Value: value, Lost: c.Lost, Stripped: c.Stripped, Backup: c.Backup,
 				LostShare: share(c.Lost, l.Lost), BackupShare: share(c.Backup, l.Backup), Other: other})
 		}
-		for _, val := range f.Values {
+		for j, val := range f.Values {
+			if j == maxProfileValues {
+				fv.More = len(f.Values) - j
+				break
+			}
 			add(valueShown(val.Value), val.ProfileCounts, false)
 		}
 		if f.Other != nil {
@@ -183,7 +211,11 @@ func (v *view) profile(s *report.Summary) {
 	}
 	if d := l.ProfileDate; d != nil {
 		dv := &profileDateView{Path: d.Path, Unit: d.Unit}
-		for _, b := range d.Buckets {
+		for j, b := range d.Buckets {
+			if j == maxProfileBuckets {
+				dv.More = len(d.Buckets) - j
+				break
+			}
 			dv.Buckets = append(dv.Buckets, bucketRow{Key: b.Key, Lost: b.Lost, Stripped: b.Stripped, Backup: b.Backup,
 				LostShare: share(b.Lost, l.Lost), BackupShare: share(b.Backup, l.Backup)})
 		}
@@ -260,7 +292,11 @@ type watchRow struct {
 }
 
 func (v *view) watched(s *report.Summary) {
-	for _, w := range s.Watched {
+	for i, w := range s.Watched {
+		if i == maxWatched {
+			v.WatchedMore = len(s.Watched) - i
+			break
+		}
 		row := watchRow{Path: w.Path, Documents: w.Documents, Value: "any change"}
 		if len(w.Value) > 0 {
 			row.Value = "becomes " + valueShown(w.Value)

@@ -164,15 +164,17 @@ type view struct {
 
 	Counts []countTable
 
-	Fields       []fieldRow
-	FieldTables  []fieldTable
-	FieldsOther  *diff.FieldOther
-	Ignored      []string
-	Transitions  []transitionRow
-	Profile      *profileView
-	Alternatives *alternativesView
-	Watched      []watchRow
-	Scope        *scopeView
+	Fields          []fieldRow
+	FieldTables     []fieldTable
+	FieldsOther     *diff.FieldOther
+	Ignored         []string
+	Transitions     []transitionRow
+	TransitionsMore int
+	Profile         *profileView
+	Alternatives    *alternativesView
+	Watched         []watchRow
+	WatchedMore     int
+	Scope           *scopeView
 
 	Classes     []classData
 	DocsCmd     string

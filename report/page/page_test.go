@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -221,5 +222,31 @@ func TestReasonLinks(t *testing.T) {
 		"removed": "show-removed", "not-recovered": "show-not_recovered"}
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
 		t.Errorf("reason links %v, want %v", kinds, want)
+	}
+}
+
+// The summary's lists show up to a bound on the page, the rest counted:
+// ten years of days, or a thousand transitions, do not make the page
+// unbounded.
+func TestDecisionListsBounded(t *testing.T) {
+	sc := newScenario(t, 40)
+	s := sc.summary
+	s.Fields.Transitions = nil
+	for i := range 1000 {
+		s.Fields.Transitions = append(s.Fields.Transitions, diff.Transition{Path: "/v", From: mustJSON(i), To: mustJSON(i + 1), Documents: 1})
+	}
+	d := &diff.ProfileDate{Path: "/modified", Unit: "day"}
+	for i := range 3650 {
+		d.Buckets = append(d.Buckets, diff.DateBucket{Key: time.Date(2015, 1, 1+i, 0, 0, 0, 0, time.UTC).Format("2006-01-02")})
+	}
+	s.Loss.ProfileDate = d
+	page := string(render(t, sc, Options{}))
+	if n := strings.Count(page, `<li data-path="/v">`); n != maxTransitions {
+		t.Errorf("%d transitions shown, want %d", n, maxTransitions)
+	}
+	for _, want := range []string{fmt.Sprintf("%d more transitions in summary.json", 1000-maxTransitions), fmt.Sprintf("%d more days in summary.json", 3650-maxProfileBuckets)} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }
