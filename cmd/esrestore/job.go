@@ -48,6 +48,8 @@ type job struct {
 	report  *s3out.Report
 	summary report.Summary
 	s3opt   s3out.Options
+	// summarySHA is the hex sha256 of the summary.json finish wrote.
+	summarySHA string
 
 	// throttle paces the restore's writes (--max-docs-per-second) and
 	// backs off when the cluster pushes back.
@@ -338,22 +340,19 @@ func (j *job) finish(ctx context.Context, err error) error {
 		j.log.Error("summary not written", "error", werr)
 		return errors.Join(err, werr)
 	}
+	j.summarySHA = j.report.SummarySHA256()
 	j.log.Info("summary written", "complete", j.summary.Complete, "location", j.report.URL(s3out.SummaryName),
-		"sha256", j.report.SummarySHA256())
+		"sha256", j.summarySHA)
 	if err == nil {
 		fmt.Fprintln(j.env.Stdout, j.report.URL(""))
 	}
 	return err
 }
 
-// summarySHA256 is the hex sha256 of the summary.json this job wrote, ""
-// when it wrote none.
-func (j *job) summarySHA256() string {
-	if j.report == nil {
-		return ""
-	}
-	return j.report.SummarySHA256()
-}
+// summarySHA256 is the hex sha256 of the summary.json this job's end
+// wrote, "" when it wrote none (a summary of the running attempt does
+// not count).
+func (j *job) summarySHA256() string { return j.summarySHA }
 
 // settle records how the job ended in the summary: finished, complete
 // only without error, the verdict, the report's location.
