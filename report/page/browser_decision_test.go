@@ -126,6 +126,13 @@ func TestBrowserDecision(t *testing.T) {
 		if got := eval[string](t, ctx, `document.getElementById("scope-skip-ids").textContent`); !strings.Contains(got, s.Scope.SkipIDs) || !strings.Contains(got, s.Scope.SkipIDsSHA256) {
 			t.Errorf("scope %q lacks the skip list and its sha256", got)
 		}
+		// A skipped document shows the backup's copy, left out.
+		do(t, ctx, chromedp.Click(`#doc-filter button[data-class="skipped"]`))
+		card := eval[[]string](t, ctx, `(() => { const a = document.querySelector('#doc-list article.doc[data-class="skipped"]'); return a ? [a.querySelector("thead").textContent, a.querySelector("td.after").textContent, a.querySelector("td.before").textContent] : []; })()`)
+		if len(card) != 3 || card[0] != "pathbackuptarget" || card[1] != "(left out by the scope)" || !strings.Contains(card[2], `"title"`) {
+			t.Errorf("skipped card %q, want the backup's copy, left out", card)
+		}
+		do(t, ctx, chromedp.Click(`#doc-filter button[data-class="all"]`))
 		// Every restore counter says what it counts.
 		help := eval[map[string]string](t, ctx, `Object.fromEntries(Array.from(document.querySelectorAll("#count-restore tbody tr")).map(r => [r.querySelector("td[data-count]").getAttribute("data-count"), (r.querySelector(".help") || {}).textContent || ""]))`)
 		for _, k := range []string{"restore.read", "restore.indexed", "restore.kept", "restore.skipped", "restore.failed", "restore.pending", "restore.target_count"} {

@@ -175,7 +175,7 @@
     }
   }
 
-  const known = ["_id", "change", "routing", "patch", "restored", "original", "invalid_line", "not_recovered", "watched"];
+  const known = ["_id", "change", "routing", "patch", "restored", "original", "backup", "invalid_line", "not_recovered", "watched"];
 
   function card(d) {
     const line = d.l || {};
@@ -201,6 +201,7 @@
     if (line.patch) patchRows(tb, line.patch);
     if (line.restored !== undefined) row(tb, "", undefined, line.restored, "(not in the original)");
     if (line.original !== undefined) row(tb, "", line.original, undefined, undefined, "(not in the target)");
+    if (line.backup !== undefined) row(tb, "", line.backup, undefined, undefined, "(left out by the scope)");
     if (line.invalid_line !== undefined) row(tb, "(line)", undefined, line.invalid_line);
     // Members this page does not know (a newer writer's) still show.
     for (const k of Object.keys(line)) {
