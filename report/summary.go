@@ -302,11 +302,11 @@ type AttemptRestore struct {
 
 // Notify is what became of the --notify messages.
 type Notify struct {
-	// Started: the webhook answered 2xx to the start message. Finished
-	// stays false: the end message goes after summary.json, carrying
-	// its sha256; the job's "notification sent" record says it went.
-	Started  bool `json:"started"`
-	Finished bool `json:"finished"`
+	// Started: the webhook answered 2xx to the start message. The end
+	// message goes after summary.json, carrying its sha256, so the
+	// summary cannot say whether it went: the job's "notification sent"
+	// record does.
+	Started bool `json:"started"`
 	// Error is the last failed post, the URL left out.
 	Error string `json:"error,omitempty"`
 }
