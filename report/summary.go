@@ -72,8 +72,10 @@ type Summary struct {
 	Loss *diff.Loss `json:"loss,omitempty"`
 	// Fields counts the operations by JSON Pointer pattern and class.
 	Fields *diff.Fields `json:"fields,omitempty"`
-	// Watched counts the documents each --watch matched.
-	Watched []diff.WatchCount `json:"watched,omitempty"`
+	// Watched counts the documents each --watch matched;
+	// WatchedDocuments those any watch matched.
+	Watched          []diff.WatchCount `json:"watched,omitempty"`
+	WatchedDocuments int64             `json:"watched_documents,omitempty"`
 	// PreferAlternatives is what each --prefer would have given on the
 	// same three sides, so the reviewer sees the choice not made.
 	PreferAlternatives *PreferAlternatives `json:"prefer_alternatives,omitempty"`
