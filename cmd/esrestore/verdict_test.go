@@ -201,6 +201,7 @@ type diffLine struct {
 	NotRecovered json.RawMessage `json:"not_recovered"`
 	Restored     json.RawMessage `json:"restored"`
 	Original     json.RawMessage `json:"original"`
+	Watched      []string        `json:"watched"`
 }
 
 func TestVerdictOnLiveWrites(t *testing.T) {
