@@ -217,7 +217,8 @@ type HiddenField struct {
 
 // Reason is one condition against switching, as a sentence with its count
 // and busiest fields: "60 documents: live values would be overwritten
-// (/title 40, /modified 40, /visibility 20)".
+// (/title 40, /modified 40, /visibility 20: INTERNAL → PUBLIC 16, PUBLIC →
+// INTERNAL 4)".
 type Reason struct {
 	Kind  string `json:"kind"`
 	Count int64  `json:"count"`
