@@ -192,6 +192,7 @@ func TestTransitionsAndWatchOnLiveWrites(t *testing.T) {
 				toPublic += tr.Documents
 			}
 		}
+		t.Logf("transitions %s; %d documents would become PUBLIC, %d of them by a flip", compactTransitions(t, s.Fields.Transitions), n, toPublic)
 		if n <= toPublic {
 			t.Errorf("%d documents become PUBLIC, %d by a flip: the lost ones that come back PUBLIC are missing", n, toPublic)
 		}
@@ -252,6 +253,7 @@ func TestTransitionsAndWatchOnLiveWrites(t *testing.T) {
 				t.Errorf("%s: a live document would become PUBLIC with fill", id)
 			}
 		}
+		t.Logf("fill: %d documents would become PUBLIC, every one coming back", n)
 		rs := s.Verdict.Reasons
 		if len(rs) != 1 || rs[0].Kind != report.ReasonWatched || rs[0].Count != n || s.Verdict.Status != report.StatusReview {
 			t.Errorf("fill: verdict %s %+v, want review with watched %d alone", s.Verdict.Status, rs, n)
