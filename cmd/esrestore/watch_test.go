@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/internal/jsonpatch"
@@ -355,5 +356,30 @@ func TestWatchConfig(t *testing.T) {
 				t.Errorf("record watch %+v, fail_on %+v; want %q, %q from %q", rec["watch"], rec["fail_on"], tc.record, tc.failOn, tc.failOrigin)
 			}
 		})
+	}
+}
+
+// TestWatchDiffCommand: esrestore diff takes --watch too, and its own
+// default --fail-on then adds watched.
+func TestWatchDiffCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--watch", "/visibility=PUBLIC"}, []string{report.ReasonRemoved, report.ReasonOverwritten, report.ReasonWatched}},
+		{nil, []string{report.ReasonRemoved, report.ReasonOverwritten}},
+	} {
+		env, _, _ := testEnv(nil, nil)
+		fs, fv := newFlagSet("diff", "", env, diffCmdFlags()...)
+		if err := parseFlags(fs, append([]string{"--es-url", "http://127.0.0.1:1", "--original", "a", "--restored", "b"}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		c, err := fv.build(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(c.FailOn, tc.want) || len(c.Watch) != len(tc.args)/2 {
+			t.Errorf("diff %q: fail-on %q, watches %+v; want %q", tc.args, c.FailOn, c.Watch, tc.want)
+		}
 	}
 }
