@@ -620,6 +620,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if c.Watch = parseWatches(fv.get("watch").value); len(c.Watch) > 0 && has("fail-on") && !fv.get("fail-on").set {
 		c.FailOn, c.failOnWatched = watchFailOn(c.FailOn), true
 	}
+	errs = append(errs, fv.watchConflicts(c)...)
 	if has("run-id") && c.RunID == "" {
 		c.RunID = newRunID(now)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,4 +122,28 @@ func watchFailOn(def []string) []string {
 		return def
 	}
 	return append(slices.Clone(def), report.ReasonWatched)
+}
+
+// watchConflicts refuses a watch on a path --ignore leaves out of the
+// comparison: its documents could be counted and still show no line.
+func (fv *flagValues) watchConflicts(c Config) []error {
+	var errs []error
+	for _, w := range c.Watch {
+		ws := strings.Split(w.Path, "/")[1:]
+		for _, ig := range c.Ignore {
+			is := strings.Split(ig, "/")[1:]
+			if len(is) > len(ws) {
+				continue
+			}
+			covered := true
+			for i, s := range is {
+				covered = covered && (s == "*" || s == ws[i])
+			}
+			if covered {
+				errs = append(errs, fv.bad("watch", fmt.Sprintf("%s is left out of the comparison by %s %s: watch it, or ignore it", w.Path, fv.origin("ignore"), ig)))
+				break
+			}
+		}
+	}
+	return errs
 }

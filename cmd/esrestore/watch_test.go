@@ -311,6 +311,8 @@ func TestWatchConfig(t *testing.T) {
 		{"second flag bad", []string{"--watch", "/visibility", "--watch", "owner"}, nil, "--watch: bad JSON Pointer \"owner\": must start with \"/\" (got \"/visibility\\nowner\")"},
 		{"blank variable item", nil, map[string]string{"ESRESTORE_WATCH": "/visibility,,/owner"}, `ESRESTORE_WATCH: a blank list or a blank item: give PATH or PATH=VALUE (got "/visibility,,/owner")`},
 		{"blank variable", nil, map[string]string{"ESRESTORE_WATCH": " "}, `ESRESTORE_WATCH: a blank list or a blank item`},
+		{"ignored", []string{"--watch", "/tags/0/id=x", "--ignore", "/modified,/tags/*/id"}, nil, `--watch: /tags/0/id is left out of the comparison by --ignore /tags/*/id: watch it, or ignore it (got "/tags/0/id=x")`},
+		{"ignored parent", []string{"--watch", "/a/b"}, map[string]string{"ESRESTORE_IGNORE": "/a"}, `--watch: /a/b is left out of the comparison by ESRESTORE_IGNORE /a: watch it, or ignore it`},
 		{"fail-on names watched", []string{"--fail-on", "watched,bogus"}, nil, `--fail-on: must list failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index, watched, or be none`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
