@@ -83,6 +83,11 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	}
 	tally := w.fields
 	tally.startDoc(tr.id)
+	w.trans.startDoc()
+	watched, err := d.watch.match(&w.watch, tr.id, o, t)
+	if err != nil {
+		return err
+	}
 
 	// Loss: original vs backup, and what of the backup the target lacks.
 	var missing jsondiff.Patch
@@ -136,7 +141,6 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 
 	// Outcome: original → target.
 	w.buf = w.buf[:0]
-	var err error
 	switch {
 	case o != nil && t != nil:
 		patch, equal, cerr := w.cmp.compare(o.src, t.src)
@@ -167,6 +171,9 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 				tally.op(FieldRecovered, op, nil)
 			case jsondiff.OperationReplace, jsondiff.OperationRemove:
 				tally.op(FieldOverwritten, op, oldValue(patch, i))
+				if op.Type == jsondiff.OperationReplace {
+					w.trans.replace(op.Path, oldValue(patch, i), op.Value)
+				}
 			}
 		}
 		w.buf = appendPatchLine(w.buf, tr.id, change, o.routing, t.routing, patch, missing)
@@ -189,6 +196,7 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	if len(w.buf) == 0 {
 		return nil
 	}
+	w.buf = appendWatched(w.buf, watched)
 	return rep.add([]byte(tr.id), w.buf)
 }
 

@@ -47,8 +47,10 @@ type Counts struct {
 	// Skipped counts the documents left out for Options.SkipIDs, on
 	// every side.
 	Skipped int64 `json:"skipped,omitempty"`
-	// Watched counts, per Options.Watch, the documents it matched.
-	Watched []WatchCount `json:"watched,omitempty"`
+	// Watched counts, per Options.Watch, the documents it matched;
+	// WatchedDocuments those any watch matched.
+	Watched          []WatchCount `json:"watched,omitempty"`
+	WatchedDocuments int64        `json:"watched_documents,omitempty"`
 	// Alternatives are the outcomes each prefer would give; nil in a
 	// two-sided diff.
 	Alternatives *Alternatives `json:"alternatives,omitempty"`
@@ -119,6 +121,8 @@ type Differ struct {
 	err     error // from Options.Validate, returned by Run
 	live    stats
 	fields  *fieldSet
+	trans   *transSet
+	watch   *watchSet
 	running atomic.Bool
 	// three is set when a backup takes part (read by Stats, so atomic);
 	// virtual when the target is built from the original and the backup.
@@ -136,6 +140,10 @@ func New(opt Options) *Differ {
 		d.ignore, d.err = ParsePointers(opt.Ignore)
 	}
 	d.fields = newFieldSet(opt.MaxFieldEntries)
+	d.trans = newTransSet(opt.MaxFieldEntries)
+	if d.err == nil {
+		d.watch, d.err = newWatchSet(opt.Watch)
+	}
 	return d
 }
 
@@ -249,6 +257,8 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
 	c.Fields = d.fields.result()
+	c.Fields.Transitions = d.trans.result()
+	c.Watched, c.WatchedDocuments = d.watch.counts(), d.watch.any.Load()
 	if err := d.writeReport(rep, w); err != nil {
 		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
@@ -317,6 +327,8 @@ type worker struct {
 	cmp, cmpLoss *comparer
 	buf          []byte
 	fields       *fieldTally
+	trans        *transTally
+	watch        watchScratch
 	// Documents whose lookup missed on a side, waiting for an ids query
 	// (lookup join).
 	pending  []*pendingDoc
@@ -332,5 +344,6 @@ func (d *Differ) newWorker() *worker {
 		cmp:     newComparer(d.ignore, true),
 		cmpLoss: newComparer(d.ignore, true),
 		fields:  d.fields.tally(),
+		trans:   d.trans.tally(),
 	}
 }

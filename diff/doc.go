@@ -68,6 +68,30 @@
 // their document's routing, if any, as "routing":{"restored":…} or
 // "routing":{"original":…}.
 //
+// With Options.Watch, a line whose document a watch matched ends with
+// "watched":[…], the paths of those watches in the order given:
+//
+//	{"_id":"…","change":"overwritten","patch":[…],"watched":["/visibility"]}
+//
+// A watch matches a document when its value at the watched JSON Pointer
+// differs between the original and the target (a side without the
+// document or without the path has no value, so added and removed
+// documents count when the other side has one), or, with a value, when
+// the target's value equals it and the original's does not. Values are
+// compared as the diff compares them (1 and 1.0 are equal). Counts.Watched
+// counts each watch's documents and Counts.WatchedDocuments those any
+// watch matched.
+//
+// # Transitions
+//
+// Counts.Fields.Transitions counts, for each path pattern whose replaced
+// values (original → target) come from a small set, the documents whose
+// value goes from one value to another: "/visibility" "INTERNAL" →
+// "PUBLIC" in 17 documents. A path is left out once its replaces, both
+// sides and all workers together, show more than MaxTransitionValues
+// distinct values or a value that is not a string, number, boolean or
+// null: free text and dates are changes, not transitions.
+//
 // Lines wait in memory up to Options.MemoryBudget, then are sorted and
 // spilled to temporary files, merged into the writer at the end and
 // removed, so memory stays bounded however many documents differ.

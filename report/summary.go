@@ -72,8 +72,10 @@ type Summary struct {
 	Loss *diff.Loss `json:"loss,omitempty"`
 	// Fields counts the operations by JSON Pointer pattern and class.
 	Fields *diff.Fields `json:"fields,omitempty"`
-	// Watched counts the documents each --watch matched.
-	Watched []diff.WatchCount `json:"watched,omitempty"`
+	// Watched counts the documents each --watch matched;
+	// WatchedDocuments those any watch matched.
+	Watched          []diff.WatchCount `json:"watched,omitempty"`
+	WatchedDocuments int64             `json:"watched_documents,omitempty"`
 	// PreferAlternatives is what each --prefer would have given on the
 	// same three sides, so the reviewer sees the choice not made.
 	PreferAlternatives *PreferAlternatives `json:"prefer_alternatives,omitempty"`
@@ -215,7 +217,8 @@ type HiddenField struct {
 
 // Reason is one condition against switching, as a sentence with its count
 // and busiest fields: "60 documents: live values would be overwritten
-// (/title 40, /modified 40, /visibility 20)".
+// (/title 40, /modified 40, /visibility 20: INTERNAL → PUBLIC 16, PUBLIC →
+// INTERNAL 4)".
 type Reason struct {
 	Kind  string `json:"kind"`
 	Count int64  `json:"count"`

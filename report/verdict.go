@@ -12,7 +12,7 @@ import (
 
 // FailOnKinds are the reason kinds --fail-on may name.
 var FailOnKinds = []string{ReasonFailed, ReasonRemoved, ReasonOverwritten, ReasonNotRecovered, ReasonMappings,
-	ReasonLiveWrites, ReasonIncomplete, ReasonSourceExcludes, ReasonSourceIndex}
+	ReasonLiveWrites, ReasonIncomplete, ReasonSourceExcludes, ReasonSourceIndex, ReasonWatched}
 
 // DefaultFailOn is what --fail-on defaults to: every reason an alias
 // switch would lose data for.
@@ -27,6 +27,9 @@ func Judge(s *Summary) Verdict {
 	var rs []Reason
 	add := func(kind string, n int64, format string, args ...any) {
 		rs = append(rs, Reason{Kind: kind, Count: n, Text: fmt.Sprintf(format, args...)})
+	}
+	if r, ok := watchedReason(s); ok {
+		rs = append(rs, r) // named first: the operator asked for it
 	}
 	if !s.Complete {
 		why := "the run did not finish"
@@ -150,7 +153,9 @@ func docs(n int64) string {
 	return fmt.Sprintf("%d documents", n)
 }
 
-// busiest names the busiest paths of class: " (/title 40, /modified 40)".
+// busiest names the busiest paths of class: " (/title 40, /modified 40)";
+// an overwritten path with transitions names them: "/visibility 20:
+// INTERNAL → PUBLIC 17, PUBLIC → INTERNAL 3".
 func busiest(f *diff.Fields, class string) string {
 	if f == nil {
 		return ""
@@ -171,7 +176,11 @@ func busiest(f *diff.Fields, class string) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(rows)-topFields))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s %d", r.Path, r.Documents))
+		part := fmt.Sprintf("%s %d", r.Path, r.Documents)
+		if class == diff.FieldOverwritten {
+			part += transitionsOf(f, r.Path)
+		}
+		parts = append(parts, part)
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
 }

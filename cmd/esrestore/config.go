@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esrestore/esrestore/diff"
 )
 
 // envPrefix starts the environment variable of every flag.
@@ -26,6 +28,9 @@ type flagDef struct {
 	usage  string
 	secret bool
 	isBool bool
+	// repeat lets the flag be given several times: the values are kept,
+	// one a line.
+	repeat bool
 	// check says why a value given is refused, "" when it is good; nil
 	// takes any value. Boolean flags are checked without one.
 	check func(string) string
@@ -74,6 +79,7 @@ var (
 	}
 	diffFlags = []flagDef{
 		{name: "ignore", usage: "JSON Pointers the diff ignores, comma-separated; * matches one segment (/modified,/tags/*/id)", check: ignoreList},
+		{name: "watch", usage: watchUsage, check: watchList, repeat: true},
 	}
 	outputFlags = []flagDef{
 		{name: "output", usage: "where the report goes: s3://bucket/prefix or file://dir (default file://./esrestore-report)"},
@@ -87,7 +93,7 @@ var (
 		{name: "run-id", usage: "run id; a rerun with the same id resumes into the same target (default: UTC time + random suffix)", check: optional(matches(runIDRE, "must be letters, digits, ., _ or - (at most 64)"))},
 		{name: "dry-run", def: "false", usage: "write nothing to Elasticsearch: diff the original against what the target would be, report locally", isBool: true},
 		{name: "notify", usage: "Slack-compatible incoming-webhook URL posted when the run starts and ends (a secret: never logged)", secret: true, check: optional(webhook)},
-		{name: "fail-on", def: "failed,removed,overwritten,not-recovered,source-excludes", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index (comma-separated, or none)", check: failOnList},
+		{name: "fail-on", def: "failed,removed,overwritten,not-recovered,source-excludes", usage: "exit 3 when the verdict has any of these reasons: failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index, watched (comma-separated, or none); with --watch the default adds watched", check: failOnList},
 		{name: "rerun", def: "false", usage: "run again a run id whose report is complete, writing a new report beside the old one", isBool: true},
 		{name: "expect-config", usage: "the config_sha256 'esrestore check' printed for this configuration, as a second person compared it: a run whose fingerprint differs exits 2 before any write", check: optional(matches(sha256RE, "must be the 64 hex digits of a config_sha256"))},
 		{name: "lease-ttl", def: "60s", usage: "how long the run id's lease in Elasticsearch (index esrestore-leases) outlives its runner's last renewal, renewed every quarter of it; a runner killed with SIGKILL is taken over after it (2s..10m)", check: durationIn(2*time.Second, 10*time.Minute)},
@@ -131,6 +137,7 @@ type stringValue struct {
 	rv     *rawValue
 	name   string
 	isBool bool
+	repeat bool
 }
 
 func (s *stringValue) String() string {
@@ -141,6 +148,10 @@ func (s *stringValue) String() string {
 }
 
 func (s *stringValue) Set(v string) error {
+	if s.rv.origin == "--"+s.name && s.repeat {
+		s.rv.value += "\n" + v
+		return nil
+	}
 	if s.rv.origin == "--"+s.name {
 		// Which one was meant is not for esrestore to guess.
 		return fmt.Errorf("--%s given twice (%q, then %q): give it once", s.name, s.rv.value, v)
@@ -167,7 +178,7 @@ func newFlagSet(name, summary string, env *Env, groups ...[]flagDef) (*flag.Flag
 			fv.order = append(fv.order, d.name)
 			fv.values[d.name] = rv
 			fv.fromEnv(env, d, rv)
-			fs.Var(&stringValue{rv: rv, name: d.name, isBool: d.isBool}, d.name, d.usage)
+			fs.Var(&stringValue{rv: rv, name: d.name, isBool: d.isBool, repeat: d.repeat}, d.name, d.usage)
 		}
 	}
 	fv.checkRunVariables(env)
@@ -307,6 +318,11 @@ type Config struct {
 	LogFormat    string
 	LogLevel     string
 	Progress     time.Duration
+
+	// Watch lists the watched paths (--watch); failOnWatched says
+	// watched was added to the default --fail-on for them.
+	Watch         []diff.Watch
+	failOnWatched bool
 
 	// settings are every flag's effective value and origin, in the
 	// command's flag order: the record, the summary's options and
@@ -601,6 +617,10 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			c.FailOn = append(c.FailOn, f)
 		}
 	}
+	if c.Watch = parseWatches(fv.get("watch").value); len(c.Watch) > 0 && has("fail-on") && !fv.get("fail-on").set {
+		c.FailOn, c.failOnWatched = watchFailOn(c.FailOn), true
+	}
+	errs = append(errs, fv.watchConflicts(c)...)
 	if has("run-id") && c.RunID == "" {
 		c.RunID = newRunID(now)
 	}

@@ -92,7 +92,7 @@ func TestConfigEveryBadFieldAtOnce(t *testing.T) {
 		`--source: must be snapshot:REPO/SNAP[/INDEX]`,
 		`--target: must be lowercase (got "Documents")`,
 		`--environment: must be letters, digits, - or _ (at most 32) (got "prod env")`,
-		`--fail-on: must list failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index, or be none (got "everything")`,
+		`--fail-on: must list failed, removed, overwritten, not-recovered, mappings, live-writes, incomplete, source-excludes, source-index, watched, or be none (got "everything")`,
 		`--ignore: bad JSON Pointer "modified": must start with "/" (got "modified")`,
 		`--log-format: must be one of auto, text, json (got "xml")`,
 		`--progress: must be a duration`,

@@ -81,7 +81,7 @@ func diffJobFlags() []flagDef {
 			out = append(out, f)
 		case "fail-on":
 			f.def = "removed,overwritten"
-			f.usage = "exit 3 when the diff finds any of: removed, overwritten (comma-separated, or none)"
+			f.usage = "exit 3 when the diff finds any of: removed, overwritten, watched (comma-separated, or none); with --watch the default adds watched"
 			out = append(out, f)
 		}
 	}

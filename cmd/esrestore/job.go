@@ -734,7 +734,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 		return err
 	}
 	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, NullIsMissing: j.cfg.FillNull,
-		Logger: j.log, Retry: j.retryPolicy(), SkipIDs: j.skipIDs()}
+		Logger: j.log, Retry: j.retryPolicy(), SkipIDs: j.skipIDs(), Watch: j.cfg.Watch}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, j.diffProgress(d, sides))
 	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))
@@ -749,6 +749,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	j.summary.Outcome = &counts.Outcome
 	j.summary.Loss = counts.Loss
 	j.summary.Fields = counts.Fields
+	j.summary.Watched, j.summary.WatchedDocuments = counts.Watched, counts.WatchedDocuments
 	j.summary.Ignored = counts.Ignored
 	j.summary.DiffRescans = counts.Rescans
 	j.summary.DumpBadLines = counts.BadLines

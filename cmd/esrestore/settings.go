@@ -47,6 +47,7 @@ var effective = map[string]func(Config) string{
 	"drain-timeout":       func(c Config) string { return formatDuration(c.Drain) },
 	"max-docs-per-second": func(c Config) string { return strconv.FormatFloat(c.MaxDocsPerSecond, 'f', -1, 64) },
 	"ignore":              func(c Config) string { return strings.Join(c.Ignore, ",") },
+	"watch":               func(c Config) string { return formatWatches(c.Watch) },
 	"output": func(c Config) string {
 		if c.Output == "" {
 			return defaultOutput
@@ -120,6 +121,9 @@ func (fv *flagValues) settings(c Config) ([]setting, []override) {
 			}
 		case effective[n] != nil:
 			s.value = effective[n](c)
+			if n == "fail-on" && c.failOnWatched {
+				s.origin = "default with " + fv.origin("watch")
+			}
 			if n == "es-username" && s.value != "" && !rv.set {
 				s.origin = fv.settingOrigin("es-url")
 			}

@@ -43,6 +43,7 @@ var flagSamples = map[string]struct {
 	"keep-staging":        {a: "false", b: "true"},
 	"max-docs-per-second": {a: "0", b: "100"},
 	"ignore":              {a: "/a", b: "/b"},
+	"watch":               {a: "/visibility=PUBLIC", b: "/visibility"},
 	"output":              {a: "file:///tmp/a", b: "file:///tmp/b"},
 	"s3-endpoint":         {a: "http://127.0.0.1:1", b: "http://127.0.0.1:2"},
 	"s3-region":           {a: "eu-west-1", b: "us-east-1"},

@@ -201,6 +201,7 @@ type diffLine struct {
 	NotRecovered json.RawMessage `json:"not_recovered"`
 	Restored     json.RawMessage `json:"restored"`
 	Original     json.RawMessage `json:"original"`
+	Watched      []string        `json:"watched"`
 }
 
 func TestVerdictOnLiveWrites(t *testing.T) {
@@ -219,7 +220,7 @@ func TestVerdictOnLiveWrites(t *testing.T) {
 		{"prefer-original", nil, []string{report.ReasonNotRecovered},
 			[]string{"50 documents: backup values not recovered (/content/markdown 12, /excerpt 12, /content/rawText 11, and 9 more)"}},
 		{"prefer-source", []string{"--prefer", "source"}, []string{report.ReasonOverwritten},
-			[]string{"60 documents: live values would be overwritten (/modified 40, /title 40, /visibility 20)"}},
+			[]string{"60 documents: live values would be overwritten (/modified 40, /title 40, /visibility 20: INTERNAL → PUBLIC 16, PUBLIC → INTERNAL 4)"}},
 		{"mode-source", []string{"--mode", "source"}, []string{report.ReasonRemoved, report.ReasonOverwritten},
 			[]string{"15 documents: only in the original, a switch would lose them", "60 documents: live values would be overwritten"}},
 	} {
