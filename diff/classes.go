@@ -36,7 +36,12 @@ type Outcome struct {
 	// differs (their patch may be empty).
 	RoutingChanged int64 `json:"routing_changed"`
 	// Skipped counts the backup's documents the scope left out
-	// (Options.Scope): neither restored nor counted as not recovered.
+	// (Options.Scope): neither restored nor counted as lost or not
+	// recovered. They are not in Loss.Backup: the documents of the backup
+	// are Loss.Backup + Skipped. Those the original also holds are
+	// Loss.SkippedInOriginal (their original's copy is compared with the
+	// target as any other); each of the others has a ChangeSkipped line,
+	// unless the target holds it (then it is added).
 	Skipped int64 `json:"skipped"`
 }
 
@@ -55,6 +60,11 @@ type Loss struct {
 	EditedSinceBackup int64 `json:"edited_since_backup"`
 	// NewSinceBackup: documents only in the original.
 	NewSinceBackup int64 `json:"new_since_backup"`
+	// SkippedInOriginal: documents of the original whose backup copy the
+	// scope left out (counted in Outcome.Skipped): not compared with the
+	// backup. Original = NewSinceBackup + SkippedInOriginal + the
+	// original's documents the (scoped) backup also holds.
+	SkippedInOriginal int64 `json:"skipped_in_original,omitempty"`
 	// NotRecovered: lost documents, or documents with backup-only paths,
 	// that the target lacks too; NotRecoveredLost of them are whole lost
 	// documents.
