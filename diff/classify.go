@@ -83,7 +83,11 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	var skipped *ref
 	if b != nil && d.opt.Scope != nil && !d.opt.Scope(tr.id) {
 		skipped, b = b, nil
-		d.live.skipped.Add(1)
+		if o == nil {
+			d.live.skipped.Add(1)
+		} else {
+			d.live.skippedHeld.Add(1)
+		}
 	}
 	if d.virtual {
 		t = d.virtualTarget(o, b)
@@ -130,9 +134,6 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 		case skipped != nil:
 			// Out of the scope: not lost, and, held by the original,
 			// not new since the backup either.
-			if o != nil {
-				d.live.skippedHeld.Add(1)
-			}
 		default:
 			d.live.newSince.Add(1)
 		}
@@ -199,8 +200,9 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	if err != nil {
 		return err
 	}
-	if skipped != nil && len(w.buf) == 0 {
-		// Its own line, unless its outcome has one.
+	if skipped != nil && o == nil && len(w.buf) == 0 {
+		// Its own line, unless its outcome has one; one the original
+		// holds keeps the original's copy, and is counted only.
 		src := skipped.src
 		if len(src) == 0 {
 			src = []byte("null") // only its presence was looked up

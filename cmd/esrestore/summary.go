@@ -129,11 +129,15 @@ func (j *job) printSummary() {
 		if sc.OnlyQuery != nil {
 			parts = append(parts, "only what "+string(sc.OnlyQuery)+" matches")
 		}
-		skipped := int64(0)
+		var skipped, held int64
 		if s.Outcome != nil {
 			skipped = s.Outcome.Skipped
 		}
-		fmt.Fprintf(&b, "  scope     %s: %d of the backup's documents skipped\n", strings.Join(parts, "; "), skipped)
+		if s.Loss != nil {
+			held = s.Loss.SkippedInOriginal
+		}
+		fmt.Fprintf(&b, "  scope     %s: %d of the backup's documents skipped (not lost, not coming back), %d more the original holds as they are\n",
+			strings.Join(parts, "; "), skipped, held)
 	}
 	if len(s.Ignored) > 0 {
 		fmt.Fprintf(&b, "  ignoring  %s\n", strings.Join(s.Ignored, ", "))
