@@ -714,6 +714,11 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	stats, err := r.Run(ctx, src)
 	prog.Stop()
 	j.inScope = r.InScope()
+	if errors.Is(err, restore.ErrScopeQuery) || errors.Is(err, restore.ErrScopeTooLarge) {
+		// Found once a snapshot's staging index could be queried, before
+		// the target was made: a retry cannot fix it.
+		err = usageError(fmt.Errorf("--only-query: %w", err))
+	}
 	j.summary.Restore = summarizeRestore(stats)
 	j.summary.Throttle = summarizeThrottle(j.throttle.Stats())
 	// Closed after an interruption too: the failures recorded so far are

@@ -240,7 +240,7 @@ func (j *job) diffScope(ctx context.Context, es *elasticsearch.Client, index str
 	if err != nil {
 		return nil, guardError(fmt.Errorf("%s: %w", j.flagOrigin("only-query"), err))
 	}
-	j.log.Info("scope resolved", "index", index, "matching", len(match), "skip_ids", len(skip))
+	j.log.Info("scope resolved for the diff", "index", index, "matching", len(match), "skip_ids", len(skip))
 	return func(id string) bool {
 		if skip[id] {
 			return false
