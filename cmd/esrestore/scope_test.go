@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/faultproxy"
 	"github.com/esrestore/esrestore/fixtures/faultproxy/fptest"
 	"github.com/esrestore/esrestore/internal/jsonpatch"
@@ -428,5 +429,36 @@ func TestScopeBadInputs(t *testing.T) {
 				t.Errorf("target: HEAD %d, want 404: nothing may be written", st)
 			}
 		})
+	}
+}
+
+// TestScopeOfflineDryRun: a dry run between two dumps takes the skip
+// list too, without a cluster.
+func TestScopeOfflineDryRun(t *testing.T) {
+	sc := fixtures.NewScenario(300, 0.1, 3)
+	dir := t.TempDir()
+	orig, backup := writeDump(t, dir, "documents.ndjson", sc.Original), writeDump(t, dir, "before-loss.ndjson", sc.Complete)
+	var stripped []string
+	for id := range sc.Stripped {
+		stripped = append(stripped, id)
+	}
+	slices.Sort(stripped)
+	list, _ := writeList(t, append(slices.Clone(sc.Lost[:4]), stripped[:2]...))
+	out := t.TempDir()
+	c := newCLI(t)
+	code := c.run(t.Context(), "run", "--dry-run", "--original", orig, "--source", backup, "--prefer", "source", "--skip-ids", list,
+		"--environment", "laptop", "--output", "file://"+out, "--run-id", "off1", "--progress", "0")
+	if code != exitOK {
+		t.Fatalf("offline dry run: exit %d\n%s", code, c.stderr.String())
+	}
+	s := readSummary(t, out, "documents", "off1")
+	o, l := s.Outcome, s.Loss
+	if o.Skipped != 4 || l.SkippedInOriginal != 2 || o.Added != int64(len(sc.Lost)-4) || o.Recovered != int64(len(sc.Stripped)-2) ||
+		l.Backup != int64(len(sc.Complete)-6) || l.NotRecoveredLost != 0 {
+		t.Errorf("offline dry run with 4 lost and 2 stripped ids skipped: %+v %+v", *o, *l)
+	}
+	lines := readScopeLines(t, filepath.Join(out, "documents", "off1", "diff.ndjson.gz"))
+	if got := lineIDs(lines, diff.ChangeSkipped); !slices.Equal(got, sc.Lost[:4]) {
+		t.Errorf("skipped lines %v, want %v", got, sc.Lost[:4])
 	}
 }
