@@ -36,7 +36,14 @@ type Outcome struct {
 	// differs (their patch may be empty).
 	RoutingChanged int64 `json:"routing_changed"`
 	// Skipped counts the backup's documents the scope left out
-	// (Options.Scope): neither restored nor counted as not recovered.
+	// (Options.Scope) that the original lacks: they would come back
+	// without the scope. They are neither lost nor not recovered, and
+	// each has a ChangeSkipped line (unless the target holds it: then it
+	// is added). The backup's documents out of the scope that the
+	// original holds are Loss.SkippedInOriginal; neither is in
+	// Loss.Backup: the backup holds Loss.Backup + Skipped +
+	// Loss.SkippedInOriginal documents, and a restore that read it with
+	// the same scope skipped Skipped + Loss.SkippedInOriginal.
 	Skipped int64 `json:"skipped"`
 }
 
@@ -55,6 +62,12 @@ type Loss struct {
 	EditedSinceBackup int64 `json:"edited_since_backup"`
 	// NewSinceBackup: documents only in the original.
 	NewSinceBackup int64 `json:"new_since_backup"`
+	// SkippedInOriginal: documents of the original whose backup copy the
+	// scope left out: the original's copy stays (nothing of the backup's
+	// comes back), and is not compared with the backup's. Original =
+	// NewSinceBackup + SkippedInOriginal + the original's documents the
+	// backup in scope also holds.
+	SkippedInOriginal int64 `json:"skipped_in_original,omitempty"`
 	// NotRecovered: lost documents, or documents with backup-only paths,
 	// that the target lacks too; NotRecoveredLost of them are whole lost
 	// documents.

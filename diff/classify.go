@@ -78,6 +78,17 @@ func cmpOr(a, b *ref) *ref {
 // unchanged. The refs' bytes must stay unchanged while it runs.
 func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	o, b, t := tr.o, tr.b, tr.t
+	// A backup copy out of the scope is left out of the backup side: it
+	// may not come back, and is neither lost nor not recovered.
+	var skipped *ref
+	if b != nil && d.opt.Scope != nil && !d.opt.Scope(tr.id) {
+		skipped, b = b, nil
+		if o == nil {
+			d.live.skipped.Add(1)
+		} else {
+			d.live.skippedHeld.Add(1)
+		}
+	}
 	if d.virtual {
 		t = d.virtualTarget(o, b)
 	}
@@ -125,6 +136,9 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 					d.live.edited.Add(1)
 				}
 			}
+		case skipped != nil:
+			// Out of the scope: not lost, and, held by the original,
+			// not new since the backup either.
 		default:
 			d.live.newSince.Add(1)
 		}
@@ -192,6 +206,19 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	}
 	if err != nil {
 		return err
+	}
+	if skipped != nil && o == nil && len(w.buf) == 0 {
+		// Its own line, unless its outcome has one; one the original
+		// holds keeps the original's copy, and is counted only.
+		src := skipped.src
+		if len(src) == 0 {
+			src = []byte("null") // only its presence was looked up
+		}
+		w.buf, err = appendOnlyLine(w.buf, tr.id, ChangeSkipped, "backup", skipped.routing, src)
+		if err != nil {
+			return err
+		}
+		d.debug("document skipped", tr.id, 0)
 	}
 	if len(w.buf) == 0 {
 		return nil

@@ -72,9 +72,9 @@ func (c Counts) check(shared int64) error {
 			return fmt.Errorf("%w: lost %d + %d also in the original = %d, backup has %d",
 				ErrCountMismatch, l.Lost, shared, got, l.Backup)
 		}
-		if got := shared + l.NewSinceBackup; got != o.Original {
-			return fmt.Errorf("%w: %d also in the backup + new since backup %d = %d, original has %d",
-				ErrCountMismatch, shared, l.NewSinceBackup, got, o.Original)
+		if got := shared + l.NewSinceBackup + l.SkippedInOriginal; got != o.Original {
+			return fmt.Errorf("%w: %d also in the backup + new since backup %d + %d out of the scope = %d, original has %d",
+				ErrCountMismatch, shared, l.NewSinceBackup, l.SkippedInOriginal, got, o.Original)
 		}
 	}
 	return nil
@@ -87,6 +87,7 @@ type stats struct {
 	routingChanged                                       atomic.Int64
 	lost, stripped, edited, newSince, notRec, notRecLost atomic.Int64
 	shared                                               atomic.Int64 // in the original and the backup
+	skipped, skippedHeld                                 atomic.Int64 // out of Options.Scope; of them, in the original
 	bySeqNo                                              atomic.Int64 // backup copies taken from the target
 }
 
@@ -163,13 +164,16 @@ func (d *Differ) Stats() Counts {
 		Outcome: Outcome{
 			Original: l.original.Load(), Target: l.target.Load(), Unchanged: l.unchanged.Load(),
 			Recovered: l.recovered.Load(), Overwritten: l.overwritten.Load(), Added: l.added.Load(),
-			Removed: l.removed.Load(), RoutingChanged: l.routingChanged.Load(),
+			Removed: l.removed.Load(), RoutingChanged: l.routingChanged.Load(), Skipped: l.skipped.Load(),
 		},
 		Ignored: make([]string, len(d.ignore)),
 	}
 	if d.three.Load() {
 		c.Loss = &Loss{
-			Backup: l.backup.Load(), Lost: l.lost.Load(), Stripped: l.stripped.Load(),
+			// The backup's documents out of the scope are not the
+			// backup side's.
+			Backup: max(l.backup.Load()-l.skipped.Load()-l.skippedHeld.Load(), 0), Lost: l.lost.Load(), Stripped: l.stripped.Load(),
+			SkippedInOriginal: l.skippedHeld.Load(),
 			EditedSinceBackup: l.edited.Load(), NewSinceBackup: l.newSince.Load(),
 			NotRecovered: l.notRec.Load(), NotRecoveredLost: l.notRecLost.Load(),
 			BackupBySeqNo: l.bySeqNo.Load(),
@@ -267,7 +271,7 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 		"added", o.Added, "removed", o.Removed, "spilled_runs", rep.spills,
 		"seconds", time.Since(start).Seconds()}
 	if l := c.Loss; l != nil {
-		attrs = append(attrs, "lost", l.Lost, "stripped", l.Stripped, "not_recovered", l.NotRecovered)
+		attrs = append(attrs, "lost", l.Lost, "stripped", l.Stripped, "not_recovered", l.NotRecovered, "skipped", o.Skipped)
 	}
 	log.Info("diff compared", attrs...)
 	return c, nil

@@ -104,7 +104,12 @@ type Options struct {
 	ProfileUnit string
 	// Scope, when set, says which backup documents may come back (the
 	// restore's --skip-ids and --only-query): the others are left out of
-	// the backup side and counted in Outcome.Skipped.
+	// the backup side (neither lost nor not recovered; with an Overlay,
+	// the would-be target does not take them), counted in
+	// Outcome.Skipped, each with a ChangeSkipped line, when the original
+	// lacks them, in Loss.SkippedInOriginal when it holds them. It is
+	// called from several goroutines. Unlike SkipIDs, it never touches
+	// the original or the target.
 	Scope func(id string) bool
 
 	// skip is SkipIDs as a set, made by defaults.

@@ -178,9 +178,9 @@ func comparePlans(reviewed, fresh *lineReader) (*plan, error) {
 			fresh.next()
 		default:
 			rv := reviewed.cur.Change
-			if rv == diff.ChangeNotRecovered {
+			if rv == diff.ChangeNotRecovered || rv == diff.ChangeSkipped {
 				// The outcome was unchanged; the line only told what
-				// the backup held beyond both.
+				// the backup held beyond both, or left out.
 				rv = ""
 			}
 			if rv == "" || reviewed.cur.outcome() != fresh.cur.outcome() {

@@ -299,6 +299,9 @@ func (r *Restorer) trySnapshotTarget(ctx context.Context, p *plan, src Source) (
 	case bulk == LoadPasses:
 		r.setLoad(bulk, "strategy passes writes both sides whole")
 		return false, nil
+	case r.opt.Scope != nil:
+		r.setLoad(bulk, "a scope leaves some of the backup's documents out, and the snapshot restored as the target would hold them all")
+		return false, nil
 	case strings.ContainsAny(r.opt.Target, `$\`):
 		// A rename_replacement reads $ and \ as group references.
 		r.setLoad(bulk, "the target's name holds $ or \\, which a snapshot rename cannot produce")

@@ -67,6 +67,9 @@ type pass struct {
 	src  Source
 	name string // Source.Name(), or original:NAME
 	op   string // "index" or "create"
+	// scoped: the pass reads the source, whose documents Options.Scope
+	// may leave out.
+	scoped bool
 	// first is set on the first pass into a target this run made empty:
 	// nothing else wrote it before, so a document its writes replace
 	// (not "created", not after a transport failure) repeats an _id of
@@ -127,6 +130,10 @@ func (b *batcher) add(docs []dump.Doc) error {
 				continue
 			}
 			return err
+		}
+		if b.p.scoped && !r.scope.in(d.ID) {
+			r.st.skipped.Add(1)
+			continue
 		}
 		size := len(d.ID) + len(d.Routing) + len(d.Source) + 48
 		if b.cur != nil && (len(b.cur.items) >= r.opt.BatchDocs || len(b.cur.body)+size > r.opt.BatchBytes) {

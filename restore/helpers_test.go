@@ -266,8 +266,8 @@ func untouched(t testing.TB, es interface {
 // against the target.
 func invariant(t testing.TB, es *elasticsearch.Client, st restore.Stats) {
 	t.Helper()
-	if st.Read != st.Indexed+st.Kept+st.Failed {
-		t.Errorf("read %d != indexed %d + kept %d + failed %d", st.Read, st.Indexed, st.Kept, st.Failed)
+	if st.Read != st.Indexed+st.Kept+st.Skipped+st.Failed {
+		t.Errorf("read %d != indexed %d + kept %d + skipped %d + failed %d", st.Read, st.Indexed, st.Kept, st.Skipped, st.Failed)
 	}
 	n, err := esscan.Count(context.Background(), es, target)
 	if err != nil {

@@ -121,6 +121,9 @@ type Options struct {
 	// Ignore are the diff's ignored JSON Pointers, recorded in the
 	// target's _meta so that a resume with other patterns is refused.
 	Ignore []string
+	// Scope, when set, says which of the source's documents may come back
+	// (see Scope); nil: all of them.
+	Scope *Scope
 	// Duplicates are ids an index of the run holds under several routings
 	// (see FindDuplicateIDs): no copy of them is written, each copy read
 	// (from the original or the source) is a failure naming the routings.

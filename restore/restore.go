@@ -40,7 +40,8 @@ import (
 	"github.com/esrestore/esrestore/internal/esscan"
 )
 
-// Stats count what a run did. Read == Indexed + Kept + Failed + Pending().
+// Stats count what a run did. Read == Indexed + Kept + Skipped + Failed +
+// Pending().
 type Stats struct {
 	// Read counts documents read, from both sides in merge mode (the
 	// original and the source), bad dump lines included.
@@ -55,6 +56,9 @@ type Stats struct {
 	// Failed counts documents that could not be restored, each written to
 	// Options.Failures.
 	Failed int64
+	// Skipped counts the source's documents read that Options.Scope left
+	// out: never written.
+	Skipped int64
 	// Retried counts documents sent again (one per document per retry).
 	Retried int64
 	// Duplicates counts dump lines failed because an earlier line of the
@@ -98,12 +102,12 @@ type Stats struct {
 // Pending counts documents read whose fate is unknown: after an
 // interrupted run, those in a request that did not finish. A rerun with
 // the same run id settles them.
-func (s Stats) Pending() int64 { return s.Read - s.Indexed - s.Kept - s.Failed }
+func (s Stats) Pending() int64 { return s.Read - s.Indexed - s.Kept - s.Skipped - s.Failed }
 
 // counters are the live Stats.
 type counters struct {
 	read, indexed, kept, failed, retried, bytes, created, ambiguous, existing, count atomic.Int64
-	duplicates, rescans, restored, keptBySeq                                         atomic.Int64
+	duplicates, rescans, restored, keptBySeq, skipped                                atomic.Int64
 	// repeated counts the documents the first pass into an empty target
 	// replaced: its source holds their _id twice (see pass.first).
 	repeated   atomic.Int64
@@ -136,6 +140,9 @@ type Restorer struct {
 	loadAt atomic.Pointer[loadState]
 	// dupes are Options.Duplicates by id.
 	dupes map[string]*DuplicateID
+	// scope is Options.Scope resolved by Run (see resolveScope).
+	scopeMu sync.Mutex
+	scope   *scopeSet
 }
 
 // New returns a Restorer writing through es. It fills the defaults of opt
@@ -174,7 +181,7 @@ func (r *Restorer) Stats() Stats {
 		Retried: r.st.retried.Load(), Bytes: r.st.bytes.Load(), Created: r.st.created.Load(),
 		Ambiguous: r.st.ambiguous.Load(), Existing: r.st.existing.Load(), Count: r.st.count.Load(),
 		Duplicates: r.st.duplicates.Load(), Rescans: r.st.rescans.Load(), Restored: r.st.restored.Load(),
-		KeptBySeqNo: r.st.keptBySeq.Load(),
+		KeptBySeqNo: r.st.keptBySeq.Load(), Skipped: r.st.skipped.Load(),
 	}
 	l := r.loadInfo()
 	s.Load, s.LoadReason = l.load, l.why
@@ -288,6 +295,11 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 	if err := src.Check(ctx, run); err != nil {
 		return nil, err
 	}
+	if sc := r.opt.Scope; sc != nil && sc.Query != nil {
+		if _, _, ok := queryable(src); !ok {
+			return nil, fmt.Errorf("%w: source %s cannot be queried (a dump): an only-query scope needs an index or a snapshot", ErrScopeQuery, src.Name())
+		}
+	}
 	if p.resume && !p.adopt {
 		if err := r.sameRun(tgt, src); err != nil {
 			return nil, err
@@ -338,13 +350,13 @@ func (r *Restorer) Run(ctx context.Context, src Source) (Stats, error) {
 		return st, err
 	}
 	r.log.Info("restore done", "target", r.opt.Target, "load", st.Load, "load_reason", st.LoadReason, "read", st.Read,
-		"indexed", st.Indexed, "kept", st.Kept, "failed", st.Failed, "retried", st.Retried, "count", st.Count, "elapsed", st.Elapsed)
+		"indexed", st.Indexed, "kept", st.Kept, "skipped", st.Skipped, "failed", st.Failed, "retried", st.Retried, "count", st.Count, "elapsed", st.Elapsed)
 	return st, nil
 }
 
 func (r *Restorer) reset() {
 	for _, c := range []*atomic.Int64{&r.st.read, &r.st.indexed, &r.st.kept, &r.st.failed, &r.st.retried,
-		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans, &r.st.restored, &r.st.repeated} {
+		&r.st.bytes, &r.st.created, &r.st.ambiguous, &r.st.existing, &r.st.end, &r.st.duplicates, &r.st.rescans, &r.st.restored, &r.st.repeated, &r.st.skipped} {
 		c.Store(0)
 	}
 	r.st.count.Store(-1)
@@ -370,6 +382,9 @@ func (r *Restorer) run(ctx context.Context, src Source) (err error) {
 	}()
 	if err := src.Prepare(ctx); err != nil {
 		return fmt.Errorf("prepare source %s: %w", src.Name(), err)
+	}
+	if err := r.resolveScope(ctx, src); err != nil {
+		return err
 	}
 	if err := r.createTarget(ctx, p, src); err != nil {
 		return err
@@ -424,7 +439,7 @@ func (r *Restorer) load(ctx context.Context, p *plan, src Source) error {
 		return r.loadPasses(ctx, p, src)
 	}
 	if !p.fromSnapshot {
-		ps := &pass{src: src, name: src.Name(), op: "create"}
+		ps := &pass{src: src, name: src.Name(), op: "create", scoped: true}
 		r.log.Info("loading", "from", ps.name, "how", "backup written", "op_type", ps.op, "target", r.opt.Target)
 		if err := r.loadPass(ctx, ps); err != nil {
 			if ctx.Err() != nil {
@@ -445,7 +460,7 @@ func (r *Restorer) loadPasses(ctx context.Context, p *plan, src Source) error {
 			in: r.opt.Instant},
 		name: "original:" + r.opt.Original,
 	}
-	source := &pass{src: src, name: src.Name()}
+	source := &pass{src: src, name: src.Name(), scoped: true}
 	var passes []*pass
 	switch {
 	case r.opt.Mode == ModeSource:
@@ -503,8 +518,8 @@ func (r *Restorer) loadPass(ctx context.Context, p *pass) error {
 // verify checks the counts against each other and against the target.
 func (r *Restorer) verify(ctx context.Context) error {
 	s := r.Stats()
-	if s.Read != s.Indexed+s.Kept+s.Failed {
-		return fmt.Errorf("%w: read %d != indexed %d + kept %d + failed %d", ErrInvariant, s.Read, s.Indexed, s.Kept, s.Failed)
+	if s.Read != s.Indexed+s.Kept+s.Skipped+s.Failed {
+		return fmt.Errorf("%w: read %d != indexed %d + kept %d + skipped %d + failed %d", ErrInvariant, s.Read, s.Indexed, s.Kept, s.Skipped, s.Failed)
 	}
 	n, err := esscan.CountRetry(ctx, r.es, r.opt.Target, r.opt.Retry)
 	if err != nil {

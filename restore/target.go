@@ -122,6 +122,8 @@ type provenance struct {
 	// LoadPasses): a resumed run must not load a restored snapshot again.
 	// Not compared by sameRun: it follows from the data, not the flags.
 	Load string `json:"load,omitempty"`
+	// Scope is the run's Options.Scope: a resume with another is refused.
+	Scope *scopeMeta `json:"scope,omitempty"`
 	// Identity is where the run that made the target ran.
 	Identity
 }
@@ -179,6 +181,7 @@ func (r *Restorer) provenance(src Source) provenance {
 		p.Prefer = r.opt.Prefer
 	}
 	p.Load = r.loadInfo().load
+	p.Scope = r.opt.Scope.meta()
 	p.Identity = r.opt.Identity
 	p.ClusterUUID, p.OriginalUUID = r.clusterUUID, r.originalUUID
 	return p
@@ -211,6 +214,7 @@ func (r *Restorer) sameRun(tgt indexMeta, src Source) error {
 	if !slices.Equal(hi, wi) {
 		differ("--ignore", quoted(strings.Join(had.Ignore, ",")), quoted(strings.Join(want.Ignore, ",")))
 	}
+	diffs = append(diffs, scopeDifferences(had.Scope, want.Scope)...)
 	if where := had.Identity.Differences(want.Identity); len(where) > 0 {
 		return fmt.Errorf("target %q was made by run %q elsewhere (%s); resume it where it began, or choose a new --target and --run-id: %w",
 			r.opt.Target, r.opt.RunID, strings.Join(where, "; "), ErrResumeMismatch)

@@ -62,6 +62,9 @@ func (j *job) check(ctx context.Context) error {
 	if err := j.openReport(ctx); err != nil {
 		return err
 	}
+	if err := j.loadScope(ctx); err != nil {
+		return err
+	}
 	if err := j.connect(ctx); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -75,6 +76,8 @@ var (
 		{name: "source-index", usage: "with a snapshot source, the snapshot's index to restore when it is not the original's, named on purpose: it must repeat the INDEX of snapshot:REPO/SNAP/INDEX; the verdict then says so (without it such a source is refused)", check: optional(validIndexName)},
 		{name: "allow-empty-source", def: "false", usage: "restore a source that holds no document (refused by default: usually a wrong path)", isBool: true},
 		{name: "keep-staging", def: "false", usage: "keep the staging index a snapshot source is restored into", isBool: true},
+		{name: "skip-ids", usage: "a list of ids of the backup that must not come back, one a line: a local path or s3://bucket/key (its sha256 is in the fingerprint); they are counted skipped, never lost", check: optional(skipIDsFile)},
+		{name: "only-query", usage: `a query over the backup, one JSON object ({"term":{"site":"example"}}): only the documents it matches may come back, the others are counted skipped; not with a dump source`, check: optional(jsonObject)},
 		{name: "max-docs-per-second", def: "0", usage: "documents per second the restore may write, across all workers (0 = no limit); requests in flight also halve on 429s and slow bulks, and recover slowly", check: rate},
 	}
 	diffFlags = []flagDef{
@@ -297,6 +300,11 @@ type Config struct {
 	SourceIndex string
 	Rerun       bool
 	KeepStaging bool
+	// SkipIDs is --skip-ids, the list's path or URL, "" for none; the job
+	// reads it (loadScope).
+	SkipIDs string
+	// OnlyQuery is --only-query, compacted, nil for none.
+	OnlyQuery json.RawMessage
 	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
 	MaxDocsPerSecond float64
 	// Notify is the webhook URL (a secret), "" for none.
@@ -609,6 +617,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		S3SSE: fv.str("s3-sse"), S3KMSKeyID: fv.str("s3-kms-key-id"), Environment: fv.str("environment"), RunID: fv.str("run-id"),
 		DryRun: fv.flag("dry-run"), LeaseTTL: fv.duration("lease-ttl"), Notify: fv.get("notify").value, Rerun: fv.flag("rerun"), ExpectConfig: strings.ToLower(fv.str("expect-config")),
 		LogFormat: fv.str("log-format"), LogLevel: fv.str("log-level"), Progress: fv.duration("progress"),
+		SkipIDs: fv.str("skip-ids"), OnlyQuery: compactQuery(fv.str("only-query")),
 	}
 	c.src, _ = parseSource(c.Source)
 	esURLs(fv.str("es-url"), &c.ES)
@@ -663,6 +672,9 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	}
 	if c.FillNull && c.Prefer != "fill" {
 		errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
+	}
+	if c.OnlyQuery != nil && c.src.kind == "dump" {
+		errs = append(errs, fv.bad("only-query", "a dump source cannot be queried: list the ids to leave out with --skip-ids"))
 	}
 	if c.S3KMSKeyID != "" && c.S3SSE != "aws:kms" {
 		errs = append(errs, fv.bad("s3-kms-key-id", "needs --s3-sse aws:kms"))

@@ -89,10 +89,15 @@ type job struct {
 	// prev is the incomplete summary of an earlier attempt of the run
 	// id, nil if none.
 	prev *report.Summary
+	// scope is --skip-ids and --only-query (loadScope), nil for none;
+	// inScope is it resolved for the diff: by the restore, or on a dry
+	// run's backup.
+	scope   *restore.Scope
+	inScope func(id string) bool
 }
 
 func summarizeRestore(s restore.Stats) *report.Restore {
-	rs := &report.Restore{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Failed: s.Failed, Pending: s.Pending(),
+	rs := &report.Restore{Read: s.Read, Indexed: s.Indexed, Kept: s.Kept, Skipped: s.Skipped, Failed: s.Failed, Pending: s.Pending(),
 		Ambiguous: s.Ambiguous, Duplicates: s.Duplicates, Rescans: s.Rescans, Retried: s.Retried, Bytes: s.Bytes,
 		ExistingBefore: s.Existing, TargetCount: s.Count, Seconds: s.Elapsed.Seconds(),
 		Load: s.Load, LoadReason: s.LoadReason, SnapshotRestored: s.Restored, KeptBySeqNo: s.KeptBySeqNo}
@@ -535,6 +540,7 @@ func (j *job) restoreOptions(failures io.Writer) restore.Options {
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
 		AllowEmptySource: j.cfg.AllowEmpty, SourceIndex: j.cfg.SourceIndex, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
 		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle, Duplicates: j.dupes, Identity: j.ident,
+		Scope: j.scope,
 	}
 }
 
@@ -577,6 +583,9 @@ func (j *job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.
 		return nil, nil, err
 	}
 	if err := j.duplicateIDs(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := j.checkScopeQuery(ctx); err != nil {
 		return nil, nil, err
 	}
 	return r, src, nil
@@ -713,6 +722,12 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	prog := startProgress(j.env, j.log, j.cfg.Progress, j.restoreProgress(r))
 	stats, err := r.Run(ctx, src)
 	prog.Stop()
+	j.inScope = r.InScope()
+	if errors.Is(err, restore.ErrScopeQuery) || errors.Is(err, restore.ErrScopeTooLarge) {
+		// Found once a snapshot's staging index could be queried, before
+		// the target was made: a retry cannot fix it.
+		err = usageError(fmt.Errorf("--only-query: %w", err))
+	}
 	j.summary.Restore = summarizeRestore(stats)
 	j.summary.Throttle = summarizeThrottle(j.throttle.Stats())
 	// Closed after an interruption too: the failures recorded so far are
@@ -734,7 +749,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 		return err
 	}
 	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, NullIsMissing: j.cfg.FillNull,
-		Logger: j.log, Retry: j.retryPolicy(), SkipIDs: j.skipIDs(), Watch: j.cfg.Watch}
+		Logger: j.log, Retry: j.retryPolicy(), SkipIDs: j.skipIDs(), Watch: j.cfg.Watch, Scope: j.inScope}
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, j.diffProgress(d, sides))
 	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))
@@ -835,7 +850,7 @@ func (j *job) restoreProgress(r *restore.Restorer) func() progressSnapshot {
 	}
 	return func() progressSnapshot {
 		s := r.Stats()
-		return splitRead(parts, s.Read, s.Indexed+s.Kept+s.Failed, s.Failed)
+		return splitRead(parts, s.Read, s.Indexed+s.Kept+s.Skipped+s.Failed, s.Failed)
 	}
 }
 

@@ -181,6 +181,10 @@ func (j *job) sameWhere(rep *s3out.Report, prev *report.Summary) error {
 	if in.Snapshot != nil {
 		was.SnapshotUUID = in.Snapshot.UUID
 	}
+	if d := sameScope(prev.Scope, j.summary.Scope); len(d) > 0 {
+		return usageError(fmt.Errorf("run %q cannot resume with another scope than its earlier attempt's (%s): %s; rerun with the same --skip-ids and --only-query, or start a new --run-id: %w",
+			j.cfg.RunID, rep.URL(s3out.SummaryName), strings.Join(d, "; "), restore.ErrResumeMismatch))
+	}
 	diffs := was.Differences(j.ident)
 	// A dry run records no target.
 	if prev.Target != "" && j.summary.Target != "" && prev.Target != j.summary.Target {

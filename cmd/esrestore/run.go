@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
+
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/restore"
@@ -55,6 +57,9 @@ func dryRunOffline(fv *flagValues) bool {
 // target), index differences, report.
 func (j *job) run(ctx context.Context) error {
 	if err := j.openReport(ctx); err != nil {
+		return j.abort(ctx, err)
+	}
+	if err := j.loadScope(ctx); err != nil {
 		return j.abort(ctx, err)
 	}
 	if err := j.connect(ctx); err != nil {
@@ -178,6 +183,9 @@ func (j *job) dryRun(ctx context.Context) error {
 	if err := j.openReport(ctx); err != nil {
 		return j.abort(ctx, err)
 	}
+	if err := j.loadScope(ctx); err != nil {
+		return j.abort(ctx, err)
+	}
 	parent := ctx
 	if !isDumpURL(j.cfg.Original) || spec.kind != "dump" {
 		if err := j.connect(ctx); err != nil {
@@ -210,6 +218,9 @@ func (j *job) dryRun(ctx context.Context) error {
 		}
 	}
 	var restored diff.Side
+	// The backup index the scope's query is resolved on.
+	var scopeES *elasticsearch.Client
+	var scopeIndex string
 	switch spec.kind {
 	case "dump":
 		restored = diff.DumpSide(j.openDump(spec.url), redactURL(spec.url))
@@ -217,6 +228,7 @@ func (j *job) dryRun(ctx context.Context) error {
 	case "index":
 		restored = diff.IndexSide(j.es, spec.index)
 		j.backupTotal = indexTotal(j.es, spec.index)
+		scopeES, scopeIndex = j.es, spec.index
 	case "remote":
 		es, err := j.remoteClient(ctx, spec)
 		if err != nil {
@@ -224,6 +236,7 @@ func (j *job) dryRun(ctx context.Context) error {
 		}
 		restored = diff.IndexSide(es, spec.index)
 		j.backupTotal = indexTotal(es, spec.index)
+		scopeES, scopeIndex = es, spec.index
 	case "snapshot":
 		side, err := j.stageSnapshot(ctx, spec)
 		if err != nil {
@@ -236,10 +249,21 @@ func (j *job) dryRun(ctx context.Context) error {
 			return j.abort(parent, err)
 		}
 		restored = side
+		scopeES, scopeIndex = j.es, restore.StagingIndex(j.cfg.RunID)
 	}
 	if err := j.pin(ctx); err != nil {
 		return j.abort(ctx, err)
 	}
+	// The same scope as the run: the diff leaves the same backup
+	// documents out.
+	inScope, err := j.diffScope(ctx, scopeES, scopeIndex)
+	if err != nil {
+		if cerr := j.runCleanups(ctx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
+		}
+		return j.abort(parent, j.orLost(err))
+	}
+	j.inScope = inScope
 	overlay := diff.OverlaySource
 	if j.cfg.Mode == "merge" {
 		overlay = diff.OverlayPreferOriginal
@@ -256,7 +280,7 @@ func (j *job) dryRun(ctx context.Context) error {
 	// An original in a cluster got its identity and counts recorded by
 	// identify, as in a real run; a dump has none.
 	live := !isDumpURL(j.cfg.Original)
-	err := j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Backup: restored}, overlay)
+	err = j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Backup: restored}, overlay)
 	if lost := j.leaseLost(); lost != nil {
 		return j.lostLease(parent, lost, err)
 	}
@@ -289,6 +313,9 @@ func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, er
 		return nil, err
 	}
 	if err := j.duplicateIDs(ctx); err != nil {
+		return nil, err
+	}
+	if err := j.checkScopeQuery(ctx); err != nil {
 		return nil, err
 	}
 	// Before the staging restore, the dry run's one write.

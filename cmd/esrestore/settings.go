@@ -48,6 +48,7 @@ var effective = map[string]func(Config) string{
 	"max-docs-per-second": func(c Config) string { return strconv.FormatFloat(c.MaxDocsPerSecond, 'f', -1, 64) },
 	"ignore":              func(c Config) string { return strings.Join(c.Ignore, ",") },
 	"watch":               func(c Config) string { return formatWatches(c.Watch) },
+	"only-query":          func(c Config) string { return string(c.OnlyQuery) },
 	"output": func(c Config) string {
 		if c.Output == "" {
 			return defaultOutput

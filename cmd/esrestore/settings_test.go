@@ -42,6 +42,8 @@ var flagSamples = map[string]struct {
 	"allow-empty-source":  {a: "false", b: "true"},
 	"keep-staging":        {a: "false", b: "true"},
 	"max-docs-per-second": {a: "0", b: "100"},
+	"skip-ids":            {a: "/skip1.txt", b: "s3://lists/skip2.txt"},
+	"only-query":          {a: `{"term":{"site":"a"}}`, b: `{"term":{"site":"b"}}`},
 	"ignore":              {a: "/a", b: "/b"},
 	"watch":               {a: "/visibility=PUBLIC", b: "/visibility"},
 	"output":              {a: "file:///tmp/a", b: "file:///tmp/b"},

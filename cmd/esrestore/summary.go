@@ -75,6 +75,9 @@ func (j *job) printSummary() {
 	if r := s.Restore; r != nil {
 		fmt.Fprintf(&b, "  restore   %d read: %d indexed, %d kept, %d failed (%d retried) in %.1fs\n",
 			r.Read, r.Indexed, r.Kept, r.Failed, r.Retried, r.Seconds)
+		if r.Skipped > 0 {
+			fmt.Fprintf(&b, "            of the read, %d skipped: out of the scope, never written\n", r.Skipped)
+		}
 		if r.WrittenByEarlierAttempts > 0 {
 			fmt.Fprintf(&b, "            of the indexed, %d by earlier attempts\n", r.WrittenByEarlierAttempts)
 		}
@@ -117,6 +120,24 @@ func (j *job) printSummary() {
 	if l := s.Loss; l != nil {
 		fmt.Fprintf(&b, "  loss      the backup's %d documents: %d lost, %d stripped, %d edited since, %d not recovered\n",
 			l.Backup, l.Lost, l.Stripped, l.EditedSinceBackup, l.NotRecovered)
+	}
+	if sc := s.Scope; sc != nil {
+		var parts []string
+		if sc.SkipIDsCount > 0 {
+			parts = append(parts, fmt.Sprintf("%d ids of %s left out", sc.SkipIDsCount, sc.SkipIDs))
+		}
+		if sc.OnlyQuery != nil {
+			parts = append(parts, "only what "+string(sc.OnlyQuery)+" matches")
+		}
+		var skipped, held int64
+		if s.Outcome != nil {
+			skipped = s.Outcome.Skipped
+		}
+		if s.Loss != nil {
+			held = s.Loss.SkippedInOriginal
+		}
+		fmt.Fprintf(&b, "  scope     %s: %d of the backup's documents skipped (not lost, not coming back), %d more the original holds as they are\n",
+			strings.Join(parts, "; "), skipped, held)
 	}
 	if len(s.Ignored) > 0 {
 		fmt.Fprintf(&b, "  ignoring  %s\n", strings.Join(s.Ignored, ", "))

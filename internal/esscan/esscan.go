@@ -76,6 +76,9 @@ type Options struct {
 	// time is reopened for all of them (OnReopen is called). Its
 	// keep-alive replaces KeepAlive.
 	Instant *Instant
+	// Query, when set, is the query the scan reads with: only the
+	// documents it matches are passed on. Nil: every document.
+	Query json.RawMessage
 }
 
 func (o *Options) defaults() {
@@ -306,6 +309,9 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 		if opt.SeqNo {
 			q["seq_no_primary_term"] = true
 		}
+		if opt.Query != nil {
+			q["query"] = opt.Query
+		}
 		if !counted {
 			q["track_total_hits"] = true
 		}
@@ -424,6 +430,23 @@ func CountRetry(ctx context.Context, es *elasticsearch.Client, index string, pol
 	}, &out)
 	if err != nil {
 		return 0, fmt.Errorf("count %q: %w", index, err)
+	}
+	return out.Count, nil
+}
+
+// CountQuery is CountRetry of the documents of index that query matches.
+// A query Elasticsearch refuses (400) is an *Error, not retried.
+func CountQuery(ctx context.Context, es *elasticsearch.Client, index string, query json.RawMessage, pol retry.Policy) (int64, error) {
+	body, err := json.Marshal(map[string]json.RawMessage{"query": query})
+	if err != nil {
+		return 0, fmt.Errorf("count %q with a query: %w", index, err)
+	}
+	var out countAnswer
+	err = do(ctx, pol, func() (*esapi.Response, error) {
+		return esapi.CountRequest{Index: []string{index}, Body: bytes.NewReader(body)}.Do(ctx, es)
+	}, &out)
+	if err != nil {
+		return 0, fmt.Errorf("count %q with a query: %w", index, err)
 	}
 	return out.Count, nil
 }

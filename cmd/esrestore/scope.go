@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/restore"
+	"github.com/esrestore/esrestore/s3out"
+)
+
+// The restore's scope: which of the backup's documents may come back.
+// --skip-ids FILE lists ids that must not (one a line, a local path or an
+// s3:// URL); --only-query JSON is a query over the backup, only the
+// documents it matches may. The original is never scoped: it is read
+// whole. A backup document out of scope is never written (the restore's
+// skipped), and the diff leaves it out of the backup side (outcome.skipped,
+// its own "skipped" line in diff.ndjson.gz): it is neither lost nor not
+// recovered.
+
+// maxSkipIDsBytes bounds the --skip-ids file read into memory.
+const maxSkipIDsBytes = 1 << 30
+
+// skipIDsFile checks the form of --skip-ids: a path, or an s3:// URL
+// naming an object.
+func skipIDsFile(v string) string {
+	if strings.TrimSpace(v) != v {
+		return "must not start or end with white space"
+	}
+	if rest, ok := strings.CutPrefix(v, "s3://"); ok {
+		bucket, key, _ := strings.Cut(rest, "/")
+		if bucket == "" || key == "" || strings.HasSuffix(key, "/") {
+			return "an s3:// list must name an object: s3://bucket/key"
+		}
+	}
+	return ""
+}
+
+// jsonObject checks --only-query: one JSON object, as Elasticsearch's
+// "query" takes it.
+func jsonObject(v string) string {
+	const why = `must be one JSON object, a query such as {"term":{"site":"example"}}`
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(strings.NewReader(v))
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return why
+	}
+	if dec.More() {
+		return why + " (it goes on after the object)"
+	}
+	if len(m) == 0 {
+		return why + " (it is empty)"
+	}
+	return ""
+}
+
+// compactQuery is --only-query without insignificant white space, nil
+// for none.
+func compactQuery(v string) json.RawMessage {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(v)) != nil {
+		return json.RawMessage(v)
+	}
+	return b.Bytes()
+}
+
+// parseSkipIDs reads a --skip-ids list: one id a line (LF or CRLF), the
+// last line's newline optional. A blank line, or one of white space only,
+// is an error naming the line: an id is never guessed. A repeated id is
+// an error naming both lines: a list made twice over is a list that was
+// not checked.
+func parseSkipIDs(name string, b []byte) ([]string, error) {
+	text := string(b)
+	text = strings.TrimSuffix(text, "\n")
+	if text == "" {
+		return nil, fmt.Errorf("%s holds no id", name)
+	}
+	lines := strings.Split(text, "\n")
+	ids := make([]string, 0, len(lines))
+	seen := make(map[string]int, len(lines))
+	var errs []error
+	for i, l := range lines {
+		n := i + 1
+		l = strings.TrimSuffix(l, "\r")
+		switch {
+		case strings.TrimSpace(l) == "":
+			errs = append(errs, fmt.Errorf("%s:%d: blank line, not an id", name, n))
+		case !utf8.ValidString(l):
+			errs = append(errs, fmt.Errorf("%s:%d: not valid UTF-8", name, n))
+		case seen[l] > 0:
+			errs = append(errs, fmt.Errorf("%s:%d: id %q repeats line %d", name, n, l, seen[l]))
+		default:
+			seen[l] = n
+			ids = append(ids, l)
+		}
+		if len(errs) >= 10 {
+			errs = append(errs, fmt.Errorf("%s: more lines not checked", name))
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return ids, nil
+}
+
+// loadScope reads --skip-ids and records the scope in the summary, the
+// target's _meta (through restore.Options.Scope) and the effective
+// configuration: the list's sha256 and count replace its path there, so
+// config_sha256 covers what the list holds, not only where it is. It
+// runs before the first write and before a resume is checked (sameWhere
+// compares the scope an earlier attempt recorded).
+func (j *job) loadScope(ctx context.Context) error {
+	c := j.cfg
+	if c.SkipIDs == "" && c.OnlyQuery == nil {
+		return nil
+	}
+	sc := &restore.Scope{Query: c.OnlyQuery}
+	j.summary.Scope = &report.Scope{OnlyQuery: c.OnlyQuery}
+	if c.SkipIDs != "" {
+		name := redactURL(c.SkipIDs)
+		rc, err := s3out.OpenReader(ctx, c.SkipIDs, j.s3opt)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return usageError(fmt.Errorf("%s: cannot read the list %s: %w", j.flagOrigin("skip-ids"), name, err))
+			}
+			return guardError(fmt.Errorf("%s: cannot read the list %s: %w", j.flagOrigin("skip-ids"), name, err))
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, maxSkipIDsBytes+1))
+		rc.Close() //nolint:errcheck // read whole or failed
+		if err != nil {
+			return guardError(fmt.Errorf("%s: read the list %s: %w", j.flagOrigin("skip-ids"), name, err))
+		}
+		if len(b) > maxSkipIDsBytes {
+			return usageError(fmt.Errorf("%s: the list %s is larger than %d bytes", j.flagOrigin("skip-ids"), name, maxSkipIDsBytes))
+		}
+		ids, err := parseSkipIDs(name, b)
+		if err != nil {
+			return usageError(fmt.Errorf("%s: %w", j.flagOrigin("skip-ids"), err))
+		}
+		sum := sha256.Sum256(b)
+		sha := hex.EncodeToString(sum[:])
+		sc.SkipIDs, sc.SkipIDsSHA256 = ids, sha
+		j.summary.Scope.SkipIDs, j.summary.Scope.SkipIDsSHA256, j.summary.Scope.SkipIDsCount = name, sha, int64(len(ids))
+		v := fmt.Sprintf("%s (sha256 %s, %d ids)", name, sha, len(ids))
+		for i := range j.cfg.settings {
+			if j.cfg.settings[i].name == "skip-ids" {
+				j.cfg.settings[i].value = v
+			}
+		}
+		j.summary.Options["skip_ids"] = v
+		j.log.Info("scope: ids the restore leaves out", "skip_ids", name, "sha256", sha, "count", len(ids))
+	}
+	if c.OnlyQuery != nil {
+		j.log.Info("scope: only the backup's documents this query matches may come back", "only_query", string(c.OnlyQuery))
+	}
+	j.scope = sc
+	return nil
+}
+
+// flagOrigin names a flag as the operator set it: --skip-ids or its
+// variable.
+func (j *job) flagOrigin(name string) string {
+	for _, s := range j.cfg.settings {
+		if s.name == name && s.origin != "flag" && s.origin != "default" {
+			return s.origin
+		}
+	}
+	return "--" + name
+}
+
+// checkScopeQuery asks Elasticsearch whether --only-query is a query it
+// takes, before the first write: on the backup when it is an index, on
+// the original for a snapshot (its staging index is not restored by the
+// checks; they share the mapping the query is read against). On an index
+// backup it also counts the matches against the scope's bound.
+func (j *job) checkScopeQuery(ctx context.Context) error {
+	q := j.cfg.OnlyQuery
+	if q == nil || j.es == nil {
+		return nil
+	}
+	spec := j.cfg.src
+	es, index, what := j.es, j.cfg.Original, "the original (the snapshot's index is read with it once restored)"
+	switch spec.kind {
+	case "index":
+		index, what = spec.index, "the backup"
+	case "remote":
+		rc, err := j.remoteClient(ctx, spec)
+		if err != nil {
+			return err
+		}
+		es, index, what = rc, spec.index, "the backup"
+	case "dump":
+		return usageError(fmt.Errorf("%s: a dump source cannot be queried; list the ids to leave out with --skip-ids", j.flagOrigin("only-query")))
+	}
+	n, err := restore.CountMatching(ctx, es, index, q, j.retryPolicy())
+	if err != nil {
+		return guardError(fmt.Errorf("%s: %w", j.flagOrigin("only-query"), err))
+	}
+	if what == "the backup" && n > restore.DefaultMaxQueryIDs {
+		return usageError(fmt.Errorf("%s: %w: it matches %d documents of %q, more than the %d a scope holds",
+			j.flagOrigin("only-query"), restore.ErrScopeTooLarge, n, index, restore.DefaultMaxQueryIDs))
+	}
+	j.log.Info("scope: the query checked", "only_query", string(q), "on", index, "which", what, "matching", n)
+	return nil
+}
+
+// diffScope resolves the scope for a dry run's diff, on the backup index
+// it reads: nil without a scope.
+func (j *job) diffScope(ctx context.Context, es *elasticsearch.Client, index string) (func(id string) bool, error) {
+	sc := j.scope
+	if sc == nil {
+		return nil, nil
+	}
+	skip := make(map[string]bool, len(sc.SkipIDs))
+	for _, id := range sc.SkipIDs {
+		skip[id] = true
+	}
+	if sc.Query == nil {
+		return func(id string) bool { return !skip[id] }, nil
+	}
+	if es == nil {
+		return nil, usageError(fmt.Errorf("%s: a dump source cannot be queried", j.flagOrigin("only-query")))
+	}
+	match, err := restore.MatchingIDs(ctx, es, index, sc.Query, sc.MaxQueryIDs, j.retryPolicy())
+	if err != nil {
+		return nil, guardError(fmt.Errorf("%s: %w", j.flagOrigin("only-query"), err))
+	}
+	j.log.Info("scope resolved for the diff", "index", index, "matching", len(match), "skip_ids", len(skip))
+	return func(id string) bool {
+		if skip[id] {
+			return false
+		}
+		_, ok := match[id]
+		return ok
+	}, nil
+}
+
+// sameScope refuses to resume a run id with another scope than its
+// earlier attempt recorded, naming what differs.
+func sameScope(prev, now *report.Scope) []string {
+	var p, n report.Scope
+	if prev != nil {
+		p = *prev
+	}
+	if now != nil {
+		n = *now
+	}
+	var out []string
+	if p.SkipIDsSHA256 != n.SkipIDsSHA256 || p.SkipIDsCount != n.SkipIDsCount {
+		out = append(out, fmt.Sprintf("skip ids: was %s, now %s", skipListDesc(p), skipListDesc(n)))
+	}
+	if !bytes.Equal(compactQuery(string(p.OnlyQuery)), compactQuery(string(n.OnlyQuery))) {
+		out = append(out, fmt.Sprintf("only query: was %s, now %s", queryText(p.OnlyQuery), queryText(n.OnlyQuery)))
+	}
+	return out
+}
+
+func skipListDesc(s report.Scope) string {
+	if s.SkipIDsCount == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%s (%d ids, sha256 %s)", s.SkipIDs, s.SkipIDsCount, s.SkipIDsSHA256)
+}
+
+func queryText(q json.RawMessage) string {
+	if len(q) == 0 {
+		return "none"
+	}
+	return string(q)
+}
