@@ -88,18 +88,21 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	var missing jsondiff.Patch
 	lostMissing := false
 	if d.three.Load() {
+		var loss jsondiff.Patch
+		equal, stripped := false, false
 		switch {
 		case b != nil && o == nil:
 			d.live.lost.Add(1)
 			lostMissing = t == nil
 		case b != nil:
 			d.live.shared.Add(1)
-			loss, equal, err := w.cmpLoss.compare(o.src, b.src)
+			var err error
+			loss, equal, err = w.cmpLoss.compare(o.src, b.src)
 			if err != nil {
 				return fmt.Errorf("compare document %q with its backup: %w", tr.id, err)
 			}
 			if !equal {
-				stripped, edited := false, false
+				edited := false
 				for i, op := range loss {
 					switch op.Type {
 					case jsondiff.OperationAdd:
@@ -122,6 +125,9 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 			}
 		default:
 			d.live.newSince.Add(1)
+		}
+		if err := d.backupDoc(w, tr, loss, equal, stripped); err != nil {
+			return err
 		}
 	}
 	if len(missing) > 0 || lostMissing {

@@ -124,6 +124,10 @@ type Differ struct {
 	// virtual when the target is built from the original and the backup.
 	three   atomic.Bool
 	virtual bool
+	// The loss profile (nil when nothing is profiled) and the prefer
+	// alternatives of a three-sided diff.
+	profiles *profileSet
+	alts     altSet
 }
 
 // New returns a Differ for opt; zero fields take their defaults, and Run
@@ -134,6 +138,9 @@ func New(opt Options) *Differ {
 	d.opt = opt
 	if d.err == nil {
 		d.ignore, d.err = ParsePointers(opt.Ignore)
+	}
+	if d.err == nil {
+		d.profiles, d.err = newProfileSet(&opt)
 	}
 	d.fields = newFieldSet(opt.MaxFieldEntries)
 	return d
@@ -249,6 +256,13 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
 	c.Fields = d.fields.result()
+	if c.Loss != nil {
+		d.profiles.result(c.Loss, &d.opt, log)
+		c.Alternatives = d.alts.result()
+		if c.Loss.Lost > 0 {
+			c.Loss.Note = LostNote
+		}
+	}
 	if err := d.writeReport(rep, w); err != nil {
 		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
@@ -317,6 +331,8 @@ type worker struct {
 	cmp, cmpLoss *comparer
 	buf          []byte
 	fields       *fieldTally
+	prof         *profileTally // nil when nothing is profiled
+	alt          *altTally     // nil in a two-sided diff
 	// Documents whose lookup missed on a side, waiting for an ids query
 	// (lookup join).
 	pending  []*pendingDoc
@@ -332,5 +348,7 @@ func (d *Differ) newWorker() *worker {
 		cmp:     newComparer(d.ignore, true),
 		cmpLoss: newComparer(d.ignore, true),
 		fields:  d.fields.tally(),
+		prof:    d.profiles.tally(),
+		alt:     d.alts.tally(d),
 	}
 }

@@ -173,5 +173,6 @@ func (o Options) Validate() error {
 	if _, err := ParsePointers(o.Ignore); err != nil {
 		errs = append(errs, fmt.Errorf("%w: ignore: %w", ErrBadOptions, err))
 	}
+	errs = append(errs, o.validateProfile()...)
 	return errors.Join(errs...)
 }
