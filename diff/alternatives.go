@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/wI2L/jsondiff"
@@ -70,6 +71,15 @@ func (t *altTally) count(d *Differ, o, b *ref, loss jsondiff.Patch, equal bool) 
 	if !hasAdd(loss) && !d.opt.NullIsMissing {
 		return nil // nothing the original lacks: the fill is the original
 	}
+	if fills, overwrites, ok := fillByPatch(loss, d.opt.NullIsMissing); ok {
+		switch {
+		case overwrites:
+			t.a.Fill.Overwritten++
+		case fills:
+			t.a.Fill.Recovered++
+		}
+		return nil
+	}
 	filled, did, err := jsonmerge.Fill(o.src, b.src, jsonmerge.Options{NullIsMissing: d.opt.NullIsMissing})
 	if err != nil || !did {
 		filled = o.src
@@ -91,6 +101,31 @@ func (t *altTally) count(d *Differ, o, b *ref, loss jsondiff.Patch, equal bool) 
 		t.a.Fill.NotRecovered++
 	}
 	return nil
+}
+
+// fillByPatch tells the fill's outcome from the loss patch when every
+// path it adds (and, with nullIsMissing, every null it replaces) runs
+// through object members only: the fill then adds exactly those paths,
+// and replaces exactly those nulls, so its patch is theirs and it lacks
+// none of them. ok is false when a path holds a segment that may be an
+// array index: only the fill itself tells then.
+func fillByPatch(loss jsondiff.Patch, nullIsMissing bool) (fills, overwrites, ok bool) {
+	for i, op := range loss {
+		switch {
+		case op.Type == jsondiff.OperationAdd:
+			fills = true
+		case nullIsMissing && op.Type == jsondiff.OperationReplace && oldValue(loss, i) == nil:
+			overwrites = true
+		default:
+			continue
+		}
+		for _, seg := range strings.Split(op.Path, "/")[1:] {
+			if _, index := arrayIndex(seg); index || seg == "-" {
+				return false, false, false
+			}
+		}
+	}
+	return fills, overwrites, true
 }
 
 // missingIn reports whether target lacks a path the loss patch adds: the

@@ -21,6 +21,9 @@ import (
 //	m  stripped of a nested member            as b
 //	n  null live, a value in the backup       source: overwritten; fill: as null is (NullIsMissing)
 //	r  same source, another routing           source: overwritten (routing)
+//	k  stripped of a member named like an index original: not recovered; source, fill: recovered
+//	t  an array element more in the backup    source: recovered; original, fill keep the array
+//	z  stripped of a null                     original: not recovered; source, fill: recovered
 func altDocs() (orig, backup []fixtures.Doc) {
 	d := func(id, routing, src string) fixtures.Doc {
 		return fixtures.Doc{ID: id, Routing: routing, Source: []byte(src)}
@@ -28,10 +31,12 @@ func altDocs() (orig, backup []fixtures.Doc) {
 	orig = []fixtures.Doc{
 		d("a", "", `{"v":1}`), d("b", "", `{"v":1}`), d("c", "", `{"v":2}`), d("d", "", `{"v":2}`),
 		d("g", "", `{"v":1}`), d("m", "", `{"o":{"a":1}}`), d("n", "", `{"v":null}`), d("r", "r1", `{"v":1}`),
+		d("k", "", `{"c":{"2021":1}}`), d("t", "", `{"t":[1,3]}`), d("z", "", `{"v":1}`),
 	}
 	backup = []fixtures.Doc{
 		d("a", "", `{"v":1}`), d("b", "", `{"v":1,"x":1}`), d("c", "", `{"v":1}`), d("d", "", `{"v":1,"x":[1,2]}`),
 		d("e", "", `{"v":1}`), d("m", "", `{"o":{"a":1,"b":{"c":2}}}`), d("n", "", `{"v":1}`), d("r", "r2", `{"v":1}`),
+		d("k", "", `{"c":{"2021":1,"2022":{"x":2}}}`), d("t", "", `{"t":[1,2,3]}`), d("z", "", `{"v":1,"w":null}`),
 	}
 	return orig, backup
 }
@@ -133,12 +138,12 @@ func TestAlternatives(t *testing.T) {
 		want := Alternatives{Original: outcome(runs["original"]), Source: outcome(runs["source"]), Fill: outcome(runs["fill"])}
 		// The cases above, counted by hand.
 		byHand := Alternatives{
-			Original: Alternative{NotRecovered: 3, Added: 1},
-			Source:   Alternative{Overwritten: 4, Recovered: 2, Added: 1},
-			Fill:     Alternative{Recovered: 3, Added: 1},
+			Original: Alternative{NotRecovered: 5, Added: 1},
+			Source:   Alternative{Overwritten: 4, Recovered: 5, Added: 1},
+			Fill:     Alternative{Recovered: 5, Added: 1},
 		}
 		if nullIsMissing {
-			byHand.Fill = Alternative{Recovered: 3, Overwritten: 1, Added: 1}
+			byHand.Fill = Alternative{Recovered: 5, Overwritten: 1, Added: 1}
 		}
 		if want != byHand {
 			t.Errorf("null is missing %v: the real runs give %+v, by hand %+v", nullIsMissing, want, byHand)

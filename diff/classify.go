@@ -2,6 +2,7 @@ package diff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -244,6 +245,9 @@ func hasPointer(src []byte, ptr string) bool {
 	return true
 }
 
+// errFound ends a walk that found what it looked for.
+var errFound = errors.New("found")
+
 // child returns the member seg of an object, or the element seg of an
 // array.
 func child(v []byte, seg string) ([]byte, bool) {
@@ -252,7 +256,7 @@ func child(v []byte, seg string) ([]byte, bool) {
 	}
 	var out []byte
 	found := false
-	stop := fmt.Errorf("found")
+	stop := errFound
 	switch v[0] {
 	case '{':
 		_, err := jsonscan.MembersTrusted(v, 0, func(key, value []byte) error {

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -79,45 +80,86 @@ func parseProfilePaths(paths []string) ([]profilePath, error) {
 	return out, nil
 }
 
-// profileValues calls fn with each value at segs in the JSON value v: an
+// profileNode is one segment of the profiled paths: a trie, so that one
+// walk of a document finds the values of every path.
+type profileNode struct {
+	children map[string]*profileNode
+	// leaves are the paths ending here: indexes into the profiled paths,
+	// the date path being the last.
+	leaves []int
+}
+
+// newProfileTrie builds the trie of paths.
+func newProfileTrie(paths [][]string) *profileNode {
+	root := &profileNode{}
+	for i, segs := range paths {
+		n := root
+		for _, seg := range segs {
+			if n.children == nil {
+				n.children = map[string]*profileNode{}
+			}
+			c := n.children[seg]
+			if c == nil {
+				c = &profileNode{}
+				n.children[seg] = c
+			}
+			n = c
+		}
+		n.leaves = append(n.leaves, i)
+	}
+	return root
+}
+
+// walk calls fn with each value at each path in the JSON value v: an
 // array met on the way (or at the end) stands for each of its elements,
 // as Elasticsearch indexes an array of values, or of objects, as many
 // values of one field.
-func profileValues(v []byte, segs []string, fn func(val []byte)) {
+func (n *profileNode) walk(v []byte, fn func(path int, val []byte)) {
 	v = trimSpace(v)
 	if len(v) == 0 {
 		return
 	}
 	if v[0] == '[' {
-		jsonscan.ElementsTrusted(v, 0, func(e []byte) error { //nolint:errcheck // fn never fails
-			profileValues(e, segs, fn)
+		jsonscan.ElementsTrusted(v, 0, func(e []byte) error { //nolint:errcheck // the callback never fails
+			n.walk(e, fn)
 			return nil
 		})
 		return
 	}
-	if len(segs) == 0 {
-		fn(v)
+	for _, i := range n.leaves {
+		fn(i, v)
+	}
+	if len(n.children) == 0 || v[0] != '{' {
 		return
 	}
-	if v[0] != '{' {
-		return
-	}
-	if next, ok := child(v, segs[0]); ok {
-		profileValues(next, segs[1:], fn)
-	}
+	jsonscan.MembersTrusted(v, 0, func(key, val []byte) error { //nolint:errcheck // the callback never fails
+		c := n.children[string(key)]
+		if c == nil && bytes.IndexByte(key, '\\') >= 0 {
+			k, _ := jsonscan.String(append(append([]byte{'"'}, key...), '"'))
+			c = n.children[k]
+		}
+		if c != nil {
+			c.walk(val, fn)
+		}
+		return nil
+	})
 }
 
-// valueKey is a JSON scalar in one form: strings unescaped and written
-// back as encoding/json writes them, so that "\u0041" and "A" are one
-// value; other values as they are. null is the key of no value.
-func valueKey(v []byte) string {
-	if len(v) > 0 && v[0] == '"' {
+// valueKey is a JSON value in one form: a string with an escape is
+// unescaped and written back as jsonscan writes strings, so that
+// "\u0041" and "A" are one value; other values are their bytes. It
+// allocates only for a string with an escape.
+func valueKey(v []byte) []byte {
+	if len(v) > 0 && v[0] == '"' && bytes.IndexByte(v, '\\') >= 0 {
 		if s, ok := jsonscan.String(v); ok {
-			return string(jsonscan.AppendString(nil, s))
+			return jsonscan.AppendString(nil, s)
 		}
 	}
-	return string(v)
+	return v
 }
+
+// nullKey is the value of the documents without one.
+var nullKey = []byte("null")
 
 // profileTally counts one worker's documents by profile value and date.
 // It is not safe for concurrent use.
@@ -126,14 +168,14 @@ type profileTally struct {
 	// values per path: counts by value key; nil once the path showed
 	// more than MaxProfileValues values.
 	values []map[string]*ProfileCounts
-	seen   map[string]bool // scratch: the values of one document
+	trie   *profileNode
+	keys   [][][]byte // scratch: per path, the distinct values of one document
 	date   *dateTally
 }
 
 // dateTally counts documents by day (days since 1970-01-01) or, once
 // there are too many days, by month (months since 0000-01).
 type dateTally struct {
-	segs    []string
 	byMonth bool
 	buckets map[int64]*ProfileCounts
 	null    ProfileCounts
@@ -155,39 +197,51 @@ func (t *profileTally) count(src []byte, lost, stripped bool) {
 			c.Stripped++
 		}
 	}
-	for i, p := range t.paths {
+	for i := range t.keys {
+		t.keys[i] = t.keys[i][:0]
+	}
+	day, dated := int64(0), false
+	t.trie.walk(src, func(i int, val []byte) {
+		if i == len(t.paths) {
+			if !dated {
+				day, dated = dateDay(val)
+			}
+			return
+		}
+		if t.values[i] == nil {
+			return
+		}
+		k := valueKey(val)
+		for _, seen := range t.keys[i] {
+			if bytes.Equal(seen, k) {
+				return
+			}
+		}
+		t.keys[i] = append(t.keys[i], k)
+	})
+	for i, keys := range t.keys {
 		m := t.values[i]
 		if m == nil {
 			continue
 		}
-		clear(t.seen)
-		profileValues(src, p.segs, func(val []byte) {
-			t.seen[valueKey(val)] = true
-		})
-		if len(t.seen) == 0 {
-			t.seen["null"] = true
+		if len(keys) == 0 {
+			keys = append(keys, nullKey)
 		}
-		for k := range t.seen {
-			c := m[k]
+		for _, k := range keys {
+			c := m[string(k)]
 			if c == nil {
 				if len(m) >= MaxProfileValues {
 					t.values[i] = nil
 					break
 				}
 				c = &ProfileCounts{}
-				m[k] = c
+				m[string(k)] = c
 			}
 			add(c)
 		}
 	}
 	if d := t.date; d != nil {
-		day, ok := int64(0), false
-		profileValues(src, d.segs, func(val []byte) {
-			if !ok {
-				day, ok = dateDay(val)
-			}
-		})
-		if !ok {
+		if !dated {
 			add(&d.null)
 			return
 		}
@@ -299,6 +353,7 @@ func dateDay(v []byte) (int64, bool) {
 type profileSet struct {
 	paths   []profilePath
 	date    []string // segments of the date path; nil without one
+	trie    *profileNode
 	mu      sync.Mutex
 	tallies []*profileTally
 }
@@ -320,6 +375,14 @@ func newProfileSet(opt *Options) (*profileSet, error) {
 		}
 		s.date = p.segs
 	}
+	segs := make([][]string, 0, len(paths)+1)
+	for _, p := range paths {
+		segs = append(segs, p.segs)
+	}
+	if s.date != nil {
+		segs = append(segs, s.date)
+	}
+	s.trie = newProfileTrie(segs)
 	return s, nil
 }
 
@@ -328,12 +391,13 @@ func (s *profileSet) tally() *profileTally {
 	if s == nil {
 		return nil
 	}
-	t := &profileTally{paths: s.paths, values: make([]map[string]*ProfileCounts, len(s.paths)), seen: map[string]bool{}}
+	t := &profileTally{paths: s.paths, trie: s.trie, values: make([]map[string]*ProfileCounts, len(s.paths)),
+		keys: make([][][]byte, len(s.paths))}
 	for i := range t.values {
 		t.values[i] = map[string]*ProfileCounts{}
 	}
 	if s.date != nil {
-		t.date = &dateTally{segs: s.date, buckets: map[int64]*ProfileCounts{}}
+		t.date = &dateTally{buckets: map[int64]*ProfileCounts{}}
 	}
 	s.mu.Lock()
 	s.tallies = append(s.tallies, t)
