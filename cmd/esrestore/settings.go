@@ -47,6 +47,7 @@ var effective = map[string]func(Config) string{
 	"drain-timeout":       func(c Config) string { return formatDuration(c.Drain) },
 	"max-docs-per-second": func(c Config) string { return strconv.FormatFloat(c.MaxDocsPerSecond, 'f', -1, 64) },
 	"ignore":              func(c Config) string { return strings.Join(c.Ignore, ",") },
+	"profile":             profileSetting,
 	"output": func(c Config) string {
 		if c.Output == "" {
 			return defaultOutput

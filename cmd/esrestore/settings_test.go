@@ -43,6 +43,8 @@ var flagSamples = map[string]struct {
 	"keep-staging":        {a: "false", b: "true"},
 	"max-docs-per-second": {a: "0", b: "100"},
 	"ignore":              {a: "/a", b: "/b"},
+	"profile":             {a: "/site", b: "/site,/type"},
+	"profile-date":        {a: "/modified", b: "/published"},
 	"output":              {a: "file:///tmp/a", b: "file:///tmp/b"},
 	"s3-endpoint":         {a: "http://127.0.0.1:1", b: "http://127.0.0.1:2"},
 	"s3-region":           {a: "eu-west-1", b: "us-east-1"},
