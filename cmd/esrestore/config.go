@@ -291,8 +291,8 @@ type Config struct {
 	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
 	MaxDocsPerSecond float64
 	// Notify is the webhook URL (a secret), "" for none.
-	Notify      string
-	Ignore      []string
+	Notify string
+	Ignore []string
 	// Profile are the paths the loss is profiled by: nil until read from
 	// the original's mapping, empty for none. ProfileDate is the date
 	// path, "" until read from the mapping, "none" for none.
