@@ -33,7 +33,7 @@ func profileDocs(n int) (orig, backup, target []fixtures.Doc) {
 			doc["site"] = sites[i%len(sites)]
 		}
 		if i%11 != 0 {
-			doc["tags"] = []string{sites[i%3], sites[(i+1)%3]}
+			doc["labels"] = []string{sites[i%3], sites[(i+1)%3]}
 		}
 		doc["nested"] = []map[string]any{{"k": sites[i%4]}}
 		day := base.AddDate(0, 0, i%200)
@@ -42,7 +42,7 @@ func profileDocs(n int) (orig, backup, target []fixtures.Doc) {
 			doc["modified"] = day.Format("2006-01-02")
 		case 1:
 			// 23:30 two hours behind UTC: the next day in UTC.
-			doc["modified"] = day.Add(23*time.Hour + 30*time.Minute).Format("2006-01-02T15:04:05-02:00")
+			doc["modified"] = time.Date(day.Year(), day.Month(), day.Day(), 23, 30, 0, 0, time.FixedZone("", -2*3600)).Format(time.RFC3339)
 		case 2:
 			doc["modified"] = day.Add(time.Hour).UnixMilli()
 		case 3:
@@ -250,7 +250,7 @@ func recountProfile(t *testing.T, orig, backup []fixtures.Doc, paths []string, d
 // value per document and is left out.
 func TestProfile(t *testing.T) {
 	orig, backup, target := profileDocs(1500)
-	paths := []string{"/site", "/tags", "/flag", "/nested/k", "/free", "/absent"}
+	paths := []string{"/site", "/labels", "/flag", "/nested/k", "/free", "/absent"}
 	es := estest.New(t)
 	for name, docs := range map[string][]fixtures.Doc{"po": orig, "pb": backup, "pt": target} {
 		es.LoadDocs(t, name, docs, 2)
