@@ -332,7 +332,7 @@ type worker struct {
 	buf          []byte
 	fields       *fieldTally
 	prof         *profileTally // nil when nothing is profiled
-	alt          *altTally     // nil in a two-sided diff
+	alt          *altTally     // counts in a three-sided diff only
 	// Documents whose lookup missed on a side, waiting for an ids query
 	// (lookup join).
 	pending  []*pendingDoc

@@ -446,8 +446,8 @@ func (lj *lookupState) resolveTargetMisses(ctx context.Context, w *worker) error
 			if inBackup[g.ID] {
 				lj.lostInTarget.Add(1)
 				tr.b = &ref{} // present; its copy is needed by the profile only
-				if g, ok := lostCopies[g.ID]; ok {
-					tr.b = &ref{routing: g.Routing, src: g.Source}
+				if c, ok := lostCopies[g.ID]; ok {
+					tr.b = &ref{routing: c.Routing, src: c.Source}
 				}
 			}
 			if err := lj.d.classify(w, lj.rep, tr); err != nil {

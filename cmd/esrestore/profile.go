@@ -193,8 +193,8 @@ func (j *job) judgeAlternatives() {
 }
 
 // alternativesLine is the prefer alternatives in one line, for the text
-// summary: "original review (50 not recovered), source review (60
-// overwritten), fill ok".
+// summary: "original review (0 overwritten, 0 recovered, 50 not
+// recovered, 410 added), source review (…), fill ok (…)".
 func alternativesLine(pa *report.PreferAlternatives) string {
 	var parts []string
 	for _, r := range []struct {
