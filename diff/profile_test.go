@@ -291,6 +291,15 @@ func TestProfile(t *testing.T) {
 			}
 		}
 	}
+	// The path with a value a document is left out, and the log says so.
+	var logs strings.Builder
+	opt := Options{Workers: 2, Profile: paths, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	if _, err := New(opt).RunSides(t.Context(), Sides{Original: dumpOf("po", orig), Backup: dumpOf("pb", backup), Target: dumpOf("pt", target)}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"diff profile leaves a path out","path":"/free"`) {
+		t.Errorf("no log line leaves /free out:\n%s", logs.String())
+	}
 	// The incident stands out: most lost documents share one site.
 	wantF, _ := recountProfile(t, orig, backup, paths, "", "")
 	if v := wantF[0].Values[0]; string(v.Value) != `"incident"` || v.Lost != 100 || v.Backup != 100 {

@@ -93,6 +93,27 @@ func TestPreferAlternativesOnLiveWrites(t *testing.T) {
 	if lost != int64(len(sc.Lost)+len(ch.Deleted)) {
 		t.Errorf("the recount has %d lost, the scenario lost %d and deleted %d", lost, len(sc.Lost), len(ch.Deleted))
 	}
+
+	// --profile and --profile-date replace what the mapping gives, and
+	// none turns the date profile off.
+	c := newCLI(t)
+	c.vars["ESRESTORE_PROFILE_DATE"] = "none"
+	if code := c.run(t.Context(), append(runArgs(es, out, "alt-flags", "--target", "documents_alt_flags", "--fail-on", "none"),
+		"--prefer", "fill", "--profile", "/visibility,/site")...); code != exitOK {
+		t.Fatalf("--profile: exit %d\n%s", code, c.stderr.String())
+	}
+	rec := effectiveSettings(t, c.stderr.Bytes())
+	if got := rec["profile"]; got.Value != "/visibility,/site" || got.Origin != "flag" {
+		t.Errorf("--profile: record %+v", got)
+	}
+	if got := rec["profile_date"]; got.Value != "none" || got.Origin != "ESRESTORE_PROFILE_DATE" {
+		t.Errorf("ESRESTORE_PROFILE_DATE=none: record %+v", got)
+	}
+	s := readSummary(t, out, "documents", "alt-flags")
+	wantF, _ = recountLossProfile(t, orig, backup, []string{"/visibility", "/site"}, "/modified")
+	if got, want := mustJSON(t, s.Loss.Profile), mustJSON(t, wantF); got != want || s.Loss.ProfileDate != nil {
+		t.Errorf("--profile /visibility,/site --profile-date none: profile\n got %s (date %+v)\nwant %s", got, s.Loss.ProfileDate, want)
+	}
 }
 
 // effectiveSettings reads the settings of the effective configuration
