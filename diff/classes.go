@@ -82,6 +82,9 @@ type Loss struct {
 	// Options.Profile): an incident stands out against the backup.
 	Profile     []ProfileField `json:"profile,omitempty"`
 	ProfileDate *ProfileDate   `json:"profile_date,omitempty"`
+	// Note, when documents are lost, says what the diff cannot tell
+	// about them (LostNote).
+	Note string `json:"note,omitempty"`
 }
 
 // Field classes: the outcome classes of a patch and the loss classes of

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -104,18 +105,21 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 	var missing jsondiff.Patch
 	lostMissing := false
 	if d.three.Load() {
+		var loss jsondiff.Patch
+		equal, stripped := false, false
 		switch {
 		case b != nil && o == nil:
 			d.live.lost.Add(1)
 			lostMissing = t == nil
 		case b != nil:
 			d.live.shared.Add(1)
-			loss, equal, err := w.cmpLoss.compare(o.src, b.src)
+			var err error
+			loss, equal, err = w.cmpLoss.compare(o.src, b.src)
 			if err != nil {
 				return fmt.Errorf("compare document %q with its backup: %w", tr.id, err)
 			}
 			if !equal {
-				stripped, edited := false, false
+				edited := false
 				for i, op := range loss {
 					switch op.Type {
 					case jsondiff.OperationAdd:
@@ -141,6 +145,9 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 			// not new since the backup either.
 		default:
 			d.live.newSince.Add(1)
+		}
+		if err := d.backupDoc(w, tr, loss, equal, stripped); err != nil {
+			return err
 		}
 	}
 	if len(missing) > 0 || lostMissing {
@@ -273,6 +280,9 @@ func hasPointer(src []byte, ptr string) bool {
 	return true
 }
 
+// errFound ends a walk that found what it looked for.
+var errFound = errors.New("found")
+
 // child returns the member seg of an object, or the element seg of an
 // array.
 func child(v []byte, seg string) ([]byte, bool) {
@@ -281,7 +291,7 @@ func child(v []byte, seg string) ([]byte, bool) {
 	}
 	var out []byte
 	found := false
-	stop := fmt.Errorf("found")
+	stop := errFound
 	switch v[0] {
 	case '{':
 		_, err := jsonscan.MembersTrusted(v, 0, func(key, value []byte) error {

@@ -129,6 +129,10 @@ type Differ struct {
 	// virtual when the target is built from the original and the backup.
 	three   atomic.Bool
 	virtual bool
+	// The loss profile (nil when nothing is profiled) and the prefer
+	// alternatives of a three-sided diff.
+	profiles *profileSet
+	alts     altSet
 }
 
 // New returns a Differ for opt; zero fields take their defaults, and Run
@@ -139,6 +143,9 @@ func New(opt Options) *Differ {
 	d.opt = opt
 	if d.err == nil {
 		d.ignore, d.err = ParsePointers(opt.Ignore)
+	}
+	if d.err == nil {
+		d.profiles, d.err = newProfileSet(&opt)
 	}
 	d.fields = newFieldSet(opt.MaxFieldEntries)
 	d.trans = newTransSet(opt.MaxFieldEntries)
@@ -263,6 +270,13 @@ func (d *Differ) RunSides(ctx context.Context, s Sides, w io.Writer) (Counts, er
 	c.Fields = d.fields.result()
 	c.Fields.Transitions = d.trans.result()
 	c.Watched, c.WatchedDocuments = d.watch.counts(), d.watch.any.Load()
+	if c.Loss != nil {
+		d.profiles.result(c.Loss, &d.opt, log)
+		c.Alternatives = d.alts.result()
+		if c.Loss.Lost > 0 {
+			c.Loss.Note = LostNote
+		}
+	}
 	if err := d.writeReport(rep, w); err != nil {
 		return Counts{}, fmt.Errorf("diff %s: %w", what, err)
 	}
@@ -333,6 +347,8 @@ type worker struct {
 	fields       *fieldTally
 	trans        *transTally
 	watch        watchScratch
+	prof         *profileTally // nil when nothing is profiled
+	alt          *altTally     // counts in a three-sided diff only
 	// Documents whose lookup missed on a side, waiting for an ids query
 	// (lookup join).
 	pending  []*pendingDoc
@@ -349,5 +365,7 @@ func (d *Differ) newWorker() *worker {
 		cmpLoss: newComparer(d.ignore, true),
 		fields:  d.fields.tally(),
 		trans:   d.trans.tally(),
+		prof:    d.profiles.tally(),
+		alt:     d.alts.tally(d),
 	}
 }

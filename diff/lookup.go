@@ -434,6 +434,10 @@ func (lj *lookupState) resolveTargetMisses(ctx context.Context, w *worker) error
 				return err
 			}
 		}
+		lostCopies, err := lj.lostCopies(ctx, inBackup)
+		if err != nil {
+			return err
+		}
 		for i, g := range docs {
 			if !g.Found {
 				return fmt.Errorf("%w: document %q of %q vanished between its scan and its fetch", ErrCountMismatch, only[i].ID, lj.t.index)
@@ -441,7 +445,10 @@ func (lj *lookupState) resolveTargetMisses(ctx context.Context, w *worker) error
 			tr := &triple{id: g.ID, t: &ref{routing: g.Routing, src: g.Source}}
 			if inBackup[g.ID] {
 				lj.lostInTarget.Add(1)
-				tr.b = &ref{} // present; its copy is not needed to classify
+				tr.b = &ref{} // present; its copy is needed by the profile only
+				if c, ok := lostCopies[g.ID]; ok {
+					tr.b = &ref{routing: c.Routing, src: c.Source}
+				}
 			}
 			if err := lj.d.classify(w, lj.rep, tr); err != nil {
 				return err

@@ -179,5 +179,6 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: ignore: %w", ErrBadOptions, err))
 	}
 	errs = append(errs, validateWatches(o.Watch)...)
+	errs = append(errs, o.validateProfile()...)
 	return errors.Join(errs...)
 }

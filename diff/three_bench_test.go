@@ -36,19 +36,27 @@ import (
 func BenchmarkDiffThreeSided(b *testing.B) {
 	cl, names, check := threeBenchCluster(b)
 	for _, c := range []struct {
-		name  string
-		sides Sides
+		name    string
+		sides   Sides
+		profile bool
 	}{
-		{"two-sided", Sides{Original: IndexSide(cl, names[0]), Target: IndexSide(cl, names[2])}},
-		{"three-sided", Sides{Original: IndexSide(cl, names[0]), Backup: IndexSide(cl, names[1]), Target: IndexSide(cl, names[2])}},
+		{"two-sided", Sides{Original: IndexSide(cl, names[0]), Target: IndexSide(cl, names[2])}, false},
+		{"three-sided", Sides{Original: IndexSide(cl, names[0]), Backup: IndexSide(cl, names[1]), Target: IndexSide(cl, names[2])}, false},
 		{"three-sided-shared", Sides{Original: IndexSide(cl, names[0]), Backup: IndexSide(cl, names[1]), Target: IndexSide(cl, names[2]),
-			SharedHistory: true}},
+			SharedHistory: true}, false},
+		// The loss profiled on every keyword path of the mapping and its
+		// first date, as esrestore picks them by default.
+		{"three-sided-profile", Sides{Original: IndexSide(cl, names[0]), Backup: IndexSide(cl, names[1]), Target: IndexSide(cl, names[2])}, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var docs int64
 			for b.Loop() {
-				d := New(Options{Workers: 4, Logger: slog.New(slog.DiscardHandler)})
+				opt := Options{Workers: 4, Logger: slog.New(slog.DiscardHandler)}
+				if c.profile {
+					opt.Profile, opt.ProfileDate = benchProfile, "/modified"
+				}
+				d := New(opt)
 				counts, err := d.RunSides(b.Context(), c.sides, io.Discard)
 				if err != nil {
 					b.Fatal(err)
@@ -63,6 +71,11 @@ func BenchmarkDiffThreeSided(b *testing.B) {
 		})
 	}
 }
+
+// benchProfile are the keyword paths of fixtures.CommonsMapping.
+var benchProfile = []string{"/bureaus", "/countries", "/filename", "/filetype", "/id", "/language/displayName",
+	"/language/languageCode", "/language/locale", "/language/nativeName", "/language/textDirection", "/owner",
+	"/site", "/tags/id", "/type", "/url", "/visibility"}
 
 // threeBenchCluster returns the client and the original, backup and
 // target index names of the benchmark, and a check of each run's counts.

@@ -49,7 +49,7 @@ func TestThreeSided(t *testing.T) {
 	want := Counts{
 		Outcome: Outcome{Original: 7, Target: 7, Unchanged: 3, Recovered: 2, Overwritten: 1, Added: 1, Removed: 1},
 		Loss: &Loss{Backup: 7, Lost: 2, Stripped: 3, EditedSinceBackup: 1, NewSinceBackup: 2,
-			NotRecovered: 2, NotRecoveredLost: 1},
+			NotRecovered: 2, NotRecoveredLost: 1, Note: LostNote},
 	}
 	wantLines := []string{
 		`{"_id":"b","change":"recovered","patch":[{"op":"add","path":"/x","value":1}]}`,

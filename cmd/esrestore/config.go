@@ -83,6 +83,8 @@ var (
 	diffFlags = []flagDef{
 		{name: "ignore", usage: "JSON Pointers the diff ignores, comma-separated; * matches one segment (/modified,/tags/*/id)", check: ignoreList},
 		{name: "watch", usage: watchUsage, check: watchList, repeat: true},
+		{name: "profile", usage: "JSON Pointers of keyword-like fields whose values profile the lost and stripped documents against the backup, comma-separated, or none (default: the original's keyword, constant_keyword and boolean fields, at most 20)", check: profileList},
+		{name: "profile-date", usage: "JSON Pointer of a date field counting the lost documents by day or month against the backup, or none (default: the original's first date field in path order)", check: optional(profileDatePath)},
 	}
 	outputFlags = []flagDef{
 		{name: "output", usage: "where the report goes: s3://bucket/prefix or file://dir (default file://./esrestore-report)"},
@@ -308,8 +310,13 @@ type Config struct {
 	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
 	MaxDocsPerSecond float64
 	// Notify is the webhook URL (a secret), "" for none.
-	Notify      string
-	Ignore      []string
+	Notify string
+	Ignore []string
+	// Profile are the paths the loss is profiled by: nil until read from
+	// the original's mapping, empty for none. ProfileDate is the date
+	// path, "" until read from the mapping, "none" for none.
+	Profile     []string
+	ProfileDate string
 	Output      string
 	S3Endpoint  string
 	S3Region    string
@@ -620,6 +627,12 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		SkipIDs: fv.str("skip-ids"), OnlyQuery: compactQuery(fv.str("only-query")),
 	}
 	c.src, _ = parseSource(c.Source)
+	if p := fv.str("profile"); p == profileNone {
+		c.Profile = []string{}
+	} else if p != "" {
+		c.Profile = splitList(p)
+	}
+	c.ProfileDate = fv.str("profile-date")
 	esURLs(fv.str("es-url"), &c.ES)
 	for _, f := range splitList(fv.str("fail-on")) {
 		if f != "none" {

@@ -325,6 +325,11 @@ func TestBlankListsAndRepeatedFlags(t *testing.T) {
 		{"trailing comma", []string{"--fail-on", "removed,"}, nil, `--fail-on: a blank list or a blank item`},
 		{"none with others", []string{"--fail-on", "none,removed"}, nil, `--fail-on: none turns every gate off: give it alone`},
 		{"empty --ignore", []string{"--ignore", " "}, nil, `--ignore: a blank list or a blank item`},
+		{"empty --profile", []string{"--profile", " "}, nil, `--profile: a blank list or a blank item`},
+		{"blank profile variable", nil, map[string]string{"ESRESTORE_PROFILE": "/site,"}, `ESRESTORE_PROFILE: a blank list or a blank item`},
+		{"profile none with others", []string{"--profile", "none,/site"}, nil, `--profile: none turns the profile off: give it alone`},
+		{"profile not a pointer", []string{"--profile", "site"}, nil, `--profile: bad JSON Pointer "site"`},
+		{"profile date not a pointer", []string{"--profile-date", "modified"}, nil, `--profile-date: bad JSON Pointer "modified"`},
 		{"repeated flag", []string{"--original", "other"}, nil, `--original given twice ("documents", then "other"): give it once`},
 		{"repeated bool", []string{"--dry-run", "--dry-run"}, nil, `--dry-run given twice`},
 	} {

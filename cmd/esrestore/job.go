@@ -230,6 +230,9 @@ func (j *job) identify(ctx context.Context) error {
 	if in.Snapshot != nil {
 		j.ids.Snapshot = in.Snapshot.UUID
 	}
+	if err := j.detectProfile(ctx); err != nil {
+		return err
+	}
 	j.summary.ConfigSHA256 = configSHA256(j.cfg.settings, j.ids)
 	j.logConfig()
 	return nil
@@ -338,6 +341,7 @@ func (j *job) finish(ctx context.Context, err error) error {
 		j.summary.Complete = false
 		j.summary.Error = err.Error()
 		j.summary.Verdict = report.Judge(&j.summary)
+		j.judgeAlternatives()
 	}
 	j.listObjects()
 	if werr := j.report.WriteSummary(wctx, j.summary); werr != nil {
@@ -369,6 +373,7 @@ func (j *job) settle(err error) {
 		j.summary.Error = err.Error()
 	}
 	j.summary.Verdict = report.Judge(&j.summary)
+	j.judgeAlternatives()
 	if j.report != nil {
 		j.summary.Location = j.report.URL("")
 	}
@@ -750,6 +755,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	}
 	opt := diff.Options{Workers: j.cfg.Workers, Ignore: j.cfg.Ignore, Overlay: overlay, NullIsMissing: j.cfg.FillNull,
 		Logger: j.log, Retry: j.retryPolicy(), SkipIDs: j.skipIDs(), Watch: j.cfg.Watch, Scope: j.inScope}
+	opt.Profile, opt.ProfileDate = j.cfg.profileOptions()
 	d := diff.New(opt)
 	prog := startProgress(j.env, j.log, j.cfg.Progress, j.diffProgress(d, sides))
 	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))
@@ -766,6 +772,9 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 	j.summary.Fields = counts.Fields
 	j.summary.Watched, j.summary.WatchedDocuments = counts.Watched, counts.WatchedDocuments
 	j.summary.Ignored = counts.Ignored
+	if a := counts.Alternatives; a != nil {
+		j.summary.PreferAlternatives = report.Alternatives(&j.summary, *a)
+	}
 	j.summary.DiffRescans = counts.Rescans
 	j.summary.DumpBadLines = counts.BadLines
 	if j.instant != nil {

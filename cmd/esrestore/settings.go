@@ -49,6 +49,7 @@ var effective = map[string]func(Config) string{
 	"ignore":              func(c Config) string { return strings.Join(c.Ignore, ",") },
 	"watch":               func(c Config) string { return formatWatches(c.Watch) },
 	"only-query":          func(c Config) string { return string(c.OnlyQuery) },
+	"profile":             profileSetting,
 	"output": func(c Config) string {
 		if c.Output == "" {
 			return defaultOutput

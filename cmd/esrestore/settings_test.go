@@ -46,6 +46,8 @@ var flagSamples = map[string]struct {
 	"only-query":          {a: `{"term":{"site":"a"}}`, b: `{"term":{"site":"b"}}`},
 	"ignore":              {a: "/a", b: "/b"},
 	"watch":               {a: "/visibility=PUBLIC", b: "/visibility"},
+	"profile":             {a: "/site", b: "/site,/type"},
+	"profile-date":        {a: "/modified", b: "/published"},
 	"output":              {a: "file:///tmp/a", b: "file:///tmp/b"},
 	"s3-endpoint":         {a: "http://127.0.0.1:1", b: "http://127.0.0.1:2"},
 	"s3-region":           {a: "eu-west-1", b: "us-east-1"},

@@ -120,6 +120,12 @@ func (j *job) printSummary() {
 	if l := s.Loss; l != nil {
 		fmt.Fprintf(&b, "  loss      the backup's %d documents: %d lost, %d stripped, %d edited since, %d not recovered\n",
 			l.Backup, l.Lost, l.Stripped, l.EditedSinceBackup, l.NotRecovered)
+		if l.Lost > 0 {
+			fmt.Fprintf(&b, "            the %d lost may have been lost, or deleted on purpose since the backup: the diff cannot tell which (the report profiles them)\n", l.Lost)
+		}
+	}
+	if pa := s.PreferAlternatives; pa != nil {
+		fmt.Fprintf(&b, "  prefer    %s\n", alternativesLine(pa))
 	}
 	if sc := s.Scope; sc != nil {
 		var parts []string

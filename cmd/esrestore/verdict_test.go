@@ -299,7 +299,7 @@ func TestVerdictOnLiveWrites(t *testing.T) {
 
 // lossCounts is l without its profile: the counts a recount gives.
 func lossCounts(l diff.Loss) diff.Loss {
-	l.Profile, l.ProfileDate = nil, nil
+	l.Profile, l.ProfileDate, l.Note = nil, nil, ""
 	return l
 }
 
