@@ -19,7 +19,8 @@ type altTally struct {
 	a Alternatives
 	// cmp compares the original with its filled copy; the loss patch
 	// classify holds stays valid meanwhile.
-	cmp *comparer
+	cmp   *comparer
+	watch watchScratch
 }
 
 // count adds one document of a three-sided diff: o and b are its
@@ -176,21 +177,52 @@ func (s *altSet) result() *Alternatives {
 			p.sum.Recovered += p.one.Recovered
 			p.sum.NotRecovered += p.one.NotRecovered
 			p.sum.Added += p.one.Added
+			p.sum.Watched += p.one.Watched
 		}
 	}
 	return out
 }
 
 // backupDoc counts one document of a three-sided diff in the loss
-// profile (when it is in the backup) and the prefer alternatives; loss,
-// equal and stripped are classify's comparison of its original and
-// backup copies.
-func (d *Differ) backupDoc(w *worker, tr *triple, loss jsondiff.Patch, equal, stripped bool) error {
-	if w.prof != nil && tr.b != nil {
-		w.prof.count(tr.b.src, tr.o == nil, stripped)
+// profile (when it is in the backup) and the prefer alternatives: o and
+// b are its original's and backup's copies (b nil when the backup lacks
+// it or the scope leaves it out); loss, equal and stripped are
+// classify's comparison of them.
+func (d *Differ) backupDoc(w *worker, id string, o, b *ref, loss jsondiff.Patch, equal, stripped bool) error {
+	if w.prof != nil && b != nil {
+		w.prof.count(b.src, o == nil, stripped)
 	}
-	if err := w.alt.count(d, tr.o, tr.b, loss, equal); err != nil {
-		return fmt.Errorf("compare document %q with its filled copy: %w", tr.id, err)
+	if err := w.alt.count(d, o, b, loss, equal); err != nil {
+		return fmt.Errorf("compare document %q with its filled copy: %w", id, err)
+	}
+	if err := w.alt.watched(d, id, o, b); err != nil {
+		return err
+	}
+	return nil
+}
+
+// watched counts the document under each prefer whose would-be target
+// a watch matches (Options.Watch): the watched reason each prefer would
+// give. Only with watches, since the fill is built for it.
+func (t *altTally) watched(d *Differ, id string, o, b *ref) error {
+	if len(d.watch.ws) == 0 || b == nil {
+		return nil // a document only in the original stays as it is
+	}
+	for _, p := range []struct {
+		overlay Overlay
+		n       *int64
+	}{
+		{OverlayPreferOriginal, &t.a.Original.Watched},
+		{OverlayPreferSource, &t.a.Source.Watched},
+		{OverlayFill, &t.a.Fill.Watched},
+	} {
+		hit, err := d.watch.hit(&t.watch, id, o, d.overlayTarget(p.overlay, o, b))
+		if err != nil {
+			return err
+		}
+		if hit {
+			*p.n++
+		}
 	}
 	return nil
 }

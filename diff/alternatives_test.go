@@ -110,12 +110,14 @@ func naiveTarget(t *testing.T, prefer string, orig, backup []fixtures.Doc, nullI
 // target counted: the choice not made equals the choice made.
 func TestAlternatives(t *testing.T) {
 	orig, backup := altDocs()
+	// Each prefer's watched count is the real run's with those watches.
+	watches := []Watch{{Path: "/v", Value: json.RawMessage(`1`)}, {Path: "/x"}}
 	for _, nullIsMissing := range []bool{false, true} {
 		runs := map[string]Counts{}
 		for _, prefer := range []string{"original", "source", "fill"} {
 			target := naiveTarget(t, prefer, orig, backup, nullIsMissing)
 			for _, workers := range []int{1, 3} {
-				d := New(Options{Workers: workers, PageSize: 2, NullIsMissing: nullIsMissing, Logger: slog.New(slog.DiscardHandler)})
+				d := New(Options{Workers: workers, PageSize: 2, NullIsMissing: nullIsMissing, Watch: watches, Logger: slog.New(slog.DiscardHandler)})
 				c, err := d.RunSides(t.Context(), Sides{Original: dumpOf("o", orig), Backup: dumpOf("b", backup), Target: dumpOf("t", target)}, io.Discard)
 				if err != nil {
 					t.Fatal(err)
@@ -124,7 +126,7 @@ func TestAlternatives(t *testing.T) {
 			}
 		}
 		for _, overlay := range []Overlay{OverlayPreferOriginal, OverlayPreferSource, OverlayFill} {
-			d := New(Options{Workers: 2, PageSize: 2, Overlay: overlay, NullIsMissing: nullIsMissing, Logger: slog.New(slog.DiscardHandler)})
+			d := New(Options{Workers: 2, PageSize: 2, Overlay: overlay, NullIsMissing: nullIsMissing, Watch: watches, Logger: slog.New(slog.DiscardHandler)})
 			c, err := d.RunSides(t.Context(), Sides{Original: dumpOf("o", orig), Backup: dumpOf("b", backup)}, io.Discard)
 			if err != nil {
 				t.Fatal(err)
@@ -133,17 +135,20 @@ func TestAlternatives(t *testing.T) {
 		}
 		outcome := func(c Counts) Alternative {
 			return Alternative{Overwritten: c.Outcome.Overwritten, Recovered: c.Outcome.Recovered,
-				NotRecovered: c.Loss.NotRecovered, Added: c.Outcome.Added}
+				NotRecovered: c.Loss.NotRecovered, Added: c.Outcome.Added, Watched: c.WatchedDocuments}
 		}
 		want := Alternatives{Original: outcome(runs["original"]), Source: outcome(runs["source"]), Fill: outcome(runs["fill"])}
 		// The cases above, counted by hand.
+		// Watched: e comes back with v 1 under every prefer; source also
+		// sets v 1 on c, d and n and adds x to b and d; fill adds x to b
+		// and d, and, a null being missing, fills n's v with 1.
 		byHand := Alternatives{
-			Original: Alternative{NotRecovered: 5, Added: 1},
-			Source:   Alternative{Overwritten: 4, Recovered: 5, Added: 1},
-			Fill:     Alternative{Recovered: 5, Added: 1},
+			Original: Alternative{NotRecovered: 5, Added: 1, Watched: 1},
+			Source:   Alternative{Overwritten: 4, Recovered: 5, Added: 1, Watched: 5},
+			Fill:     Alternative{Recovered: 5, Added: 1, Watched: 3},
 		}
 		if nullIsMissing {
-			byHand.Fill = Alternative{Recovered: 5, Overwritten: 1, Added: 1}
+			byHand.Fill = Alternative{Recovered: 5, Overwritten: 1, Added: 1, Watched: 4}
 		}
 		if want != byHand {
 			t.Errorf("null is missing %v: the real runs give %+v, by hand %+v", nullIsMissing, want, byHand)

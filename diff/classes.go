@@ -229,6 +229,8 @@ type Alternative struct {
 	Recovered    int64 `json:"recovered"`
 	NotRecovered int64 `json:"not_recovered"`
 	Added        int64 `json:"added"`
+	// Watched counts the documents a watch (Options.Watch) would match.
+	Watched int64 `json:"watched,omitempty"`
 }
 
 // Alternatives are the three prefers' outcomes.

@@ -38,8 +38,12 @@ type triple struct {
 
 // virtualTarget is what Options.Overlay makes of a document from the
 // original's and the backup's copies.
-func (d *Differ) virtualTarget(o, b *ref) *ref {
-	switch d.opt.Overlay {
+func (d *Differ) virtualTarget(o, b *ref) *ref { return d.overlayTarget(d.opt.Overlay, o, b) }
+
+// overlayTarget is what overlay makes of a document from the original's
+// and the backup's copies.
+func (d *Differ) overlayTarget(overlay Overlay, o, b *ref) *ref {
+	switch overlay {
 	case OverlayPreferOriginal:
 		if o != nil {
 			return o
@@ -146,7 +150,7 @@ func (d *Differ) classify(w *worker, rep *sorter, tr *triple) error {
 		default:
 			d.live.newSince.Add(1)
 		}
-		if err := d.backupDoc(w, tr, loss, equal, stripped); err != nil {
+		if err := d.backupDoc(w, tr.id, o, b, loss, equal, stripped); err != nil {
 			return err
 		}
 	}

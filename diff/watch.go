@@ -82,28 +82,9 @@ type watchScratch struct {
 func (s *watchSet) match(ws *watchScratch, id string, o, t *ref) ([]string, error) {
 	ws.paths = ws.paths[:0]
 	for _, w := range s.ws {
-		ov, inO := lookupSegs(o, w.segs)
-		tv, inT := lookupSegs(t, w.segs)
-		if !inO && !inT {
-			continue
-		}
-		var err error
-		ws.a, ws.b = ws.a[:0], ws.b[:0]
-		if inO {
-			if ws.a, err = canonicalJSON(ws.a, &ws.p, ov); err != nil {
-				return nil, fmt.Errorf("document %q: original's %s: %w", id, w.Path, err)
-			}
-		}
-		if inT {
-			if ws.b, err = canonicalJSON(ws.b, &ws.p, tv); err != nil {
-				return nil, fmt.Errorf("document %q: target's %s: %w", id, w.Path, err)
-			}
-		}
-		var hit bool
-		if w.value == nil {
-			hit = inO != inT || !bytes.Equal(ws.a, ws.b)
-		} else {
-			hit = inT && bytes.Equal(ws.b, w.value) && !(inO && bytes.Equal(ws.a, w.value))
+		hit, err := w.hit(ws, id, o, t)
+		if err != nil {
+			return nil, err
 		}
 		if hit {
 			w.docs.Add(1)
@@ -114,6 +95,41 @@ func (s *watchSet) match(ws *watchScratch, id string, o, t *ref) ([]string, erro
 		s.any.Add(1)
 	}
 	return ws.paths, nil
+}
+
+// hit reports whether any watch matches document o → t, counting nothing.
+func (s *watchSet) hit(ws *watchScratch, id string, o, t *ref) (bool, error) {
+	for _, w := range s.ws {
+		if hit, err := w.hit(ws, id, o, t); err != nil || hit {
+			return hit, err
+		}
+	}
+	return false, nil
+}
+
+// hit reports whether the watch matches document o → t.
+func (w *watcher) hit(ws *watchScratch, id string, o, t *ref) (bool, error) {
+	ov, inO := lookupSegs(o, w.segs)
+	tv, inT := lookupSegs(t, w.segs)
+	if !inO && !inT {
+		return false, nil
+	}
+	var err error
+	ws.a, ws.b = ws.a[:0], ws.b[:0]
+	if inO {
+		if ws.a, err = canonicalJSON(ws.a, &ws.p, ov); err != nil {
+			return false, fmt.Errorf("document %q: original's %s: %w", id, w.Path, err)
+		}
+	}
+	if inT {
+		if ws.b, err = canonicalJSON(ws.b, &ws.p, tv); err != nil {
+			return false, fmt.Errorf("document %q: target's %s: %w", id, w.Path, err)
+		}
+	}
+	if w.value == nil {
+		return inO != inT || !bytes.Equal(ws.a, ws.b), nil
+	}
+	return inT && bytes.Equal(ws.b, w.value) && !(inO && bytes.Equal(ws.a, w.value)), nil
 }
 
 // counts are the watches' counts, in the order given.

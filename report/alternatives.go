@@ -8,7 +8,7 @@ import "github.com/esrestore/esrestore/diff"
 // A row's status is Judge's on a copy of s whose outcome and loss hold
 // that prefer's counts: overwritten, recovered and added in the outcome,
 // not recovered in the loss (of which no more lost whole than the run
-// had). Every other reason stays the run's own: failures, documents only
+// had), and the documents the watches would match. Every other reason stays the run's own: failures, documents only
 // in the original, mappings, live writes, fields left out of _source, an
 // incomplete run. So a row reads "ok" only when that prefer would
 // overwrite nothing, recover every backup value, and the run has no other
@@ -33,6 +33,8 @@ func Alternatives(s *Summary, a diff.Alternatives) *PreferAlternatives {
 		l.NotRecovered = alt.NotRecovered
 		l.NotRecoveredLost = min(l.NotRecoveredLost, alt.NotRecovered)
 		c.Loss = &l
+		// The watches are judged on that prefer's target too.
+		c.Watched, c.WatchedDocuments = nil, alt.Watched
 		return Alternative{Status: Judge(&c).Status, Alternative: alt}
 	}
 	return &PreferAlternatives{Original: row(a.Original), Source: row(a.Source), Fill: row(a.Fill)}

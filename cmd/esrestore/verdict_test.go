@@ -202,6 +202,7 @@ type diffLine struct {
 	Restored     json.RawMessage `json:"restored"`
 	Original     json.RawMessage `json:"original"`
 	Watched      []string        `json:"watched"`
+	Backup       json.RawMessage `json:"backup"`
 }
 
 func TestVerdictOnLiveWrites(t *testing.T) {
