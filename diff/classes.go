@@ -182,6 +182,9 @@ type Watch struct {
 type WatchCount struct {
 	Watch
 	Documents int64 `json:"documents"`
+	// Lost counts, of Documents, those the original lacks: lost (or
+	// deleted on purpose) documents the switch would bring back.
+	Lost int64 `json:"lost"`
 }
 
 // ProfileField is the shape of the loss at one keyword-like path: for its

@@ -15,6 +15,7 @@ type watcher struct {
 	segs  []string // the path's segments, unescaped
 	value []byte   // Value's canonical JSON; nil watches any change
 	docs  atomic.Int64
+	lost  atomic.Int64 // of docs, those the original lacks
 }
 
 // watchSet holds the watches of a diff and their counts.
@@ -88,6 +89,9 @@ func (s *watchSet) match(ws *watchScratch, id string, o, t *ref) ([]string, erro
 		}
 		if hit {
 			w.docs.Add(1)
+			if o == nil {
+				w.lost.Add(1)
+			}
 			ws.paths = append(ws.paths, w.Path)
 		}
 	}
@@ -139,7 +143,7 @@ func (s *watchSet) counts() []WatchCount {
 	}
 	out := make([]WatchCount, len(s.ws))
 	for i, w := range s.ws {
-		out[i] = WatchCount{Watch: w.Watch, Documents: w.docs.Load()}
+		out[i] = WatchCount{Watch: w.Watch, Documents: w.docs.Load(), Lost: w.lost.Load()}
 	}
 	return out
 }

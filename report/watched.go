@@ -29,15 +29,27 @@ func watchedReason(s *Summary) (Reason, bool) {
 	text := fmt.Sprintf("%s match a watch", docs(n))
 	switch {
 	case len(hit) == 1 && hit[0].Documents == n:
-		text = fmt.Sprintf("%s would %s", docs(n), watchText(hit[0]))
+		text = fmt.Sprintf("%s would %s%s", docs(n), watchText(hit[0]), lostText(hit[0]))
 	case len(hit) > 0:
 		parts := make([]string, len(hit))
 		for i, w := range hit {
-			parts[i] = fmt.Sprintf("%d would %s", w.Documents, watchText(w))
+			parts[i] = fmt.Sprintf("%d would %s%s", w.Documents, watchText(w), lostText(w))
 		}
 		text += ": " + strings.Join(parts, ", ")
 	}
 	return Reason{Kind: ReasonWatched, Count: n, Text: text}, true
+}
+
+// lostText says how many of a watch's documents the original lacks:
+// documents coming back, not live ones changing.
+func lostText(w diff.WatchCount) string {
+	switch {
+	case w.Lost == 0:
+		return ""
+	case w.Lost == w.Documents:
+		return ", all of them lost documents coming back"
+	}
+	return fmt.Sprintf(", %d of them lost documents coming back", w.Lost)
 }
 
 // watchText says what a watch looks for: "become /visibility = PUBLIC"

@@ -35,6 +35,12 @@ func TestJudgeWatchedAndTransitions(t *testing.T) {
 		{"one watch", []diff.WatchCount{{Watch: public, Documents: 17}}, 17, []string{
 			"17 documents would become /visibility = PUBLIC",
 			"60 documents: live values would be overwritten (/modified 40, /title 40, /visibility 20: INTERNAL → PUBLIC 17, PUBLIC → INTERNAL 3)"}},
+		{"lost documents coming back", []diff.WatchCount{{Watch: public, Documents: 373, Lost: 359}}, 373, []string{
+			"373 documents would become /visibility = PUBLIC, 359 of them lost documents coming back",
+			"60 documents: live values would be overwritten (/modified 40, /title 40, /visibility 20: INTERNAL → PUBLIC 17, PUBLIC → INTERNAL 3)"}},
+		{"only lost documents", []diff.WatchCount{{Watch: public, Documents: 5, Lost: 5}}, 5, []string{
+			"5 documents would become /visibility = PUBLIC, all of them lost documents coming back",
+			"60 documents: live values would be overwritten (/modified 40, /title 40, /visibility 20: INTERNAL → PUBLIC 17, PUBLIC → INTERNAL 3)"}},
 		{"two watches", []diff.WatchCount{{Watch: public, Documents: 17}, {Watch: diff.Watch{Path: "/rank", Value: json.RawMessage(`2`)}},
 			{Watch: diff.Watch{Path: "/visibility"}, Documents: 20}}, 20, []string{
 			"20 documents match a watch: 17 would become /visibility = PUBLIC, 20 would change /visibility",

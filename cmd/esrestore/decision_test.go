@@ -138,15 +138,25 @@ func TestReviewerDecisionThroughAlias(t *testing.T) {
 	}
 	s := readSummary(t, out, "documents", "source-watch")
 	tgt := readIndex(t, es, "documents_source")
+	// The profile stays in summary.json: every log record is a line a
+	// container runtime keeps whole (Docker splits lines at 16 KiB).
+	for i, line := range strings.Split(c.stderr.String(), "\n") {
+		if len(line) >= 16<<10 {
+			t.Errorf("log line %d is %d bytes: %.200s", i+1, len(line), line)
+		}
+	}
 
 	// Recounted from the three sets: documents becoming PUBLIC, and the
 	// visibility transitions of the documents on both sides.
-	var public int64
+	var public, publicLost int64
 	transitions := map[[2]string]int64{}
 	for id := range union(orig, tgt) {
 		o, g := member(t, orig[id], "visibility"), member(t, tgt[id], "visibility")
 		if g == `"PUBLIC"` && o != `"PUBLIC"` {
 			public++
+			if orig[id] == nil {
+				publicLost++
+			}
 		}
 		if o != "" && g != "" && o != g {
 			transitions[[2]string{o, g}]++
@@ -159,6 +169,9 @@ func TestReviewerDecisionThroughAlias(t *testing.T) {
 		t.Errorf("verdict reasons %+v: want the watched reason first, counting %d documents", s.Verdict.Reasons, public)
 	} else if text := s.Verdict.Reasons[0].Text; !strings.Contains(text, fmt.Sprint(public)) || !strings.Contains(text, "/visibility") || !strings.Contains(text, "PUBLIC") {
 		t.Errorf("watched reason %q does not name the count, the path and the value", text)
+	}
+	if len(s.Watched) != 1 || s.Watched[0].Documents != public || s.Watched[0].Lost != publicLost || publicLost == 0 {
+		t.Errorf("watched %+v, recounted %d documents, %d of them lost", s.Watched, public, publicLost)
 	}
 	gotT := map[[2]string]int64{}
 	for _, tr := range s.Fields.Transitions {

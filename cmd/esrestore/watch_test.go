@@ -197,11 +197,17 @@ func TestTransitionsAndWatchOnLiveWrites(t *testing.T) {
 		if n <= toPublic {
 			t.Errorf("%d documents become PUBLIC, %d by a flip: the lost ones that come back PUBLIC are missing", n, toPublic)
 		}
-		wantWatched := []diff.WatchCount{{Watch: diff.Watch{Path: "/visibility", Value: json.RawMessage(`"PUBLIC"`)}, Documents: n}}
+		var lost int64 // of them, documents the original lacks, coming back
+		for _, id := range ids {
+			if _, ok := orig[id]; !ok {
+				lost++
+			}
+		}
+		wantWatched := []diff.WatchCount{{Watch: diff.Watch{Path: "/visibility", Value: json.RawMessage(`"PUBLIC"`)}, Documents: n, Lost: lost}}
 		if g, w := fmt.Sprint(s.Watched), fmt.Sprint(wantWatched); g != w || s.WatchedDocuments != n {
 			t.Errorf("watched %s (%d documents), want %s", g, s.WatchedDocuments, w)
 		}
-		wantText := fmt.Sprintf("%d documents would become /visibility = PUBLIC", n)
+		wantText := fmt.Sprintf("%d documents would become /visibility = PUBLIC, %d of them lost documents coming back", n, lost)
 		rs := s.Verdict.Reasons
 		if len(rs) != 2 || rs[0] != (report.Reason{Kind: report.ReasonWatched, Count: n, Text: wantText}) || rs[1].Kind != report.ReasonOverwritten {
 			t.Errorf("reasons %+v, want watched (%q) then overwritten", rs, wantText)

@@ -1,8 +1,10 @@
 package page
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/esrestore/esrestore/diff"
@@ -142,6 +144,8 @@ type profileView struct {
 	// More counts the profiled paths past maxProfilePaths.
 	More int
 	Date *profileDateView
+	// Top are the values that set the lost documents apart most.
+	Top []profileTop
 }
 
 type profileFieldView struct {
@@ -149,6 +153,50 @@ type profileFieldView struct {
 	Lines []profileLine
 	// More counts the values past maxProfileValues.
 	More int
+}
+
+// maxProfileTop is how many paths the profile names in the open: those
+// whose lost documents differ most from the backup.
+const maxProfileTop = 3
+
+// standOut fills Top: for each path, the value whose share of the lost
+// documents exceeds its share of the backup the most, the paths ordered
+// by that excess, so an incident reads in the first lines and the full
+// tables can stay folded.
+func (p *profileView) standOut() {
+	type cand struct {
+		path   string
+		line   profileLine
+		excess float64
+	}
+	var cs []cand
+	for _, f := range p.Fields {
+		best, found := cand{path: f.Path}, false
+		for _, l := range f.Lines {
+			if l.Other || l.Lost == 0 {
+				continue
+			}
+			if e := l.LostShare - l.BackupShare; !found || e > best.excess {
+				best.line, best.excess, found = l, e, true
+			}
+		}
+		if found {
+			cs = append(cs, best)
+		}
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(b.excess, a.excess) })
+	for i, c := range cs {
+		if i == maxProfileTop {
+			break
+		}
+		p.Top = append(p.Top, profileTop{Path: c.path, profileLine: c.line})
+	}
+}
+
+// profileTop is one path's most over-represented value among the lost.
+type profileTop struct {
+	Path string
+	profileLine
 }
 
 // profileLine is one value of a profiled path, and the sentence that
@@ -187,6 +235,7 @@ func (v *view) profile(s *report.Summary) {
 		return
 	}
 	p := &profileView{Lost: l.Lost, Stripped: l.Stripped, Backup: l.Backup}
+	defer p.standOut()
 	for i, f := range l.Profile {
 		if i == maxProfilePaths {
 			p.More = len(l.Profile) - i
@@ -248,23 +297,30 @@ type alternativeRow struct {
 type alternativesView struct {
 	Rows []alternativeRow
 	Best string
+	// Watches says the run watched paths: the table shows what each
+	// prefer's target would match.
+	Watches bool
 }
 
-// alternatives builds the table. The best prefer is the one that
-// overwrites and leaves unrecovered the fewest documents, then recovers
-// the most; the chosen one wins a tie.
+// alternatives builds the table. The best prefer is one whose verdict is
+// ok if any is, then the one that overwrites, leaves unrecovered and
+// makes the watches match the fewest documents, then recovers the most;
+// the chosen one wins a tie.
 func (v *view) alternatives(s *report.Summary) {
 	a := s.PreferAlternatives
 	if a == nil {
 		return
 	}
-	av := &alternativesView{}
+	av := &alternativesView{Watches: len(s.Watched) > 0}
 	for _, r := range []alternativeRow{{Prefer: "original", Alternative: a.Original}, {Prefer: "source", Alternative: a.Source}, {Prefer: "fill", Alternative: a.Fill}} {
 		r.Chosen = r.Prefer == s.Prefer
 		av.Rows = append(av.Rows, r)
 	}
 	worse := func(x, y alternativeRow) bool { // x worse than y
-		if bx, by := x.Overwritten+x.NotRecovered, y.Overwritten+y.NotRecovered; bx != by {
+		if x.Status != y.Status {
+			return x.Status != report.StatusOK
+		}
+		if bx, by := x.Overwritten+x.NotRecovered+x.Watched, y.Overwritten+y.NotRecovered+y.Watched; bx != by {
 			return bx > by
 		}
 		if x.Recovered != y.Recovered {
