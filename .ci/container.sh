@@ -14,7 +14,8 @@
 #      summary.json under ./esrestore-demo/ when the binary has a demo command.
 #
 # Environment:
-#   VERSION       version stamped into the binary (default: git describe)
+#   VERSION       version stamped into the binary (default: git describe, or the source tree's
+#                 release (cmd/esrestore/version.go) outside a git checkout)
 #   IMAGE         tag of the image built (default: esrestore:ci)
 #   REQUIRE_DEMO  1: a binary without the demo command fails the script
 set -euo pipefail
@@ -22,7 +23,8 @@ cd "$(dirname "$0")/.."
 
 BASE_IMAGE=golang:1.26 # the Dockerfile's ARG GO_IMAGE default
 IMAGE=${IMAGE:-esrestore:ci}
-VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null ||
+  sed -n 's/^const release = "\(.*\)"$/\1/p' cmd/esrestore/version.go)}
 REQUIRE_DEMO=${REQUIRE_DEMO:-0}
 APP_UID=65532
 
