@@ -59,7 +59,11 @@ func TestBadDumpLinesFinish(t *testing.T) {
 		if s.Verdict.Status != report.StatusReview {
 			t.Errorf("%s: verdict %+v", id, s.Verdict)
 		}
-		counts = append(counts, fmt.Sprintf("%+v %+v", *s.Outcome, *s.Loss))
+		b, err := json.Marshal([]any{s.Outcome, s.Loss})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, string(b))
 	}
 	if counts[0] != counts[1] {
 		t.Errorf("the rerun differs: %s, then %s", counts[0], counts[1])
