@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	retrypkg "github.com/esrestore/esrestore/internal/retry"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 	}
 	log.Info("diff original pass done", "pass", 1, "side", "original", "read", origRead.Load(),
 		"in_target", lj.tgtFound.Load(), "in_backup", lj.backFound.Load(), "seconds", time.Since(start).Seconds())
-	if err := checkCount(ctx, o, origRead.Load()); err != nil {
+	if err := checkCount(ctx, o, origRead.Load(), d.opt.Retry); err != nil {
 		return err
 	}
 
@@ -93,7 +94,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 		}
 		log.Info("diff target pass done", "pass", 2, "side", "target", "read", read.Load(),
 			"in_original", lj.both.Load(), "lost_in_target", lj.lostInTarget.Load(), "seconds", time.Since(start).Seconds())
-		if err := checkCount(ctx, t, read.Load()); err != nil {
+		if err := checkCount(ctx, t, read.Load(), d.opt.Retry); err != nil {
 			return err
 		}
 		if lj.tgtFound.Load() != lj.both.Load() {
@@ -108,7 +109,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 		}
 		return nil
 	}
-	n, err := b.count(ctx)
+	n, err := b.count(ctx, d.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 	}
 	log.Info("diff backup pass done", "pass", 3, "side", "backup", "read", read.Load(),
 		"in_original", lj.backBoth.Load(), "lost", d.live.lost.Load(), "seconds", time.Since(start).Seconds())
-	if err := checkCount(ctx, b, read.Load()); err != nil {
+	if err := checkCount(ctx, b, read.Load(), d.opt.Retry); err != nil {
 		return err
 	}
 	if lj.backFound.Load() != lj.backBoth.Load() {
@@ -154,8 +155,8 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 
 // checkCount compares the documents a scan read with those it should
 // have: a short read must never look like missing documents.
-func checkCount(ctx context.Context, s *indexSide, read int64) error {
-	n, what, err := s.scanned(ctx)
+func checkCount(ctx context.Context, s *indexSide, read int64, pol retrypkg.Policy) error {
+	n, what, err := s.scanned(ctx, pol)
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func (d *Differ) mergeJoin(ctx context.Context, s Sides, rep *sorter) error {
 			continue
 		}
 		if is, ok := ms.side.(*indexSide); ok {
-			if err := checkCount(ctx, is, ms.n.Load()); err != nil {
+			if err := checkCount(ctx, is, ms.n.Load(), d.opt.Retry); err != nil {
 				return err
 			}
 		}

@@ -109,11 +109,11 @@ func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn fu
 
 // count is _count on the index.
 // count is _count on the index, or the count at its instant.
-func (s *indexSide) count(ctx context.Context) (int64, error) {
+func (s *indexSide) count(ctx context.Context, pol retrypkg.Policy) (int64, error) {
 	if s.in != nil {
 		return s.in.Count(ctx)
 	}
-	return esscan.Count(ctx, s.es, s.index)
+	return esscan.CountRetry(ctx, s.es, s.index, pol)
 }
 
 // get fetches docs in order, one entry each: by _mget with their routing,
@@ -147,11 +147,11 @@ func (s *indexSide) search(ctx context.Context, ids []string, source bool, pol r
 // original is live). After a reopened point in time only a count can say:
 // at the side's instant (reopened too), or _count, and then only of an
 // index that took no writes meanwhile.
-func (s *indexSide) scanned(ctx context.Context) (int64, string, error) {
+func (s *indexSide) scanned(ctx context.Context, pol retrypkg.Policy) (int64, string, error) {
 	if !s.reopened.Load() {
 		return s.total.Load(), "its point in time holds", nil
 	}
-	n, err := s.count(ctx)
+	n, err := s.count(ctx, pol)
 	if s.in != nil {
 		return n, "its reopened instant holds", err
 	}

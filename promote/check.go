@@ -179,7 +179,7 @@ func (p *Promoter) check(ctx context.Context) (*state, error) {
 
 	// The cluster and the indexes.
 	if c := sum.Integrity.Cluster; c != nil {
-		got, err := esmeta.GetCluster(ctx, p.es)
+		got, err := esmeta.GetCluster(ctx, p.es, p.opt.Retry)
 		switch {
 		case err != nil:
 			return nil, errors.Join(append(errs, err)...)
@@ -199,7 +199,7 @@ func (p *Promoter) check(ctx context.Context) (*state, error) {
 		if id := runIDOf(s.tgt); id != sum.RunID {
 			fail("target %q: mappings._meta.esrestore.run_id is %q, the report's run is %q", sum.Target, id, sum.RunID)
 		}
-		if s.targetCount, err = esmeta.Count(ctx, p.es, sum.Target); err != nil {
+		if s.targetCount, err = esmeta.Count(ctx, p.es, sum.Target, p.opt.Retry); err != nil {
 			return nil, errors.Join(append(errs, err)...)
 		}
 		want := sum.Integrity.Target.CountEnd
@@ -227,7 +227,7 @@ func (p *Promoter) check(ctx context.Context) (*state, error) {
 // index reads an index and checks its uuid; a missing index or another
 // uuid is a failed check, any other error is returned.
 func (p *Promoter) index(ctx context.Context, role, name, uuid string, errs *[]error) (*esmeta.Index, error) {
-	ix, err := esmeta.GetIndex(ctx, p.es, name)
+	ix, err := esmeta.GetIndex(ctx, p.es, name, p.opt.Retry)
 	switch {
 	case errors.Is(err, esmeta.ErrNotFound):
 		*errs = append(*errs, fmt.Errorf("%w: %s %q does not exist", ErrCheck, role, name))

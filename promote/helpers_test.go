@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/esrestore/esrestore/internal/retry"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ func newReviewedOn(t *testing.T, es *estest.Cluster, n int) *reviewed {
 	sum := report.Summary{Command: "run", Environment: "TEST", RunID: "r1", Original: "documents", Target: "documents_restored",
 		Source: "index:backup", Mode: "merge", Prefer: "source", Started: start.UTC(), Objects: map[string]report.Object{},
 		Ignored: []string{}, FailOn: []string{}, Attention: []string{}}
-	c, err := esmeta.GetCluster(ctx, cl)
+	c, err := esmeta.GetCluster(ctx, cl, retry.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,11 +115,11 @@ func newReviewedOn(t *testing.T, es *estest.Cluster, n int) *reviewed {
 
 func indexState(t *testing.T, es *estest.Cluster, name string) *report.IndexState {
 	t.Helper()
-	ix, err := esmeta.GetIndex(t.Context(), es.Client(), name)
+	ix, err := esmeta.GetIndex(t.Context(), es.Client(), name, retry.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := esmeta.Count(t.Context(), es.Client(), name)
+	n, err := esmeta.Count(t.Context(), es.Client(), name, retry.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

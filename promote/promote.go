@@ -443,7 +443,7 @@ func (p *Promoter) finishTotal(total *CatchUp, start time.Time) *CatchUp {
 // checks them.
 func (p *Promoter) switchNow(ctx context.Context, s *state, rec *Record, total *CatchUp) error {
 	var err error
-	if total.TargetCount, err = esmeta.Count(ctx, p.es, s.sum.Target); err != nil {
+	if total.TargetCount, err = esmeta.Count(ctx, p.es, s.sum.Target, p.opt.Retry); err != nil {
 		return err
 	}
 	rec.State = StateSwitching

@@ -92,7 +92,7 @@ func (p *Promoter) Rollback(ctx context.Context) (*Record, error) {
 	if prev.CatchUp != nil {
 		rb.LeftBehind.TargetCountAtSwitch = prev.CatchUp.TargetCount
 	}
-	if rb.LeftBehind.TargetCount, err = esmeta.Count(ctx, p.es, prev.Target); err != nil {
+	if rb.LeftBehind.TargetCount, err = esmeta.Count(ctx, p.es, prev.Target, p.opt.Retry); err != nil {
 		return nil, err
 	}
 	rec := *prev

@@ -346,6 +346,17 @@ func TestExitCodesEndToEnd(t *testing.T) {
 		if code != exitError || !strings.Contains(c.stderr.String(), "cluster_block_exception") {
 			t.Errorf("503 on get snapshot: exit %d, want 1:\n%s", code, c.stderr.String())
 		}
+		// Within --retry-for: every read of the checks follows the job's
+		// budget, none the library's default of five minutes.
+		m := regexp.MustCompile(`outlasted the retry budget \(([^,]+), `).FindStringSubmatch(c.stderr.String())
+		if d, err := time.ParseDuration(func() string {
+			if m == nil {
+				return ""
+			}
+			return m[1]
+		}()); err != nil || d > 1500*time.Millisecond {
+			t.Errorf("503 on get snapshot: gave up after %v (%v), want the 1s of --retry-for", m, err)
+		}
 	})
 	t.Run("fail-on", func(t *testing.T) {
 		// The default merge prefers the original, which keeps the

@@ -87,7 +87,7 @@ func (j *job) detectProfile(ctx context.Context) error {
 	if !j.hasSetting("profile") || (!autoPaths && !autoDate) || j.es == nil || isDumpURL(j.cfg.Original) {
 		return nil
 	}
-	ix, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original)
+	ix, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if errors.Is(err, esmeta.ErrNotFound) {
 		return nil // the checks say so
 	}

@@ -120,13 +120,13 @@ func (j *job) where(ctx context.Context) (restore.Identity, error) {
 	if j.es == nil {
 		return id, nil
 	}
-	c, err := esmeta.GetCluster(ctx, j.es)
+	c, err := esmeta.GetCluster(ctx, j.es, j.retryPolicy())
 	if err != nil {
 		return id, guardError(err)
 	}
 	id.ClusterUUID = c.UUID
 	if !isDumpURL(j.cfg.Original) {
-		ix, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original)
+		ix, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
 		switch {
 		case err == nil:
 			id.OriginalUUID = ix.UUID
@@ -135,7 +135,7 @@ func (j *job) where(ctx context.Context) (restore.Identity, error) {
 		}
 	}
 	if spec, why := parseSource(j.cfg.Source); why == "" && spec.kind == "snapshot" {
-		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.repo, spec.snap)
+		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.repo, spec.snap, j.retryPolicy())
 		switch {
 		case err == nil:
 			id.SnapshotUUID = sn.UUID

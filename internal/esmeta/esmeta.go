@@ -30,7 +30,7 @@ type Cluster struct {
 }
 
 // GetCluster reads GET /.
-func GetCluster(ctx context.Context, es *elasticsearch.Client) (Cluster, error) {
+func GetCluster(ctx context.Context, es *elasticsearch.Client, p retry.Policy) (Cluster, error) {
 	var out struct {
 		Name    string `json:"cluster_name"`
 		UUID    string `json:"cluster_uuid"`
@@ -38,7 +38,7 @@ func GetCluster(ctx context.Context, es *elasticsearch.Client) (Cluster, error) 
 			Number string `json:"number"`
 		} `json:"version"`
 	}
-	if err := call(ctx, es, "get cluster info", esapi.InfoRequest{}, &out); err != nil {
+	if err := call(ctx, es, p, "get cluster info", esapi.InfoRequest{}, &out); err != nil {
 		return Cluster{}, err
 	}
 	return Cluster{Name: out.Name, UUID: out.UUID, Version: out.Version.Number}, nil
@@ -58,7 +58,7 @@ type Index struct {
 }
 
 // GetIndex reads the index name (or the one index an alias names).
-func GetIndex(ctx context.Context, es *elasticsearch.Client, name string) (*Index, error) {
+func GetIndex(ctx context.Context, es *elasticsearch.Client, name string, p retry.Policy) (*Index, error) {
 	flat := true
 	var out map[string]struct {
 		Aliases  map[string]json.RawMessage `json:"aliases"`
@@ -66,7 +66,7 @@ func GetIndex(ctx context.Context, es *elasticsearch.Client, name string) (*Inde
 		Settings map[string]json.RawMessage `json:"settings"`
 	}
 	what := fmt.Sprintf("get index %q", name)
-	if err := call(ctx, es, what, esapi.IndicesGetRequest{Index: []string{name}, FlatSettings: &flat, ExpandWildcards: "none"}, &out); err != nil {
+	if err := call(ctx, es, p, what, esapi.IndicesGetRequest{Index: []string{name}, FlatSettings: &flat, ExpandWildcards: "none"}, &out); err != nil {
 		return nil, err
 	}
 	if len(out) != 1 {
@@ -90,8 +90,8 @@ func GetIndex(ctx context.Context, es *elasticsearch.Client, name string) (*Inde
 }
 
 // Count is _count of an index.
-func Count(ctx context.Context, es *elasticsearch.Client, name string) (int64, error) {
-	return esscan.Count(ctx, es, name)
+func Count(ctx context.Context, es *elasticsearch.Client, name string, p retry.Policy) (int64, error) {
+	return esscan.CountRetry(ctx, es, name, p)
 }
 
 // identitySettings always differ between two indexes: Elasticsearch sets
@@ -151,7 +151,7 @@ type Snapshot struct {
 }
 
 // GetSnapshot reads one snapshot of a repository.
-func GetSnapshot(ctx context.Context, es *elasticsearch.Client, repo, name string) (*Snapshot, error) {
+func GetSnapshot(ctx context.Context, es *elasticsearch.Client, repo, name string, p retry.Policy) (*Snapshot, error) {
 	var out struct {
 		Snapshots []struct {
 			Snapshot  string   `json:"snapshot"`
@@ -164,7 +164,7 @@ func GetSnapshot(ctx context.Context, es *elasticsearch.Client, repo, name strin
 		} `json:"snapshots"`
 	}
 	what := fmt.Sprintf("get snapshot %s/%s", repo, name)
-	if err := call(ctx, es, what, esapi.SnapshotGetRequest{Repository: repo, Snapshot: []string{name}}, &out); err != nil {
+	if err := call(ctx, es, p, what, esapi.SnapshotGetRequest{Repository: repo, Snapshot: []string{name}}, &out); err != nil {
 		return nil, err
 	}
 	if len(out.Snapshots) != 1 {
@@ -177,10 +177,10 @@ func GetSnapshot(ctx context.Context, es *elasticsearch.Client, repo, name strin
 
 // call sends req and decodes a 2xx answer into out. These are reads, so
 // transient failures (429, 5xx, cut connections, blocks that lift) are
-// retried under the default time budget of internal/retry, as the
-// scans' are.
-func call(ctx context.Context, es *elasticsearch.Client, what string, req esapi.Request, out any) error {
-	status, body, err := esscan.Send(ctx, retry.Policy{}.WithDefaults(), func() (*esapi.Response, error) {
+// retried within p's time budget (the job's --retry-for), as the scans'
+// are.
+func call(ctx context.Context, es *elasticsearch.Client, p retry.Policy, what string, req esapi.Request, out any) error {
+	status, body, err := esscan.Send(ctx, p.WithDefaults(), func() (*esapi.Response, error) {
 		return req.Do(ctx, es)
 	})
 	if err != nil {
