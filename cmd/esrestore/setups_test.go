@@ -59,11 +59,7 @@ func TestBadDumpLinesFinish(t *testing.T) {
 		if s.Verdict.Status != report.StatusReview {
 			t.Errorf("%s: verdict %+v", id, s.Verdict)
 		}
-		b, err := json.Marshal([]any{s.Outcome, s.Loss})
-		if err != nil {
-			t.Fatal(err)
-		}
-		counts = append(counts, string(b))
+		counts = append(counts, mustJSON(t, []any{s.Outcome, s.Loss}))
 	}
 	if counts[0] != counts[1] {
 		t.Errorf("the rerun differs: %s, then %s", counts[0], counts[1])
