@@ -71,7 +71,7 @@ func (s *Scope) meta() *scopeMeta {
 	if s == nil {
 		return nil
 	}
-	m := &scopeMeta{SkipIDsCount: len(s.SkipIDs), OnlyQuery: compactJSON(s.Query)}
+	m := &scopeMeta{SkipIDsCount: len(s.SkipIDs), OnlyQuery: CompactQuery(s.Query)}
 	if len(s.SkipIDs) > 0 {
 		m.SkipIDsSHA256 = s.SkipIDsSHA256
 		if m.SkipIDsSHA256 == "" {
@@ -84,8 +84,9 @@ func (s *Scope) meta() *scopeMeta {
 	return m
 }
 
-// compactJSON is raw without insignificant white space, nil for none.
-func compactJSON(raw json.RawMessage) json.RawMessage {
+// CompactQuery is a scope's query without insignificant white space, nil
+// for none: the form it is recorded and compared in.
+func CompactQuery(raw json.RawMessage) json.RawMessage {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}
@@ -159,26 +160,55 @@ func (r *Restorer) resolveScope(ctx context.Context, src Source) error {
 	if sc == nil {
 		return nil
 	}
-	set := &scopeSet{skip: make(map[string]bool, len(sc.SkipIDs))}
-	for _, id := range sc.SkipIDs {
-		set.skip[id] = true
+	es, index, ok := queryable(src)
+	if sc.Query != nil && !ok {
+		return fmt.Errorf("%w: source %s cannot be queried (a dump): an only-query scope needs an index or a snapshot", ErrScopeQuery, src.Name())
 	}
-	if sc.Query != nil {
-		es, index, ok := queryable(src)
-		if !ok {
-			return fmt.Errorf("%w: source %s cannot be queried (a dump): an only-query scope needs an index or a snapshot", ErrScopeQuery, src.Name())
-		}
-		m, err := MatchingIDs(ctx, es, index, sc.Query, sc.MaxQueryIDs, r.opt.Retry)
-		if err != nil {
-			return err
-		}
-		set.match = m
-		r.log.Info("scope resolved", "source", src.Name(), "index", index, "matching", len(m), "skip_ids", len(sc.SkipIDs))
+	set, err := sc.resolve(ctx, es, index, r.opt.Retry)
+	if err != nil {
+		return err
+	}
+	if set.match != nil {
+		r.log.Info("scope resolved", "source", src.Name(), "index", index, "matching", len(set.match), "skip_ids", len(sc.SkipIDs))
 	}
 	r.scopeMu.Lock()
 	r.scope = set
 	r.scopeMu.Unlock()
 	return nil
+}
+
+// Resolve resolves the scope for a reader of the source that is not a
+// Restorer (a dry run's diff, diff.Options.Scope): in reports whether a
+// document of the source may come back, and matching is how many
+// documents of index the query matched (0 without a query). es and index
+// are the index the source reads; a query needs one.
+func (s *Scope) Resolve(ctx context.Context, es *elasticsearch.Client, index string, pol retry.Policy) (in func(id string) bool, matching int, err error) {
+	set, err := s.resolve(ctx, es, index, pol)
+	if err != nil {
+		return nil, 0, err
+	}
+	return set.in, len(set.match), nil
+}
+
+// resolve makes the scope's sets: the skipped ids, and the ids the query
+// matches on index.
+func (s *Scope) resolve(ctx context.Context, es *elasticsearch.Client, index string, pol retry.Policy) (*scopeSet, error) {
+	set := &scopeSet{skip: make(map[string]bool, len(s.SkipIDs))}
+	for _, id := range s.SkipIDs {
+		set.skip[id] = true
+	}
+	if s.Query == nil {
+		return set, nil
+	}
+	if es == nil {
+		return nil, fmt.Errorf("%w: no index to run it on", ErrScopeQuery)
+	}
+	m, err := MatchingIDs(ctx, es, index, s.Query, s.MaxQueryIDs, pol)
+	if err != nil {
+		return nil, err
+	}
+	set.match = m
+	return set, nil
 }
 
 // InScope returns the resolved scope of the last Run, as the diff takes

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/restore"
 )
 
 // envPrefix starts the environment variable of every flag.
@@ -624,7 +625,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		S3SSE: fv.str("s3-sse"), S3KMSKeyID: fv.str("s3-kms-key-id"), Environment: fv.str("environment"), RunID: fv.str("run-id"),
 		DryRun: fv.flag("dry-run"), LeaseTTL: fv.duration("lease-ttl"), Notify: fv.get("notify").value, Rerun: fv.flag("rerun"), ExpectConfig: strings.ToLower(fv.str("expect-config")),
 		LogFormat: fv.str("log-format"), LogLevel: fv.str("log-level"), Progress: fv.duration("progress"),
-		SkipIDs: fv.str("skip-ids"), OnlyQuery: compactQuery(fv.str("only-query")),
+		SkipIDs: fv.str("skip-ids"), OnlyQuery: restore.CompactQuery(json.RawMessage(fv.str("only-query"))),
 	}
 	c.src, _ = parseSource(c.Source)
 	if p := fv.str("profile"); p == profileNone {

@@ -65,19 +65,6 @@ func jsonObject(v string) string {
 	return ""
 }
 
-// compactQuery is --only-query without insignificant white space, nil
-// for none.
-func compactQuery(v string) json.RawMessage {
-	if strings.TrimSpace(v) == "" {
-		return nil
-	}
-	var b bytes.Buffer
-	if json.Compact(&b, []byte(v)) != nil {
-		return json.RawMessage(v)
-	}
-	return b.Bytes()
-}
-
 // parseSkipIDs reads a --skip-ids list: one id a line (LF or CRLF), the
 // last line's newline optional. A blank line, or one of white space only,
 // is an error naming the line: an id is never guessed. A repeated id is
@@ -226,28 +213,17 @@ func (j *job) diffScope(ctx context.Context, es *elasticsearch.Client, index str
 	if sc == nil {
 		return nil, nil
 	}
-	skip := make(map[string]bool, len(sc.SkipIDs))
-	for _, id := range sc.SkipIDs {
-		skip[id] = true
-	}
-	if sc.Query == nil {
-		return func(id string) bool { return !skip[id] }, nil
-	}
-	if es == nil {
+	if sc.Query != nil && es == nil {
 		return nil, usageError(fmt.Errorf("%s: a dump source cannot be queried", j.flagOrigin("only-query")))
 	}
-	match, err := restore.MatchingIDs(ctx, es, index, sc.Query, sc.MaxQueryIDs, j.retryPolicy())
+	in, matching, err := sc.Resolve(ctx, es, index, j.retryPolicy())
 	if err != nil {
 		return nil, guardError(fmt.Errorf("%s: %w", j.flagOrigin("only-query"), err))
 	}
-	j.log.Info("scope resolved for the diff", "index", index, "matching", len(match), "skip_ids", len(skip))
-	return func(id string) bool {
-		if skip[id] {
-			return false
-		}
-		_, ok := match[id]
-		return ok
-	}, nil
+	if sc.Query != nil {
+		j.log.Info("scope resolved for the diff", "index", index, "matching", matching, "skip_ids", len(sc.SkipIDs))
+	}
+	return in, nil
 }
 
 // sameScope refuses to resume a run id with another scope than its
@@ -264,7 +240,7 @@ func sameScope(prev, now *report.Scope) []string {
 	if p.SkipIDsSHA256 != n.SkipIDsSHA256 || p.SkipIDsCount != n.SkipIDsCount {
 		out = append(out, fmt.Sprintf("skip ids: was %s, now %s", skipListDesc(p), skipListDesc(n)))
 	}
-	if !bytes.Equal(compactQuery(string(p.OnlyQuery)), compactQuery(string(n.OnlyQuery))) {
+	if !bytes.Equal(restore.CompactQuery(p.OnlyQuery), restore.CompactQuery(n.OnlyQuery)) {
 		out = append(out, fmt.Sprintf("only query: was %s, now %s", queryText(p.OnlyQuery), queryText(n.OnlyQuery)))
 	}
 	return out

@@ -23,6 +23,7 @@ import (
 	"github.com/esrestore/esrestore/internal/jsonpatch"
 	"github.com/esrestore/esrestore/internal/s3test"
 	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/restore"
 )
 
 // scopeLine is one line of diff.ndjson.gz, any class.
@@ -237,7 +238,7 @@ func TestScopeOnlyQuery(t *testing.T) {
 	if s.Restore.Load != "bulk" || !strings.Contains(s.Restore.LoadReason, "scope") {
 		t.Errorf("load %q (%s): a scoped snapshot must be read from its staging index", s.Restore.Load, s.Restore.LoadReason)
 	}
-	if s.Scope == nil || string(compactQuery(string(s.Scope.OnlyQuery))) != `{"term":{"visibility":"PUBLIC"}}` {
+	if s.Scope == nil || string(restore.CompactQuery(s.Scope.OnlyQuery)) != `{"term":{"visibility":"PUBLIC"}}` {
 		t.Errorf("scope %+v", s.Scope)
 	}
 	// Every lost document out of scope has its line; none is back.
