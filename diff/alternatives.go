@@ -3,7 +3,6 @@ package diff
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/wI2L/jsondiff"
 
@@ -151,25 +150,18 @@ func hasAdd(p jsondiff.Patch) bool {
 
 // altSet gathers the workers' tallies.
 type altSet struct {
-	mu      sync.Mutex
-	tallies []*altTally
+	tallies[altTally]
 }
 
 // tally returns a new tally that result will include.
 func (s *altSet) tally(d *Differ) *altTally {
-	t := &altTally{cmp: newComparer(d.ignore, true)}
-	s.mu.Lock()
-	s.tallies = append(s.tallies, t)
-	s.mu.Unlock()
-	return t
+	return s.add(&altTally{cmp: newComparer(d.ignore, true)})
 }
 
 // result sums the tallies.
 func (s *altSet) result() *Alternatives {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := &Alternatives{}
-	for _, t := range s.tallies {
+	for _, t := range s.list() {
 		for _, p := range []struct{ sum, one *Alternative }{
 			{&out.Original, &t.a.Original}, {&out.Source, &t.a.Source}, {&out.Fill, &t.a.Fill},
 		} {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/wI2L/jsondiff"
@@ -149,9 +148,8 @@ func pathPattern(p string) string {
 
 // fieldSet gathers the workers' tallies.
 type fieldSet struct {
-	max     int
-	mu      sync.Mutex
-	tallies []*fieldTally
+	max int
+	tallies[fieldTally]
 }
 
 func newFieldSet(max int) *fieldSet { return &fieldSet{max: max} }
@@ -160,21 +158,16 @@ func newFieldSet(max int) *fieldSet { return &fieldSet{max: max} }
 func (s *fieldSet) tally() *fieldTally {
 	t := newFieldTally()
 	t.max = s.max
-	s.mu.Lock()
-	s.tallies = append(s.tallies, t)
-	s.mu.Unlock()
-	return t
+	return s.add(t)
 }
 
 // result merges the tallies: the MaxFieldPaths busiest rows (by documents,
 // then operations), the rest summed into Other.
 func (s *fieldSet) result() *Fields {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	rows := map[fieldKey]*FieldStat{}
 	var other FieldOther
 	unknown := false
-	for _, t := range s.tallies {
+	for _, t := range s.list() {
 		if t.other.Paths < 0 {
 			unknown = true
 		}

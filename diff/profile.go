@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/esrestore/esrestore/internal/jsonscan"
@@ -351,11 +350,10 @@ func dateDay(v []byte) (int64, bool) {
 
 // profileSet gathers the workers' profile tallies.
 type profileSet struct {
-	paths   []profilePath
-	date    []string // segments of the date path; nil without one
-	trie    *profileNode
-	mu      sync.Mutex
-	tallies []*profileTally
+	paths []profilePath
+	date  []string // segments of the date path; nil without one
+	trie  *profileNode
+	tallies[profileTally]
 }
 
 // newProfileSet returns the set for opt, nil when nothing is profiled.
@@ -399,10 +397,7 @@ func (s *profileSet) tally() *profileTally {
 	if s.date != nil {
 		t.date = &dateTally{buckets: map[int64]*ProfileCounts{}}
 	}
-	s.mu.Lock()
-	s.tallies = append(s.tallies, t)
-	s.mu.Unlock()
-	return t
+	return s.add(t)
 }
 
 // result merges the tallies into l.Profile and l.ProfileDate.
@@ -410,13 +405,12 @@ func (s *profileSet) result(l *Loss, opt *Options, log *slog.Logger) {
 	if s == nil || l == nil {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	all := s.list()
 	l.Profile = []ProfileField{}
 	for i, p := range s.paths {
 		merged := map[string]*ProfileCounts{}
 		dropped := false
-		for _, t := range s.tallies {
+		for _, t := range all {
 			m := t.values[i]
 			if m == nil {
 				dropped = true
@@ -482,7 +476,7 @@ func (s *profileSet) dateResult(path, unit string) *ProfileDate {
 	var minDay, maxDay int64
 	dated := false
 	var null, other ProfileCounts
-	for _, t := range s.tallies {
+	for _, t := range s.list() {
 		d := t.date
 		byMonth = byMonth || d.byMonth
 		addCounts(&null, &d.null)
@@ -501,7 +495,7 @@ func (s *profileSet) dateResult(path, unit string) *ProfileDate {
 		byMonth = true
 	}
 	merged := map[int64]*ProfileCounts{}
-	for _, t := range s.tallies {
+	for _, t := range s.list() {
 		d := t.date
 		for k, c := range d.buckets {
 			key := k

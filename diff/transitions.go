@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // transPair is one transition of a path: the canonical JSON of the value
@@ -101,20 +100,15 @@ func (t *transTally) scalar(v any) (string, bool) {
 
 // transSet gathers the workers' transition tallies.
 type transSet struct {
-	max     int
-	mu      sync.Mutex
-	tallies []*transTally
+	max int
+	tallies[transTally]
 }
 
 func newTransSet(max int) *transSet { return &transSet{max: max} }
 
 // tally returns a new tally that result will include.
 func (s *transSet) tally() *transTally {
-	t := &transTally{max: s.max, paths: map[string]*transPath{}}
-	s.mu.Lock()
-	s.tallies = append(s.tallies, t)
-	s.mu.Unlock()
-	return t
+	return s.add(&transTally{max: s.max, paths: map[string]*transPath{}})
 }
 
 // result merges the tallies: the transitions of every path whose values,
@@ -122,15 +116,13 @@ func (s *transSet) tally() *transTally {
 // worker that ran out of room may have missed any path it does not hold,
 // so only the paths every such worker holds are reported.
 func (s *transSet) result() []Transition {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	type merged struct {
 		dropped bool
 		values  map[string]struct{}
 		pairs   map[transPair]int64
 	}
 	paths := map[string]*merged{}
-	for _, t := range s.tallies {
+	for _, t := range s.list() {
 		for pat, p := range t.paths {
 			m := paths[pat]
 			if m == nil {
@@ -183,7 +175,7 @@ func (s *transSet) result() []Transition {
 // heldByFull reports whether every tally that ran out of room holds the
 // path pattern, so that none of them missed its replaces.
 func (s *transSet) heldByFull(pat string) bool {
-	for _, t := range s.tallies {
+	for _, t := range s.list() {
 		if _, ok := t.paths[pat]; t.full && !ok {
 			return false
 		}
