@@ -18,6 +18,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 
@@ -253,7 +254,7 @@ func BenchmarkDiffMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 	} else {
-		es := fixtures.NewES(b)
+		es := estest.NewES(b)
 		if err := es.LoadScenario("documents", "backups", "before-loss", fixtures.NewScenario(n, 0.01, 1), 3); err != nil {
 			b.Fatal(err)
 		}

@@ -78,7 +78,7 @@ func restoreSnapshot(t testing.TB, c *elasticsearch.Client, repo, snap, index, t
 	t.Helper()
 	wait := true
 	body := fmt.Sprintf(`{"indices":%q,"rename_pattern":"(.+)","rename_replacement":%q,"include_aliases":false}`, index, target)
-	fixtures.MustDo(t, c, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, Body: strings.NewReader(body), WaitForCompletion: &wait})
+	estest.MustDo(t, c, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, Body: strings.NewReader(body), WaitForCompletion: &wait})
 }
 
 func TestCommonsLossScenario(t *testing.T) {
@@ -365,8 +365,8 @@ func TestCountMismatch(t *testing.T) {
 	c := es.Client()
 	// The restored index stops refreshing, then gets the last document:
 	// _mget sees it (real time), the point in time and _count do not.
-	fixtures.MustDo(t, c, esapi.IndicesPutSettingsRequest{Index: []string{"rest"}, Body: strings.NewReader(`{"index":{"refresh_interval":"-1"}}`)})
-	fixtures.MustDo(t, c, esapi.IndexRequest{Index: "rest", DocumentID: docs[49].ID, Body: bytes.NewReader(docs[49].Source)})
+	estest.MustDo(t, c, esapi.IndicesPutSettingsRequest{Index: []string{"rest"}, Body: strings.NewReader(`{"index":{"refresh_interval":"-1"}}`)})
+	estest.MustDo(t, c, esapi.IndexRequest{Index: "rest", DocumentID: docs[49].ID, Body: bytes.NewReader(docs[49].Source)})
 	var buf bytes.Buffer
 	_, err := Run(context.Background(), IndexSide(c, "orig"), IndexSide(c, "rest"), &buf, Options{Logger: quiet})
 	if !errors.Is(err, ErrCountMismatch) {
@@ -482,7 +482,7 @@ func TestSkipIDsIndexes(t *testing.T) {
 	load(t, es, "t", docs, 3)
 	body := "{\"index\":{\"_id\":\"dup\",\"routing\":\"a\"}}\n{\"title\":\"one\"}\n{\"index\":{\"_id\":\"dup\",\"routing\":\"c\"}}\n{\"title\":\"two\"}\n"
 	for _, idx := range []string{"o", "t"} {
-		fixtures.MustDo(t, es.Client(), esapi.BulkRequest{Index: idx, Body: strings.NewReader(body), Refresh: "true"})
+		estest.MustDo(t, es.Client(), esapi.BulkRequest{Index: idx, Body: strings.NewReader(body), Refresh: "true"})
 	}
 	in := esscan.NewInstant(es.Client(), "o", esscan.InstantOptions{})
 	defer in.Close()

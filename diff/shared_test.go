@@ -26,11 +26,11 @@ func restoredTwice(t *testing.T) *elasticsearch.Client {
 	es.LoadDocs(t, "before", backup, 2)
 	c := es.Client()
 	wait := true
-	fixtures.MustDo(t, c, esapi.SnapshotCreateRepositoryRequest{Repository: "r", Body: strings.NewReader(`{"type":"fs","settings":{"location":"r"}}`)})
-	fixtures.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "r", Snapshot: "s", WaitForCompletion: &wait,
+	estest.MustDo(t, c, esapi.SnapshotCreateRepositoryRequest{Repository: "r", Body: strings.NewReader(`{"type":"fs","settings":{"location":"r"}}`)})
+	estest.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "r", Snapshot: "s", WaitForCompletion: &wait,
 		Body: strings.NewReader(`{"indices":"before"}`)})
 	for _, name := range []string{"bk", "tg"} {
-		fixtures.MustDo(t, c, esapi.SnapshotRestoreRequest{Repository: "r", Snapshot: "s", WaitForCompletion: &wait,
+		estest.MustDo(t, c, esapi.SnapshotRestoreRequest{Repository: "r", Snapshot: "s", WaitForCompletion: &wait,
 			Body: strings.NewReader(`{"indices":"before","rename_pattern":"before","rename_replacement":"` + name + `"}`)})
 	}
 	inBackup := map[string]string{}
@@ -41,15 +41,15 @@ func restoredTwice(t *testing.T) *elasticsearch.Client {
 	for _, d := range target {
 		inTarget[d.ID] = true
 		if inBackup[d.ID] != string(d.Source) {
-			fixtures.MustDo(t, c, esapi.IndexRequest{Index: "tg", DocumentID: d.ID, Body: bytes.NewReader(d.Source)})
+			estest.MustDo(t, c, esapi.IndexRequest{Index: "tg", DocumentID: d.ID, Body: bytes.NewReader(d.Source)})
 		}
 	}
 	for _, d := range backup {
 		if !inTarget[d.ID] {
-			fixtures.MustDo(t, c, esapi.DeleteRequest{Index: "tg", DocumentID: d.ID})
+			estest.MustDo(t, c, esapi.DeleteRequest{Index: "tg", DocumentID: d.ID})
 		}
 	}
-	fixtures.MustDo(t, c, esapi.IndicesRefreshRequest{Index: []string{"tg"}})
+	estest.MustDo(t, c, esapi.IndicesRefreshRequest{Index: []string{"tg"}})
 	return c
 }
 

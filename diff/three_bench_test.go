@@ -12,6 +12,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 )
 
 // BenchmarkDiffThreeSided pairs, in one run, the two-sided diff (original
@@ -116,7 +117,7 @@ func threeBenchCluster(b *testing.B) (*elasticsearch.Client, [3]string, func(*te
 	// snapshot.
 	wait := true
 	for _, name := range []string{"three_backup", "three_target"} {
-		fixtures.MustDo(b, es.Client(), esapi.SnapshotRestoreRequest{Repository: "bench", Snapshot: "snap", WaitForCompletion: &wait,
+		estest.MustDo(b, es.Client(), esapi.SnapshotRestoreRequest{Repository: "bench", Snapshot: "snap", WaitForCompletion: &wait,
 			Body: strings.NewReader(`{"indices":"three_orig","rename_pattern":".+","rename_replacement":"` + name + `"}`)})
 	}
 	return es.Client(), [3]string{"three_orig", "three_backup", "three_target"}, func(b *testing.B, c Counts) {

@@ -285,7 +285,7 @@ func TestLiveOriginal(t *testing.T) {
 		defer close(done)
 		time.Sleep(60 * time.Millisecond) // pass 1 is under way
 		for i := range 3 {
-			fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live_o", DocumentID: fmt.Sprintf("live-%d", i),
+			estest.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live_o", DocumentID: fmt.Sprintf("live-%d", i),
 				Body: strings.NewReader(`{"v":1}`), Refresh: "true"})
 		}
 	}()

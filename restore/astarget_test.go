@@ -117,10 +117,10 @@ func TestSnapshotIncompatible(t *testing.T) {
 	if bytes.Equal(body, fixtures.CommonsMapping(3)) {
 		t.Fatal("the mapping's title field was not found to change")
 	}
-	fixtures.MustDo(t, c, esapi.IndicesCreateRequest{Index: "documents-v1", Body: bytes.NewReader(body)})
-	fixtures.MustDo(t, c, esapi.BulkRequest{Index: "documents-v1", Body: bytes.NewReader(bulkBody(t, sc.Complete)), Refresh: "true"})
+	estest.MustDo(t, c, esapi.IndicesCreateRequest{Index: "documents-v1", Body: bytes.NewReader(body)})
+	estest.MustDo(t, c, esapi.BulkRequest{Index: "documents-v1", Body: bytes.NewReader(bulkBody(t, sc.Complete)), Refresh: "true"})
 	wait := true
-	fixtures.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: repo, Snapshot: "v1", WaitForCompletion: &wait,
+	estest.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: repo, Snapshot: "v1", WaitForCompletion: &wait,
 		Body: strings.NewReader(`{"indices":"documents-v1","include_global_state":false}`)})
 
 	opt := options("incompatible")
@@ -145,7 +145,7 @@ func TestSnapshotIncompatible(t *testing.T) {
 			} `json:"properties"`
 		} `json:"mappings"`
 	}
-	if err := json.Unmarshal(fixtures.MustDo(t, c, esapi.IndicesGetMappingRequest{Index: []string{target}}), &m); err != nil {
+	if err := json.Unmarshal(estest.MustDo(t, c, esapi.IndicesGetMappingRequest{Index: []string{target}}), &m); err != nil {
 		t.Fatal(err)
 	}
 	if got := m[target].Mappings.Properties["title"].Type; got != "text" {
@@ -159,9 +159,9 @@ func TestSnapshotIncompatible(t *testing.T) {
 func TestSnapshotAsTargetMapping(t *testing.T) {
 	es, sc := loss(t, 100, 17)
 	c := es.Client()
-	fixtures.MustDo(t, c, esapi.IndicesPutMappingRequest{Index: []string{original},
+	estest.MustDo(t, c, esapi.IndicesPutMappingRequest{Index: []string{original},
 		Body: strings.NewReader(`{"properties":{"added_live":{"type":"keyword"}}}`)})
-	fixtures.MustDo(t, c, esapi.IndicesPutAliasRequest{Index: []string{original}, Name: "documents-alias"})
+	estest.MustDo(t, c, esapi.IndicesPutAliasRequest{Index: []string{original}, Name: "documents-alias"})
 	r, err := restore.New(c, options("mapping"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestSnapshotAsTargetMapping(t *testing.T) {
 		t.Fatalf("load %q (%s), want the snapshot as the target", st.Load, st.LoadReason)
 	}
 	sameDocs(t, docsOf(t, c, target), expected(sc, restore.ModeMerge, restore.PreferOriginal))
-	raw := string(fixtures.MustDo(t, c, esapi.IndicesGetRequest{Index: []string{target}}))
+	raw := string(estest.MustDo(t, c, esapi.IndicesGetRequest{Index: []string{target}}))
 	for _, want := range []string{`"added_live":{"type":"keyword"}`, `"run_id":"mapping"`, `"load":"snapshot-as-target"`} {
 		if !strings.Contains(raw, want) {
 			t.Errorf("target lacks %s: %.600s", want, raw)
@@ -245,7 +245,7 @@ func TestResumeCutBeforeMeta(t *testing.T) {
 	c := es.Client()
 	restoreAs := func(name string) {
 		wait := true
-		fixtures.MustDo(t, c, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, WaitForCompletion: &wait,
+		estest.MustDo(t, c, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, WaitForCompletion: &wait,
 			Body: strings.NewReader(fmt.Sprintf(`{"indices":%q,"rename_pattern":".+","rename_replacement":%q,"include_aliases":false}`, original, name))})
 	}
 	restoreAs(restore.StagingIndex("cut-1"))
@@ -270,7 +270,7 @@ func TestResumeCutBeforeMeta(t *testing.T) {
 	// than the snapshot: not this run's restore.
 	restoreAs(restore.StagingIndex("cut-2"))
 	restoreAs("documents_other")
-	fixtures.MustDo(t, c, esapi.IndexRequest{Index: "documents_other", DocumentID: "extra", Body: strings.NewReader(`{"title":"x"}`), Refresh: "true"})
+	estest.MustDo(t, c, esapi.IndexRequest{Index: "documents_other", DocumentID: "extra", Body: strings.NewReader(`{"title":"x"}`), Refresh: "true"})
 	opt := options("cut-2")
 	opt.Target = "documents_other"
 	r, err = restore.New(c, opt)
@@ -313,10 +313,10 @@ func TestReconcileOriginalDeletesDuringPass(t *testing.T) {
 		}
 		once.Do(func() {
 			for _, d := range changed {
-				fixtures.MustDo(t, plain, esapi.DeleteRequest{Index: original, DocumentID: d.ID, Routing: d.Routing})
+				estest.MustDo(t, plain, esapi.DeleteRequest{Index: original, DocumentID: d.ID, Routing: d.Routing})
 				deleted[d.ID] = true
 			}
-			fixtures.MustDo(t, plain, esapi.IndicesRefreshRequest{Index: []string{original}})
+			estest.MustDo(t, plain, esapi.IndicesRefreshRequest{Index: []string{original}})
 		})
 	}}
 	opt := options("vanish")
@@ -377,7 +377,7 @@ func TestTargetAppearsAfterChecks(t *testing.T) {
 				once.Do(func() {
 					// The earlier attempt's restore, finishing first.
 					wait := true
-					fixtures.MustDo(t, direct, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, WaitForCompletion: &wait,
+					estest.MustDo(t, direct, esapi.SnapshotRestoreRequest{Repository: repo, Snapshot: snap, WaitForCompletion: &wait,
 						Body: strings.NewReader(fmt.Sprintf(`{"indices":%q,"rename_pattern":".+","rename_replacement":%q,"include_aliases":false,"include_global_state":false,"index_settings":{"index.number_of_replicas":0}}`, original, target))})
 				})
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/restore"
 )
@@ -45,7 +46,7 @@ const benchSeed = 1
 // the benchmarks restore in source mode, so only the source is read.
 func benchCluster(b *testing.B) *fixtures.ES {
 	b.Helper()
-	es := fixtures.NewES(b)
+	es := estest.NewES(b)
 	if err := es.LoadDocs(original, nil, 3); err != nil {
 		b.Fatal(err)
 	}
@@ -63,12 +64,12 @@ func createLikeTarget(b *testing.B, es *fixtures.ES, index string) {
 	body["settings"]["refresh_interval"] = "-1"
 	body["settings"]["number_of_replicas"] = 0
 	raw, _ := json.Marshal(body)
-	fixtures.MustDo(b, es.Client(), esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(raw)})
+	estest.MustDo(b, es.Client(), esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(raw)})
 }
 
 func deleteIndex(b *testing.B, es *fixtures.ES, index string) {
 	b.Helper()
-	fixtures.MustDo(b, es.Client(), esapi.IndicesDeleteRequest{Index: []string{index}})
+	estest.MustDo(b, es.Client(), esapi.IndicesDeleteRequest{Index: []string{index}})
 }
 
 // memSource hands over documents already in memory, in pages, so that a

@@ -14,7 +14,6 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/restore"
@@ -70,7 +69,7 @@ func securityServer(t *testing.T, status int) (*httptest.Server, func() []string
 
 func createIndex(t *testing.T, c *elasticsearch.Client, name, body string) {
 	t.Helper()
-	fixtures.MustDo(t, c, esapi.IndicesCreateRequest{Index: name, Body: strings.NewReader(body)})
+	estest.MustDo(t, c, esapi.IndicesCreateRequest{Index: name, Body: strings.NewReader(body)})
 }
 
 // TestFailFast: every guard rail fails with a clear error before anything
@@ -95,7 +94,7 @@ func TestFailFast(t *testing.T) {
 			setup: func(t *testing.T, e *env) { e.opt.Original = "nope" }},
 		{name: "target-is-alias-of-original", want: restore.ErrTargetIsOriginal, text: []string{`"live"`},
 			setup: func(t *testing.T, e *env) {
-				fixtures.MustDo(t, e.c, esapiPutAlias(original, "live"))
+				estest.MustDo(t, e.c, esapiPutAlias(original, "live"))
 				e.opt.Target = "live"
 			}},
 		{name: "target-exists", want: restore.ErrTargetExists, text: []string{target, "no esrestore run id"}, targetBefore: true,
@@ -107,7 +106,7 @@ func TestFailFast(t *testing.T) {
 		{name: "target-is-an-alias", want: restore.ErrTargetExists, text: []string{"alias"}, targetBefore: true,
 			setup: func(t *testing.T, e *env) {
 				createIndex(t, e.c, "elsewhere", `{}`)
-				fixtures.MustDo(t, e.c, esapiPutAlias("elsewhere", target))
+				estest.MustDo(t, e.c, esapiPutAlias("elsewhere", target))
 			}},
 		{name: "source-index-missing", want: restore.ErrSourceMissing, text: []string{`"gone"`},
 			setup: func(t *testing.T, e *env) { e.src = restore.IndexSource(e.c, "gone", 1) }},
@@ -199,7 +198,7 @@ func TestFailFast(t *testing.T) {
 
 // TestNew: every bad option is reported at once, with its value.
 func TestNew(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.NewES(t)
 	def := restore.NewOptions()
 	if def.Workers != 4 || def.BatchBytes != 5<<20 || def.BatchDocs != 1000 || def.Retry.Budget != 5*time.Minute ||
 		def.Mode != restore.ModeMerge || def.Prefer != restore.PreferOriginal || def.Retry.Cap != 30*time.Second || def.Drain != time.Minute {
@@ -242,7 +241,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestParseSource(t *testing.T) {
-	c := fixtures.NewES(t).Client()
+	c := estest.NewES(t).Client()
 	for _, tt := range []struct {
 		spec, name string
 		ok         bool

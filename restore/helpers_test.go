@@ -49,7 +49,7 @@ func loss(t testing.TB, n int, seed int64) (*estest.Cluster, fixtures.Scenario) 
 // lossFake is loss on the stand-in, for the tests that inject faults.
 func lossFake(t testing.TB, n int, seed int64) (*fixtures.ES, fixtures.Scenario) {
 	t.Helper()
-	es := fixtures.NewES(t)
+	es := estest.NewES(t)
 	sc := fixtures.NewScenario(n, 0.1, seed)
 	if err := es.LoadScenario(original, repo, snap, sc, 3); err != nil {
 		t.Fatal(err)
@@ -242,9 +242,9 @@ func untouched(t testing.TB, es interface {
 	state := func() (map[string]string, string) {
 		c := es.Client()
 		var meta bytes.Buffer
-		meta.Write(fixtures.MustDo(t, c, esapi.IndicesGetMappingRequest{Index: []string{index}}))
-		meta.Write(fixtures.MustDo(t, c, esapi.IndicesGetSettingsRequest{Index: []string{index}}))
-		meta.Write(fixtures.MustDo(t, c, esapi.IndicesGetAliasRequest{Index: []string{index}}))
+		meta.Write(estest.MustDo(t, c, esapi.IndicesGetMappingRequest{Index: []string{index}}))
+		meta.Write(estest.MustDo(t, c, esapi.IndicesGetSettingsRequest{Index: []string{index}}))
+		meta.Write(estest.MustDo(t, c, esapi.IndicesGetAliasRequest{Index: []string{index}}))
 		return docsOf(t, c, index), meta.String()
 	}
 	docs, meta := state()
@@ -323,7 +323,7 @@ func settingsOf(t testing.TB, es *elasticsearch.Client, index string) map[string
 	var out map[string]struct {
 		Settings map[string]any `json:"settings"`
 	}
-	if err := json.Unmarshal(fixtures.MustDo(t, es, esapi.IndicesGetSettingsRequest{Index: []string{index}, FlatSettings: &flat}), &out); err != nil {
+	if err := json.Unmarshal(estest.MustDo(t, es, esapi.IndicesGetSettingsRequest{Index: []string{index}, FlatSettings: &flat}), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out[index].Settings
@@ -339,7 +339,7 @@ func metaOf(t testing.TB, es *elasticsearch.Client, index string) map[string]str
 			} `json:"_meta"`
 		} `json:"mappings"`
 	}
-	if err := json.Unmarshal(fixtures.MustDo(t, es, esapi.IndicesGetMappingRequest{Index: []string{index}}), &out); err != nil {
+	if err := json.Unmarshal(estest.MustDo(t, es, esapi.IndicesGetMappingRequest{Index: []string{index}}), &out); err != nil {
 		t.Fatal(err)
 	}
 	// Strings as they are, other values (the ignore list) as JSON.

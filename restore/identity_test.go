@@ -7,7 +7,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/fixtures/faultproxy"
 	"github.com/esrestore/esrestore/fixtures/faultproxy/fptest"
 	"github.com/esrestore/esrestore/restore"
@@ -27,7 +27,7 @@ func TestResumeChecksIdentity(t *testing.T) {
 	if _, err := r.Run(t.Context(), src()); err != nil {
 		t.Fatal(err)
 	}
-	res := fixtures.MustDo(t, es.Client(), esapi.IndicesGetMappingRequest{Index: []string{target}})
+	res := estest.MustDo(t, es.Client(), esapi.IndicesGetMappingRequest{Index: []string{target}})
 	for _, w := range []string{`"environment":"PROD"`, `"snapshot_uuid":"snap-a"`, `"cluster_uuid":"`, `"original_uuid":"`} {
 		if !strings.Contains(string(res), w) {
 			t.Errorf("target's _meta lacks %s: %s", w, res)
@@ -64,7 +64,7 @@ func TestWritesThroughWriterAlias(t *testing.T) {
 	if _, err := r.Run(t.Context(), restore.SnapshotSource(es.Client(), repo, snap, "", false, "")); err != nil {
 		t.Fatal(err)
 	}
-	res := fixtures.MustDo(t, es.Client(), esapi.IndicesGetAliasRequest{Index: []string{target}})
+	res := estest.MustDo(t, es.Client(), esapi.IndicesGetAliasRequest{Index: []string{target}})
 	if !strings.Contains(string(res), `"`+restore.WriterAlias(target)+`"`) {
 		t.Errorf("target's aliases %s lack the writer alias", res)
 	}

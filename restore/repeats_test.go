@@ -93,20 +93,20 @@ func TestFindDuplicateIDs(t *testing.T) {
 	body := "{\"index\":{\"_id\":\"two\",\"routing\":\"a\"}}\n{\"title\":\"one\"}\n" +
 		"{\"index\":{\"_id\":\"two\",\"routing\":\"c\"}}\n{\"title\":\"two\"}\n" +
 		"{\"index\":{\"_id\":\"single\",\"routing\":\"a\"}}\n{\"title\":\"one\"}\n"
-	fixtures.MustDo(t, c, esapi.BulkRequest{Index: "routed", Body: strings.NewReader(body), Refresh: "true"})
+	estest.MustDo(t, c, esapi.BulkRequest{Index: "routed", Body: strings.NewReader(body), Refresh: "true"})
 	// An id with a routing whose shard is not the id's own, and a copy
 	// without routing: find a routing that lands elsewhere.
 	id := fixtures.Commons(30, 1)[0].ID
 	for i := range 20 {
 		r := fmt.Sprintf("r%d", i)
-		fixtures.MustDo(t, c, esapi.IndexRequest{Index: "routed", DocumentID: id, Routing: r, Body: strings.NewReader(`{"title":"x"}`), Refresh: "true"})
+		estest.MustDo(t, c, esapi.IndexRequest{Index: "routed", DocumentID: id, Routing: r, Body: strings.NewReader(`{"title":"x"}`), Refresh: "true"})
 		n := countIDs(t, c, "routed", id)
 		if n == 2 {
 			break
 		}
 		// Same shard: the write replaced the copy; put it back unrouted.
-		fixtures.MustDo(t, c, esapi.DeleteRequest{Index: "routed", DocumentID: id, Routing: r, Refresh: "true"})
-		fixtures.MustDo(t, c, esapi.IndexRequest{Index: "routed", DocumentID: id, Body: strings.NewReader(`{"title":"y"}`), Refresh: "true"})
+		estest.MustDo(t, c, esapi.DeleteRequest{Index: "routed", DocumentID: id, Routing: r, Refresh: "true"})
+		estest.MustDo(t, c, esapi.IndexRequest{Index: "routed", DocumentID: id, Body: strings.NewReader(`{"title":"y"}`), Refresh: "true"})
 	}
 	got, err := restore.FindDuplicateIDs(t.Context(), c, "routed", options("dup").Retry)
 	if err != nil {
@@ -122,7 +122,7 @@ func TestFindDuplicateIDs(t *testing.T) {
 
 func countIDs(t *testing.T, c *elasticsearch.Client, index, id string) int {
 	t.Helper()
-	b := fixtures.MustDo(t, c, esapi.CountRequest{Index: []string{index}, Body: strings.NewReader(`{"query":{"ids":{"values":["` + id + `"]}}}`)})
+	b := estest.MustDo(t, c, esapi.CountRequest{Index: []string{index}, Body: strings.NewReader(`{"query":{"ids":{"values":["` + id + `"]}}}`)})
 	var n struct {
 		Count int `json:"count"`
 	}

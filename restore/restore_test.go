@@ -567,7 +567,7 @@ func TestOriginalSettings(t *testing.T) {
 	es, sc := loss(t, 100, 9)
 	c := es.Client()
 	put := func(body string) {
-		fixtures.MustDo(t, c, esapiPutSettings(original, body))
+		estest.MustDo(t, c, esapiPutSettings(original, body))
 	}
 	if es.Real() {
 		// The real node has no index lifecycle management (an x-pack
@@ -603,7 +603,7 @@ func TestOriginalSettings(t *testing.T) {
 func TestOriginalByAlias(t *testing.T) {
 	es, sc := loss(t, 100, 10)
 	c := es.Client()
-	fixtures.MustDo(t, c, esapiPutAlias(original, "docs"))
+	estest.MustDo(t, c, esapiPutAlias(original, "docs"))
 	untouched(t, es, original)
 	opt := options("alias")
 	opt.Original = "docs"

@@ -13,7 +13,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/restore"
 )
@@ -111,7 +111,7 @@ func TestInvalidUTF8Line(t *testing.T) {
 // is made, unless allowed.
 func TestEmptySource(t *testing.T) {
 	es, _ := loss(t, 20, 1)
-	fixtures.MustDo(t, es.Client(), esapiCreate("empty"))
+	estest.MustDo(t, es.Client(), esapiCreate("empty"))
 	for _, tt := range []struct {
 		name string
 		src  func() restore.Source
@@ -138,7 +138,7 @@ func TestEmptySource(t *testing.T) {
 			if st, err := r.Run(t.Context(), tt.src()); err != nil || st.Read != 0 {
 				t.Fatalf("allowed: %+v, %v", st, err)
 			}
-			fixtures.MustDo(t, es.Client(), esapiDelete(target))
+			estest.MustDo(t, es.Client(), esapiDelete(target))
 		})
 	}
 }

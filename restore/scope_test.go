@@ -10,7 +10,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -66,7 +66,7 @@ func TestScope(t *testing.T) {
 			if in == nil || in(skip[0]) || !in(sc.Lost[5]) {
 				t.Error("InScope does not give the scope")
 			}
-			res := fixtures.MustDo(t, c, esapi.IndicesGetMappingRequest{Index: []string{target}})
+			res := estest.MustDo(t, c, esapi.IndicesGetMappingRequest{Index: []string{target}})
 			if !strings.Contains(string(res), `"scope":{`) || !strings.Contains(string(res), `"skip_ids_sha256":"`) || !strings.Contains(string(res), `"skip_ids_count":6`) {
 				t.Errorf("target's _meta lacks the scope: %s", res)
 			}

@@ -33,7 +33,7 @@ func decisionCluster(t *testing.T, n int) (*estest.Cluster, fixtures.Scenario, f
 	}
 	es := estest.New(t)
 	es.LoadScenario(t, "documents", "backups", "before-loss", sc, 3)
-	fixtures.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
+	estest.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
 		`{"actions":[{"add":{"index":"documents","alias":"` + appAlias + `","is_write_index":true}}]}`)})
 
 	// The application's writes: every document the live set holds with

@@ -16,6 +16,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/fixtures/livewriter"
 	"github.com/esrestore/esrestore/promote"
 )
@@ -46,7 +47,7 @@ func liveCycles(t *testing.T) int {
 // target.
 func TestLiveIndex(t *testing.T) {
 	es, _ := lossCluster(t, 1000)
-	fixtures.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
+	estest.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
 		`{"actions":[{"add":{"index":"documents","alias":"docs","is_write_index":true}}]}`)})
 	if es.Fake != nil {
 		// The stand-in answers reads in microseconds: with a real

@@ -23,7 +23,7 @@ import (
 func promoteCluster(t *testing.T, n int, runExtra ...string) (es *estest.Cluster, out string, sc fixtures.Scenario) {
 	t.Helper()
 	es, sc = lossCluster(t, n)
-	fixtures.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
+	estest.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
 		`{"actions":[{"add":{"index":"documents","alias":"docs","is_write_index":true}}]}`)})
 	out = t.TempDir()
 	c := newCLI(t)
@@ -83,12 +83,12 @@ func readRecord(t *testing.T, out string) promote.Record {
 
 func put(t *testing.T, es *estest.Cluster, index, id, src string) {
 	t.Helper()
-	fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: index, DocumentID: id, Body: strings.NewReader(src), Refresh: "true"})
+	estest.MustDo(t, es.Client(), esapi.IndexRequest{Index: index, DocumentID: id, Body: strings.NewReader(src), Refresh: "true"})
 }
 
 func del(t *testing.T, es *estest.Cluster, index, id string) {
 	t.Helper()
-	fixtures.MustDo(t, es.Client(), esapi.DeleteRequest{Index: index, DocumentID: id, Refresh: "true"})
+	estest.MustDo(t, es.Client(), esapi.DeleteRequest{Index: index, DocumentID: id, Refresh: "true"})
 }
 
 // TestPromoteCatchesUpAndRollsBack: writes, edits and deletes made to the
@@ -312,8 +312,8 @@ func TestPromoteStopsOnFailedChecks(t *testing.T) {
 	del(t, es, "documents_restored", "stray")
 
 	// The wrong environment, and an alias that is not the original's.
-	fixtures.MustDo(t, es.Client(), esapi.IndicesCreateRequest{Index: "other"})
-	fixtures.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(`{"actions":[{"add":{"index":"other","alias":"elsewhere"}}]}`)})
+	estest.MustDo(t, es.Client(), esapi.IndicesCreateRequest{Index: "other"})
+	estest.MustDo(t, es.Client(), esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(`{"actions":[{"add":{"index":"other","alias":"elsewhere"}}]}`)})
 	if code := c.run(t.Context(), promoteArgs(es, out, "--accept", "not-recovered", "--environment", "prod", "--alias", "elsewhere")...); code != exitUsage {
 		t.Fatalf("wrong environment and alias: exit %d, want 2\n%s", code, c.stderr.String())
 	}

@@ -131,8 +131,8 @@ func TestDryRunChecksSource(t *testing.T) {
 // the target independent of the job's own numbers.
 func countQuery(t *testing.T, es *estest.Cluster, index, query string) int64 {
 	t.Helper()
-	fixtures.MustDo(t, es.Client(), esapi.IndicesRefreshRequest{Index: []string{index}})
-	b := fixtures.MustDo(t, es.Client(), esapi.CountRequest{Index: []string{index}, Body: strings.NewReader(query)})
+	estest.MustDo(t, es.Client(), esapi.IndicesRefreshRequest{Index: []string{index}})
+	b := estest.MustDo(t, es.Client(), esapi.CountRequest{Index: []string{index}, Body: strings.NewReader(query)})
 	var c struct {
 		Count int64 `json:"count"`
 	}
@@ -167,11 +167,11 @@ func TestEverydaySetups(t *testing.T) {
 		other[i].ID = fmt.Sprintf("other-%d", i)
 	}
 	es.LoadDocs(t, "other", other, 1)
-	fixtures.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "with-other",
+	estest.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "with-other",
 		Body: strings.NewReader(`{"indices":"documents,other","include_global_state":false}`), WaitForCompletion: ptr(true)})
 	es.LoadDocs(t, "closed1", sc.Complete[:10], 1)
-	fixtures.MustDo(t, c, esapi.IndicesCloseRequest{Index: []string{"closed1"}})
-	fixtures.MustDo(t, c, esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
+	estest.MustDo(t, c, esapi.IndicesCloseRequest{Index: []string{"closed1"}})
+	estest.MustDo(t, c, esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(
 		`{"actions":[{"add":{"index":"documents","alias":"filtered","filter":{"term":{"visibility":"public"}}}}]}`)})
 
 	out := t.TempDir()
@@ -293,17 +293,17 @@ func TestSourceExcludes(t *testing.T) {
 		fmt.Fprintf(&bulk, "{\"index\":{\"_id\":\"d%d\"}}\n%s\n", i, doc)
 	}
 	for _, idx := range []string{"ex", "ex-copy"} {
-		fixtures.MustDo(t, c, esapi.IndicesCreateRequest{Index: idx, Body: strings.NewReader(mapping)})
-		fixtures.MustDo(t, c, esapi.BulkRequest{Index: idx, Body: strings.NewReader(bulk.String()), Refresh: "true"})
+		estest.MustDo(t, c, esapi.IndicesCreateRequest{Index: idx, Body: strings.NewReader(mapping)})
+		estest.MustDo(t, c, esapi.BulkRequest{Index: idx, Body: strings.NewReader(bulk.String()), Refresh: "true"})
 	}
-	fixtures.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "ex-snap",
+	estest.MustDo(t, c, esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "ex-snap",
 		Body: strings.NewReader(`{"indices":"ex","include_global_state":false}`), WaitForCompletion: ptr(true)})
 	// The loss: ten documents, five of them holding the hidden field.
 	var del strings.Builder
 	for i := range 10 {
 		fmt.Fprintf(&del, "{\"delete\":{\"_id\":\"d%d\"}}\n", i)
 	}
-	fixtures.MustDo(t, c, esapi.BulkRequest{Index: "ex", Body: strings.NewReader(del.String()), Refresh: "true"})
+	estest.MustDo(t, c, esapi.BulkRequest{Index: "ex", Body: strings.NewReader(del.String()), Refresh: "true"})
 	const exists = `{"query":{"exists":{"field":"secret.*"}}}`
 	inOriginal := countQuery(t, es, "ex", exists)
 	if inOriginal != int64(holding-5) {
@@ -368,12 +368,12 @@ func TestDuplicateIDAcrossRoutings(t *testing.T) {
 	es, sc := lossCluster(t, 200)
 	body := "{\"index\":{\"_id\":\"dup\",\"routing\":\"a\"}}\n{\"title\":\"one\"}\n" +
 		"{\"index\":{\"_id\":\"dup\",\"routing\":\"c\"}}\n{\"title\":\"two\"}\n"
-	fixtures.MustDo(t, es.Client(), esapi.BulkRequest{Index: "documents", Body: strings.NewReader(body), Refresh: "true"})
+	estest.MustDo(t, es.Client(), esapi.BulkRequest{Index: "documents", Body: strings.NewReader(body), Refresh: "true"})
 	if n := countQuery(t, es, "documents", `{"query":{"ids":{"values":["dup"]}}}`); n != 2 {
 		t.Fatalf("the original holds %d copies of dup, want 2 (two shards)", n)
 	}
 	// A snapshot that holds both copies too, restored as the target.
-	fixtures.MustDo(t, es.Client(), esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "with-dup",
+	estest.MustDo(t, es.Client(), esapi.SnapshotCreateRequest{Repository: "backups", Snapshot: "with-dup",
 		Body: strings.NewReader(`{"indices":"documents","include_global_state":false}`), WaitForCompletion: ptr(true)})
 	want := idsOf(sc.Original)
 	for id := range idsOf(sc.Complete) {

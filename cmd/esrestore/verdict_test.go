@@ -533,7 +533,7 @@ func TestVerdictMappingsAndLiveWrites(t *testing.T) {
 	t.Run("snapshot mapping differs", func(t *testing.T) {
 		es, _ := lossCluster(t, 300)
 		// A field mapped after the snapshot: the snapshot's index lacks it.
-		fixtures.MustDo(t, es.Client(), esapi.IndicesPutMappingRequest{Index: []string{"documents"},
+		estest.MustDo(t, es.Client(), esapi.IndicesPutMappingRequest{Index: []string{"documents"},
 			Body: strings.NewReader(`{"properties":{"region":{"type":"keyword"}}}`)})
 		out := t.TempDir()
 		c := newCLI(t)

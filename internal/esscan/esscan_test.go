@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -39,7 +40,7 @@ func scanIDs(t *testing.T, es *fixtures.ES, index string, opt Options) ([]string
 }
 
 func TestScanEverySliceCount(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.NewES(t)
 	docs := fixtures.Commons(1234, 5)
 	if err := es.LoadDocs("docs", docs, 3); err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func TestScanEverySliceCount(t *testing.T) {
 var fastRetry = retry.Policy{Budget: 300 * time.Millisecond, Base: time.Millisecond, Cap: 10 * time.Millisecond}
 
 func TestScanNeverShort(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.NewES(t)
 	if err := es.LoadDocs("docs", fixtures.Commons(300, 1), 3); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestScanNeverShort(t *testing.T) {
 }
 
 func TestScanSurvivesShardFailuresAndExpiry(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.NewES(t)
 	docs := fixtures.Commons(300, 1)
 	if err := es.LoadDocs("docs", docs, 3); err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func TestScanSurvivesShardFailuresAndExpiry(t *testing.T) {
 }
 
 func TestScanRetriesTransientErrors(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.NewES(t)
 	if err := es.LoadDocs("docs", fixtures.Commons(400, 1), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestScanRetriesTransientErrors(t *testing.T) {
 // BenchmarkScan reads 100k Commons documents through a point in time and
 // pairs each run with the fixture's ideal scan client, reporting the ratio.
 func BenchmarkScan(b *testing.B) {
-	es := fixtures.NewES(b)
+	es := estest.NewES(b)
 	const n = 100_000
 	if err := es.LoadGenerated("docs", n, 1, 3); err != nil {
 		b.Fatal(err)

@@ -7,13 +7,14 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 )
 
 // TestInstantReopensALostPointInTime: a point in time closed behind the
 // instant's back (as a node restart loses it) is reopened by the next
 // reader, once, and counted; the instant moves to the reopening.
 func TestInstantReopensALostPointInTime(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.NewES(t)
 	if err := es.LoadDocs("docs", fixtures.Commons(40, 1), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +26,7 @@ func TestInstantReopensALostPointInTime(t *testing.T) {
 	}
 	first := in.At()
 	closePIT(es.Client(), id)
-	fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "docs", DocumentID: "late", Body: strings.NewReader(`{}`), Refresh: "true"})
+	estest.MustDo(t, es.Client(), esapi.IndexRequest{Index: "docs", DocumentID: "late", Body: strings.NewReader(`{}`), Refresh: "true"})
 	n, err := in.Count(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -35,15 +35,15 @@ func TestInstantHoldsOneMoment(t *testing.T) {
 	for i, d := range docs[:12] {
 		if i < 5 {
 			changed = append(changed, d.ID)
-			fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live", DocumentID: d.ID, Body: strings.NewReader(`{"title":"changed"}`)})
+			estest.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live", DocumentID: d.ID, Body: strings.NewReader(`{"title":"changed"}`)})
 		} else {
 			deleted = append(deleted, d.ID)
-			fixtures.MustDo(t, es.Client(), esapi.DeleteRequest{Index: "live", DocumentID: d.ID})
+			estest.MustDo(t, es.Client(), esapi.DeleteRequest{Index: "live", DocumentID: d.ID})
 		}
 	}
 	added := []string{"after-1", "after-2", "after-3"}
 	for _, id := range added {
-		fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live", DocumentID: id, Body: strings.NewReader(`{"title":"new"}`)})
+		estest.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live", DocumentID: id, Body: strings.NewReader(`{"title":"new"}`)})
 	}
 	es.Refresh(t, "live")
 
@@ -111,10 +111,10 @@ func TestInstantHoldsOneMoment(t *testing.T) {
 // routings, is an error, never one of the two copies.
 func TestInstantLookupRefusesDuplicates(t *testing.T) {
 	es := estest.New(t)
-	fixtures.MustDo(t, es.Client(), esapi.IndicesCreateRequest{Index: "twice",
+	estest.MustDo(t, es.Client(), esapi.IndicesCreateRequest{Index: "twice",
 		Body: strings.NewReader(`{"settings":{"number_of_shards":4,"number_of_replicas":0}}`)})
 	for _, r := range []string{"a", "b", "c", "d", "e", "f"} {
-		fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "twice", DocumentID: "same", Routing: r, Body: strings.NewReader(`{"r":"` + r + `"}`)})
+		estest.MustDo(t, es.Client(), esapi.IndexRequest{Index: "twice", DocumentID: "same", Routing: r, Body: strings.NewReader(`{"r":"` + r + `"}`)})
 	}
 	es.Refresh(t, "twice")
 	in := esscan.NewInstant(es.Client(), "twice", esscan.InstantOptions{})

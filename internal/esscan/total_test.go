@@ -15,6 +15,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -23,7 +24,7 @@ import (
 // point in time holds, also when the index takes writes during the scan
 // (where _count would not match what the scan read).
 func TestScanTotalIgnoresLiveWrites(t *testing.T) {
-	es := fixtures.NewES(t)
+	es := estest.NewES(t)
 	docs := fixtures.Commons(1500, 2)
 	if err := es.LoadDocs("live", docs, 3); err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func TestScanTotalIgnoresLiveWrites(t *testing.T) {
 					// The first page is in: write to the index now.
 					for i := range 5 {
 						written++
-						fixtures.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live", DocumentID: fmt.Sprintf("new-%d-%d", slices, i),
+						estest.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live", DocumentID: fmt.Sprintf("new-%d-%d", slices, i),
 							Body: strings.NewReader(`{"n":1}`), Refresh: "true"})
 					}
 				}
