@@ -276,8 +276,8 @@ func (o *Options) validate() error {
 	}
 	if o.Target == "" {
 		bad("target", "required")
-	} else if err := validIndexName(o.Target); err != nil {
-		bad("target", "%v (got %q)", err, o.Target)
+	} else if why := CheckIndexName(o.Target); why != "" {
+		bad("target", "%s (got %q)", why, o.Target)
 	} else if n := len(WriterAlias(o.Target)); n > 255 {
 		bad("target", "must be at most %d bytes, its writer alias %q adds %d (got %d)", 255-len(writerSuffix), writerSuffix, len(writerSuffix), len(o.Target))
 	}
@@ -328,22 +328,25 @@ func (o *Options) validate() error {
 	return errors.Join(errs...)
 }
 
-// validIndexName checks a name Elasticsearch would accept for a new index,
-// so a bad target is a configuration error, not a failed request.
-func validIndexName(name string) error {
+// CheckIndexName says why Elasticsearch would refuse name for a new index,
+// "" when it would accept it, so that a bad name is a configuration error,
+// not a failed request.
+func CheckIndexName(name string) string {
 	switch {
-	case name == "." || name == "..":
-		return errors.New("must not be '.' or '..'")
-	case strings.ToLower(name) != name:
-		return errors.New("must be lowercase")
+	case name == "":
+		return "is required"
+	case name != strings.ToLower(name):
+		return "must be lowercase"
 	case strings.HasPrefix(name, "_") || strings.HasPrefix(name, "-") || strings.HasPrefix(name, "+"):
-		return errors.New("must not start with '_', '-' or '+'")
-	case len(name) > 255:
-		return fmt.Errorf("must be at most 255 bytes, is %d", len(name))
+		return "must not start with _, - or +"
 	case strings.ContainsAny(name, `\/*?"<>| ,#:`):
-		return errors.New(`must not contain \ / * ? " < > | space , # :`)
+		return `must not contain \ / * ? " < > | space , # :`
+	case name == "." || name == "..":
+		return "must not be . or .."
+	case len(name) > 255:
+		return "must be at most 255 bytes"
 	}
-	return nil
+	return ""
 }
 
 // NewRunID returns a run id for a run started at t: its UTC time and six

@@ -10,7 +10,9 @@ import (
 var errBad = errors.New("invalid configuration")
 
 func TestNamed(t *testing.T) {
-	flags := func(field string) string { return map[string]string{"kms key id": "--s3-kms-key-id", "sse": "--s3-sse"}[field] }
+	flags := func(field string) string {
+		return map[string]string{"kms key id": "--s3-kms-key-id", "sse": "--s3-sse"}[field]
+	}
 	e := &fielderr.Error{Field: "kms key id", Reason: `needs %s "aws:kms"`, Mentions: []fielderr.Mention{{Field: "sse", Text: "sse"}},
 		Value: `sse "AES256"`, Err: errBad}
 	for _, tt := range []struct{ got, want string }{

@@ -8,7 +8,8 @@ import "strings"
 const safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+%"
 
 // Quote returns s as one word of a POSIX shell: as it is when every byte is
-// safe, else in single quotes (a quote inside written '\'').
+// safe, else in single quotes, a single quote inside it closing the
+// quotes, escaped, and opening them again.
 func Quote(s string) string {
 	if s != "" && strings.Trim(s, safe) == "" {
 		return s
