@@ -30,17 +30,7 @@ import (
 //
 // ESRESTORE_TEST_BENCH_UPLOAD_MB lists the sizes in MB (default "256,1024").
 func BenchmarkUpload(b *testing.B) {
-	sizes := []int64{256, 1024}
-	if env := os.Getenv("ESRESTORE_TEST_BENCH_UPLOAD_MB"); env != "" {
-		sizes = nil
-		for _, f := range strings.Split(env, ",") {
-			mb, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
-			if err != nil || mb <= 0 {
-				b.Fatalf("ESRESTORE_TEST_BENCH_UPLOAD_MB: %q is not a positive number of MB", f)
-			}
-			sizes = append(sizes, mb)
-		}
-	}
+	sizes := benchSizes(b, "ESRESTORE_TEST_BENCH_UPLOAD_MB", "MB", 256, 1024)
 	tg := s3Target(b)
 	const partSize = 16 << 20
 	opt := tg.opt
@@ -84,6 +74,24 @@ func BenchmarkUpload(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchSizes reads the sizes a benchmark runs from the comma-separated
+// variable env, in unit; def when it is unset.
+func benchSizes(b *testing.B, env, unit string, def ...int64) []int64 {
+	v := os.Getenv(env)
+	if v == "" {
+		return def
+	}
+	var sizes []int64
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil || n <= 0 {
+			b.Fatalf("%s: %q is not a positive number of %s", env, f, unit)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
 }
 
 // diffStream produces NDJSON diff lines from a small set of random
@@ -156,17 +164,7 @@ func watchHeap(b *testing.B) func() uint64 {
 //
 // ESRESTORE_TEST_BENCH_MANAGER_KB lists the sizes in KB (default "256,65536").
 func BenchmarkUploadManager(b *testing.B) {
-	sizes := []int64{256, 64 << 10}
-	if env := os.Getenv("ESRESTORE_TEST_BENCH_MANAGER_KB"); env != "" {
-		sizes = nil
-		for _, f := range strings.Split(env, ",") {
-			kb, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
-			if err != nil || kb <= 0 {
-				b.Fatalf("ESRESTORE_TEST_BENCH_MANAGER_KB: %q is not a positive number of KB", f)
-			}
-			sizes = append(sizes, kb)
-		}
-	}
+	sizes := benchSizes(b, "ESRESTORE_TEST_BENCH_MANAGER_KB", "KB", 256, 64<<10)
 	tg := s3Target(b)
 	const partSize, concurrency = 16 << 20, 4
 	opt := tg.opt
