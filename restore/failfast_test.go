@@ -231,6 +231,10 @@ func TestNew(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, s)
 				}
 			}
+			var fe *fielderr.Error
+			if tt.want == restore.ErrInvalidOptions && !errors.As(err, &fe) {
+				t.Errorf("error %q names no field (fielderr.Error)", err)
+			}
 		})
 	}
 	r, err := restore.New(es.Client(), restore.Options{Original: "a", Target: "b"})
