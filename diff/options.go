@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/esrestore/esrestore/internal/fielderr"
 	retrypkg "github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -156,7 +157,7 @@ func (o *Options) defaults() {
 func (o Options) Validate() error {
 	var errs []error
 	bad := func(field, reason string, v any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s (got %v)", ErrBadOptions, field, reason, v))
+		errs = append(errs, fmt.Errorf("%w: %w", ErrBadOptions, fielderr.New(nil, field, reason, fmt.Sprint(v))))
 	}
 	if o.Workers < 0 {
 		bad("workers", "must be at least 1", o.Workers)
@@ -168,7 +169,7 @@ func (o Options) Validate() error {
 		bad("memory budget", "must be positive", o.MemoryBudget)
 	}
 	if err := o.Retry.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%w: retry: %w", ErrBadOptions, err))
+		errs = append(errs, fmt.Errorf("%w: %w", ErrBadOptions, fielderr.New(err, "retry", err.Error(), "")))
 	}
 	switch o.Overlay {
 	case OverlayNone, OverlayPreferOriginal, OverlayPreferSource, OverlaySource, OverlayFill:
@@ -176,7 +177,7 @@ func (o Options) Validate() error {
 		bad("overlay", fmt.Sprintf("must be %q, %q, %q, %q or empty", OverlayPreferOriginal, OverlayPreferSource, OverlaySource, OverlayFill), o.Overlay)
 	}
 	if _, err := ParsePointers(o.Ignore); err != nil {
-		errs = append(errs, fmt.Errorf("%w: ignore: %w", ErrBadOptions, err))
+		errs = append(errs, fmt.Errorf("%w: %w", ErrBadOptions, fielderr.New(err, "ignore", err.Error(), "")))
 	}
 	errs = append(errs, validateWatches(o.Watch)...)
 	errs = append(errs, o.validateProfile()...)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
@@ -549,18 +550,19 @@ func (o Options) validateProfile() []error {
 	var errs []error
 	for _, p := range o.Profile {
 		if _, err := ParsePointer(p); err != nil {
-			errs = append(errs, fmt.Errorf("%w: profile: %w", ErrBadOptions, err))
+			errs = append(errs, fmt.Errorf("%w: %w", ErrBadOptions, fielderr.New(err, "profile", err.Error(), "")))
 		}
 	}
 	if o.ProfileDate != "" {
 		if _, err := ParsePointer(o.ProfileDate); err != nil {
-			errs = append(errs, fmt.Errorf("%w: profile date: %w", ErrBadOptions, err))
+			errs = append(errs, fmt.Errorf("%w: %w", ErrBadOptions, fielderr.New(err, "profile date", err.Error(), "")))
 		}
 	}
 	switch o.ProfileUnit {
 	case "", ProfileDay, ProfileMonth:
 	default:
-		errs = append(errs, fmt.Errorf("%w: profile unit: must be %q, %q or empty (got %v)", ErrBadOptions, ProfileDay, ProfileMonth, o.ProfileUnit))
+		errs = append(errs, fmt.Errorf("%w: %w", ErrBadOptions,
+			fielderr.New(nil, "profile unit", fmt.Sprintf("must be %q, %q or empty", ProfileDay, ProfileMonth), fmt.Sprint(o.ProfileUnit))))
 	}
 	return errs
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 )
@@ -146,7 +147,7 @@ func (o *Options) defaults() {
 func (o Options) Validate() error {
 	var errs []error
 	bad := func(field, reason string, v any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s (got %v)", ErrBadOptions, field, reason, v))
+		errs = append(errs, fmt.Errorf("%w: %w", ErrBadOptions, fielderr.New(nil, field, reason, fmt.Sprint(v))))
 	}
 	for _, a := range o.Accept {
 		if !slices.Contains(AcceptableKinds, a) {
@@ -171,7 +172,7 @@ func (o Options) Validate() error {
 		bad("batch docs", fmt.Sprintf("must be 1..%d", MaxBatchDocs), o.BatchDocs)
 	}
 	if err := o.Retry.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%w: retry: %w", ErrBadOptions, err))
+		errs = append(errs, fmt.Errorf("%w: %w", ErrBadOptions, fielderr.New(err, "retry", err.Error(), "")))
 	}
 	return errors.Join(errs...)
 }

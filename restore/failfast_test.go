@@ -15,6 +15,8 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures/estest"
+	"github.com/esrestore/esrestore/internal/fielderr"
+	"github.com/esrestore/esrestore/internal/redact"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/restore"
 )
@@ -229,6 +231,10 @@ func TestNew(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, s)
 				}
 			}
+			var fe *fielderr.Error
+			if tt.want == restore.ErrInvalidOptions && !errors.As(err, &fe) {
+				t.Errorf("error %q names no field (fielderr.Error)", err)
+			}
 		})
 	}
 	r, err := restore.New(es.Client(), restore.Options{Original: "a", Target: "b"})
@@ -240,34 +246,41 @@ func TestNew(t *testing.T) {
 	}
 }
 
-func TestParseSource(t *testing.T) {
-	c := estest.NewES(t).Client()
+func TestParseSourceSpec(t *testing.T) {
 	for _, tt := range []struct {
-		spec, name string
-		ok         bool
+		raw  string
+		want restore.SourceSpec
+		bad  string // a part of the reason
 	}{
-		{"index:documents-backup", "index:documents-backup", true},
-		{"snapshot:backups/before-loss", "snapshot:backups/before-loss", true},
-		{"snapshot:backups/before-loss/documents", "snapshot:backups/before-loss/documents", true},
-		{"snapshot:backups", "", false},
-		{"snapshot:backups//documents", "", false},
-		{"index:", "", false},
-		{"file:///tmp/x.ndjson", "", false},
-		{"documents", "", false},
+		{raw: "index:documents-backup", want: restore.SourceSpec{Kind: restore.SourceIndex, Index: "documents-backup"}},
+		{raw: "snapshot:backups/before-loss", want: restore.SourceSpec{Kind: restore.SourceSnapshot, Repo: "backups", Snapshot: "before-loss"}},
+		{raw: "snapshot:backups/before-loss/documents", want: restore.SourceSpec{Kind: restore.SourceSnapshot, Repo: "backups", Snapshot: "before-loss", Index: "documents"}},
+		{raw: "https://u:p@backup.internal:9200/documents/", want: restore.SourceSpec{Kind: restore.SourceRemote, Index: "documents", URL: "https://backup.internal:9200", User: "u", Password: "p"}},
+		{raw: "s3://bucket/dumps/documents.ndjson.gz", want: restore.SourceSpec{Kind: restore.SourceDump, URL: "s3://bucket/dumps/documents.ndjson.gz"}},
+		{raw: "../dump.ndjson", want: restore.SourceSpec{Kind: restore.SourceDump, URL: "../dump.ndjson"}},
+		{raw: "", bad: "is required"},
+		{raw: "snapshot:backups", bad: "must be snapshot:REPO/SNAP[/INDEX]"},
+		{raw: "snapshot:backups//documents", bad: "must be snapshot:REPO/SNAP[/INDEX]"},
+		{raw: "index:", bad: "index is required"},
+		{raw: "index:a/b", bad: "index must not contain"},
+		{raw: "https://u:secret@backup.internal:9200", bad: "must end with the index name"},
+		{raw: "file:///tmp/x.json", bad: "must end in .ndjson or .ndjson.gz"},
+		{raw: "documents", bad: "must be snapshot:REPO/SNAP[/INDEX]"},
 	} {
-		t.Run(tt.spec, func(t *testing.T) {
-			src, err := restore.ParseSource(c, tt.spec, 1, false, "r")
-			if tt.ok != (err == nil) {
-				t.Fatalf("ParseSource(%q) error %v, want ok %v", tt.spec, err, tt.ok)
-			}
-			if err != nil {
-				if !errors.Is(err, restore.ErrInvalidOptions) || !strings.Contains(err.Error(), tt.spec) {
-					t.Errorf("error %q does not wrap ErrInvalidOptions or name the spec", err)
+		t.Run(redact.URLs(tt.raw), func(t *testing.T) {
+			got, err := restore.ParseSourceSpec(tt.raw)
+			if tt.bad == "" {
+				if err != nil || got != tt.want {
+					t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
 				}
 				return
 			}
-			if src.Name() != tt.name {
-				t.Errorf("Name() = %q, want %q", src.Name(), tt.name)
+			var fe *fielderr.Error
+			if !errors.Is(err, restore.ErrInvalidOptions) || !errors.As(err, &fe) || fe.Field != "source" || !strings.Contains(fe.Reason, tt.bad) {
+				t.Fatalf("got %v, want a source field error matching ErrInvalidOptions with %q", err, tt.bad)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q shows the password", err)
 			}
 		})
 	}

@@ -63,8 +63,8 @@ func TestStagingName(t *testing.T) {
 		if got := stagingName(in); got != want {
 			t.Errorf("stagingName(%q) = %q, want %q", in, got, want)
 		}
-		if err := validIndexName(stagingName(in)); err != nil {
-			t.Errorf("stagingName(%q) is not a valid index name: %v", in, err)
+		if why := CheckIndexName(stagingName(in)); why != "" {
+			t.Errorf("stagingName(%q) is not a valid index name: %s", in, why)
 		}
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -265,50 +267,53 @@ func (o *Options) fill(now time.Time) {
 	}
 }
 
-// validate reports every bad field at once, each as "field: reason (got v)".
+// validate reports every bad field at once, each a *fielderr.Error
+// ("field: reason (got v)") matching ErrInvalidOptions.
 func (o *Options) validate() error {
 	var errs []error
-	bad := func(field, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidOptions, field, fmt.Sprintf(format, a...)))
+	// bad records a problem of field; got is the value as printed, "" for
+	// none.
+	bad := func(field, reason, got string) {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidOptions, fielderr.New(nil, field, reason, got)))
 	}
 	if o.Original == "" {
-		bad("original", "required")
+		bad("original", "required", "")
 	}
 	if o.Target == "" {
-		bad("target", "required")
-	} else if err := validIndexName(o.Target); err != nil {
-		bad("target", "%v (got %q)", err, o.Target)
+		bad("target", "required", "")
+	} else if why := CheckIndexName(o.Target); why != "" {
+		bad("target", why, strconv.Quote(o.Target))
 	} else if n := len(WriterAlias(o.Target)); n > 255 {
-		bad("target", "must be at most %d bytes, its writer alias %q adds %d (got %d)", 255-len(writerSuffix), writerSuffix, len(writerSuffix), len(o.Target))
+		bad("target", fmt.Sprintf("must be at most %d bytes, its writer alias %q adds %d", 255-len(writerSuffix), writerSuffix, len(writerSuffix)), strconv.Itoa(len(o.Target)))
 	}
 	if o.Target != "" && o.Target == o.Original {
 		errs = append(errs, fmt.Errorf("target %q: %w", o.Target, ErrTargetIsOriginal))
 	}
 	if o.Instant != nil && o.Instant.Index() != o.Original {
-		bad("instant", "must be an instant of the original %q (got one of %q)", o.Original, o.Instant.Index())
+		bad("instant", fmt.Sprintf("must be an instant of the original %q", o.Original), "one of "+strconv.Quote(o.Instant.Index()))
 	}
 	switch o.Mode {
 	case ModeMerge, ModeSource:
 	default:
-		bad("mode", "must be %q or %q (got %q)", ModeMerge, ModeSource, o.Mode)
+		bad("mode", fmt.Sprintf("must be %q or %q", ModeMerge, ModeSource), strconv.Quote(string(o.Mode)))
 	}
 	switch o.Prefer {
 	case PreferOriginal, PreferSource, PreferFill:
 	default:
-		bad("prefer", "must be %q, %q or %q (got %q)", PreferOriginal, PreferSource, PreferFill, o.Prefer)
+		bad("prefer", fmt.Sprintf("must be %q, %q or %q", PreferOriginal, PreferSource, PreferFill), strconv.Quote(string(o.Prefer)))
 	}
 	switch o.Strategy {
 	case StrategyReconcile:
 	case StrategyPasses:
 		if o.Prefer == PreferFill && o.Mode == ModeMerge {
-			bad("strategy", "%q cannot merge fields, --prefer %s needs %q", StrategyPasses, PreferFill, StrategyReconcile)
+			bad("strategy", fmt.Sprintf("%q cannot merge fields, --prefer %s needs %q", StrategyPasses, PreferFill, StrategyReconcile), "")
 		}
 	default:
-		bad("strategy", "must be %q or %q (got %q)", StrategyReconcile, StrategyPasses, o.Strategy)
+		bad("strategy", fmt.Sprintf("must be %q or %q", StrategyReconcile, StrategyPasses), strconv.Quote(string(o.Strategy)))
 	}
 	positive := func(field string, v int) {
 		if v < 1 {
-			bad(field, "must be at least 1 (got %d)", v)
+			bad(field, "must be at least 1", strconv.Itoa(v))
 		}
 	}
 	// Workers < 1 would make errgroup.SetLimit(0) block forever.
@@ -317,33 +322,36 @@ func (o *Options) validate() error {
 	positive("batch-docs", o.BatchDocs)
 	positive("slices", o.Slices)
 	if err := o.Retry.Validate(); err != nil {
-		bad("retry", "%v", err)
+		bad("retry", err.Error(), "")
 	}
 	if o.Timeout < 0 {
-		bad("timeout", "must not be negative (got %s)", o.Timeout)
+		bad("timeout", "must not be negative", o.Timeout.String())
 	}
 	if o.Drain < 0 {
-		bad("drain", "must not be negative (got %s)", o.Drain)
+		bad("drain", "must not be negative", o.Drain.String())
 	}
 	return errors.Join(errs...)
 }
 
-// validIndexName checks a name Elasticsearch would accept for a new index,
-// so a bad target is a configuration error, not a failed request.
-func validIndexName(name string) error {
+// CheckIndexName says why Elasticsearch would refuse name for a new index,
+// "" when it would accept it, so that a bad name is a configuration error,
+// not a failed request.
+func CheckIndexName(name string) string {
 	switch {
-	case name == "." || name == "..":
-		return errors.New("must not be '.' or '..'")
-	case strings.ToLower(name) != name:
-		return errors.New("must be lowercase")
+	case name == "":
+		return "is required"
+	case name != strings.ToLower(name):
+		return "must be lowercase"
 	case strings.HasPrefix(name, "_") || strings.HasPrefix(name, "-") || strings.HasPrefix(name, "+"):
-		return errors.New("must not start with '_', '-' or '+'")
-	case len(name) > 255:
-		return fmt.Errorf("must be at most 255 bytes, is %d", len(name))
+		return "must not start with _, - or +"
 	case strings.ContainsAny(name, `\/*?"<>| ,#:`):
-		return errors.New(`must not contain \ / * ? " < > | space , # :`)
+		return `must not contain \ / * ? " < > | space , # :`
+	case name == "." || name == "..":
+		return "must not be . or .."
+	case len(name) > 255:
+		return "must be at most 255 bytes"
 	}
-	return nil
+	return ""
 }
 
 // NewRunID returns a run id for a run started at t: its UTC time and six

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/fielderr"
+	"github.com/esrestore/esrestore/internal/redact"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -383,24 +387,101 @@ type named struct {
 
 func (n named) Name() string { return n.name }
 
-// ParseSource builds a source on es from "index:NAME" or
-// "snapshot:REPO/SNAPSHOT[/INDEX]". URLs of other clusters and dumps are
-// the caller's: it builds their client or opens their stream and calls
-// IndexSource or NDJSONSource.
-func ParseSource(es *elasticsearch.Client, spec string, slices int, keepStaging bool, runID string) (Source, error) {
-	kind, rest, ok := strings.Cut(spec, ":")
-	switch {
-	case ok && kind == "index" && rest != "" && !strings.ContainsAny(rest, "/,*"):
-		return IndexSource(es, rest, slices), nil
-	case ok && kind == "snapshot":
-		parts := strings.Split(rest, "/")
-		if (len(parts) == 2 || len(parts) == 3) && parts[0] != "" && parts[1] != "" && (len(parts) == 2 || parts[2] != "") {
-			index := ""
-			if len(parts) == 3 {
-				index = parts[2]
-			}
-			return SnapshotSource(es, parts[0], parts[1], index, keepStaging, runID), nil
-		}
+// SourceKind is the kind of backup a SourceSpec names.
+type SourceKind string
+
+// Kinds of source.
+const (
+	SourceSnapshot SourceKind = "snapshot" // snapshot:REPO/SNAP[/INDEX]
+	SourceIndex    SourceKind = "index"    // index:NAME, on the original's cluster
+	SourceRemote   SourceKind = "remote"   // https://host:9200/NAME, another cluster
+	SourceDump     SourceKind = "dump"     // an NDJSON dump: file://, s3:// or a path
+)
+
+// SourceSpec is a source as an operator writes it, parsed: the caller
+// builds the Source from it (SnapshotSource, IndexSource on its own client
+// or another cluster's, NDJSONSource on the dump it opens).
+type SourceSpec struct {
+	Kind SourceKind
+	// Repo and Snapshot name a snapshot.
+	Repo, Snapshot string
+	// Index is the snapshot's index ("" for the original's), the index's
+	// name, or the remote cluster's index.
+	Index string
+	// URL is the remote cluster's base URL without its credentials, or
+	// the dump's URL or path.
+	URL string
+	// User and Password are the remote cluster's credentials, taken out of
+	// its URL.
+	User, Password string
+}
+
+// sourceForms says what ParseSourceSpec accepts.
+const sourceForms = "must be snapshot:REPO/SNAP[/INDEX], index:NAME, https://host:9200/NAME, file:///path.ndjson[.gz] or s3://bucket/key.ndjson[.gz]"
+
+// ParseSourceSpec reads a source: snapshot:REPO/SNAP[/INDEX], index:NAME,
+// http(s)://[user:password@]host:port/NAME, or an NDJSON dump (file://,
+// s3:// or a path ending in .ndjson or .ndjson.gz). The error is a
+// *fielderr.Error of field "source" matching ErrInvalidOptions, its reason
+// saying which forms are accepted; the value it quotes has its credentials
+// redacted.
+func ParseSourceSpec(raw string) (SourceSpec, error) {
+	bad := func(reason string) (SourceSpec, error) {
+		return SourceSpec{}, fielderr.New(ErrInvalidOptions, "source", reason, strconv.Quote(redact.URLs(raw)))
 	}
-	return nil, fmt.Errorf("%w: source: want index:NAME or snapshot:REPO/SNAPSHOT[/INDEX] (got %q)", ErrInvalidOptions, spec)
+	switch {
+	case raw == "":
+		return bad("is required")
+	case strings.HasPrefix(raw, "snapshot:"):
+		parts := strings.Split(strings.TrimPrefix(raw, "snapshot:"), "/")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" || (len(parts) == 3 && parts[2] == "") {
+			return bad(sourceForms)
+		}
+		s := SourceSpec{Kind: SourceSnapshot, Repo: parts[0], Snapshot: parts[1]}
+		if len(parts) == 3 {
+			s.Index = parts[2]
+		}
+		return s, nil
+	case strings.HasPrefix(raw, "index:"):
+		name := strings.TrimPrefix(raw, "index:")
+		if why := CheckIndexName(name); why != "" {
+			return bad("index " + why)
+		}
+		return SourceSpec{Kind: SourceIndex, Index: name}, nil
+	case strings.HasPrefix(raw, "http://") || strings.HasPrefix(raw, "https://"):
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return bad(sourceForms)
+		}
+		name := strings.Trim(u.Path, "/")
+		if name == "" || strings.Contains(name, "/") {
+			return bad("a cluster URL must end with the index name: https://host:9200/NAME")
+		}
+		s := SourceSpec{Kind: SourceRemote, Index: name}
+		if u.User != nil {
+			s.User = u.User.Username()
+			s.Password, _ = u.User.Password()
+			u.User = nil
+		}
+		u.Path = ""
+		s.URL = u.String()
+		return s, nil
+	case IsDumpURL(raw):
+		if !strings.HasSuffix(raw, ".ndjson") && !strings.HasSuffix(raw, ".ndjson.gz") {
+			return bad("an NDJSON dump must end in .ndjson or .ndjson.gz")
+		}
+		return SourceSpec{Kind: SourceDump, URL: raw}, nil
+	}
+	return bad(sourceForms)
+}
+
+// IsDumpURL reports whether raw names an NDJSON dump rather than an index:
+// a file:// or s3:// URL, or a path ending in .ndjson or .ndjson.gz.
+func IsDumpURL(raw string) bool {
+	if strings.HasPrefix(raw, "file://") || strings.HasPrefix(raw, "s3://") {
+		return true
+	}
+	// A bare path is a dump only by its name: "a/b" or "../documents"
+	// is a mistyped index name, refused as one, never sent as a path.
+	return strings.HasSuffix(raw, ".ndjson") || strings.HasSuffix(raw, ".ndjson.gz")
 }

@@ -3,16 +3,22 @@ package s3out_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/esrestore/esrestore/s3out"
 )
@@ -24,17 +30,7 @@ import (
 //
 // ESRESTORE_TEST_BENCH_UPLOAD_MB lists the sizes in MB (default "256,1024").
 func BenchmarkUpload(b *testing.B) {
-	sizes := []int64{256, 1024}
-	if env := os.Getenv("ESRESTORE_TEST_BENCH_UPLOAD_MB"); env != "" {
-		sizes = nil
-		for _, f := range strings.Split(env, ",") {
-			mb, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
-			if err != nil || mb <= 0 {
-				b.Fatalf("ESRESTORE_TEST_BENCH_UPLOAD_MB: %q is not a positive number of MB", f)
-			}
-			sizes = append(sizes, mb)
-		}
-	}
+	sizes := benchSizes(b, "ESRESTORE_TEST_BENCH_UPLOAD_MB", "MB", 256, 1024)
 	tg := s3Target(b)
 	const partSize = 16 << 20
 	opt := tg.opt
@@ -78,6 +74,24 @@ func BenchmarkUpload(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchSizes reads the sizes a benchmark runs from the comma-separated
+// variable env, in unit; def when it is unset.
+func benchSizes(b *testing.B, env, unit string, def ...int64) []int64 {
+	v := os.Getenv(env)
+	if v == "" {
+		return def
+	}
+	var sizes []int64
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil || n <= 0 {
+			b.Fatalf("%s: %q is not a positive number of %s", env, f, unit)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
 }
 
 // diffStream produces NDJSON diff lines from a small set of random
@@ -140,4 +154,69 @@ func watchHeap(b *testing.B) func() uint64 {
 	}()
 	b.Cleanup(func() { close(done); <-stopped })
 	return func() uint64 { return peak.Load() }
+}
+
+// BenchmarkUploadManager compares the writer of s3.go with the SDK's
+// upload manager (feature/s3/manager) on the same data, server, part size
+// and concurrency: a small object (one PUT) and one of several parts. The
+// manager reads an io.Reader, so the data reaches it through an io.Pipe
+// written as the writer is.
+//
+// ESRESTORE_TEST_BENCH_MANAGER_KB lists the sizes in KB (default "256,65536").
+func BenchmarkUploadManager(b *testing.B) {
+	sizes := benchSizes(b, "ESRESTORE_TEST_BENCH_MANAGER_KB", "KB", 256, 64<<10)
+	tg := s3Target(b)
+	const partSize, concurrency = 16 << 20, 4
+	opt := tg.opt
+	opt.PartSize = partSize
+	opt.MaxObjectSize = partSize * s3out.MaxParts
+	opt.Concurrency = concurrency
+	d, err := s3out.Open(b.Context(), tg.url, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	up := manager.NewUploader(tg.srv.Client(), func(u *manager.Uploader) {
+		u.PartSize, u.Concurrency = partSize, concurrency
+	})
+	ndjson := s3out.ContentInfo{ContentType: "application/x-ndjson"}
+	upload := map[string]func(ctx context.Context, gen *diffStream, size int64) error{
+		"own": func(ctx context.Context, gen *diffStream, size int64) error {
+			w, err := d.Create(ctx, "bench/own.ndjson", ndjson)
+			if err != nil {
+				return err
+			}
+			if err := gen.writeTo(w, size); err != nil {
+				return errors.Join(err, w.Abort())
+			}
+			return w.Close()
+		},
+		"manager": func(ctx context.Context, gen *diffStream, size int64) error {
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(gen.writeTo(pw, size)) }()
+			_, err := up.Upload(ctx, &s3.PutObjectInput{
+				Bucket: aws.String(tg.bucket), Key: aws.String("reports/bench/manager.ndjson"),
+				Body: pr, ContentType: aws.String(ndjson.ContentType),
+			})
+			pr.CloseWithError(err) // unblocks the writer when the upload failed
+			return err
+		},
+	}
+	for _, kb := range sizes {
+		for _, name := range []string{"own", "manager"} {
+			size := kb << 10
+			b.Run(fmt.Sprintf("size=%dKiB/%s", kb, name), func(b *testing.B) {
+				gen := newDiffStream()
+				b.SetBytes(size)
+				b.ReportAllocs()
+				runtime.GC()
+				peak := watchHeap(b)
+				for b.Loop() {
+					if err := upload[name](b.Context(), gen, size); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(peak())/1e6, "peak-heap-MB")
+			})
+		}
+	}
 }

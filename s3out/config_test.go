@@ -57,7 +57,7 @@ func TestParseURLInvalid(t *testing.T) {
 		{"no slashes", "s3:bucket/x", []string{"want s3://", "s3:bucket/x"}, ""},
 		{"unparseable", "s3://bucket/%zz", []string{"cannot parse", "%zz"}, ""},
 		{"unparseable host", "s3://[bucket/x", []string{"cannot parse", "[bucket"}, ""},
-		{"credentials", "s3://AKIAXXX:hunter2@bucket/x", []string{"credentials", "REDACTED"}, "hunter2"},
+		{"credentials", "s3://AKIAXXX:hunter2@bucket/x", []string{"credentials", "[redacted]"}, "hunter2"},
 		{"query", "s3://bucket/x?versionId=1", []string{"query", "versionId"}, ""},
 		{"no bucket", "s3:///prefix", []string{"s3 bucket", "missing"}, ""},
 		{"uppercase", "s3://MyBucket/x", []string{"s3 bucket", "lowercase", `"MyBucket"`}, ""},
@@ -147,7 +147,7 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name: "endpoint with credentials", url: s3, opt: func(o *s3out.Options) { o.Endpoint = "https://user:hunter2@minio:9000" },
-			want: []string{`endpoint: must not carry credentials; they come from the AWS default chain (got "https://REDACTED@minio:9000")`},
+			want: []string{`endpoint: must not carry credentials; they come from the AWS default chain (got "https://[redacted]@minio:9000")`},
 		},
 		{
 			name: "dir under a regular file", url: "file://" + file + "/reports",

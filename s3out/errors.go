@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/esrestore/esrestore/internal/fielderr"
+	"github.com/esrestore/esrestore/internal/redact"
 )
 
 // Errors returned (wrapped) by this package; check them with errors.Is.
@@ -36,39 +40,16 @@ var (
 	ErrRegionMismatch = errors.New("region mismatch")
 )
 
-// invalidError is a configuration error: "field: reason (got value)".
-type invalidError struct {
-	field, reason, got string
-}
-
-func (e *invalidError) Error() string {
-	return fmt.Sprintf("%s: %s (got %s)", e.field, e.reason, e.got)
-}
-
-func (e *invalidError) Unwrap() error { return ErrInvalid }
-
-// invalid returns a configuration error; got is printed as is, so quote it.
+// invalid returns a configuration error naming the option field; got is
+// printed as is, so quote it.
 func invalid(field, reason, got string) error {
-	return &invalidError{field: field, reason: reason, got: got}
+	return fielderr.New(ErrInvalid, field, reason, got)
 }
 
-// redact hides the user info of a URL-like string, so that a password
-// typed into a URL never reaches an error or a log.
-func redact(raw string) string {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		return fmt.Sprintf("%q", raw)
-	}
-	rest := raw[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		raw = raw[:i+3] + "REDACTED" + rest[at:]
-	}
-	return fmt.Sprintf("%q", raw)
-}
+// quoteRedacted quotes a URL-like value for an error, its user info
+// hidden, so that a password typed into a URL never reaches an error or a
+// log.
+func quoteRedacted(raw string) string { return strconv.Quote(redact.URLs(raw)) }
 
 // s3Error is a failed S3 request: the kind of failure, then the SDK's error.
 type s3Error struct {

@@ -10,10 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/esrestore/esrestore/internal/fielderr"
 )
 
 // Schemes of a Location.
@@ -65,7 +68,7 @@ func ParseURL(raw string) (Location, error) {
 	}
 	scheme := strings.ToLower(m[1])
 	if scheme != SchemeS3 && scheme != SchemeFile {
-		return Location{}, invalid("url", fmt.Sprintf("unknown scheme %q, want s3://bucket/prefix, file://dir or a path", scheme), redact(raw))
+		return Location{}, invalid("url", fmt.Sprintf("unknown scheme %q, want s3://bucket/prefix, file://dir or a path", scheme), quoteRedacted(raw))
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -73,21 +76,21 @@ func ParseURL(raw string) (Location, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error repeats the raw URL, user info and all
 		}
-		return Location{}, invalid("url", "cannot parse: "+err.Error(), redact(raw))
+		return Location{}, invalid("url", "cannot parse: "+err.Error(), quoteRedacted(raw))
 	}
 	switch {
 	case u.Opaque != "" || !strings.HasPrefix(raw[len(scheme)+1:], "//"):
-		return Location{}, invalid("url", fmt.Sprintf("want %s://…", scheme), redact(raw))
+		return Location{}, invalid("url", fmt.Sprintf("want %s://…", scheme), quoteRedacted(raw))
 	case u.User != nil:
-		return Location{}, invalid("url", "must not carry credentials; they come from the AWS default chain", redact(raw))
+		return Location{}, invalid("url", "must not carry credentials; they come from the AWS default chain", quoteRedacted(raw))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return Location{}, invalid("url", "must not have a query or a fragment", redact(raw))
+		return Location{}, invalid("url", "must not have a query or a fragment", quoteRedacted(raw))
 	}
 	if scheme == SchemeFile {
 		// file://dir is a relative directory, file:///dir an absolute one.
 		p := u.Host + u.Path
 		if p == "" {
-			return Location{}, invalid("url", "file url names no directory", redact(raw))
+			return Location{}, invalid("url", "file url names no directory", quoteRedacted(raw))
 		}
 		return Location{Scheme: SchemeFile, Path: filepath.Clean(p), fileURL: true}, nil
 	}
@@ -168,16 +171,17 @@ func (o Options) validate(loc Location, output bool) error {
 		add("sse", fmt.Sprintf("must be %q or %q or empty", SSEAES256, SSEKMS), fmt.Sprintf("%q", o.SSE))
 	}
 	if o.KMSKeyID != "" && o.SSE != SSEKMS {
-		add("kms key id", fmt.Sprintf("needs sse %q", SSEKMS), fmt.Sprintf("sse %q", o.SSE))
+		errs = append(errs, &fielderr.Error{Field: "kms key id", Reason: "needs %s " + strconv.Quote(SSEKMS),
+			Mentions: []fielderr.Mention{{Field: "sse", Text: "sse"}}, Value: fmt.Sprintf("sse %q", o.SSE), Err: ErrInvalid})
 	}
 	if o.Region != "" && !regionRE.MatchString(o.Region) {
 		add("region", "is not a region name such as eu-west-1", fmt.Sprintf("%q", o.Region))
 	}
 	if o.Endpoint != "" {
 		if u, err := url.Parse(o.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("endpoint", "must be an http:// or https:// url", redact(o.Endpoint))
+			add("endpoint", "must be an http:// or https:// url", quoteRedacted(o.Endpoint))
 		} else if u.User != nil {
-			add("endpoint", "must not carry credentials; they come from the AWS default chain", redact(o.Endpoint))
+			add("endpoint", "must not carry credentials; they come from the AWS default chain", quoteRedacted(o.Endpoint))
 		}
 	}
 
@@ -189,7 +193,8 @@ func (o Options) validate(loc Location, output bool) error {
 			case err != nil:
 				add("aws config", err.Error(), "the default chain's files")
 			case region == "":
-				add("region", "required for s3 without an endpoint: set AWS_REGION, a profile's region or the region option", `""`)
+				errs = append(errs, &fielderr.Error{Field: "region", Reason: "required for s3 without an endpoint: set AWS_REGION, a profile's region or %s",
+					Mentions: []fielderr.Mention{{Field: "region", Text: "the region option"}}, Value: `""`, Err: ErrInvalid})
 			}
 		}
 	case SchemeFile:

@@ -196,7 +196,7 @@ func OpenReader(ctx context.Context, raw string, opt Options) (io.ReadCloser, er
 		return nil, err
 	}
 	if loc.Scheme == SchemeS3 && loc.Path == "" {
-		return nil, invalid("url", "s3 url names no object key", redact(raw))
+		return nil, invalid("url", "s3 url names no object key", quoteRedacted(raw))
 	}
 	switch loc.Scheme {
 	case SchemeS3:

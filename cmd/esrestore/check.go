@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esrestore/esrestore/internal/shell"
 	"github.com/esrestore/esrestore/s3out"
 )
 
@@ -108,16 +109,16 @@ func nextRunCommand(fv *flagValues, runID, sha string) string {
 			// Credentials in the URL become the flags that take them, the
 			// password by its variable: the line can be pasted as it is.
 			urls, user := esURLsWithoutCredentials(rv.value)
-			parts = append(parts, "--"+n, shellQuote(urls))
+			parts = append(parts, "--"+n, shell.Quote(urls))
 			if user != "" && !fv.get("es-username").set {
-				parts = append(parts, "--es-username", shellQuote(user), "--es-password", `"$`+envName("es-password")+`"`)
+				parts = append(parts, "--es-username", shell.Quote(user), "--es-password", `"$`+envName("es-password")+`"`)
 			}
 			continue
 		}
 		// A URL's user:password@ stays out of stdout too.
-		parts = append(parts, "--"+n, shellQuote(redactURL(rv.value)))
+		parts = append(parts, "--"+n, shell.Quote(redactURL(rv.value)))
 	}
-	return strings.Join(append(parts, "--run-id", shellQuote(runID), "--expect-config", sha), " ")
+	return strings.Join(append(parts, "--run-id", shell.Quote(runID), "--expect-config", sha), " ")
 }
 
 // esURLsWithoutCredentials is --es-url with every user:password@ taken
@@ -136,12 +137,4 @@ func esURLsWithoutCredentials(raw string) (string, string) {
 		out = append(out, part)
 	}
 	return strings.Join(out, ","), user
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/internal/fielderr"
+	"github.com/esrestore/esrestore/internal/redact"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -372,24 +372,11 @@ func (fv *flagValues) bad(name, reason string) error {
 
 func badValue(origin, reason, v string, secret bool) error {
 	if secret {
-		v = "[redacted]"
+		v = redact.Marker
 	} else {
-		v = redactList(v)
+		v = redact.URLs(v)
 	}
 	return fmt.Errorf("%s: %s (got %q)", origin, reason, v)
-}
-
-// redactList hides the user information of each URL of a comma-separated
-// value.
-func redactList(v string) string {
-	if !strings.Contains(v, "@") {
-		return v
-	}
-	parts := strings.Split(v, ",")
-	for i, p := range parts {
-		parts[i] = redactURL(p)
-	}
-	return strings.Join(parts, ",")
 }
 
 // Typed readers of values validate has passed.
@@ -459,25 +446,6 @@ func splitList(s string) []string {
 	return out
 }
 
-// validIndexName applies Elasticsearch's rules for a new index name.
-func validIndexName(name string) string {
-	switch {
-	case name == "":
-		return "is required"
-	case name != strings.ToLower(name):
-		return "must be lowercase"
-	case strings.HasPrefix(name, "_") || strings.HasPrefix(name, "-") || strings.HasPrefix(name, "+"):
-		return "must not start with _, - or +"
-	case strings.ContainsAny(name, `\/*?"<>| ,#:`):
-		return `must not contain \ / * ? " < > | space , # :`
-	case name == "." || name == "..":
-		return "must not be . or .."
-	case len(name) > 255:
-		return "must be at most 255 bytes"
-	}
-	return ""
-}
-
 // esURLs reads --es-url (checked): one or more URLs, credentials moved out
 // of them into es.
 func esURLs(raw string, es *esConfig) {
@@ -500,31 +468,6 @@ func esURLs(raw string, es *esConfig) {
 	}
 }
 
-// redactURL hides the user information of a URL.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if i := strings.Index(raw, "@"); i >= 0 {
-			if j := strings.Index(raw, "://"); j >= 0 && j < i {
-				return raw[:j+3] + "[redacted]" + raw[i:]
-			}
-			return "[redacted]" + raw[i:]
-		}
-		return raw
-	}
-	if u.User != nil {
-		return strings.Replace(u.String(), u.User.String()+"@", "[redacted]@", 1)
-	}
-	return raw
-}
-
-// newRunID returns a UTC timestamp plus a short random suffix.
-func newRunID(now time.Time) string {
-	var b [3]byte
-	rand.Read(b[:]) //nolint:errcheck // never fails
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
 // sortedErrors orders validation errors for a stable report.
 func sortedErrors(errs []error) error {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
@@ -542,66 +485,30 @@ type sourceSpec struct {
 	pass  string
 }
 
-// isDumpURL reports whether raw names an NDJSON dump rather than an index.
-func isDumpURL(raw string) bool {
-	if strings.HasPrefix(raw, "file://") || strings.HasPrefix(raw, "s3://") {
-		return true
-	}
-	// A bare path is a dump only by its name: "a/b" or "../documents"
-	// is a mistyped index name, refused as one, never sent as a path.
-	return strings.HasSuffix(raw, ".ndjson") || strings.HasSuffix(raw, ".ndjson.gz")
-}
-
-// parseSource reads --source; the error says what forms are accepted.
+// parseSource reads --source (restore.ParseSourceSpec); the reason says
+// what forms are accepted.
 func parseSource(raw string) (sourceSpec, string) {
-	const forms = "must be snapshot:REPO/SNAP[/INDEX], index:NAME, https://host:9200/NAME, file:///path.ndjson[.gz] or s3://bucket/key.ndjson[.gz]"
-	switch {
-	case raw == "":
-		return sourceSpec{}, "is required"
-	case strings.HasPrefix(raw, "snapshot:"):
-		parts := strings.Split(strings.TrimPrefix(raw, "snapshot:"), "/")
-		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" || (len(parts) == 3 && parts[2] == "") {
-			return sourceSpec{}, forms
+	s, err := restore.ParseSourceSpec(raw)
+	if err != nil {
+		var fe *fielderr.Error
+		if errors.As(err, &fe) {
+			return sourceSpec{}, fe.Reason
 		}
-		s := sourceSpec{kind: "snapshot", repo: parts[0], snap: parts[1]}
-		if len(parts) == 3 {
-			s.index = parts[2]
-		}
-		return s, ""
-	case strings.HasPrefix(raw, "index:"):
-		name := strings.TrimPrefix(raw, "index:")
-		if why := validIndexName(name); why != "" {
-			return sourceSpec{}, "index " + why
-		}
-		return sourceSpec{kind: "index", index: name}, ""
-	case strings.HasPrefix(raw, "http://") || strings.HasPrefix(raw, "https://"):
-		u, err := url.Parse(raw)
-		if err != nil || u.Host == "" {
-			return sourceSpec{}, forms
-		}
-		name := strings.Trim(u.Path, "/")
-		if name == "" || strings.Contains(name, "/") {
-			return sourceSpec{}, "a cluster URL must end with the index name: https://host:9200/NAME"
-		}
-		s := sourceSpec{kind: "remote", index: name}
-		if u.User != nil {
-			s.user = u.User.Username()
-			s.pass, _ = u.User.Password()
-			u.User = nil
-		}
-		u.Path = ""
-		s.url = u.String()
-		return s, ""
-	case strings.HasPrefix(raw, "file://") || strings.HasPrefix(raw, "s3://") || strings.HasSuffix(raw, ".ndjson") || strings.HasSuffix(raw, ".ndjson.gz"):
-		if !strings.HasSuffix(raw, ".ndjson") && !strings.HasSuffix(raw, ".ndjson.gz") {
-			return sourceSpec{}, "an NDJSON dump must end in .ndjson or .ndjson.gz"
-		}
-		return sourceSpec{kind: "dump", url: raw}, ""
+		return sourceSpec{}, err.Error()
 	}
-	return sourceSpec{}, forms
+	return sourceSpec{kind: string(s.Kind), repo: s.Repo, snap: s.Snapshot, index: s.Index, url: s.URL, user: s.User, pass: s.Password}, ""
 }
 
-// build validates every registered flag and returns the configuration, or
+// The libraries' helpers, by the names the command's files call them.
+var (
+	// redactURL hides the user:password@ of the URLs in a value.
+	redactURL = redact.URLs
+	// isDumpURL reports whether a value names an NDJSON dump.
+	isDumpURL = restore.IsDumpURL
+	// validIndexName says why a new index could not have a name.
+	validIndexName = restore.CheckIndexName
+)
+
 // build validates every registered flag and returns the configuration, or
 // one error listing every problem. required names flags that must be set.
 // Flags a command does not register read as empty.
@@ -645,7 +552,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	}
 	errs = append(errs, fv.watchConflicts(c)...)
 	if has("run-id") && c.RunID == "" {
-		c.RunID = newRunID(now)
+		c.RunID = restore.NewRunID(now)
 	}
 	if has("target") && c.Target == "" && c.Original != "" {
 		c.Target = reportName(c.Original) + "_restored_" + targetDate(fv.str("run-id"), now)

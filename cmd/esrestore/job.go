@@ -16,6 +16,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/lease"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/report/page"
@@ -922,16 +923,14 @@ func (j *job) diffProgress(d *diff.Differ, sides diff.Sides) func() progressSnap
 	}
 }
 
-// s3FlagNames names s3out's options as the flags that set them, so that an
+// s3FlagOf names s3out's options by the flags that set them, so that an
 // error says what the operator can change.
-var s3FlagNames = strings.NewReplacer(
-	"the region option", "--s3-region",
-	"region: ", "--s3-region: ",
-	"kms key id: ", "--s3-kms-key-id: ",
-	"needs sse ", "needs --s3-sse ",
-	"sse: ", "--s3-sse: ",
-	"endpoint: must", "--s3-endpoint: must",
-)
+var s3FlagOf = map[string]string{
+	"region":     "--s3-region",
+	"kms key id": "--s3-kms-key-id",
+	"sse":        "--s3-sse",
+	"endpoint":   "--s3-endpoint",
+}
 
 // flagNamed is an error whose text names flags; it still matches what it
 // wraps.
@@ -943,4 +942,20 @@ type flagNamed struct {
 func (e *flagNamed) Error() string { return e.msg }
 func (e *flagNamed) Unwrap() error { return e.err }
 
-func asFlags(err error) error { return &flagNamed{msg: s3FlagNames.Replace(err.Error()), err: err} }
+// asFlags writes s3out's validation errors (one, or several joined) with
+// their options named by s3FlagOf.
+func asFlags(err error) error {
+	var lines []string
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		if fe, ok := e.(*fielderr.Error); ok {
+			lines = append(lines, fe.Named(func(field string) string { return s3FlagOf[field] }))
+		} else {
+			lines = append(lines, e.Error())
+		}
+	}
+	return &flagNamed{msg: strings.Join(lines, "\n"), err: err}
+}

@@ -38,6 +38,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -110,17 +111,17 @@ func (o *Options) fill() error {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	var errs []error
-	bad := func(field, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidOptions, field, fmt.Sprintf(format, a...)))
+	bad := func(field, reason, got string) {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidOptions, fielderr.New(nil, field, reason, got)))
 	}
 	if o.ID == "" {
-		bad("id", "required")
+		bad("id", "required", "")
 	}
 	if o.TTL < time.Second {
-		bad("ttl", "must be at least 1s (got %s)", o.TTL)
+		bad("ttl", "must be at least 1s", o.TTL.String())
 	}
 	if o.Renew <= 0 || o.Renew*2 >= o.TTL {
-		bad("renew", "must be more than 0 and less than half the TTL %s (got %s)", o.TTL, o.Renew)
+		bad("renew", "must be more than 0 and less than half the TTL "+o.TTL.String(), o.Renew.String())
 	}
 	return errors.Join(errs...)
 }

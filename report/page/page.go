@@ -38,6 +38,8 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/internal/redact"
+	"github.com/esrestore/esrestore/internal/shell"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -291,7 +293,7 @@ func build(s *report.Summary, c *Collector, opt Options) *view {
 		Environment: strings.ToUpper(s.Environment),
 		Original:    s.Original,
 		Target:      cmp.Or(s.Target, s.Restored),
-		Error:       redactText(s.Error),
+		Error:       redact.URLs(s.Error),
 		Ignored:     s.Ignored,
 		Integrity:   s.Integrity,
 	}
@@ -596,7 +598,7 @@ func (v *view) failures(s *report.Summary, c *Collector) {
 			continue
 		}
 		row := failureRow{
-			ID: cmp.Or(f.ID, e.ID), Index: f.Index, Source: redactText(f.Source), OpType: f.OpType,
+			ID: cmp.Or(f.ID, e.ID), Index: f.Index, Source: redact.URLs(f.Source), OpType: f.OpType,
 			Line: f.Line, Status: f.Status, Attempts: f.Attempts, Cut: e.Cut,
 			Error: rawText(f.Error), Document: rawText(f.Document),
 		}
@@ -622,7 +624,7 @@ func (v *view) integrity(s *report.Summary) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.Objects)) {
 		o := s.Objects[name]
-		o.URL = redactText(o.URL)
+		o.URL = redact.URLs(o.URL)
 		v.Objects = append(v.Objects, objectRow{Name: name, Object: o})
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Options)) {
@@ -636,21 +638,15 @@ func (v *view) integrity(s *report.Summary) {
 			text = string(b)
 		}
 		if secretKey.MatchString(k) && text != "" && text != "null" && text != `""` {
-			text = "(redacted)"
+			text = redact.Marker
 		}
-		v.Options = append(v.Options, kv{Key: k, Value: redactText(text)})
+		v.Options = append(v.Options, kv{Key: k, Value: redact.URLs(text)})
 	}
 }
 
 // secretKey is an option name whose value the page never shows, even if
 // the summary carried it unredacted.
 var secretKey = regexp.MustCompile(`(?i)pass|secret|token|api[_-]?key|credential|auth`)
-
-// userinfo is the user:password@ of a URL.
-var userinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(:[^/\s@]*)?@`)
-
-// redactText hides URL credentials in text.
-func redactText(s string) string { return userinfo.ReplaceAllString(s, "${1}REDACTED@") }
 
 // objectURL is the URL of report object name ("diff"), from the summary's
 // objects, else under its location, else the bare file name.
@@ -666,22 +662,14 @@ func objectURL(s *report.Summary, name, file string) string {
 
 // fetchCmd is the shell pipeline that prints a gzipped object.
 func fetchCmd(raw string) string {
-	raw = redactText(raw)
+	raw = redact.URLs(raw)
 	if strings.HasPrefix(raw, "s3://") {
-		return "aws s3 cp " + shellQuote(raw) + " - | gunzip"
+		return "aws s3 cp " + shell.Quote(raw) + " - | gunzip"
 	}
 	if u, err := url.Parse(raw); err == nil && u.Scheme == "file" {
 		raw = u.Path
 	}
-	return "zcat " + shellQuote(raw)
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return "zcat " + shell.Quote(raw)
 }
 
 func formatTime(t time.Time) string {

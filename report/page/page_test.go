@@ -145,7 +145,7 @@ func TestPageIncomplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := buf.String()
-	for _, want := range []string{`data-status="incomplete"`, "INCOMPLETE", "STAGING", "no backup was compared", "No diff was collected", "https://REDACTED@es:9200"} {
+	for _, want := range []string{`data-status="incomplete"`, "INCOMPLETE", "STAGING", "no backup was compared", "No diff was collected", "https://[redacted]@es:9200"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
