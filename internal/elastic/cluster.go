@@ -138,25 +138,3 @@ func WhatAnswered(ctx context.Context, es *elasticsearch.Client) string {
 	}
 	return fmt.Sprintf("%s %s (%q)", dist, info.Version.Number, info.Tagline)
 }
-
-// judgeRead judges the outcome of a read whose errors are prefixed with
-// what: a 404 wraps ErrNotFound, any other error answer is its *Error.
-func judgeRead(what string, status int, body []byte, err error) error {
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if status == 404 {
-		return fmt.Errorf("%s: %w: %v", what, ErrNotFound, ParseError(status, body))
-	}
-	return decode(what, status, body, nil)
-}
-
-// read sends the read mk builds under p and decodes a 2xx answer into out,
-// judged as judgeRead does.
-func read(ctx context.Context, es *elasticsearch.Client, p retry.Policy, what string, mk func() esapi.Request, out any) error {
-	status, body, err := Send(ctx, es, p, mk)
-	if err := judgeRead(what, status, body, err); err != nil {
-		return err
-	}
-	return decode(what, status, body, out)
-}

@@ -251,7 +251,11 @@ func GetSnapshot(ctx context.Context, es *elasticsearch.Client, repo, name strin
 		} `json:"snapshots"`
 	}
 	what := fmt.Sprintf("get snapshot %s/%s", repo, name)
-	if err := read(ctx, es, p, what, Fixed(esapi.SnapshotGetRequest{Repository: repo, Snapshot: []string{name}}), &out); err != nil {
+	status, body, err := Send(ctx, es, p, Fixed(esapi.SnapshotGetRequest{Repository: repo, Snapshot: []string{name}}))
+	if err := judgeRead(what, status, body, err); err != nil {
+		return nil, err
+	}
+	if err := decode(what, status, body, &out); err != nil {
 		return nil, err
 	}
 	if len(out.Snapshots) != 1 {

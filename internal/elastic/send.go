@@ -156,6 +156,18 @@ func decode(what string, status int, body []byte, out any) error {
 	return nil
 }
 
+// judgeRead judges the outcome of a read whose errors are prefixed with
+// what: a 404 wraps ErrNotFound, any other error answer is its *Error.
+func judgeRead(what string, status int, body []byte, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if status == 404 {
+		return fmt.Errorf("%s: %w: %v", what, ErrNotFound, ParseError(status, body))
+	}
+	return decode(what, status, body, nil)
+}
+
 // Answer is an answer Elasticsearch gave, read whole.
 type Answer struct {
 	Status int
