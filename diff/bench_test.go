@@ -22,7 +22,7 @@ import (
 	"github.com/esrestore/esrestore/internal/dump"
 	"github.com/esrestore/esrestore/internal/esscan"
 
-	retrypkg "github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // benchPairs returns n pairs of ~2 KB Commons documents (1.8 to 2.3 KB),
@@ -164,7 +164,7 @@ func rawScan(ctx context.Context, c *elasticsearch.Client, orig, rest string, wo
 		for i, d := range page {
 			l[i] = lookup{id: d.ID, routing: d.Routing}
 		}
-		_, err := mget(ctx, c, rest, l, true, retrypkg.Policy{})
+		_, err := mget(ctx, c, rest, l, true, retry.Policy{})
 		n.Add(int64(len(page)))
 		return err
 	})
@@ -177,7 +177,7 @@ func rawScan(ctx context.Context, c *elasticsearch.Client, orig, rest string, wo
 		for i, d := range page {
 			l[i] = lookup{id: d.ID, routing: d.Routing}
 		}
-		_, err := mget(ctx, c, orig, l, false, retrypkg.Policy{})
+		_, err := mget(ctx, c, orig, l, false, retry.Policy{})
 		return err
 	})
 }

@@ -9,9 +9,10 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/jsonscan"
-	retrypkg "github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // lookup names one document to fetch.
@@ -26,7 +27,7 @@ type fetched = esscan.MgetDoc
 // The answer has one entry per lookup, in order; a document-level error
 // (a missing index, a routing the mapping requires) fails the whole call,
 // since treating it as "not found" would report a document as missing.
-func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lookup, source bool, pol retrypkg.Policy) ([]fetched, error) {
+func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lookup, source bool, pol retry.Policy) ([]fetched, error) {
 	body := esscan.MgetBody(len(docs), func(i int) (string, string) { return docs[i].id, docs[i].routing })
 	req := esapi.MgetRequest{Index: index}
 	if !source {
@@ -36,16 +37,14 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 	// reason a retry clears (a shard still recovering) sends the whole
 	// _mget again under the same budget.
 	var got []fetched
-	err := retrypkg.Do(ctx, pol, func(ctx context.Context) error {
-		status, answer, err := esscan.Try(ctx, func() (*esapi.Response, error) {
-			req.Body = bytes.NewReader(body)
-			return req.Do(ctx, es)
-		})
+	err := retry.Do(ctx, pol, func(ctx context.Context) error {
+		req.Body = bytes.NewReader(body)
+		status, answer, err := elastic.Try(ctx, es, req)
 		if err != nil {
 			return fmt.Errorf("mget %d documents from %q: %w", len(docs), index, err)
 		}
 		if status >= 300 {
-			return fmt.Errorf("mget %d documents from %q: %w", len(docs), index, answerError(status, answer))
+			return fmt.Errorf("mget %d documents from %q: %w", len(docs), index, elastic.AnswerError(status, answer))
 		}
 		if got, err = esscan.DecodeMget(answer, len(docs)); err != nil {
 			return fmt.Errorf("mget %d documents from %q: decode answer: %w", len(docs), index, err)
@@ -67,7 +66,7 @@ func mget(ctx context.Context, es *elasticsearch.Client, index string, docs []lo
 // searchIDs finds documents by id on every shard, whatever their routing:
 // the fallback when an _mget with one side's routing misses, so that a
 // document whose routing changed is found rather than reported missing.
-func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids []string, source bool, pol retrypkg.Policy) ([]fetched, error) {
+func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids []string, source bool, pol retry.Policy) ([]fetched, error) {
 	body := make([]byte, 0, 96+len(ids)*24)
 	body = append(body, `{"query":{"ids":{"values":[`...)
 	for i, id := range ids {
@@ -96,14 +95,11 @@ func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids 
 			Hits []fetched `json:"hits"`
 		} `json:"hits"`
 	}
-	answer, err := retry(ctx, pol, func() (*esapi.Response, error) {
-		return esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body), AllowPartialSearchResults: &partial}.Do(ctx, es)
-	})
+	err := elastic.Do(ctx, es, pol, func() esapi.Request {
+		return esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body), AllowPartialSearchResults: &partial}
+	}, &out)
 	if err != nil {
 		return nil, fmt.Errorf("search %d ids in %q: %w", len(ids), index, err)
-	}
-	if err := json.Unmarshal(answer, &out); err != nil {
-		return nil, fmt.Errorf("search %d ids in %q: decode answer: %w", len(ids), index, err)
 	}
 	if out.Shards.Failed > 0 {
 		detail := "no failure detail"
@@ -120,30 +116,4 @@ func searchIDs(ctx context.Context, es *elasticsearch.Client, index string, ids 
 		}
 	}
 	return out.Hits.Hits, nil
-}
-
-// retry sends a read request until it succeeds, fails for good, or pol's
-// time budget runs out, and returns the body of the 2xx answer. 429,
-// 502-504, transient error types (cluster blocks that lift, rejected
-// execution) and transport errors are retried with capped exponential
-// backoff and jitter (see internal/retry).
-func retry(ctx context.Context, pol retrypkg.Policy, send func() (*esapi.Response, error)) ([]byte, error) {
-	status, body, err := esscan.Send(ctx, pol, send)
-	if err != nil {
-		return nil, err
-	}
-	if status >= 300 {
-		return nil, answerError(status, body)
-	}
-	return body, nil
-}
-
-// answerError is the error of a final error answer; a missing index wraps
-// esscan.ErrIndexNotFound.
-func answerError(status int, body []byte) error {
-	e := esscan.ParseError(status, body)
-	if status == 404 && e.Type == "index_not_found_exception" {
-		return fmt.Errorf("%w: %v", esscan.ErrIndexNotFound, e)
-	}
-	return e
 }

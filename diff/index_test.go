@@ -18,8 +18,9 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
-	retrypkg "github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 func load(t testing.TB, es *estest.Cluster, index string, docs []fixtures.Doc, shards int) {
@@ -291,7 +292,7 @@ func TestScanFailuresAreErrors(t *testing.T) {
 			var buf bytes.Buffer
 			_, err := Run(context.Background(), tt.orig, IndexSide(c, "rest"), &buf,
 				Options{Workers: 2, PageSize: 20, Logger: quiet, TempDir: t.TempDir(), Retry: fastRetry})
-			if !errors.Is(err, tt.want) || !errors.Is(err, retrypkg.ErrBudget) {
+			if !errors.Is(err, tt.want) || !errors.Is(err, retry.ErrBudget) {
 				t.Fatalf("got error %v, want %v", err, tt.want)
 			}
 			if buf.Len() != 0 {
@@ -306,7 +307,7 @@ func TestScanFailuresAreErrors(t *testing.T) {
 
 // fastRetry gives up quickly: a fault that persists is an error in
 // milliseconds, not after the default five minutes.
-var fastRetry = retrypkg.Policy{Budget: 300 * time.Millisecond, Base: time.Millisecond, Cap: 10 * time.Millisecond}
+var fastRetry = retry.Policy{Budget: 300 * time.Millisecond, Base: time.Millisecond, Cap: 10 * time.Millisecond}
 
 // TestPassingScanFaultsAreRetried: a shard failure on some pages and an
 // expired point in time are retried (the page read again, the point in
@@ -319,7 +320,7 @@ func TestPassingScanFaultsAreRetried(t *testing.T) {
 	for _, f := range []fixtures.Faults{{Seed: 2, ShardFailure: 0.3}, {ExpireContextsAfter: 3}} {
 		es.Fake.SetFaults(f)
 		got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"),
-			Options{PageSize: 25, Retry: retrypkg.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
+			Options{PageSize: 25, Retry: retry.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
 		es.Fake.SetFaults(fixtures.Faults{})
 		if (f.ExpireContextsAfter > 0) != (gotCounts.Rescans > 0) {
 			t.Errorf("faults %+v: %d rescans", f, gotCounts.Rescans)
@@ -343,7 +344,7 @@ func TestRetriesRejectedRequests(t *testing.T) {
 	// in 65,000, so the test does not flake whatever order the workers
 	// draw the faults in.
 	es.Fake.SetFaults(fixtures.Faults{Seed: 5, Reject429: 0.2, Unavailable503: 0.05, Endpoints: []string{"mget", "search"}})
-	got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25, Retry: retrypkg.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
+	got, gotCounts := runDiff(t, IndexSide(c, "orig"), IndexSide(c, "rest"), Options{PageSize: 25, Retry: retry.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond}})
 	inj := es.Fake.Injected()
 	if inj["429"]+inj["503"] == 0 {
 		t.Fatalf("no 429 or 503 injected: %v", inj)
@@ -466,7 +467,7 @@ func TestMissingIndex(t *testing.T) {
 	c := es.Client()
 	for _, tt := range []struct{ orig, rest string }{{"nope", "rest"}, {"orig", "nope"}} {
 		_, err := Run(context.Background(), IndexSide(c, tt.orig), IndexSide(c, tt.rest), io.Discard, Options{Logger: quiet})
-		if !errors.Is(err, esscan.ErrIndexNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+		if !errors.Is(err, elastic.ErrIndexNotFound) || !strings.Contains(err.Error(), `"nope"`) {
 			t.Errorf("%s vs %s: got %v, want ErrIndexNotFound naming the index", tt.orig, tt.rest, err)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	retrypkg "github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/retry"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -155,7 +155,7 @@ func (d *Differ) lookupJoin(ctx context.Context, s Sides, rep *sorter) error {
 
 // checkCount compares the documents a scan read with those it should
 // have: a short read must never look like missing documents.
-func checkCount(ctx context.Context, s *indexSide, read int64, pol retrypkg.Policy) error {
+func checkCount(ctx context.Context, s *indexSide, read int64, pol retry.Policy) error {
 	n, what, err := s.scanned(ctx, pol)
 	if err != nil {
 		return err

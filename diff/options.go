@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/esrestore/esrestore/internal/fielderr"
-	retrypkg "github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // Overlay says how a virtual target is built from the original and a
@@ -86,7 +86,7 @@ type Options struct {
 	// Retry bounds, by time, the retries of an Elasticsearch request that
 	// fails with 429, 502-504, a transport error or failed shards. Zero
 	// fields are internal/retry's defaults (a 5m budget).
-	Retry retrypkg.Policy
+	Retry retry.Policy
 	// Logger receives progress at Info and per-document events at Debug.
 	// Default slog.Default().
 	Logger *slog.Logger

@@ -12,7 +12,7 @@ import (
 	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/fixtures/faultproxy"
 	"github.com/esrestore/esrestore/fixtures/faultproxy/fptest"
-	retrypkg "github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // proxied is a client of url with no retries of its own.
@@ -54,7 +54,7 @@ func TestFaultsThroughProxyDiff(t *testing.T) {
 			p := fptest.New(t, es.URL, faultproxy.Options{Seed: 3, Rules: tt.rules})
 			pc := proxied(t, p.URL(), nil)
 			got, gotCounts := runDiff(t, IndexSide(pc, "orig"), IndexSide(pc, "rest"),
-				Options{PageSize: 25, Retry: retrypkg.Policy{Budget: time.Minute, Base: time.Millisecond, Cap: 20 * time.Millisecond}})
+				Options{PageSize: 25, Retry: retry.Policy{Budget: time.Minute, Base: time.Millisecond, Cap: 20 * time.Millisecond}})
 			var fired int64
 			for _, n := range p.Stats().Fired {
 				fired += n
@@ -98,7 +98,7 @@ func TestNodeRestartMidDiff(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(req)
 	})
 	got, gotCounts := runDiff(t, IndexSide(proxied(t, es.URL, rt), "orig"), IndexSide(proxied(t, es.URL, rt), "rest"),
-		Options{PageSize: 25, Retry: retrypkg.Policy{Budget: 2 * time.Minute, Base: 10 * time.Millisecond, Cap: time.Second}})
+		Options{PageSize: 25, Retry: retry.Policy{Budget: 2 * time.Minute, Base: 10 * time.Millisecond, Cap: time.Second}})
 	select {
 	case err := <-restarted:
 		if err != nil {

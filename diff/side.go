@@ -11,8 +11,9 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
-	retrypkg "github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/retry"
 )
 
 // Side is one of the two document sets a diff compares: an Elasticsearch
@@ -109,16 +110,16 @@ func (s *indexSide) scan(ctx context.Context, opt *Options, noSource bool, fn fu
 
 // count is _count on the index.
 // count is _count on the index, or the count at its instant.
-func (s *indexSide) count(ctx context.Context, pol retrypkg.Policy) (int64, error) {
+func (s *indexSide) count(ctx context.Context, pol retry.Policy) (int64, error) {
 	if s.in != nil {
 		return s.in.Count(ctx)
 	}
-	return esscan.CountRetry(ctx, s.es, s.index, pol)
+	return elastic.Count(ctx, s.es, s.index, pol)
 }
 
 // get fetches docs in order, one entry each: by _mget with their routing,
 // or at the side's instant by an ids query (whatever their routing).
-func (s *indexSide) get(ctx context.Context, docs []lookup, source bool, pol retrypkg.Policy) ([]fetched, error) {
+func (s *indexSide) get(ctx context.Context, docs []lookup, source bool, pol retry.Policy) ([]fetched, error) {
 	if s.in == nil {
 		return mget(ctx, s.es, s.index, docs, source, pol)
 	}
@@ -131,7 +132,7 @@ func (s *indexSide) get(ctx context.Context, docs []lookup, source bool, pol ret
 
 // search finds ids on every shard, whatever their routing, and returns
 // the documents found.
-func (s *indexSide) search(ctx context.Context, ids []string, source bool, pol retrypkg.Policy) ([]fetched, error) {
+func (s *indexSide) search(ctx context.Context, ids []string, source bool, pol retry.Policy) ([]fetched, error) {
 	if s.in == nil {
 		return searchIDs(ctx, s.es, s.index, ids, source, pol)
 	}
@@ -147,7 +148,7 @@ func (s *indexSide) search(ctx context.Context, ids []string, source bool, pol r
 // original is live). After a reopened point in time only a count can say:
 // at the side's instant (reopened too), or _count, and then only of an
 // index that took no writes meanwhile.
-func (s *indexSide) scanned(ctx context.Context, pol retrypkg.Policy) (int64, string, error) {
+func (s *indexSide) scanned(ctx context.Context, pol retry.Policy) (int64, string, error) {
 	if !s.reopened.Load() {
 		return s.total.Load(), "its point in time holds", nil
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	retrypkg "github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/retry"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -299,7 +299,7 @@ func TestLiveOriginal(t *testing.T) {
 	if c.Outcome.Original != 400 || c.Outcome.Unchanged != 400 {
 		t.Errorf("outcome %+v, want the 400 documents of the point in time, unchanged", c.Outcome)
 	}
-	if n, _ := IndexSide(es.Client(), "live_o").(*indexSide).count(t.Context(), retrypkg.Policy{}); n != 403 {
+	if n, _ := IndexSide(es.Client(), "live_o").(*indexSide).count(t.Context(), retry.Policy{}); n != 403 {
 		t.Errorf("the original has %d documents, want 403: the writes did not happen", n)
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/esrestore/esrestore/internal/elastic"
 )
 
 // aliasesBody is the _aliases body moving every alias of moves from index
@@ -57,7 +59,7 @@ func switchAliases(ctx context.Context, es *elasticsearch.Client, body json.RawM
 		Acknowledged bool `json:"acknowledged"`
 		Errors       bool `json:"errors"`
 	}
-	if _, err := call(ctx, es, "switch aliases (POST /_aliases)", esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(string(body))}, &out); err != nil {
+	if _, err := elastic.Once(ctx, es, "switch aliases (POST /_aliases)", esapi.IndicesUpdateAliasesRequest{Body: strings.NewReader(string(body))}, &out); err != nil {
 		return err
 	}
 	if !out.Acknowledged || out.Errors {

@@ -20,6 +20,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
@@ -313,7 +314,7 @@ func lookup(ctx context.Context, es *elasticsearch.Client, index string, ids []s
 		} `json:"hits"`
 	}
 	what := fmt.Sprintf("look up %d documents in %q", len(ids), index)
-	if _, err := call(ctx, es, what, esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body)}, &out); err != nil {
+	if _, err := elastic.Once(ctx, es, what, esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body)}, &out); err != nil {
 		return nil, err
 	}
 	if out.TimedOut || out.Shards.Failed > 0 {
@@ -487,7 +488,7 @@ func (p *Promoter) bulk(ctx context.Context, items []bulkOp, pl *plan) error {
 			body = append(body, it.lines...)
 		}
 		var out bulkAnswer
-		if err := callRetried(ctx, p.es, p.opt.Retry, "catch-up _bulk", func() esapi.Request {
+		if err := elastic.Get(ctx, p.es, p.opt.Retry, "catch-up _bulk", func() esapi.Request {
 			return esapi.BulkRequest{Body: bytes.NewReader(body)}
 		}, &out); err != nil {
 			return fmt.Errorf("catch-up: %w", err)

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -27,8 +27,8 @@ type state struct {
 	sumSHA string
 	// prev is promote.json as a previous promote of this run left it.
 	prev *Record
-	orig *esmeta.Index
-	tgt  *esmeta.Index
+	orig *elastic.Index
+	tgt  *elastic.Index
 	// moves are the aliases to move, each with its definition on the
 	// original.
 	moves []AliasMove
@@ -179,7 +179,7 @@ func (p *Promoter) check(ctx context.Context) (*state, error) {
 
 	// The cluster and the indexes.
 	if c := sum.Integrity.Cluster; c != nil {
-		got, err := esmeta.GetCluster(ctx, p.es, p.opt.Retry)
+		got, err := elastic.GetCluster(ctx, p.es, p.opt.Retry)
 		switch {
 		case err != nil:
 			return nil, errors.Join(append(errs, err)...)
@@ -199,7 +199,7 @@ func (p *Promoter) check(ctx context.Context) (*state, error) {
 		if id := runIDOf(s.tgt); id != sum.RunID {
 			fail("target %q: mappings._meta.esrestore.run_id is %q, the report's run is %q", sum.Target, id, sum.RunID)
 		}
-		if s.targetCount, err = esmeta.Count(ctx, p.es, sum.Target, p.opt.Retry); err != nil {
+		if s.targetCount, err = elastic.Count(ctx, p.es, sum.Target, p.opt.Retry); err != nil {
 			return nil, errors.Join(append(errs, err)...)
 		}
 		want := sum.Integrity.Target.CountEnd
@@ -226,10 +226,10 @@ func (p *Promoter) check(ctx context.Context) (*state, error) {
 
 // index reads an index and checks its uuid; a missing index or another
 // uuid is a failed check, any other error is returned.
-func (p *Promoter) index(ctx context.Context, role, name, uuid string, errs *[]error) (*esmeta.Index, error) {
-	ix, err := esmeta.GetIndex(ctx, p.es, name, p.opt.Retry)
+func (p *Promoter) index(ctx context.Context, role, name, uuid string, errs *[]error) (*elastic.Index, error) {
+	ix, err := elastic.GetIndex(ctx, p.es, name, p.opt.Retry)
 	switch {
-	case errors.Is(err, esmeta.ErrNotFound):
+	case errors.Is(err, elastic.ErrNotFound):
 		*errs = append(*errs, fmt.Errorf("%w: %s %q does not exist", ErrCheck, role, name))
 		return nil, nil
 	case err != nil:
@@ -246,7 +246,7 @@ func (p *Promoter) index(ctx context.Context, role, name, uuid string, errs *[]e
 }
 
 // runIDOf is mappings._meta.esrestore.run_id of an index.
-func runIDOf(ix *esmeta.Index) string {
+func runIDOf(ix *elastic.Index) string {
 	var m struct {
 		Meta struct {
 			Esrestore struct {

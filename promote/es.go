@@ -4,55 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/esrestore/esrestore/internal/esscan"
-	"github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/internal/elastic"
 )
-
-// call sends req and decodes a 2xx answer into out (when not nil). It
-// returns the status, and for an error answer the parsed envelope.
-func call(ctx context.Context, es *elasticsearch.Client, what string, req esapi.Request, out any) (int, error) {
-	res, err := req.Do(ctx, es)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", what, err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return res.StatusCode, fmt.Errorf("%s: read answer: %w", what, err)
-	}
-	return res.StatusCode, decodeAnswer(what, res.StatusCode, body, out)
-}
-
-// callRetried is call for an idempotent request, sent again under pol
-// while it fails for a while (429, 502-504, a cut connection); req builds
-// the request afresh for each try, since a body is read once.
-func callRetried(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, what string, req func() esapi.Request, out any) error {
-	status, body, err := esscan.Send(ctx, pol, func() (*esapi.Response, error) { return req().Do(ctx, es) })
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return decodeAnswer(what, status, body, out)
-}
-
-// decodeAnswer decodes a 2xx answer into out (when not nil), and turns an
-// error answer into its parsed envelope.
-func decodeAnswer(what string, status int, body []byte, out any) error {
-	if status >= 300 {
-		return fmt.Errorf("%s: %w", what, esscan.ParseError(status, body))
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("%s: decode answer: %w", what, err)
-		}
-	}
-	return nil
-}
 
 // identity asks Elasticsearch who the credentials are. A cluster without
 // security answers 500 (illegal_state_exception: "Security is not enabled
@@ -61,7 +19,7 @@ func decodeAnswer(what string, status int, body []byte, out any) error {
 // identity.
 func identity(ctx context.Context, es *elasticsearch.Client) (*Identity, string) {
 	var out authenticateAnswer
-	status, err := call(ctx, es, "who am I (GET /_security/_authenticate)", esapi.SecurityAuthenticateRequest{}, &out)
+	status, err := elastic.Once(ctx, es, "who am I (GET /_security/_authenticate)", esapi.SecurityAuthenticateRequest{}, &out)
 	if err != nil {
 		msg := err.Error()
 		switch {
@@ -105,7 +63,7 @@ func aliasMembers(ctx context.Context, es *elasticsearch.Client, alias string) (
 	var out map[string]struct {
 		Aliases map[string]json.RawMessage `json:"aliases"`
 	}
-	status, err := call(ctx, es, fmt.Sprintf("get alias %q", alias), esapi.IndicesGetAliasRequest{Name: []string{alias}}, &out)
+	status, err := elastic.Once(ctx, es, fmt.Sprintf("get alias %q", alias), esapi.IndicesGetAliasRequest{Name: []string{alias}}, &out)
 	if status == 404 {
 		return map[string]json.RawMessage{}, nil
 	}
@@ -127,7 +85,7 @@ func writeBlocked(ctx context.Context, es *elasticsearch.Client, index string) (
 	var out map[string]struct {
 		Settings map[string]json.RawMessage `json:"settings"`
 	}
-	_, err := call(ctx, es, fmt.Sprintf("get settings of %q", index),
+	_, err := elastic.Once(ctx, es, fmt.Sprintf("get settings of %q", index),
 		esapi.IndicesGetSettingsRequest{Index: []string{index}, Name: []string{"index.blocks.write"}, FlatSettings: &flat}, &out)
 	if err != nil {
 		return false, err
@@ -152,13 +110,13 @@ func setWriteBlock(ctx context.Context, es *elasticsearch.Client, index string, 
 	if block {
 		body, what = `{"index.blocks.write":true}`, "set index.blocks.write on %q"
 	}
-	_, err := call(ctx, es, fmt.Sprintf(what, index),
+	_, err := elastic.Once(ctx, es, fmt.Sprintf(what, index),
 		esapi.IndicesPutSettingsRequest{Index: []string{index}, Body: strings.NewReader(body)}, nil)
 	return err
 }
 
 // refresh makes every acknowledged write to index visible to searches.
 func refresh(ctx context.Context, es *elasticsearch.Client, index string) error {
-	_, err := call(ctx, es, fmt.Sprintf("refresh %q", index), esapi.IndicesRefreshRequest{Index: []string{index}}, nil)
+	_, err := elastic.Once(ctx, es, fmt.Sprintf("refresh %q", index), esapi.IndicesRefreshRequest{Index: []string{index}}, nil)
 	return err
 }

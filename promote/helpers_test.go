@@ -17,7 +17,7 @@ import (
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
-	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/promote"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/restore"
@@ -54,7 +54,7 @@ func newReviewedOn(t *testing.T, es *estest.Cluster, n int) *reviewed {
 	sum := report.Summary{Command: "run", Environment: "TEST", RunID: "r1", Original: "documents", Target: "documents_restored",
 		Source: "index:backup", Mode: "merge", Prefer: "source", Started: start.UTC(), Objects: map[string]report.Object{},
 		Ignored: []string{}, FailOn: []string{}, Attention: []string{}}
-	c, err := esmeta.GetCluster(ctx, cl, retry.Policy{})
+	c, err := elastic.GetCluster(ctx, cl, retry.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +115,11 @@ func newReviewedOn(t *testing.T, es *estest.Cluster, n int) *reviewed {
 
 func indexState(t *testing.T, es *estest.Cluster, name string) *report.IndexState {
 	t.Helper()
-	ix, err := esmeta.GetIndex(t.Context(), es.Client(), name, retry.Policy{})
+	ix, err := elastic.GetIndex(t.Context(), es.Client(), name, retry.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := esmeta.Count(t.Context(), es.Client(), name, retry.Policy{})
+	n, err := elastic.Count(t.Context(), es.Client(), name, retry.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 
-	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/report"
 )
@@ -443,7 +443,7 @@ func (p *Promoter) finishTotal(total *CatchUp, start time.Time) *CatchUp {
 // checks them.
 func (p *Promoter) switchNow(ctx context.Context, s *state, rec *Record, total *CatchUp) error {
 	var err error
-	if total.TargetCount, err = esmeta.Count(ctx, p.es, s.sum.Target, p.opt.Retry); err != nil {
+	if total.TargetCount, err = elastic.Count(ctx, p.es, s.sum.Target, p.opt.Retry); err != nil {
 		return err
 	}
 	rec.State = StateSwitching

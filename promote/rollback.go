@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/elastic"
 )
 
 // Rollback moves the aliases promote.json records back from the target to
@@ -92,7 +92,7 @@ func (p *Promoter) Rollback(ctx context.Context) (*Record, error) {
 	if prev.CatchUp != nil {
 		rb.LeftBehind.TargetCountAtSwitch = prev.CatchUp.TargetCount
 	}
-	if rb.LeftBehind.TargetCount, err = esmeta.Count(ctx, p.es, prev.Target, p.opt.Retry); err != nil {
+	if rb.LeftBehind.TargetCount, err = elastic.Count(ctx, p.es, prev.Target, p.opt.Retry); err != nil {
 		return nil, err
 	}
 	rec := *prev

@@ -12,7 +12,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -194,9 +194,9 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 	// A refusal that says the restore did not start (429, a cluster block
 	// such as "no master") is sent again under the retry policy.
 	att := r.opt.Retry.Begin()
-	var a answer
+	var a elastic.Answer
 	for {
-		a, err = sendOnce(ctx, r.es, what, esapi.SnapshotRestoreRequest{
+		a, err = elastic.CallOnce(ctx, r.es, what, esapi.SnapshotRestoreRequest{
 			Repository: s.repo, Snapshot: s.snap, Body: bytes.NewReader(body), WaitForCompletion: &wait,
 		})
 		if err == nil || !notStarted(a) {
@@ -213,15 +213,15 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 		}
 		return err
 	}
-	if !a.ok() {
-		if e := a.err(); e.Type == "snapshot_restore_exception" && strings.Contains(e.Reason, "an open index with same name already exists") {
+	if !a.OK() {
+		if e := a.Err(); e.Type == "snapshot_restore_exception" && strings.Contains(e.Reason, "an open index with same name already exists") {
 			// The target appeared after the checks: an earlier attempt's
 			// restore, killed, that Elasticsearch finished meanwhile.
 			return fmt.Errorf("%s: %w: %v", what, errTargetAppeared, e)
 		}
-		return fmt.Errorf("%s: %v", what, a.err())
+		return fmt.Errorf("%s: %v", what, a.Err())
 	}
-	if err := restoredInto(what, a.body, r.opt.Target); err != nil {
+	if err := restoredInto(what, a.Body, r.opt.Target); err != nil {
 		return err
 	}
 	if err := r.putTargetMapping(ctx, p, src); err != nil {
@@ -234,7 +234,7 @@ func (r *Restorer) restoreAsTarget(ctx context.Context, s *snapshotSource, snap 
 	if err := r.dropDuplicateCopies(ctx, &pass{src: src, name: src.Name()}); err != nil {
 		return err
 	}
-	n, err := esscan.CountRetry(ctx, r.es, r.opt.Target, r.opt.Retry)
+	n, err := elastic.Count(ctx, r.es, r.opt.Target, r.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (r *Restorer) putTargetMapping(ctx context.Context, p *plan, src Source) er
 	if err != nil {
 		return err
 	}
-	_, err = sendOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("put the original's mapping and _meta on %q", r.opt.Target), func() esapi.Request {
+	_, err = elastic.CallOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("put the original's mapping and _meta on %q", r.opt.Target), func() esapi.Request {
 		return esapi.IndicesPutMappingRequest{Index: []string{r.opt.Target}, Body: bytes.NewReader(body)}
 	})
 	return err
@@ -366,11 +366,11 @@ func (r *Restorer) interruptedSnapshotTarget(ctx context.Context, tgt indexMeta,
 			return false, nil
 		}
 	}
-	tn, err := esscan.CountRetry(ctx, r.es, tgt.Name, r.opt.Retry)
+	tn, err := elastic.Count(ctx, r.es, tgt.Name, r.opt.Retry)
 	if err != nil {
 		return false, err
 	}
-	sn, err := esscan.CountRetry(ctx, r.es, staging, r.opt.Retry)
+	sn, err := elastic.Count(ctx, r.es, staging, r.opt.Retry)
 	if err != nil {
 		return false, err
 	}
@@ -380,6 +380,6 @@ func (r *Restorer) interruptedSnapshotTarget(ctx context.Context, tgt indexMeta,
 // notStarted reports an answer refusing a request before it was applied:
 // a 429, or a cluster block (no master, state not recovered), which
 // Elasticsearch checks before it starts anything.
-func notStarted(a answer) bool {
-	return a.status == 429 || (a.status == 503 && a.err().Type == "cluster_block_exception")
+func notStarted(a elastic.Answer) bool {
+	return a.Status == 429 || (a.Status == 503 && a.Err().Type == "cluster_block_exception")
 }

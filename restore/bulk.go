@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esrestore/esrestore/internal/dump"
-	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/jsonscan"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -315,7 +315,7 @@ func errorType(raw json.RawMessage) string {
 
 // retryableItem reports whether an item may succeed when sent again.
 func retryableItem(it *bulkItem) bool {
-	return esscan.Retryable(it.Status) || errorType(it.Error) == "es_rejected_execution_exception" ||
+	return elastic.Retryable(it.Status) || errorType(it.Error) == "es_rejected_execution_exception" ||
 		errorType(it.Error) == "circuit_breaking_exception"
 }
 
@@ -359,12 +359,12 @@ func (r *Restorer) sendBatch(ctx context.Context, p *pass, b *batch) error {
 				err = fmt.Errorf("answer has %d items for %d documents", len(ans.Items), len(u.items))
 			}
 		}
-		var esErr *esscan.Error
+		var esErr *elastic.Error
 		if err == nil && !ok {
-			esErr = esscan.ParseError(status, body)
+			esErr = elastic.ParseError(status, body)
 		}
 		switch {
-		case err != nil || esscan.TransientError(esErr):
+		case err != nil || elastic.TransientError(esErr):
 			// Nothing is known of the items: send them all again.
 			cause := err
 			if cause == nil {
@@ -546,9 +546,10 @@ func (r *Restorer) allWritten(p *pass, body []byte, u unit) bool {
 	return true
 }
 
-// bulk sends one _bulk request. It runs on the drain context, bounded by
-// Timeout: a cancelled run lets the requests in flight finish, for at
-// most Options.Drain.
+// bulk sends one _bulk request, in one attempt (elastic.Try): sendBatch
+// judges the answer and sends again what may go. It runs on the drain
+// context, bounded by Timeout: a cancelled run lets the requests in flight
+// finish, for at most Options.Drain.
 func (r *Restorer) bulk(ctx context.Context, body []byte) (int, []byte, error) {
 	base := r.drain
 	if base == nil {
@@ -560,17 +561,8 @@ func (r *Restorer) bulk(ctx context.Context, body []byte) (int, []byte, error) {
 	// under the run fails the write instead of being created again by it
 	// (one shard, dynamic mapping, no _meta).
 	requireAlias := true
-	res, err := esapi.BulkRequest{Index: WriterAlias(r.opt.Target), RequireAlias: &requireAlias, Body: bytes.NewReader(body),
-		FilterPath: bulkFilter}.Do(rctx, r.es)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("read answer: %w", err)
-	}
-	return res.StatusCode, out, nil
+	return elastic.Try(rctx, r.es, esapi.BulkRequest{Index: WriterAlias(r.opt.Target), RequireAlias: &requireAlias, Body: bytes.NewReader(body),
+		FilterPath: bulkFilter})
 }
 
 // requestError is the error object of a request refused as a whole.

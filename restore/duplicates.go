@@ -12,6 +12,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/jsonscan"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -52,7 +53,7 @@ const (
 func FindDuplicateIDs(ctx context.Context, es *elasticsearch.Client, index string, pol retry.Policy) ([]DuplicateID, error) {
 	routed := []byte(`{"query":{"exists":{"field":"_routing"}}}`)
 	what := fmt.Sprintf("count the routed documents of %q", index)
-	a, err := sendOK(ctx, es, pol, what, func() esapi.Request {
+	a, err := elastic.CallOK(ctx, es, pol, what, func() esapi.Request {
 		return esapi.CountRequest{Index: []string{index}, Body: bytes.NewReader(routed)}
 	})
 	if err != nil {
@@ -61,7 +62,7 @@ func FindDuplicateIDs(ctx context.Context, es *elasticsearch.Client, index strin
 	var c struct {
 		Count int64 `json:"count"`
 	}
-	if err := json.Unmarshal(a.body, &c); err != nil {
+	if err := json.Unmarshal(a.Body, &c); err != nil {
 		return nil, fmt.Errorf("%s: decode answer: %w", what, err)
 	}
 	if c.Count == 0 {
@@ -79,7 +80,7 @@ func FindDuplicateIDs(ctx context.Context, es *elasticsearch.Client, index strin
 	}
 	body := fmt.Appendf(nil, `{"size":%d,"_source":false,"sort":["_doc"],"query":{"exists":{"field":"_routing"}}}`, duplicatePage)
 	what = fmt.Sprintf("read the routed documents of %q", index)
-	a, err = sendOK(ctx, es, pol, what, func() esapi.Request {
+	a, err = elastic.CallOK(ctx, es, pol, what, func() esapi.Request {
 		return esapi.SearchRequest{Index: []string{index}, Scroll: time.Minute, Body: bytes.NewReader(body)}
 	})
 	if err != nil {
@@ -90,15 +91,12 @@ func FindDuplicateIDs(ctx context.Context, es *elasticsearch.Client, index strin
 	defer func() {
 		if scrollID != "" {
 			ids, _ := json.Marshal(map[string][]string{"scroll_id": {scrollID}})
-			res, err := esapi.ClearScrollRequest{Body: bytes.NewReader(ids)}.Do(context.WithoutCancel(ctx), es)
-			if err == nil {
-				res.Body.Close()
-			}
+			elastic.Try(context.WithoutCancel(ctx), es, esapi.ClearScrollRequest{Body: bytes.NewReader(ids)}) //nolint:errcheck // best effort
 		}
 	}()
 	for {
 		var page hits
-		if err := json.Unmarshal(a.body, &page); err != nil {
+		if err := json.Unmarshal(a.Body, &page); err != nil {
 			return nil, fmt.Errorf("%s: decode answer: %w", what, err)
 		}
 		scrollID = page.ScrollID
@@ -117,7 +115,7 @@ func FindDuplicateIDs(ctx context.Context, es *elasticsearch.Client, index strin
 			return nil, err
 		}
 		sid := scrollID
-		a, err = sendOK(ctx, es, pol, what, func() esapi.Request {
+		a, err = elastic.CallOK(ctx, es, pol, what, func() esapi.Request {
 			return esapi.ScrollRequest{ScrollID: sid, Scroll: time.Minute}
 		})
 		if err != nil {
@@ -150,7 +148,7 @@ func lookUpCopies(ctx context.Context, es *elasticsearch.Client, pol retry.Polic
 	}
 	b = append(b, `]}}}`...)
 	what := fmt.Sprintf("look up %d routed ids in %q on every shard", len(ids), index)
-	a, err := sendOK(ctx, es, pol, what, func() esapi.Request {
+	a, err := elastic.CallOK(ctx, es, pol, what, func() esapi.Request {
 		return esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(b)}
 	})
 	if err != nil {
@@ -167,7 +165,7 @@ func lookUpCopies(ctx context.Context, es *elasticsearch.Client, pol retry.Polic
 			} `json:"hits"`
 		} `json:"hits"`
 	}
-	if err := json.Unmarshal(a.body, &res); err != nil {
+	if err := json.Unmarshal(a.Body, &res); err != nil {
 		return fmt.Errorf("%s: decode answer: %w", what, err)
 	}
 	if res.Hits.Total.Value > int64(len(res.Hits.Hits)) {
@@ -232,7 +230,7 @@ func (r *Restorer) dropDuplicateCopies(ctx context.Context, p *pass) error {
 			return err
 		}
 		what := fmt.Sprintf("delete %d copies of ids under several routings from %q", len(copies), r.opt.Target)
-		a, err := sendOK(ctx, r.es, r.opt.Retry, what, func() esapi.Request {
+		a, err := elastic.CallOK(ctx, r.es, r.opt.Retry, what, func() esapi.Request {
 			return esapi.BulkRequest{Body: bytes.NewReader(body), Refresh: "true"}
 		})
 		if err != nil {
@@ -241,8 +239,8 @@ func (r *Restorer) dropDuplicateCopies(ctx context.Context, p *pass) error {
 		var ans struct {
 			Errors bool `json:"errors"`
 		}
-		if err := json.Unmarshal(a.body, &ans); err != nil || ans.Errors {
-			return fmt.Errorf("%s: %s", what, a.body)
+		if err := json.Unmarshal(a.Body, &ans); err != nil || ans.Errors {
+			return fmt.Errorf("%s: %s", what, a.Body)
 		}
 		for _, f := range copies {
 			r.st.read.Add(1)

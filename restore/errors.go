@@ -1,6 +1,10 @@
 package restore
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/esrestore/esrestore/internal/elastic"
+)
 
 // Errors a Restorer returns, wrapped with the object they concern; check
 // them with errors.Is.
@@ -9,11 +13,11 @@ var (
 	ErrInvalidOptions = errors.New("invalid options")
 	// ErrUnreachable means Elasticsearch did not answer (connection refused,
 	// DNS, TLS, timeout) or answered as something else.
-	ErrUnreachable = errors.New("elasticsearch unreachable")
+	ErrUnreachable = elastic.ErrUnreachable
 	// ErrUnauthorized is a 401: missing or wrong credentials.
-	ErrUnauthorized = errors.New("elasticsearch rejected the credentials")
+	ErrUnauthorized = elastic.ErrUnauthorized
 	// ErrForbidden is a 403: the user lacks a privilege for an action.
-	ErrForbidden = errors.New("elasticsearch refused the action to this user")
+	ErrForbidden = elastic.ErrForbidden
 	// ErrOriginalMissing means the original index does not exist.
 	ErrOriginalMissing = errors.New("original index not found")
 	// ErrTargetIsOriginal means the target names the original index or one

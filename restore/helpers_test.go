@@ -22,6 +22,7 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/restore"
@@ -269,7 +270,7 @@ func invariant(t testing.TB, es *elasticsearch.Client, st restore.Stats) {
 	if st.Read != st.Indexed+st.Kept+st.Skipped+st.Failed {
 		t.Errorf("read %d != indexed %d + kept %d + skipped %d + failed %d", st.Read, st.Indexed, st.Kept, st.Skipped, st.Failed)
 	}
-	n, err := esscan.Count(context.Background(), es, target)
+	n, err := elastic.Count(context.Background(), es, target, retry.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -69,7 +70,7 @@ func CountFields(ctx context.Context, es *elasticsearch.Client, index string, pa
 	for i, p := range paths {
 		q, _ := json.Marshal(map[string]any{"query": map[string]any{"exists": map[string]string{"field": p}}})
 		what := fmt.Sprintf("count documents of %q holding %s", index, p)
-		a, err := sendOK(ctx, es, pol, what, func() esapi.Request {
+		a, err := elastic.CallOK(ctx, es, pol, what, func() esapi.Request {
 			return esapi.CountRequest{Index: []string{index}, Body: bytes.NewReader(q)}
 		})
 		if err != nil {
@@ -81,7 +82,7 @@ func CountFields(ctx context.Context, es *elasticsearch.Client, index string, pa
 				Total, Successful int
 			} `json:"_shards"`
 		}
-		if err := json.Unmarshal(a.body, &c); err != nil {
+		if err := json.Unmarshal(a.Body, &c); err != nil {
 			return nil, fmt.Errorf("%s: decode answer: %w", what, err)
 		}
 		if c.Shards.Successful < c.Shards.Total {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/jsonmerge"
 	"github.com/esrestore/esrestore/internal/retry"
@@ -320,14 +321,14 @@ func (r *Restorer) mgetCopies(ctx context.Context, index, side string, docs []du
 		if !source {
 			req.Source = []string{"false"}
 		}
-		a, err := sendOnce(ctx, r.es, what, req)
+		a, err := elastic.CallOnce(ctx, r.es, what, req)
 		if err != nil {
 			return err
 		}
-		if !a.ok() {
-			return fmt.Errorf("%s: %v", what, a.err())
+		if !a.OK() {
+			return fmt.Errorf("%s: %v", what, a.Err())
 		}
-		got, err = esscan.DecodeMget(a.body, len(docs))
+		got, err = esscan.DecodeMget(a.Body, len(docs))
 		if err == nil && len(got) != len(docs) {
 			err = fmt.Errorf("answer has %d documents", len(got))
 		}

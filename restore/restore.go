@@ -37,7 +37,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esrestore/esrestore/internal/dump"
-	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/elastic"
 )
 
 // Stats count what a run did. Read == Indexed + Kept + Skipped + Failed +
@@ -229,7 +229,7 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 		return nil, fmt.Errorf("%w: source: required", ErrInvalidOptions)
 	}
 	pol := r.opt.Retry
-	ci, err := ping(ctx, r.es, pol, "reach elasticsearch")
+	ci, err := elastic.Reach(ctx, r.es, pol, "reach elasticsearch")
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +305,7 @@ func (r *Restorer) check(ctx context.Context, src Source) (*plan, error) {
 			return nil, err
 		}
 	}
-	r.log.Info("checks passed", "cluster", ci.Name, "version", ci.Version.Number, "original", orig.Name,
+	r.log.Info("checks passed", "cluster", ci.Name, "version", ci.Version, "original", orig.Name,
 		"target", r.opt.Target, "resume", p.resume, "source", src.Name(), "run_id", r.opt.RunID)
 	return p, nil
 }
@@ -413,7 +413,7 @@ func (r *Restorer) resumeCount(ctx context.Context, p *plan) error {
 	if err := r.refresh(ctx); err != nil {
 		return err
 	}
-	n, err := esscan.CountRetry(ctx, r.es, r.opt.Target, r.opt.Retry)
+	n, err := elastic.Count(ctx, r.es, r.opt.Target, r.opt.Retry)
 	if err != nil {
 		return err
 	}
@@ -521,7 +521,7 @@ func (r *Restorer) verify(ctx context.Context) error {
 	if s.Read != s.Indexed+s.Kept+s.Skipped+s.Failed {
 		return fmt.Errorf("%w: read %d != indexed %d + kept %d + skipped %d + failed %d", ErrInvariant, s.Read, s.Indexed, s.Kept, s.Skipped, s.Failed)
 	}
-	n, err := esscan.CountRetry(ctx, r.es, r.opt.Target, r.opt.Retry)
+	n, err := elastic.Count(ctx, r.es, r.opt.Target, r.opt.Retry)
 	if err != nil {
 		return fmt.Errorf("verify target: %w", err)
 	}

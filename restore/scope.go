@@ -15,6 +15,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -286,8 +287,8 @@ func MatchingIDs(ctx context.Context, es *elasticsearch.Client, index string, qu
 // check of a scope's query before anything is written. A query
 // Elasticsearch refuses wraps ErrScopeQuery, with its reason.
 func CountMatching(ctx context.Context, es *elasticsearch.Client, index string, query json.RawMessage, pol retry.Policy) (int64, error) {
-	n, err := esscan.CountQuery(ctx, es, index, query, pol)
-	var e *esscan.Error
+	n, err := elastic.CountQuery(ctx, es, index, query, pol)
+	var e *elastic.Error
 	if errors.As(err, &e) && e.Status == 400 {
 		return 0, fmt.Errorf("%w: Elasticsearch refuses it on %q: %v", ErrScopeQuery, index, e)
 	}

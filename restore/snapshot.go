@@ -13,6 +13,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -114,12 +115,12 @@ func (s *snapshotSource) Check(ctx context.Context, run RunInfo) error {
 		return fmt.Errorf("%w: snapshot %s/%s: no index to restore", ErrInvalidOptions, s.repo, s.snap)
 	}
 	what := fmt.Sprintf("get snapshot %s/%s", s.repo, s.snap)
-	a, err := send(ctx, s.es, s.pol, what, fixed(esapi.SnapshotGetRequest{Repository: s.repo, Snapshot: []string{s.snap}}))
+	a, err := elastic.Call(ctx, s.es, s.pol, what, elastic.Fixed(esapi.SnapshotGetRequest{Repository: s.repo, Snapshot: []string{s.snap}}))
 	if err != nil {
 		return err
 	}
-	if a.status == 404 {
-		e := a.err()
+	if a.Status == 404 {
+		e := a.Err()
 		switch e.Type {
 		case "repository_missing_exception":
 			return fmt.Errorf("%s: repository %q: %w: %v", what, s.repo, ErrSourceMissing, e)
@@ -128,13 +129,13 @@ func (s *snapshotSource) Check(ctx context.Context, run RunInfo) error {
 		}
 		return fmt.Errorf("%s: %w: %v", what, ErrSourceMissing, e)
 	}
-	if !a.ok() {
-		return fmt.Errorf("%s: %v", what, a.err())
+	if !a.OK() {
+		return fmt.Errorf("%s: %v", what, a.Err())
 	}
 	var out struct {
 		Snapshots []snapshotInfo `json:"snapshots"`
 	}
-	if err := json.Unmarshal(a.body, &out); err != nil {
+	if err := json.Unmarshal(a.Body, &out); err != nil {
 		return fmt.Errorf("%s: decode answer: %w", what, err)
 	}
 	i := slices.IndexFunc(out.Snapshots, func(si snapshotInfo) bool { return si.Snapshot == s.snap })
@@ -238,13 +239,13 @@ func (s *snapshotSource) Prepare(ctx context.Context) error {
 	// onto an open index fails. It is deleted (it is this run's own) and
 	// the restore sent again, under the retry budget.
 	att := s.pol.Begin()
-	var a answer
+	var a elastic.Answer
 	for {
-		a, err = sendOnce(ctx, s.es, what, esapi.SnapshotRestoreRequest{
+		a, err = elastic.CallOnce(ctx, s.es, what, esapi.SnapshotRestoreRequest{
 			Repository: s.repo, Snapshot: s.snap, Body: bytes.NewReader(body), WaitForCompletion: &wait,
 		})
-		if err == nil && !a.ok() {
-			return fmt.Errorf("%s: %v", what, a.err())
+		if err == nil && !a.OK() {
+			return fmt.Errorf("%s: %v", what, a.Err())
 		}
 		if err == nil {
 			break
@@ -259,7 +260,7 @@ func (s *snapshotSource) Prepare(ctx context.Context) error {
 			return derr
 		}
 	}
-	if err := restoredInto(what, a.body, s.staging); err != nil {
+	if err := restoredInto(what, a.Body, s.staging); err != nil {
 		return err
 	}
 	if !s.allowEmpty {
@@ -322,12 +323,12 @@ func (s *snapshotSource) deleteStaging(ctx context.Context) error {
 		return fmt.Errorf("%w: refusing to delete protected index %q", ErrInvalidOptions, s.staging)
 	}
 	what := fmt.Sprintf("delete staging index %q", s.staging)
-	a, err := send(ctx, s.es, s.pol, what, fixed(esapi.IndicesDeleteRequest{Index: []string{s.staging}, ExpandWildcards: "none"}))
+	a, err := elastic.Call(ctx, s.es, s.pol, what, elastic.Fixed(esapi.IndicesDeleteRequest{Index: []string{s.staging}, ExpandWildcards: "none"}))
 	if err != nil {
 		return err
 	}
-	if !a.ok() && a.status != 404 {
-		return fmt.Errorf("%s: %v", what, a.err())
+	if !a.OK() && a.Status != 404 {
+		return fmt.Errorf("%s: %v", what, a.Err())
 	}
 	s.log.Info("staging index deleted", "staging", s.staging)
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/redact"
@@ -125,7 +126,7 @@ func (s *indexSource) Check(ctx context.Context, run RunInfo) error {
 	s.pol, s.rescanned = run.Retry, run.Rescanned
 	uuid := run.ClusterUUID
 	if s.es != run.ES {
-		ci, err := ping(ctx, s.es, s.pol, "reach the source cluster")
+		ci, err := elastic.Reach(ctx, s.es, s.pol, "reach the source cluster")
 		if err != nil {
 			return err
 		}
@@ -156,7 +157,7 @@ func (s *indexSource) Check(ctx context.Context, run RunInfo) error {
 
 // checkNotEmpty fails with ErrSourceEmpty when index has no document.
 func checkNotEmpty(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, index, what string) error {
-	n, err := esscan.CountRetry(ctx, es, index, pol)
+	n, err := elastic.Count(ctx, es, index, pol)
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", what, index, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -320,9 +321,9 @@ func (r *Restorer) createTarget(ctx context.Context, p *plan, src Source) error 
 	// the lost request made.
 	att := r.opt.Retry.Begin()
 	for {
-		a, err := sendOnce(ctx, r.es, what, esapi.IndicesCreateRequest{Index: r.opt.Target, Body: bytes.NewReader(body)})
-		if err == nil && !a.ok() {
-			e := a.err()
+		a, err := elastic.CallOnce(ctx, r.es, what, esapi.IndicesCreateRequest{Index: r.opt.Target, Body: bytes.NewReader(body)})
+		if err == nil && !a.OK() {
+			e := a.Err()
 			if e.Type == "resource_already_exists_exception" {
 				err = fmt.Errorf("%s: %w: %v", what, ErrTargetExists, e)
 				if made, cerr := r.madeByUs(ctx); cerr == nil && made {
@@ -374,15 +375,15 @@ func (r *Restorer) putSettings(ctx context.Context, which string, s map[string]j
 	if err != nil {
 		return err
 	}
-	_, err = sendOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("put %s on %q", which, r.opt.Target), func() esapi.Request {
+	_, err = elastic.CallOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("put %s on %q", which, r.opt.Target), func() esapi.Request {
 		return esapi.IndicesPutSettingsRequest{Index: []string{r.opt.Target}, Body: bytes.NewReader(body)}
 	})
 	return err
 }
 
 func (r *Restorer) refresh(ctx context.Context) error {
-	_, err := sendOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("refresh %q", r.opt.Target),
-		fixed(esapi.IndicesRefreshRequest{Index: []string{r.opt.Target}}))
+	_, err := elastic.CallOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("refresh %q", r.opt.Target),
+		elastic.Fixed(esapi.IndicesRefreshRequest{Index: []string{r.opt.Target}}))
 	return err
 }
 
@@ -423,7 +424,7 @@ func (r *Restorer) ensureWriter(ctx context.Context) error {
 		return err
 	}
 	alias := WriterAlias(r.opt.Target)
-	_, err := sendOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("put writer alias %q on %q", alias, r.opt.Target),
-		fixed(esapi.IndicesPutAliasRequest{Index: []string{r.opt.Target}, Name: alias}))
+	_, err := elastic.CallOK(ctx, r.es, r.opt.Retry, fmt.Sprintf("put writer alias %q on %q", alias, r.opt.Target),
+		elastic.Fixed(esapi.IndicesPutAliasRequest{Index: []string{r.opt.Target}, Name: alias}))
 	return err
 }

@@ -128,8 +128,9 @@ func (t *Throttle) Stats() ThrottleStats {
 
 // begin waits until a request of docs documents may go: a free slot under
 // the in-flight limit, then its turn under the rate limit. The returned
-// func reports the answer (status, body and transport error of the _bulk
-// request) and frees the slot; it must be called once. The error is ctx's.
+// func reports the outcome of the _bulk request (as elastic.Try returns
+// it: status 0 when no answer came) and frees the slot; it must be called
+// once. The error is ctx's.
 func (t *Throttle) begin(ctx context.Context, docs int) (func(status int, body []byte, err error), error) {
 	if t == nil {
 		return func(int, []byte, error) {}, nil
@@ -185,8 +186,9 @@ func (t *Throttle) begin(ctx context.Context, docs int) (func(status int, body [
 	t.docs += int64(docs)
 	t.requests++
 	t.mu.Unlock()
-	return func(status int, body []byte, err error) {
-		t.release(t.clock.Now().Sub(sent), err == nil, pushback(status, body), sent)
+	return func(status int, body []byte, _ error) {
+		// A transient error answer (a 429) is an answer: it cuts the limit.
+		t.release(t.clock.Now().Sub(sent), status != 0, pushback(status, body), sent)
 	}, nil
 }
 

@@ -25,7 +25,8 @@ import (
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
-	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/elastic"
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -124,7 +125,7 @@ func TestRestoreFlagsHaveEffect(t *testing.T) {
 	if code := c.run(t.Context(), runArgs(es, out, "ks1", "--target", "documents_ks", "--keep-staging", "--prefer", "source")...); code != exitOK {
 		t.Fatalf("keep-staging: exit %d\n%s", code, c.stderr.String())
 	}
-	n, err := esscan.Count(t.Context(), es.Client(), "esrestore-staging-ks1")
+	n, err := elastic.Count(t.Context(), es.Client(), "esrestore-staging-ks1", retry.Policy{})
 	if err != nil || n != int64(len(sc.Complete)) {
 		t.Errorf("staging index after --keep-staging: %d docs, %v", n, err)
 	}

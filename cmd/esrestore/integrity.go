@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/esrestore/esrestore/diff"
-	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -18,7 +18,7 @@ const metaKey = "esrestore"
 func (j *job) recordStart(ctx context.Context) error {
 	ctx = j.phase(ctx, phaseChecks)
 	in := &j.summary.Integrity
-	if c, err := esmeta.GetCluster(ctx, j.es, j.retryPolicy()); err == nil {
+	if c, err := elastic.GetCluster(ctx, j.es, j.retryPolicy()); err == nil {
 		in.Cluster = &report.Cluster{Name: c.Name, UUID: c.UUID, Version: c.Version}
 	} else {
 		j.log.Warn("cluster identity not recorded", "error", err)
@@ -31,7 +31,7 @@ func (j *job) recordStart(ctx context.Context) error {
 	spec := j.cfg.src
 	switch spec.kind {
 	case "snapshot":
-		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.repo, spec.snap, j.retryPolicy())
+		sn, err := elastic.GetSnapshot(ctx, j.es, spec.repo, spec.snap, j.retryPolicy())
 		if err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func (j *job) recordStart(ctx context.Context) error {
 func (j *job) recordEnd(ctx context.Context) error {
 	ctx = j.phase(ctx, phaseEnd)
 	in := &j.summary.Integrity
-	n, err := esmeta.Count(ctx, j.es, j.cfg.Original, j.retryPolicy())
+	n, err := elastic.Count(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
 		return fmt.Errorf("count original %q at the end: %w", j.cfg.Original, err)
 	}
@@ -74,7 +74,7 @@ func (j *job) recordEnd(ctx context.Context) error {
 		}
 	}
 	if in.Backup != nil {
-		if in.Backup.CountEnd, err = esmeta.Count(ctx, j.es, in.Backup.Name, j.retryPolicy()); err != nil {
+		if in.Backup.CountEnd, err = elastic.Count(ctx, j.es, in.Backup.Name, j.retryPolicy()); err != nil {
 			return fmt.Errorf("count backup %q at the end: %w", in.Backup.Name, err)
 		}
 	}
@@ -83,11 +83,11 @@ func (j *job) recordEnd(ctx context.Context) error {
 
 // indexState reads an index's identity and count.
 func (j *job) indexState(ctx context.Context, name string) (*report.IndexState, error) {
-	ix, err := esmeta.GetIndex(ctx, j.es, name, j.retryPolicy())
+	ix, err := elastic.GetIndex(ctx, j.es, name, j.retryPolicy())
 	if err != nil {
 		return nil, err
 	}
-	n, err := esmeta.Count(ctx, j.es, name, j.retryPolicy())
+	n, err := elastic.Count(ctx, j.es, name, j.retryPolicy())
 	if err != nil {
 		return nil, fmt.Errorf("count %q: %w", name, err)
 	}
@@ -99,11 +99,11 @@ func (j *job) indexState(ctx context.Context, name string) (*report.IndexState, 
 // and the snapshot's index (its staging copy).
 func (j *job) compareIndexes(ctx context.Context) error {
 	ctx = j.phase(ctx, phaseEnd)
-	orig, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
+	orig, err := elastic.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
 		return err
 	}
-	tgt, err := esmeta.GetIndex(ctx, j.es, j.cfg.Target, j.retryPolicy())
+	tgt, err := elastic.GetIndex(ctx, j.es, j.cfg.Target, j.retryPolicy())
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (j *job) compareIndexes(ctx context.Context) error {
 		return fmt.Errorf("compare settings: %w", err)
 	}
 	if st := j.summary.Staging; st != nil {
-		sx, err := esmeta.GetIndex(ctx, j.es, st.Index, j.retryPolicy())
+		sx, err := elastic.GetIndex(ctx, j.es, st.Index, j.retryPolicy())
 		if err != nil {
 			return err
 		}

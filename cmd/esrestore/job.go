@@ -15,9 +15,11 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/lease"
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/report/page"
 	"github.com/esrestore/esrestore/restore"
@@ -817,7 +819,7 @@ func indexTotal(es *elasticsearch.Client, index string) *sideTotal {
 	return newSideTotal(func(ctx context.Context) (int64, error) {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		return esscan.Count(ctx, es, index)
+		return elastic.Count(ctx, es, index, retry.Policy{})
 	})
 }
 

@@ -23,7 +23,9 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -476,7 +478,7 @@ func TestInterruptedRunResumes(t *testing.T) {
 			if r.Indexed > whole.Indexed || r.Indexed < whole.Indexed-first.Pending {
 				t.Errorf("resumed run indexed %d, a run never interrupted %d (first attempt left %d pending)", r.Indexed, whole.Indexed, first.Pending)
 			}
-			n, err := esscan.Count(t.Context(), es.Client(), "documents_restored")
+			n, err := elastic.Count(t.Context(), es.Client(), "documents_restored", retry.Policy{})
 			if err != nil || n != int64(len(sc.Complete)) {
 				t.Errorf("target count %d (%v), want %d", n, err, len(sc.Complete))
 			}

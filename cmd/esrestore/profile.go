@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/esrestore/esrestore/diff"
-	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -87,8 +87,8 @@ func (j *job) detectProfile(ctx context.Context) error {
 	if !j.hasSetting("profile") || (!autoPaths && !autoDate) || j.es == nil || isDumpURL(j.cfg.Original) {
 		return nil
 	}
-	ix, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
-	if errors.Is(err, esmeta.ErrNotFound) {
+	ix, err := elastic.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
+	if errors.Is(err, elastic.ErrNotFound) {
 		return nil // the checks say so
 	}
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/esrestore/esrestore/internal/esmeta"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/restore"
@@ -120,26 +120,26 @@ func (j *job) where(ctx context.Context) (restore.Identity, error) {
 	if j.es == nil {
 		return id, nil
 	}
-	c, err := esmeta.GetCluster(ctx, j.es, j.retryPolicy())
+	c, err := elastic.GetCluster(ctx, j.es, j.retryPolicy())
 	if err != nil {
 		return id, guardError(err)
 	}
 	id.ClusterUUID = c.UUID
 	if !isDumpURL(j.cfg.Original) {
-		ix, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
+		ix, err := elastic.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
 		switch {
 		case err == nil:
 			id.OriginalUUID = ix.UUID
-		case !errors.Is(err, esmeta.ErrNotFound):
+		case !errors.Is(err, elastic.ErrNotFound):
 			return id, guardError(err)
 		}
 	}
 	if spec, why := parseSource(j.cfg.Source); why == "" && spec.kind == "snapshot" {
-		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.repo, spec.snap, j.retryPolicy())
+		sn, err := elastic.GetSnapshot(ctx, j.es, spec.repo, spec.snap, j.retryPolicy())
 		switch {
 		case err == nil:
 			id.SnapshotUUID = sn.UUID
-		case !errors.Is(err, esmeta.ErrNotFound):
+		case !errors.Is(err, elastic.ErrNotFound):
 			return id, guardError(err)
 		}
 	}

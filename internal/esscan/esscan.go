@@ -15,10 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/jsonscan"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -35,10 +32,6 @@ var (
 	// ErrShardFailure means a page reported _shards.failed > 0: its hits
 	// are incomplete, so the scan cannot go on.
 	ErrShardFailure = errors.New("shard failure")
-	// ErrContextExpired means the point in time expired or was closed.
-	ErrContextExpired = errors.New("point in time expired")
-	// ErrIndexNotFound means the index or alias does not exist.
-	ErrIndexNotFound = errors.New("index not found")
 )
 
 // Options tune a scan. The zero value gets the defaults noted on each field.
@@ -98,8 +91,8 @@ func (o *Options) defaults() {
 type PageFunc func(ctx context.Context, slice int, page []dump.Doc) error
 
 // Scan reads every document of index and passes the pages to fn. It
-// returns fn's first error, or an error wrapping ErrIndexNotFound, or
-// ErrShardFailure or ErrContextExpired (with retry.ErrBudget) when they
+// returns fn's first error, or an error wrapping elastic.ErrIndexNotFound, or
+// ErrShardFailure or elastic.ErrContextExpired (with retry.ErrBudget) when they
 // outlast the retry budget.
 func Scan(ctx context.Context, es *elasticsearch.Client, index string, opt Options, fn PageFunc) error {
 	opt.defaults()
@@ -148,9 +141,7 @@ func openPIT(ctx context.Context, es *elasticsearch.Client, index string, opt Op
 	var out struct {
 		ID string `json:"id"`
 	}
-	err := do(ctx, opt.Retry, func() (*esapi.Response, error) {
-		return esapi.OpenPointInTimeRequest{Index: []string{index}, KeepAlive: opt.KeepAlive}.Do(ctx, es)
-	}, &out)
+	err := elastic.Do(ctx, es, opt.Retry, elastic.Fixed(esapi.OpenPointInTimeRequest{Index: []string{index}, KeepAlive: opt.KeepAlive}), &out)
 	if err != nil {
 		return "", fmt.Errorf("open point in time on %q: %w", index, err)
 	}
@@ -164,11 +155,7 @@ func closePIT(es *elasticsearch.Client, pit string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	body, _ := json.Marshal(map[string]string{"id": pit})
-	res, err := esapi.ClosePointInTimeRequest{Body: bytes.NewReader(body)}.Do(ctx, es)
-	if err == nil {
-		io.Copy(io.Discard, res.Body) //nolint:errcheck // best effort
-		res.Body.Close()
-	}
+	elastic.Try(ctx, es, esapi.ClosePointInTimeRequest{Body: bytes.NewReader(body)}) //nolint:errcheck // best effort
 }
 
 // page is one search answer, read by decode.
@@ -191,9 +178,9 @@ type hit struct {
 	SeqNo, Term        int64
 }
 
-// decode reads a search answer in one validating pass; sources stay in
+// Decode reads a search answer in one validating pass; sources stay in
 // place.
-func (p *page) decode(b []byte) error {
+func (p *page) Decode(b []byte) error {
 	str := func(vi int, dst *string) (int, error) {
 		end, err := jsonscan.Skip(b, vi)
 		*dst, _ = jsonscan.String(b[vi:end])
@@ -279,9 +266,6 @@ func (p *page) decode(b []byte) error {
 	return err
 }
 
-// decoder is an answer that reads itself.
-type decoder interface{ decode([]byte) error }
-
 // scanSlice reads one slice. One retry.Attempt covers a page: transient
 // errors and failed shards wait on it, a page read resets it. An expired
 // point in time is reopened, for this slice, and the slice goes on from
@@ -326,10 +310,10 @@ func scanSlice(ctx context.Context, es *elasticsearch.Client, index, pit string,
 			return err
 		}
 		p := page{Total: -1}
-		err = do(ctx, opt.Retry, func() (*esapi.Response, error) {
-			return esapi.SearchRequest{Body: bytes.NewReader(body)}.Do(ctx, es)
+		err = elastic.Do(ctx, es, opt.Retry, func() esapi.Request {
+			return esapi.SearchRequest{Body: bytes.NewReader(body)}
 		}, &p)
-		if errors.Is(err, ErrContextExpired) {
+		if errors.Is(err, elastic.ErrContextExpired) {
 			if werr := att.Wait(ctx, err); werr != nil {
 				return fmt.Errorf("scan %q slice %d: %w", index, slice, werr)
 			}
@@ -409,243 +393,4 @@ func firstFailure(f []json.RawMessage) string {
 		return string(f[0])
 	}
 	return fmt.Sprintf("[%s][%d] %s: %s", r.Index, r.Shard, r.Reason.Type, r.Reason.Reason)
-}
-
-// Count returns the number of documents _count reports for index,
-// retrying under the default retry.Policy.
-func Count(ctx context.Context, es *elasticsearch.Client, index string) (int64, error) {
-	return CountRetry(ctx, es, index, retry.Policy{})
-}
-
-// CountRetry is Count under the retry policy pol.
-//
-// A count some shards did not answer is short, not small: while a snapshot
-// restore or a restart recovers an index, a real node answers 200 with
-// _shards.failed > 0 and the count of the shards that did answer. Such an
-// answer is retried like a 503, until pol's budget runs out.
-func CountRetry(ctx context.Context, es *elasticsearch.Client, index string, pol retry.Policy) (int64, error) {
-	var out countAnswer
-	err := do(ctx, pol, func() (*esapi.Response, error) {
-		return esapi.CountRequest{Index: []string{index}}.Do(ctx, es)
-	}, &out)
-	if err != nil {
-		return 0, fmt.Errorf("count %q: %w", index, err)
-	}
-	return out.Count, nil
-}
-
-// CountQuery is CountRetry of the documents of index that query matches.
-// A query Elasticsearch refuses (400) is an *Error, not retried.
-func CountQuery(ctx context.Context, es *elasticsearch.Client, index string, query json.RawMessage, pol retry.Policy) (int64, error) {
-	body, err := json.Marshal(map[string]json.RawMessage{"query": query})
-	if err != nil {
-		return 0, fmt.Errorf("count %q with a query: %w", index, err)
-	}
-	var out countAnswer
-	err = do(ctx, pol, func() (*esapi.Response, error) {
-		return esapi.CountRequest{Index: []string{index}, Body: bytes.NewReader(body)}.Do(ctx, es)
-	}, &out)
-	if err != nil {
-		return 0, fmt.Errorf("count %q with a query: %w", index, err)
-	}
-	return out.Count, nil
-}
-
-// countAnswer is a _count answer; one some shards did not answer is
-// transient.
-type countAnswer struct {
-	Count  int64 `json:"count"`
-	Shards struct {
-		Total      int `json:"total"`
-		Successful int `json:"successful"`
-		Failed     int `json:"failed"`
-	} `json:"_shards"`
-}
-
-func (c *countAnswer) decode(b []byte) error {
-	*c = countAnswer{}
-	if err := json.Unmarshal(b, c); err != nil {
-		return err
-	}
-	if sh := c.Shards; sh.Failed > 0 || sh.Successful < sh.Total {
-		return retry.Transient(fmt.Errorf("%d of %d shards answered (%d failed): the count would be short", sh.Successful, sh.Total, sh.Failed))
-	}
-	return nil
-}
-
-// Error is an error answer from Elasticsearch.
-type Error struct {
-	Status int
-	Type   string
-	Reason string
-	Root   string // root cause type, when it differs
-}
-
-func (e *Error) Error() string {
-	s := fmt.Sprintf("%d %s: %s", e.Status, e.Type, e.Reason)
-	if e.Root != "" && e.Root != e.Type {
-		s += " (" + e.Root + ")"
-	}
-	return s
-}
-
-// ParseError reads Elasticsearch's error envelope from an answer body.
-func ParseError(status int, body []byte) *Error {
-	var env struct {
-		Error json.RawMessage `json:"error"`
-	}
-	e := &Error{Status: status}
-	if json.Unmarshal(body, &env) != nil || len(env.Error) == 0 {
-		e.Type, e.Reason = http.StatusText(status), strings.TrimSpace(string(truncate(body, 300)))
-		return e
-	}
-	var obj struct {
-		Type      string `json:"type"`
-		Reason    string `json:"reason"`
-		RootCause []struct {
-			Type   string `json:"type"`
-			Reason string `json:"reason"`
-		} `json:"root_cause"`
-	}
-	if json.Unmarshal(env.Error, &obj) != nil {
-		json.Unmarshal(env.Error, &e.Reason) //nolint:errcheck // a plain string error
-		e.Type = http.StatusText(status)
-		return e
-	}
-	e.Type, e.Reason = obj.Type, obj.Reason
-	if len(obj.RootCause) > 0 {
-		e.Root = obj.RootCause[0].Type
-		if e.Reason == "all shards failed" || e.Reason == "" {
-			e.Reason = obj.RootCause[0].Reason
-		}
-	}
-	return e
-}
-
-func truncate(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
-}
-
-// Retryable reports whether an answer with this status may succeed when
-// sent again: 408, 429, 502, 503 and 504.
-func Retryable(status int) bool { return retry.Status(status) }
-
-// TransientError reports whether an error answer may go away when the
-// request is sent again: a retryable status, or an error type that says so
-// whatever the status (a full thread pool, a tripped circuit breaker, a
-// cluster block that lifts when a master is elected or a node recovers).
-func TransientError(e *Error) bool {
-	if e == nil {
-		return false
-	}
-	if Retryable(e.Status) {
-		return true
-	}
-	switch e.Type {
-	case "es_rejected_execution_exception", "circuit_breaking_exception", "node_not_connected_exception",
-		"no_shard_available_action_exception", "unavailable_shards_exception", "node_closed_exception",
-		"connect_transport_exception", "receive_timeout_transport_exception":
-		return true
-	case "cluster_block_exception":
-		// SERVICE_UNAVAILABLE blocks (no master, state not recovered) lift;
-		// a FORBIDDEN one (read_only, read_only_allow_delete) needs an operator.
-		return e.Status >= 500 || strings.Contains(e.Reason, "SERVICE_UNAVAILABLE")
-	}
-	return false
-}
-
-// Send performs one request under pol and returns the status and body of
-// an answer that is not transient: any 2xx, and the errors a retry would
-// not change, for the caller to judge. Transport errors, answers cut
-// short and transient error answers are retried until pol's budget runs
-// out; the error then wraps retry.ErrBudget and the last failure.
-func Send(ctx context.Context, pol retry.Policy, send func() (*esapi.Response, error)) (int, []byte, error) {
-	var status int
-	var body []byte
-	err := retry.Do(ctx, pol, func(ctx context.Context) error {
-		var err error
-		status, body, err = Try(ctx, send)
-		return err
-	})
-	return status, body, err
-}
-
-// Try performs one request and reads its answer, as Send does, without
-// retrying: the error of a transport failure, of an answer cut short or of
-// a transient error answer is marked retry.Transient; any other answer is
-// returned for the caller to judge. It is for requests that must not be
-// repeated blindly (creating an index, restoring a snapshot): the caller
-// checks what the first one did before sending another.
-func Try(ctx context.Context, send func() (*esapi.Response, error)) (int, []byte, error) {
-	res, err := send()
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
-		}
-		if retry.Transport(err) {
-			return 0, nil, retry.Transient(err)
-		}
-		return 0, nil, err
-	}
-	b, rerr := readBody(res)
-	if rerr != nil {
-		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
-		}
-		return 0, nil, retry.Transient(fmt.Errorf("read answer: %w", rerr))
-	}
-	if res.StatusCode >= 300 {
-		if e := ParseError(res.StatusCode, b); TransientError(e) {
-			return res.StatusCode, b, retry.Transient(e)
-		}
-	}
-	return res.StatusCode, b, nil
-}
-
-// do sends a read request under pol and decodes a 2xx answer into out,
-// in one retry loop: a decoder may find a 2xx answer transient (a count
-// some shards did not answer), and it is then sent again like a 503.
-func do(ctx context.Context, pol retry.Policy, send func() (*esapi.Response, error), out any) error {
-	return retry.Do(ctx, pol, func(ctx context.Context) error {
-		status, body, err := Try(ctx, send)
-		if err != nil {
-			return err
-		}
-		if status >= 300 {
-			e := ParseError(status, body)
-			switch {
-			case status == 404 && (e.Root == "search_context_missing_exception" || e.Type == "search_context_missing_exception"):
-				return fmt.Errorf("%w: %v", ErrContextExpired, e)
-			case status == 404 && e.Type == "index_not_found_exception":
-				return fmt.Errorf("%w: %v", ErrIndexNotFound, e)
-			}
-			return e
-		}
-		if d, ok := out.(decoder); ok {
-			err = d.decode(body)
-		} else {
-			err = json.Unmarshal(body, out)
-		}
-		if err != nil {
-			return fmt.Errorf("decode answer: %w", err)
-		}
-		return nil
-	})
-}
-
-// readBody reads an answer whole, sized by its Content-Length when known
-// so that a page is not copied as its buffer grows.
-func readBody(res *esapi.Response) ([]byte, error) {
-	defer res.Body.Close()
-	var buf bytes.Buffer
-	if n := res.Header.Get("Content-Length"); n != "" {
-		if size, err := strconv.Atoi(n); err == nil && size > 0 && size < 1<<30 {
-			buf.Grow(size + bytes.MinRead)
-		}
-	}
-	_, err := buf.ReadFrom(res.Body)
-	return buf.Bytes(), err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -59,7 +60,7 @@ func TestScanEverySliceCount(t *testing.T) {
 			t.Errorf("%+v: scanned %d ids, want the %d loaded", opt, len(got), len(want))
 		}
 	}
-	n, err := Count(t.Context(), es.Client(), "docs")
+	n, err := elastic.Count(t.Context(), es.Client(), "docs", retry.Policy{})
 	if err != nil || n != int64(len(docs)) {
 		t.Errorf("Count = %d, %v; want %d", n, err, len(docs))
 	}
@@ -79,7 +80,7 @@ func TestScanNeverShort(t *testing.T) {
 		t.Errorf("persistent shard failure: got %v, want ErrShardFailure past the retry budget", err)
 	}
 	es.SetFaults(fixtures.Faults{})
-	if _, err := scanIDs(t, es, "nope", Options{Retry: fastRetry}); !errors.Is(err, ErrIndexNotFound) {
+	if _, err := scanIDs(t, es, "nope", Options{Retry: fastRetry}); !errors.Is(err, elastic.ErrIndexNotFound) {
 		t.Errorf("missing index: got %v, want ErrIndexNotFound", err)
 	}
 }

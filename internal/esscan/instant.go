@@ -13,6 +13,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/jsonscan"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -70,7 +71,7 @@ type InstantOptions struct {
 	// Logger receives the opening, reopening and closing. Default: none.
 	Logger *slog.Logger
 	// NoReopen makes a lost point in time an error (wrapping
-	// ErrContextExpired) instead of a new instant: for an instant whose
+	// elastic.ErrContextExpired) instead of a new instant: for an instant whose
 	// moment cannot be had again.
 	NoReopen bool
 }
@@ -261,10 +262,10 @@ func (in *Instant) search(ctx context.Context, build func(b []byte) []byte, out 
 		body = build(body)
 		body = append(body, '}')
 		*out = page{Total: -1}
-		err = do(ctx, in.opt.Retry, func() (*esapi.Response, error) {
-			return esapi.SearchRequest{Body: bytes.NewReader(body)}.Do(ctx, in.es)
+		err = elastic.Do(ctx, in.es, in.opt.Retry, func() esapi.Request {
+			return esapi.SearchRequest{Body: bytes.NewReader(body)}
 		}, out)
-		if errors.Is(err, ErrContextExpired) {
+		if errors.Is(err, elastic.ErrContextExpired) {
 			if !in.opt.NoReopen {
 				if werr := att.Wait(ctx, err); werr != nil {
 					return werr
@@ -400,9 +401,7 @@ func (in *Instant) Since(ctx context.Context, slices, pageSize int) (Live, error
 	// promote's final round refreshes it), not only those a scheduled
 	// refresh reached.
 	var refreshed struct{}
-	if err := do(ctx, in.opt.Retry, func() (*esapi.Response, error) {
-		return esapi.IndicesRefreshRequest{Index: []string{in.index}}.Do(ctx, in.es)
-	}, &refreshed); err != nil {
+	if err := elastic.Do(ctx, in.es, in.opt.Retry, elastic.Fixed(esapi.IndicesRefreshRequest{Index: []string{in.index}}), &refreshed); err != nil {
 		return Live{}, err
 	}
 	now := NewInstant(in.es, in.index, InstantOptions{KeepAlive: in.opt.KeepAlive, Retry: in.opt.Retry})

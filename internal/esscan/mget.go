@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/jsonscan"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -153,7 +154,7 @@ func CheckMget(got []MgetDoc, id func(i int) string, source bool) error {
 }
 
 // DocError reads the error of one _mget entry; an index_not_found_exception
-// wraps ErrIndexNotFound, and one a retry may clear (a shard that has not
+// wraps elastic.ErrIndexNotFound, and one a retry may clear (a shard that has not
 // recovered yet after a node restart answers
 // no_shard_available_action_exception inside a 200) is marked
 // retry.Transient, so that the caller sends the _mget again.
@@ -166,10 +167,10 @@ func DocError(raw json.RawMessage) error {
 		return fmt.Errorf("error %s", raw)
 	}
 	if e.Type == "index_not_found_exception" {
-		return fmt.Errorf("%w: %s: %s", ErrIndexNotFound, e.Type, e.Reason)
+		return fmt.Errorf("%w: %s: %s", elastic.ErrIndexNotFound, e.Type, e.Reason)
 	}
 	err := fmt.Errorf("%s: %s", e.Type, e.Reason)
-	if TransientError(&Error{Type: e.Type, Reason: e.Reason}) {
+	if elastic.TransientError(&elastic.Error{Type: e.Type, Reason: e.Reason}) {
 		return retry.Transient(err)
 	}
 	return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -65,7 +66,7 @@ func TestCheckMget(t *testing.T) {
 		is     error
 		says   string
 	}{
-		{"missing index", []MgetDoc{{ID: "a", Error: []byte(`{"type":"index_not_found_exception","reason":"no such index [x]"}`)}, {ID: "b"}}, false, ErrIndexNotFound, `document "a"`},
+		{"missing index", []MgetDoc{{ID: "a", Error: []byte(`{"type":"index_not_found_exception","reason":"no such index [x]"}`)}, {ID: "b"}}, false, elastic.ErrIndexNotFound, `document "a"`},
 		{"shard error", []MgetDoc{{ID: "a"}, {ID: "b", Error: []byte(`{"type":"no_shard_available_action_exception","reason":"r"}`)}}, false, nil, "no_shard_available_action_exception: r"},
 		{"other id", []MgetDoc{{ID: "a"}, {ID: "c"}}, false, nil, `answer 1 is for "c", asked for "b"`},
 		{"no source", []MgetDoc{{ID: "a", Found: true}, {ID: "b"}}, true, ErrNoSource, `document "a"`},
@@ -98,7 +99,7 @@ func TestDocErrorTransient(t *testing.T) {
 		if got := retry.IsTransient(err); got != tt.transient {
 			t.Errorf("%s: transient %v, want %v", tt.raw, got, tt.transient)
 		}
-		if got := errors.Is(err, ErrIndexNotFound); got != tt.notFound {
+		if got := errors.Is(err, elastic.ErrIndexNotFound); got != tt.notFound {
 			t.Errorf("%s: index not found %v, want %v", tt.raw, got, tt.notFound)
 		}
 	}

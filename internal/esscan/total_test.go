@@ -2,21 +2,17 @@ package esscan
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/esrestore/esrestore/fixtures"
 	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/retry"
 )
 
@@ -48,7 +44,7 @@ func TestScanTotalIgnoresLiveWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := Count(t.Context(), es.Client(), "live")
+		n, err := elastic.Count(t.Context(), es.Client(), "live", retry.Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,35 +52,5 @@ func TestScanTotalIgnoresLiveWrites(t *testing.T) {
 			t.Errorf("%d slices: %d totals summing to %d, read %d, _count %d (after %d writes)",
 				slices, calls.Load(), total.Load(), read.Load(), n, written)
 		}
-	}
-}
-
-// A _count some shards did not answer is retried, never taken as the
-// count: a real node recovering an index answers 200 with the count of the
-// shards that did answer.
-func TestCountRetriesShortAnswers(t *testing.T) {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Elastic-Product", "Elasticsearch")
-		w.Header().Set("Content-Type", "application/json")
-		if calls.Add(1) < 3 {
-			fmt.Fprint(w, `{"count":201,"_shards":{"total":3,"successful":1,"skipped":0,"failed":2}}`)
-			return
-		}
-		fmt.Fprint(w, `{"count":600,"_shards":{"total":3,"successful":3,"skipped":0,"failed":0}}`)
-	}))
-	defer srv.Close()
-	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol := retry.Policy{Budget: time.Second, Base: time.Millisecond, Cap: time.Millisecond}
-	n, err := CountRetry(t.Context(), es, "x", pol)
-	if err != nil || n != 600 || calls.Load() != 3 {
-		t.Fatalf("got %d, %v after %d calls, want 600 after 3", n, err, calls.Load())
-	}
-	calls.Store(-1000) // short answers only: the budget runs out
-	if _, err := CountRetry(t.Context(), es, "x", pol); !errors.Is(err, retry.ErrBudget) {
-		t.Fatalf("got %v, want the budget's error", err)
 	}
 }

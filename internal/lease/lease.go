@@ -37,7 +37,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/esrestore/esrestore/internal/esscan"
+	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/retry"
 )
@@ -253,7 +253,9 @@ func (l *Lease) acquire(ctx context.Context) error {
 		}
 		switch {
 		case !cur.Found:
-			st, body, err := l.send(ctx, "create", esapi.CreateRequest{Index: l.opt.Index, DocumentID: l.opt.ID, Body: l.body(rec)})
+			st, body, err := l.send(ctx, "create", func() esapi.Request {
+				return esapi.CreateRequest{Index: l.opt.Index, DocumentID: l.opt.ID, Body: l.body(rec)}
+			})
 			if err != nil {
 				return err
 			}
@@ -268,8 +270,9 @@ func (l *Lease) acquire(ctx context.Context) error {
 			return nil
 		case now.After(cur.Source.ExpiresAt):
 			seq, term := cur.SeqNo, cur.Term
-			st, body, err := l.send(ctx, "take over", esapi.IndexRequest{Index: l.opt.Index, DocumentID: l.opt.ID,
-				Body: l.body(rec), IfSeqNo: &seq, IfPrimaryTerm: &term})
+			st, body, err := l.send(ctx, "take over", func() esapi.Request {
+				return esapi.IndexRequest{Index: l.opt.Index, DocumentID: l.opt.ID, Body: l.body(rec), IfSeqNo: &seq, IfPrimaryTerm: &term}
+			})
 			if err != nil {
 				return err
 			}
@@ -308,7 +311,7 @@ func (l *Lease) acquire(ctx context.Context) error {
 // took records a lease just written.
 func (l *Lease) took(status int, body []byte, rec Record) error {
 	if status >= 300 {
-		return fmt.Errorf("lease %s/%s: %v", l.opt.Index, l.opt.ID, esscan.ParseError(status, body))
+		return fmt.Errorf("lease %s/%s: %v", l.opt.Index, l.opt.ID, elastic.ParseError(status, body))
 	}
 	var ans struct {
 		SeqNo int `json:"_seq_no"`
@@ -328,44 +331,34 @@ func (l *Lease) body(rec Record) *bytes.Reader {
 	return bytes.NewReader(b)
 }
 
-// send performs one write under the retry policy and returns a 2xx or
-// 409 answer; any other answer is an error.
-func (l *Lease) send(ctx context.Context, what string, req esapi.Request) (int, []byte, error) {
-	st, body, err := esscan.Send(ctx, l.opt.Retry, func() (*esapi.Response, error) {
-		if r, ok := req.(esapi.CreateRequest); ok {
-			r.Body.(*bytes.Reader).Seek(0, 0) //nolint:errcheck // a bytes.Reader
-		}
-		if r, ok := req.(esapi.IndexRequest); ok {
-			r.Body.(*bytes.Reader).Seek(0, 0) //nolint:errcheck // a bytes.Reader
-		}
-		return req.Do(ctx, l.es)
-	})
+// send performs the write mk builds under the retry policy and returns a
+// 2xx or 409 answer; any other answer is an error.
+func (l *Lease) send(ctx context.Context, what string, mk func() esapi.Request) (int, []byte, error) {
+	st, body, err := elastic.Send(ctx, l.es, l.opt.Retry, mk)
 	if err != nil {
 		return 0, nil, fmt.Errorf("lease %s/%s: %s: %w", l.opt.Index, l.opt.ID, what, err)
 	}
 	if st >= 300 && st != 409 {
-		return st, body, fmt.Errorf("lease %s/%s: %s: %v", l.opt.Index, l.opt.ID, what, esscan.ParseError(st, body))
+		return st, body, fmt.Errorf("lease %s/%s: %s: %v", l.opt.Index, l.opt.ID, what, elastic.ParseError(st, body))
 	}
 	return st, body, nil
 }
 
 // get reads the lease document.
 func (l *Lease) get(ctx context.Context) (*doc, error) {
-	st, body, err := esscan.Send(ctx, l.opt.Retry, func() (*esapi.Response, error) {
-		return esapi.GetRequest{Index: l.opt.Index, DocumentID: l.opt.ID}.Do(ctx, l.es)
-	})
+	st, body, err := elastic.Send(ctx, l.es, l.opt.Retry, elastic.Fixed(esapi.GetRequest{Index: l.opt.Index, DocumentID: l.opt.ID}))
 	if err != nil {
 		return nil, fmt.Errorf("lease %s/%s: read: %w", l.opt.Index, l.opt.ID, err)
 	}
 	var d doc
 	if st == 404 {
-		if e := esscan.ParseError(st, body); e.Type == "index_not_found_exception" {
+		if e := elastic.ParseError(st, body); e.Type == "index_not_found_exception" {
 			return nil, fmt.Errorf("lease %s/%s: read: %v", l.opt.Index, l.opt.ID, e)
 		}
 		return &d, nil
 	}
 	if st >= 300 {
-		return nil, fmt.Errorf("lease %s/%s: read: %v", l.opt.Index, l.opt.ID, esscan.ParseError(st, body))
+		return nil, fmt.Errorf("lease %s/%s: read: %v", l.opt.Index, l.opt.ID, elastic.ParseError(st, body))
 	}
 	if err := json.Unmarshal(body, &d); err != nil {
 		return nil, fmt.Errorf("lease %s/%s: decode: %w", l.opt.Index, l.opt.ID, err)
@@ -378,9 +371,7 @@ func (l *Lease) get(ctx context.Context) (*doc, error) {
 // left to the first write, which a cluster may forbid
 // (action.auto_create_index) and which would give it the defaults.
 func (l *Lease) ensureIndex(ctx context.Context) error {
-	st, body, err := esscan.Send(ctx, l.opt.Retry, func() (*esapi.Response, error) {
-		return esapi.IndicesExistsRequest{Index: []string{l.opt.Index}}.Do(ctx, l.es)
-	})
+	st, body, err := elastic.Send(ctx, l.es, l.opt.Retry, elastic.Fixed(esapi.IndicesExistsRequest{Index: []string{l.opt.Index}}))
 	if err != nil {
 		return fmt.Errorf("lease index %q: %w", l.opt.Index, err)
 	}
@@ -388,18 +379,18 @@ func (l *Lease) ensureIndex(ctx context.Context) error {
 		return nil
 	}
 	if st != 404 {
-		return fmt.Errorf("lease index %q: %v", l.opt.Index, esscan.ParseError(st, body))
+		return fmt.Errorf("lease index %q: %v", l.opt.Index, elastic.ParseError(st, body))
 	}
 	settings := []byte(`{"settings":{"index.hidden":true,"index.number_of_shards":1,"index.auto_expand_replicas":"0-1"},` +
 		`"mappings":{"dynamic":false,"properties":{"run_id":{"type":"keyword"},"holder":{"type":"keyword"},"expires_at":{"type":"date"}}}}`)
-	st, body, err = esscan.Send(ctx, l.opt.Retry, func() (*esapi.Response, error) {
-		return esapi.IndicesCreateRequest{Index: l.opt.Index, Body: bytes.NewReader(settings)}.Do(ctx, l.es)
+	st, body, err = elastic.Send(ctx, l.es, l.opt.Retry, func() esapi.Request {
+		return esapi.IndicesCreateRequest{Index: l.opt.Index, Body: bytes.NewReader(settings)}
 	})
 	if err != nil {
 		return fmt.Errorf("create lease index %q: %w", l.opt.Index, err)
 	}
 	if st >= 300 {
-		if e := esscan.ParseError(st, body); e.Type != "resource_already_exists_exception" {
+		if e := elastic.ParseError(st, body); e.Type != "resource_already_exists_exception" {
 			return fmt.Errorf("create lease index %q: %v", l.opt.Index, e)
 		}
 	}
@@ -469,10 +460,8 @@ func (l *Lease) keep() {
 		now := time.Now()
 		rec := l.record(now, prev.AcquiredAt, prev.Token)
 		ctx, cancel := context.WithDeadline(context.Background(), giveUp)
-		st, body, err := esscan.Try(ctx, func() (*esapi.Response, error) {
-			return esapi.IndexRequest{Index: l.opt.Index, DocumentID: l.opt.ID, Body: l.body(rec),
-				IfSeqNo: &seq, IfPrimaryTerm: &term}.Do(ctx, l.es)
-		})
+		st, body, err := elastic.Try(ctx, l.es, esapi.IndexRequest{Index: l.opt.Index, DocumentID: l.opt.ID, Body: l.body(rec),
+			IfSeqNo: &seq, IfPrimaryTerm: &term})
 		cancel()
 		switch {
 		case err == nil && st == 409:
@@ -506,7 +495,7 @@ func (l *Lease) keep() {
 			}
 			err = fmt.Errorf("decode answer of a renewal")
 		case err == nil:
-			err = esscan.ParseError(st, body)
+			err = elastic.ParseError(st, body)
 		}
 		if !time.Now().Before(giveUp) {
 			l.lose(fmt.Errorf("lease %s/%s of %s: %w: not renewed since %s, it expires at %s: %v", l.opt.Index, l.opt.ID,
@@ -538,16 +527,15 @@ func (l *Lease) Release(ctx context.Context) error {
 		l.mu.Unlock()
 		var st int
 		var body []byte
-		st, body, err = esscan.Send(ctx, l.opt.Retry, func() (*esapi.Response, error) {
-			return esapi.DeleteRequest{Index: l.opt.Index, DocumentID: l.opt.ID, IfSeqNo: &seq, IfPrimaryTerm: &term}.Do(ctx, l.es)
-		})
+		st, body, err = elastic.Send(ctx, l.es, l.opt.Retry,
+			elastic.Fixed(esapi.DeleteRequest{Index: l.opt.Index, DocumentID: l.opt.ID, IfSeqNo: &seq, IfPrimaryTerm: &term}))
 		switch {
 		case err != nil:
 			err = fmt.Errorf("release lease %s/%s: %w", l.opt.Index, l.opt.ID, err)
 		case st == 409 || st == 404:
 			err = fmt.Errorf("release lease %s/%s: %w: held by another process by then", l.opt.Index, l.opt.ID, ErrLost)
 		case st >= 300:
-			err = fmt.Errorf("release lease %s/%s: %v", l.opt.Index, l.opt.ID, esscan.ParseError(st, body))
+			err = fmt.Errorf("release lease %s/%s: %v", l.opt.Index, l.opt.ID, elastic.ParseError(st, body))
 		default:
 			l.opt.Logger.Info("lease released", "lease", l.opt.Index+"/"+l.opt.ID)
 		}
