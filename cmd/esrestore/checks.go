@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/job"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -132,7 +133,7 @@ func httpURLs(v string) string {
 }
 
 func indexOrDump(v string) string {
-	if v == "" || isDumpURL(v) {
+	if v == "" || job.IsDumpURL(v) {
 		return ""
 	}
 	return validIndexName(v)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/job"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -280,84 +280,10 @@ func printUsage(env *Env, fs *flag.FlagSet, name, summary string, fv *flagValues
 }
 
 // Config is a command's validated configuration.
-type Config struct {
-	ES       esConfig
-	Original string
-	Source   string
-	// src is --source parsed, once.
-	src         sourceSpec
-	Target      string
-	Mode        string
-	Prefer      string
-	FillNull    bool
-	Strategy    string
-	Workers     int
-	BatchSize   int
-	BatchBytes  int
-	RetryFor    time.Duration
-	BulkTimeout time.Duration
-	Drain       time.Duration
-	AllowEmpty  bool
-	// SourceIndex is the snapshot's index named on purpose when it is not
-	// the original's, "" for none.
-	SourceIndex string
-	Rerun       bool
-	KeepStaging bool
-	// SkipIDs is --skip-ids, the list's path or URL, "" for none; the job
-	// reads it (loadScope).
-	SkipIDs string
-	// OnlyQuery is --only-query, compacted, nil for none.
-	OnlyQuery json.RawMessage
-	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
-	MaxDocsPerSecond float64
-	// Notify is the webhook URL (a secret), "" for none.
-	Notify string
-	Ignore []string
-	// Profile are the paths the loss is profiled by: nil until read from
-	// the original's mapping, empty for none. ProfileDate is the date
-	// path, "" until read from the mapping, "none" for none.
-	Profile     []string
-	ProfileDate string
-	Output      string
-	S3Endpoint  string
-	S3Region    string
-	S3SSE       string
-	S3KMSKeyID  string
-	Environment string
-	RunID       string
-	// LeaseTTL is how long the run id's lease lasts without renewal.
-	LeaseTTL time.Duration
-	DryRun   bool
-	FailOn   []string
-	// ExpectConfig is the config_sha256 the run must have, "" for any.
-	ExpectConfig string
-	LogFormat    string
-	LogLevel     string
-	Progress     time.Duration
-
-	// Watch lists the watched paths (--watch); failOnWatched says
-	// watched was added to the default --fail-on for them.
-	Watch         []diff.Watch
-	failOnWatched bool
-
-	// settings are every flag's effective value and origin, in the
-	// command's flag order: the record, the summary's options and
-	// config_sha256 are made of them.
-	settings []setting
-	// overrides are the variables a flag overrode.
-	overrides []override
-}
+type Config = job.Config
 
 // esConfig is how to reach Elasticsearch.
-type esConfig struct {
-	URLs          []string // without credentials
-	Username      string
-	Password      string
-	APIKey        string
-	BearerToken   string
-	CACert        string
-	TLSServerName string
-}
+type esConfig = job.ESConfig
 
 var (
 	runIDRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -387,7 +313,7 @@ func redactList(v string) string {
 	}
 	parts := strings.Split(v, ",")
 	for i, p := range parts {
-		parts[i] = redactURL(p)
+		parts[i] = job.RedactURL(p)
 	}
 	return strings.Join(parts, ",")
 }
@@ -500,24 +426,6 @@ func esURLs(raw string, es *esConfig) {
 	}
 }
 
-// redactURL hides the user information of a URL.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if i := strings.Index(raw, "@"); i >= 0 {
-			if j := strings.Index(raw, "://"); j >= 0 && j < i {
-				return raw[:j+3] + "[redacted]" + raw[i:]
-			}
-			return "[redacted]" + raw[i:]
-		}
-		return raw
-	}
-	if u.User != nil {
-		return strings.Replace(u.String(), u.User.String()+"@", "[redacted]@", 1)
-	}
-	return raw
-}
-
 // newRunID returns a UTC timestamp plus a short random suffix.
 func newRunID(now time.Time) string {
 	var b [3]byte
@@ -540,16 +448,6 @@ type sourceSpec struct {
 	url   string // remote cluster base URL (credentials removed), or dump URL
 	user  string // remote cluster credentials from the URL
 	pass  string
-}
-
-// isDumpURL reports whether raw names an NDJSON dump rather than an index.
-func isDumpURL(raw string) bool {
-	if strings.HasPrefix(raw, "file://") || strings.HasPrefix(raw, "s3://") {
-		return true
-	}
-	// A bare path is a dump only by its name: "a/b" or "../documents"
-	// is a mistyped index name, refused as one, never sent as a path.
-	return strings.HasSuffix(raw, ".ndjson") || strings.HasSuffix(raw, ".ndjson.gz")
 }
 
 // parseSource reads --source; the error says what forms are accepted.
@@ -627,8 +525,9 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		LogFormat: fv.str("log-format"), LogLevel: fv.str("log-level"), Progress: fv.duration("progress"),
 		SkipIDs: fv.str("skip-ids"), OnlyQuery: restore.CompactQuery(json.RawMessage(fv.str("only-query"))),
 	}
-	c.src, _ = parseSource(c.Source)
-	if p := fv.str("profile"); p == profileNone {
+	spec, _ := parseSource(c.Source)
+	c.Src = job.SourceSpec{Kind: spec.kind, Repo: spec.repo, Snap: spec.snap, Index: spec.index, URL: spec.url, User: spec.user, Pass: spec.pass}
+	if p := fv.str("profile"); p == job.ProfileNone {
 		c.Profile = []string{}
 	} else if p != "" {
 		c.Profile = splitList(p)
@@ -641,14 +540,14 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		}
 	}
 	if c.Watch = parseWatches(fv.get("watch").value); len(c.Watch) > 0 && has("fail-on") && !fv.get("fail-on").set {
-		c.FailOn, c.failOnWatched = watchFailOn(c.FailOn), true
+		c.FailOn, c.FailOnWatched = watchFailOn(c.FailOn), true
 	}
 	errs = append(errs, fv.watchConflicts(c)...)
 	if has("run-id") && c.RunID == "" {
 		c.RunID = newRunID(now)
 	}
 	if has("target") && c.Target == "" && c.Original != "" {
-		c.Target = reportName(c.Original) + "_restored_" + targetDate(fv.str("run-id"), now)
+		c.Target = job.ReportName(c.Original) + "_restored_" + targetDate(fv.str("run-id"), now)
 	}
 
 	// What no single value says: the values together.
@@ -669,7 +568,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			errs = append(errs, fv.bad("es-ca-cert", "cannot read the CA file: "+err.Error()))
 		}
 	}
-	if c.src.kind == "index" && c.src.index == c.Original && c.Original != "" {
+	if c.Src.Kind == "index" && c.Src.Index == c.Original && c.Original != "" {
 		errs = append(errs, fv.bad("source", "is the original: a backup must be another index"))
 	}
 	if why := validIndexName(c.Target); c.Target != "" && why != "" && !fv.get("target").set {
@@ -687,7 +586,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if c.FillNull && c.Prefer != "fill" {
 		errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
 	}
-	if c.OnlyQuery != nil && c.src.kind == "dump" {
+	if c.OnlyQuery != nil && c.Src.Kind == "dump" {
 		errs = append(errs, fv.bad("only-query", "a dump source cannot be queried: list the ids to leave out with --skip-ids"))
 	}
 	if c.S3KMSKeyID != "" && c.S3SSE != "aws:kms" {
@@ -696,7 +595,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if len(errs) > 0 {
 		return c, usageError(fmt.Errorf("invalid configuration:\n%w", sortedErrors(errs)))
 	}
-	c.settings, c.overrides = fv.settings(c)
+	c.Settings, c.Overrides = fv.settings(c)
 	return c, nil
 }
 

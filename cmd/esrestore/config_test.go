@@ -136,12 +136,12 @@ func TestConfigSecrets(t *testing.T) {
 	if c.ES.URLs[0] != "https://es.internal:9200" || c.ES.Username != "elastic" || c.ES.Password != "hunter2" {
 		t.Errorf("url credentials: %v %q %q", c.ES.URLs, c.ES.Username, c.ES.Password)
 	}
-	for _, s := range c.settings {
-		if strings.Contains(s.value, "hunter2") {
-			t.Errorf("%s shows the password: %q", s.name, s.value)
+	for _, s := range c.Settings {
+		if strings.Contains(s.Value, "hunter2") {
+			t.Errorf("%s shows the password: %q", s.Name, s.Value)
 		}
-		if s.name == "es-password" && s.value != "set (--es-url, 7 bytes)" {
-			t.Errorf("the password of --es-url shows as %q", s.value)
+		if s.Name == "es-password" && s.Value != "set (--es-url, 7 bytes)" {
+			t.Errorf("the password of --es-url shows as %q", s.Value)
 		}
 	}
 	// Errors never show a secret value.

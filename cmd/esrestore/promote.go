@@ -13,6 +13,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/job"
 	"github.com/esrestore/esrestore/promote"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/s3out"
@@ -113,11 +114,11 @@ func parseAfterReview(env *Env, name, help string, args []string, extra ...[]fla
 	}
 	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, blockWrites: fv.flag("block-writes"),
 		aliases: splitList(fv.str("alias")), accept: splitList(fv.str("accept"))}
-	ar.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("command", name, "report", redactURL(dir))
+	ar.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("command", name, "report", job.RedactURL(dir))
 	// The effective configuration, as a job logs it: one schema.
 	rec := newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", fv.str("run-id"), "environment", strings.ToUpper(cfg.Environment))
-	logOverrides(rec, cfg)
-	logConfig(rec, name, cfg, "", identities{}, jsonLogs(env, cfg.LogFormat))
+	job.LogOverrides(rec, cfg)
+	job.LogConfig(rec, name, cfg, "", job.Identities{}, jsonLogs(env, cfg.LogFormat))
 	ar.s3opt = s3out.Options{Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, SSE: cfg.S3SSE, KMSKeyID: cfg.S3KMSKeyID}
 	return ar, nil
 }
@@ -147,7 +148,7 @@ func reportDir(fv *flagValues) (string, error) {
 	if !runIDRE.MatchString(fv.str("run-id")) {
 		return "", fv.bad("run-id", "must be letters, digits, ., _ or - (at most 64)")
 	}
-	return strings.TrimSuffix(fv.str("output"), "/") + "/" + reportName(fv.str("original")) + "/" + fv.str("run-id"), nil
+	return strings.TrimSuffix(fv.str("output"), "/") + "/" + job.ReportName(fv.str("original")) + "/" + fv.str("run-id"), nil
 }
 
 // connect reaches Elasticsearch and the report; failures are exit 2.
@@ -162,7 +163,7 @@ func (ar *afterReview) connect(ctx context.Context, env *Env) error {
 	}
 	ar.log.Info("elasticsearch reachable", "version", v)
 	if ar.store, err = promote.ReportStore(ctx, ar.dir, ar.s3opt); err != nil {
-		return guardError(fmt.Errorf("--report %s: %w", redactURL(ar.dir), err))
+		return guardError(fmt.Errorf("--report %s: %w", job.RedactURL(ar.dir), err))
 	}
 	ar.es = es
 	return nil

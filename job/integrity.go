@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -15,7 +15,7 @@ const metaKey = "esrestore"
 
 // recordStart notes what the report is about before the first write: the
 // cluster, the original's identity and count, the snapshot.
-func (j *job) recordStart(ctx context.Context) error {
+func (j *Job) recordStart(ctx context.Context) error {
 	ctx = j.phase(ctx, phaseChecks)
 	in := &j.summary.Integrity
 	if c, err := esmeta.GetCluster(ctx, j.es, j.retryPolicy()); err == nil {
@@ -28,21 +28,21 @@ func (j *job) recordStart(ctx context.Context) error {
 		return err
 	}
 	in.Original = st
-	spec := j.cfg.src
-	switch spec.kind {
+	spec := j.cfg.Src
+	switch spec.Kind {
 	case "snapshot":
-		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.repo, spec.snap, j.retryPolicy())
+		sn, err := esmeta.GetSnapshot(ctx, j.es, spec.Repo, spec.Snap, j.retryPolicy())
 		if err != nil {
 			return err
 		}
-		index := spec.index
+		index := spec.Index
 		if index == "" {
 			index = st.Name
 		}
 		in.Snapshot = &report.Snapshot{Repository: sn.Repository, Name: sn.Name, UUID: sn.UUID, Index: index,
 			State: sn.State, StartTime: sn.Start, EndTime: sn.End}
 	case "index":
-		if in.Backup, err = j.indexState(ctx, spec.index); err != nil {
+		if in.Backup, err = j.indexState(ctx, spec.Index); err != nil {
 			return err
 		}
 	}
@@ -51,7 +51,7 @@ func (j *job) recordStart(ctx context.Context) error {
 
 // recordEnd notes the counts at the end: a change in the original's means
 // it took writes during the run.
-func (j *job) recordEnd(ctx context.Context) error {
+func (j *Job) recordEnd(ctx context.Context) error {
 	ctx = j.phase(ctx, phaseEnd)
 	in := &j.summary.Integrity
 	n, err := esmeta.Count(ctx, j.es, j.cfg.Original, j.retryPolicy())
@@ -82,7 +82,7 @@ func (j *job) recordEnd(ctx context.Context) error {
 }
 
 // indexState reads an index's identity and count.
-func (j *job) indexState(ctx context.Context, name string) (*report.IndexState, error) {
+func (j *Job) indexState(ctx context.Context, name string) (*report.IndexState, error) {
 	ix, err := esmeta.GetIndex(ctx, j.es, name, j.retryPolicy())
 	if err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func (j *job) indexState(ctx context.Context, name string) (*report.IndexState, 
 // compareIndexes records the mapping and settings differences between the
 // original and the target, and for a snapshot source between the original
 // and the snapshot's index (its staging copy).
-func (j *job) compareIndexes(ctx context.Context) error {
+func (j *Job) compareIndexes(ctx context.Context) error {
 	ctx = j.phase(ctx, phaseEnd)
 	orig, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
