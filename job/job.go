@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -433,7 +432,7 @@ func (j *Job) settle(err error) {
 // listObjects puts the committed objects' digests into the summary.
 func (j *Job) listObjects() {
 	for name, o := range j.report.Objects() {
-		j.summary.Objects[objectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
+		j.summary.Objects[report.ObjectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
 			Bytes: o.Bytes, Lines: o.Lines, SHA256: o.SHA256}
 	}
 }
@@ -452,29 +451,10 @@ func (j *Job) writePage(ctx context.Context) error {
 	return pw.Close()
 }
 
-// objectName is the summary's name of a report object.
-func objectName(file string) string {
-	switch file {
-	case s3out.DiffName:
-		return "diff"
-	case s3out.FailuresName:
-		return "failures"
-	case report.PageName:
-		return "page"
-	}
-	return file
-}
-
-// failOn returns exit 3 when the verdict has a reason --fail-on names;
-// the reasons go into the summary's attention list.
+// failOn is the job's FailOn error when the verdict has a reason --fail-on
+// names; the reasons go into the summary's attention list.
 func (j *Job) failOn() error {
-	v := report.Judge(&j.summary)
-	var hit []string
-	for _, r := range v.Reasons {
-		if slices.Contains(j.cfg.FailOn, r.Kind) {
-			hit = append(hit, r.Text)
-		}
-	}
+	hit := report.Judge(&j.summary).FailOn(j.cfg.FailOn)
 	j.summary.Attention = append(j.summary.Attention, hit...)
 	if len(hit) == 0 {
 		return nil

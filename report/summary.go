@@ -21,6 +21,21 @@ const (
 	PageName     = s3out.PageName
 )
 
+// ObjectName is the name Summary.Objects lists a report object by:
+// "diff", "failures" and "page" for theirs, the file's own name for any
+// other.
+func ObjectName(file string) string {
+	switch file {
+	case DiffName:
+		return "diff"
+	case FailuresName:
+		return "failures"
+	case PageName:
+		return "page"
+	}
+	return file
+}
+
 // Summary is summary.json. Every field a reviewer acts on is here; the
 // objects beside it hold the detail (one line per document).
 type Summary struct {
