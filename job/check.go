@@ -47,7 +47,7 @@ func (j *Job) check(ctx context.Context) error {
 		}
 	}
 	if err := j.report.WriteJSON(ctx, s3out.ConfigName, j.record()); err != nil {
-		return guardError(fmt.Errorf("--output: write %s: %w", j.report.URL(s3out.ConfigName), err))
+		return GuardError(fmt.Errorf("--output: write %s: %w", j.report.URL(s3out.ConfigName), err))
 	}
 	return nil
 }

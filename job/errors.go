@@ -54,19 +54,19 @@ func misconfigured(err error) error { return &Error{Kind: Misconfigured, Err: er
 // isInterrupted reports whether err ends the job as interrupted.
 func isInterrupted(err error) bool { return KindOf(err) == Interrupted }
 
-// guardError marks a failed guard rail: a configuration problem, unless
+// GuardError marks a failed guard rail: a configuration problem, unless
 // it is transient (Elasticsearch unreachable, 5xx, timeouts past the
 // retry budget): a later pod may pass it, so it is a failure.
-func guardError(err error) error {
+func GuardError(err error) error {
 	if retry.IsTransient(err) {
 		return err
 	}
 	return misconfigured(err)
 }
 
-// interrupted marks an error after a SIGINT/SIGTERM as the job's
+// Interruption marks an error after a SIGINT/SIGTERM as an
 // interruption.
-func interrupted(ctx context.Context, err error) error {
+func Interruption(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
 		return &Error{Kind: Interrupted, Err: fmt.Errorf("interrupted: %w", err)}
 	}

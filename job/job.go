@@ -195,18 +195,18 @@ func (j *Job) openReport(ctx context.Context) error {
 	ctx = j.phase(ctx, phaseReport)
 	loc, err := s3out.ParseURL(j.cfg.Output)
 	if err != nil {
-		return guardError(fmt.Errorf("--output: %w", err))
+		return GuardError(fmt.Errorf("--output: %w", err))
 	}
 	if err := j.s3opt.Validate(loc); err != nil {
-		return guardError(fmt.Errorf("--output: %w", asFlags(err)))
+		return GuardError(fmt.Errorf("--output: %w", asFlags(err)))
 	}
 	dest, err := s3out.Open(ctx, j.cfg.Output, j.s3opt)
 	if err != nil {
-		return guardError(fmt.Errorf("--output: %w", err))
+		return GuardError(fmt.Errorf("--output: %w", err))
 	}
 	rep := s3out.NewReport(j.reportContext(ctx), dest, ReportName(j.cfg.Original), j.cfg.RunID)
 	if err := rep.Preflight(ctx); err != nil {
-		return guardError(fmt.Errorf("--output %s is not writable: %w", RedactURL(j.cfg.Output), err))
+		return GuardError(fmt.Errorf("--output %s is not writable: %w", RedactURL(j.cfg.Output), err))
 	}
 	if rep, err = j.previousRun(ctx, dest, rep); err != nil {
 		return err
@@ -235,11 +235,11 @@ func (j *Job) connect(ctx context.Context) error {
 	ctx = j.phase(ctx, phaseChecks)
 	es, err := j.opt.NewClient(j.cfg.ES)
 	if err != nil {
-		return guardError(err)
+		return GuardError(err)
 	}
 	v, err := j.opt.Ping(ctx, es, j.retryPolicy(), strings.Join(j.cfg.ES.URLs, ","))
 	if err != nil {
-		return guardError(err)
+		return GuardError(err)
 	}
 	j.es = es
 	j.log.Info("elasticsearch reachable", "version", v)
@@ -513,7 +513,7 @@ func (j *Job) source(ctx context.Context) (restore.Source, error) {
 	default:
 		rc, err := j.openDump(spec.URL)(ctx)
 		if err != nil {
-			return nil, guardError(err)
+			return nil, GuardError(err)
 		}
 		j.backup = diff.DumpSide(j.openDump(spec.URL), RedactURL(spec.URL))
 		j.backupTotal = j.nameTotal(spec.URL)
@@ -605,7 +605,7 @@ func (j *Job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.
 		return nil, nil, misconfigured(err)
 	}
 	if err := r.Check(ctx, src); err != nil {
-		return nil, nil, guardError(sourceIndexHint(err))
+		return nil, nil, GuardError(sourceIndexHint(err))
 	}
 	if err := j.hiddenFields(ctx); err != nil {
 		return nil, nil, err
@@ -637,7 +637,7 @@ func (j *Job) duplicateIDs(ctx context.Context) error {
 	for _, index := range indexes {
 		found, err := restore.FindDuplicateIDs(ctx, j.es, index, j.retryPolicy())
 		if err != nil {
-			return guardError(fmt.Errorf("look for ids under several routings: %w", err))
+			return GuardError(fmt.Errorf("look for ids under several routings: %w", err))
 		}
 		for _, d := range found {
 			if !seen[d.ID] {
@@ -696,7 +696,7 @@ func (j *Job) hiddenFields(ctx context.Context) error {
 	}
 	hidden, err := restore.HiddenFields(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
-		return guardError(fmt.Errorf("read the original's _source.excludes: %w", err))
+		return GuardError(fmt.Errorf("read the original's _source.excludes: %w", err))
 	}
 	j.summary.SourceExcludes = nil
 	if len(hidden) == 0 {
@@ -826,10 +826,10 @@ func (j *Job) remoteClient(ctx context.Context, spec SourceSpec) (*elasticsearch
 	}
 	es, err := j.opt.NewClient(rc)
 	if err != nil {
-		return nil, guardError(err)
+		return nil, GuardError(err)
 	}
 	if _, err := j.opt.Ping(ctx, es, j.retryPolicy(), spec.URL); err != nil {
-		return nil, guardError(fmt.Errorf("source cluster: %w", err))
+		return nil, GuardError(fmt.Errorf("source cluster: %w", err))
 	}
 	return es, nil
 }

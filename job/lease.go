@@ -31,7 +31,7 @@ func (j *Job) holdLease(ctx context.Context) (context.Context, error) {
 	case errors.Is(err, lease.ErrInvalidOptions):
 		return ctx, misconfigured(err)
 	case err != nil:
-		return ctx, guardError(fmt.Errorf("take the lease of run %q (the job's Elasticsearch user needs create_index, read, write and delete on index %s): %w",
+		return ctx, GuardError(fmt.Errorf("take the lease of run %q (the job's Elasticsearch user needs create_index, read, write and delete on index %s): %w",
 			j.cfg.RunID, lease.DefaultIndex, err))
 	}
 	j.lease = l

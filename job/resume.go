@@ -83,7 +83,7 @@ func (j *Job) reportSummary(ctx context.Context, rep *s3out.Report) (*report.Sum
 		return nil, nil
 	}
 	if err != nil {
-		return nil, guardError(fmt.Errorf("--output: read the summary of run %q: %w", j.cfg.RunID, err))
+		return nil, GuardError(fmt.Errorf("--output: read the summary of run %q: %w", j.cfg.RunID, err))
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
@@ -112,7 +112,7 @@ func (j *Job) where(ctx context.Context) (restore.Identity, error) {
 	}
 	c, err := esmeta.GetCluster(ctx, j.es, j.retryPolicy())
 	if err != nil {
-		return id, guardError(err)
+		return id, GuardError(err)
 	}
 	id.ClusterUUID = c.UUID
 	if !IsDumpURL(j.cfg.Original) {
@@ -121,7 +121,7 @@ func (j *Job) where(ctx context.Context) (restore.Identity, error) {
 		case err == nil:
 			id.OriginalUUID = ix.UUID
 		case !errors.Is(err, esmeta.ErrNotFound):
-			return id, guardError(err)
+			return id, GuardError(err)
 		}
 	}
 	if spec, why := j.cfg.Src, ""; why == "" && spec.Kind == "snapshot" {
@@ -130,7 +130,7 @@ func (j *Job) where(ctx context.Context) (restore.Identity, error) {
 		case err == nil:
 			id.SnapshotUUID = sn.UUID
 		case !errors.Is(err, esmeta.ErrNotFound):
-			return id, guardError(err)
+			return id, GuardError(err)
 		}
 	}
 	return id, nil

@@ -91,7 +91,7 @@ func (j *Job) run(ctx context.Context) error {
 // notification says so; the command reports the error.
 func (j *Job) abort(ctx context.Context, err error) error {
 	j.logConfig()
-	err = interrupted(ctx, err)
+	err = Interruption(ctx, err)
 	j.notifyEnd(ctx, err, nil)
 	return err
 }
@@ -109,7 +109,7 @@ func (j *Job) end(ctx context.Context, err error) error {
 	// carries the summary's own sha256 (the summary records whether the
 	// start message went; the log, whether the end message did).
 	j.settle(err)
-	err = interrupted(ctx, j.finish(ctx, err))
+	err = Interruption(ctx, j.finish(ctx, err))
 	j.notifyEnd(ctx, err, failOn)
 	// The summary is written: the run id is free for another process.
 	j.releaseLease(ctx)
@@ -255,7 +255,7 @@ func (j *Job) stageSnapshot(ctx context.Context, spec SourceSpec) (diff.Side, er
 		return nil, misconfigured(err)
 	}
 	if err := r.Check(ctx, src); err != nil {
-		return nil, guardError(sourceIndexHint(err))
+		return nil, GuardError(sourceIndexHint(err))
 	}
 	if err := j.hiddenFields(ctx); err != nil {
 		return nil, err
@@ -306,7 +306,7 @@ func (j *Job) checkDrySource(ctx context.Context) error {
 		// The original is a dump: what the source itself can tell.
 		run := restore.RunInfo{ES: j.es, AllowEmpty: j.cfg.AllowEmpty, Logger: j.log, Retry: j.retryPolicy()}
 		if err := src.Check(ctx, run); err != nil {
-			return guardError(err)
+			return GuardError(err)
 		}
 		return nil
 	}

@@ -83,12 +83,12 @@ func (j *Job) loadScope(ctx context.Context) error {
 			if errors.Is(err, fs.ErrNotExist) {
 				return misconfigured(fmt.Errorf("%s: cannot read the list %s: %w", j.flagOrigin("skip-ids"), name, err))
 			}
-			return guardError(fmt.Errorf("%s: cannot read the list %s: %w", j.flagOrigin("skip-ids"), name, err))
+			return GuardError(fmt.Errorf("%s: cannot read the list %s: %w", j.flagOrigin("skip-ids"), name, err))
 		}
 		b, err := io.ReadAll(io.LimitReader(rc, maxSkipIDsBytes+1))
 		rc.Close() //nolint:errcheck // read whole or failed
 		if err != nil {
-			return guardError(fmt.Errorf("%s: read the list %s: %w", j.flagOrigin("skip-ids"), name, err))
+			return GuardError(fmt.Errorf("%s: read the list %s: %w", j.flagOrigin("skip-ids"), name, err))
 		}
 		if len(b) > maxSkipIDsBytes {
 			return misconfigured(fmt.Errorf("%s: the list %s is larger than %d bytes", j.flagOrigin("skip-ids"), name, maxSkipIDsBytes))
@@ -154,7 +154,7 @@ func (j *Job) checkScopeQuery(ctx context.Context) error {
 	}
 	n, err := restore.CountMatching(ctx, es, index, q, j.retryPolicy())
 	if err != nil {
-		return guardError(fmt.Errorf("%s: %w", j.flagOrigin("only-query"), err))
+		return GuardError(fmt.Errorf("%s: %w", j.flagOrigin("only-query"), err))
 	}
 	if what == "the backup" && n > restore.DefaultMaxQueryIDs {
 		return misconfigured(fmt.Errorf("%s: %w: it matches %d documents of %q, more than the %d a scope holds",
@@ -176,7 +176,7 @@ func (j *Job) diffScope(ctx context.Context, es *elasticsearch.Client, index str
 	}
 	in, matching, err := sc.Resolve(ctx, es, index, j.retryPolicy())
 	if err != nil {
-		return nil, guardError(fmt.Errorf("%s: %w", j.flagOrigin("only-query"), err))
+		return nil, GuardError(fmt.Errorf("%s: %w", j.flagOrigin("only-query"), err))
 	}
 	if sc.Query != nil {
 		j.log.Info("scope resolved for the diff", "index", index, "matching", matching, "skip_ids", len(sc.SkipIDs))

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/esrestore/esrestore/internal/dump"
-	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/job"
 )
 
@@ -69,24 +67,6 @@ var jobExit = map[job.Kind]int{
 	job.Misconfigured: exitUsage,
 	job.FailOn:        exitFailOn,
 	job.Interrupted:   exitInterrupted,
-}
-
-// guardError marks a failed guard rail: a configuration problem (exit 2),
-// unless it is transient (Elasticsearch unreachable, 5xx, timeouts past
-// the retry budget): a later pod may pass it, so it is an error (exit 1).
-func guardError(err error) error {
-	if retry.IsTransient(err) {
-		return err
-	}
-	return usageError(err)
-}
-
-// interrupted turns an error after a SIGINT/SIGTERM into exit 130.
-func interrupted(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil {
-		return &exitErr{code: exitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
-	}
-	return err
 }
 
 // told reports whether the operator was told err already: the command

@@ -155,15 +155,15 @@ func reportDir(fv *flagValues) (string, error) {
 func (ar *afterReview) connect(ctx context.Context, env *Env) error {
 	es, err := newESClient(env, ar.cfg.ES)
 	if err != nil {
-		return guardError(err)
+		return job.GuardError(err)
 	}
 	v, err := pingES(ctx, es, retry.Policy{Budget: ar.cfg.RetryFor, Logger: ar.log}.WithDefaults(), strings.Join(ar.cfg.ES.URLs, ","))
 	if err != nil {
-		return guardError(err)
+		return job.GuardError(err)
 	}
 	ar.log.Info("elasticsearch reachable", "version", v)
 	if ar.store, err = promote.ReportStore(ctx, ar.dir, ar.s3opt); err != nil {
-		return guardError(fmt.Errorf("--report %s: %w", job.RedactURL(ar.dir), err))
+		return job.GuardError(fmt.Errorf("--report %s: %w", job.RedactURL(ar.dir), err))
 	}
 	ar.es = es
 	return nil
@@ -208,7 +208,7 @@ func afterReviewError(ctx context.Context, err error) error {
 	case errors.Is(err, promote.ErrCheck) && ctx.Err() == nil:
 		return usageError(err)
 	}
-	return interrupted(ctx, err)
+	return job.Interruption(ctx, err)
 }
 
 func (promoteCmd) Run(ctx context.Context, env *Env, args []string) error {
