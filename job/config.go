@@ -9,7 +9,7 @@ import (
 	"github.com/esrestore/esrestore/diff"
 )
 
-// Config is a command's validated configuration.
+// Config is a job's configuration, validated by the command that runs it.
 type Config struct {
 	ES       ESConfig
 	Original string

@@ -47,6 +47,7 @@ type Options struct {
 	// NewClient builds the Elasticsearch client of c; Ping checks that
 	// es answers as Elasticsearch and accepts the credentials, retrying
 	// under pol, and returns its version (where names it in errors).
+	// Both are required when Config.ES has URLs.
 	NewClient func(c ESConfig) (*elasticsearch.Client, error)
 	Ping      func(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, where string) (string, error)
 	// Progress starts reporting a phase's advance from read every

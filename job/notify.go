@@ -25,6 +25,7 @@ const (
 	NotifyAborted = "aborted"
 )
 
+// NotifyColours are the outcomes' colours.
 var NotifyColours = map[string]string{
 	NotifyStarted: "#439FE0",
 	NotifySuccess: "#2EB67D",
@@ -43,12 +44,16 @@ type WebhookMessage struct {
 	Attachments []WebhookAttachment `json:"attachments"`
 }
 
+// WebhookAttachment is the message's one attachment: the outcome's
+// colour and the run's fields.
 type WebhookAttachment struct {
 	Color    string         `json:"color"`
 	Fallback string         `json:"fallback"`
 	Fields   []WebhookField `json:"fields"`
 }
 
+// WebhookField is one field of the attachment: environment, outcome,
+// run id, verdict, report.
 type WebhookField struct {
 	Title string `json:"title"`
 	Value string `json:"value"`
