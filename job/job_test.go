@@ -257,3 +257,37 @@ func TestResumeSettlesThePending(t *testing.T) {
 		t.Errorf("outcome %+v, want the %d lost added", s.Outcome, len(sc.Lost))
 	}
 }
+
+// TestGuardRailsStopBeforeAnyWrite: a job its guard rails refuse returns
+// a Misconfigured error before its first write: no summary, no target,
+// the command not told (it reports the error itself).
+func TestGuardRailsStopBeforeAnyWrite(t *testing.T) {
+	es := estest.New(t)
+	sc := fixtures.NewScenario(50, 0.1, 7)
+	es.LoadScenario(t, "documents", "backups", "before-loss", sc, 1)
+	out := t.TempDir()
+	cfg := runConfig(es.URL, out, "r1")
+	cfg.Original = "missing"
+	j := newTestJob(t, "run", cfg)
+	err := j.Run(t.Context())
+	if KindOf(err) != Misconfigured || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("run: %v (kind %d), want a configuration error naming the original", err, KindOf(err))
+	}
+	if len(j.told) != 0 {
+		t.Errorf("Tell called with %v for a job its guard rails stopped", j.told)
+	}
+	if _, err := os.Stat(filepath.Join(out, "missing", "r1", "summary.json")); !os.IsNotExist(err) {
+		t.Errorf("summary.json after the guard rails refused the run: %v", err)
+	}
+	res, err := es.Client().Indices.Exists([]string{"documents_restored"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Errorf("the target exists (%s) after the guard rails refused the run", res.Status())
+	}
+	if msgs := j.messages(t); !slices.Contains(msgs, "effective configuration") || slices.Contains(msgs, "guard rails passed") {
+		t.Errorf("records %q, want the effective configuration logged and no guard rails passed", msgs)
+	}
+}
