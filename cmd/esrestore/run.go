@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"strings"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/job"
 )
 
@@ -41,4 +45,26 @@ func (runCmd) Run(ctx context.Context, env *Env, args []string) error {
 // cluster.
 func dryRunOffline(fv *flagValues) bool {
 	return fv.str("dry-run") == "true" && job.IsDumpURL(fv.str("original")) && job.IsDumpURL(fv.str("source")) && fv.str("es-url") == ""
+}
+
+// newJob makes the job of a command: its logger, bound to the run and
+// environment, and every effect of the process (the Elasticsearch
+// client, progress, what it prints) handed to the job as values.
+func newJob(cmd string, env *Env, cfg Config) *job.Job {
+	asJSON := jsonLogs(env, cfg.LogFormat)
+	// Bound once: every record of the job names its run and environment.
+	log := newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", cfg.RunID, "environment", strings.ToUpper(cfg.Environment))
+	env.log, env.json = log, asJSON
+	t := &teller{cmd: cmd, env: env, log: log, json: asJSON}
+	return job.New(cfg, job.Options{
+		Command: cmd, Logger: log, JSONLogs: asJSON, Stdout: env.Stdout, WorkDir: env.WorkDir, ToolVersion: toolVersion(),
+		NewClient: func(c job.ESConfig) (*elasticsearch.Client, error) { return newESClient(env, c) },
+		Ping: func(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, where string) (string, error) {
+			return pingES(ctx, es, pol, where)
+		},
+		Progress: func(read func() job.Progress) interface{ Stop() } {
+			return startProgress(env, log, cfg.Progress, read)
+		},
+		Tell: t.tell,
+	})
 }

@@ -3,12 +3,39 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/job"
 )
+
+// teller tells the operator how a job ended.
+type teller struct {
+	cmd  string
+	env  *Env
+	log  *slog.Logger
+	json bool // stderr carries JSON records only
+}
+
+// tell prints the human summary, the error if any, and the verdict as
+// the last stderr line (in JSON mode, as records in the same order).
+func (t *teller) tell(j *job.Job, err error) error {
+	t.printSummary(j)
+	if err != nil {
+		reportError(t.env, nil, t.cmd, err)
+		err = reported(err)
+	}
+	t.printVerdict(j)
+	return err
+}
+
+// reported marks err as told to the operator already, keeping its exit
+// code, so Main does not print it again after the verdict.
+func reported(err error) error {
+	return &exitErr{code: exitCode(err), err: err, reported: true}
+}
 
 // printSummary tells the operator what the run did and where the report
 // is: a block of text on a terminal, one "summary" record in JSON mode
