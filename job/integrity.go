@@ -16,7 +16,7 @@ const metaKey = "esrestore"
 // recordStart notes what the report is about before the first write: the
 // cluster, the original's identity and count, the snapshot.
 func (j *Job) recordStart(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseChecks)
+	ctx = j.phase(ctx, report.PhaseChecks)
 	in := &j.summary.Integrity
 	if c, err := esmeta.GetCluster(ctx, j.es, j.retryPolicy()); err == nil {
 		in.Cluster = &report.Cluster{Name: c.Name, UUID: c.UUID, Version: c.Version}
@@ -52,7 +52,7 @@ func (j *Job) recordStart(ctx context.Context) error {
 // recordEnd notes the counts at the end: a change in the original's means
 // it took writes during the run.
 func (j *Job) recordEnd(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseEnd)
+	ctx = j.phase(ctx, report.PhaseEnd)
 	in := &j.summary.Integrity
 	n, err := esmeta.Count(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
@@ -98,7 +98,7 @@ func (j *Job) indexState(ctx context.Context, name string) (*report.IndexState, 
 // original and the target, and for a snapshot source between the original
 // and the snapshot's index (its staging copy).
 func (j *Job) compareIndexes(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseEnd)
+	ctx = j.phase(ctx, report.PhaseEnd)
 	orig, err := esmeta.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
 		return err

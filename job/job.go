@@ -118,7 +118,7 @@ type Job struct {
 	// the backup side until then.
 	cleanups []func(ctx context.Context) error
 
-	// ids are the Identities config_sha256 binds, read by identify;
+	// ids are the identities config_sha256 binds, read by identify;
 	// identified and configLogged make identify and the record once.
 	ids                      Identities
 	identified, configLogged bool
@@ -193,7 +193,7 @@ func New(cfg Config, opt Options) *Job {
 // openReport checks the output location and, unless only checking, puts
 // and deletes a marker so a wrong bucket fails now, not after hours.
 func (j *Job) openReport(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseReport)
+	ctx = j.phase(ctx, report.PhaseReport)
 	loc, err := s3out.ParseURL(j.cfg.Output)
 	if err != nil {
 		return GuardError(fmt.Errorf("--output: %w", err))
@@ -233,7 +233,7 @@ func ReportName(original string) string {
 
 // connect builds the Elasticsearch client and checks it answers.
 func (j *Job) connect(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseChecks)
+	ctx = j.phase(ctx, report.PhaseChecks)
 	es, err := j.opt.NewClient(j.cfg.ES)
 	if err != nil {
 		return GuardError(err)
@@ -260,7 +260,7 @@ func (j *Job) pin(ctx context.Context) error {
 
 // identify runs once, before the first write: it reads what the report
 // is about (recordStart), takes config_sha256 over the configuration and
-// those Identities, and logs the effective configuration with it.
+// those identities, and logs the effective configuration with it.
 func (j *Job) identify(ctx context.Context) error {
 	if j.identified {
 		return nil
@@ -535,7 +535,7 @@ func (h *heldCleanup) Unwrap() restore.Source { return h.Source }
 // runCleanups runs the held clean-ups, on a fresh context when ctx is
 // done (an interrupted run still deletes its staging index).
 func (j *Job) runCleanups(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseEnd)
+	ctx = j.phase(ctx, report.PhaseEnd)
 	cctx := ctx
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
@@ -587,7 +587,7 @@ func summarizeThrottle(s restore.ThrottleStats) *report.Throttle {
 // target is new or this run's, and differs from the original and its
 // aliases, and the source exists.
 func (j *Job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Source, error) {
-	ctx = j.phase(ctx, phaseChecks)
+	ctx = j.phase(ctx, report.PhaseChecks)
 	src, err := j.source(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -738,7 +738,7 @@ func (j *Job) countHidden(ctx context.Context) error {
 
 // restorePhase loads the target and reports the failures.
 func (j *Job) restorePhase(ctx context.Context, src restore.Source) error {
-	ctx = j.phase(ctx, phaseRestore)
+	ctx = j.phase(ctx, report.PhaseRestore)
 	failures, err := j.report.Failures()
 	if err != nil {
 		return err
@@ -772,7 +772,7 @@ func (j *Job) restorePhase(ctx context.Context, src restore.Source) error {
 
 // diffPhase compares the sides and writes the diff.
 func (j *Job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Overlay) error {
-	ctx = j.phase(ctx, phaseDiff)
+	ctx = j.phase(ctx, report.PhaseDiff)
 	w, err := j.report.Diff()
 	if err != nil {
 		return err

@@ -8,15 +8,6 @@ import (
 	"github.com/esrestore/esrestore/report"
 )
 
-// Phases of a job whose retries the summary counts apart.
-const (
-	phaseChecks  = "checks"  // reaching Elasticsearch, the guard rails, the Identities recorded
-	phaseRestore = "restore" // the restore: reads of the source and the original, _bulk, _mget
-	phaseDiff    = "diff"    // the diff's scans and lookups
-	phaseEnd     = "end"     // the counts at the end, the index comparison, the clean-ups
-	phaseReport  = "report"  // the report's objects: S3 requests the SDK retried
-)
-
 // phaseRetries counts the retries of each phase of a job.
 type phaseRetries struct {
 	mu sync.Mutex
@@ -52,17 +43,6 @@ func (j *Job) retryCounts() map[string]report.Retries {
 	for name, c := range j.retries.by {
 		n := c.Counts()
 		out[name] = report.Retries{Retries: n.Retries, Backoffs: n.Backoffs, BackoffSeconds: n.Waited.Seconds(), GaveUp: n.GaveUp}
-	}
-	return out
-}
-
-// RetryPhases lists the phases of counts in the order a job runs them.
-func RetryPhases(counts map[string]report.Retries) []string {
-	var out []string
-	for _, p := range []string{phaseChecks, phaseRestore, phaseDiff, phaseEnd, phaseReport} {
-		if _, ok := counts[p]; ok {
-			out = append(out, p)
-		}
 	}
 	return out
 }

@@ -19,7 +19,7 @@ const MaxProfilePaths = 20
 // ProfileNone turns the profile (or the date profile) off.
 const ProfileNone = "none"
 
-// OriginMapping is the origin of a Setting read from the original's
+// OriginMapping is the origin of a setting read from the original's
 // mapping.
 const OriginMapping = "mapping"
 
@@ -93,7 +93,7 @@ func (j *Job) hasSetting(name string) bool {
 	return slices.ContainsFunc(j.cfg.Settings, func(s Setting) bool { return s.Name == name })
 }
 
-// setSetting sets a Setting's value and origin.
+// setSetting sets a setting's value and origin.
 func (j *Job) setSetting(name, value, origin string) {
 	for i := range j.cfg.Settings {
 		if j.cfg.Settings[i].Name == name {

@@ -49,7 +49,7 @@ type Identities struct {
 
 // fingerprinted is the canonical form config_sha256 is taken over: each
 // fingerprinted setting by key, a secret as "set (ORIGIN)" (never its
-// value or length), and the Identities.
+// value or length), and the identities.
 func fingerprinted(sets []Setting) map[string]string {
 	out := map[string]string{}
 	for _, s := range sets {
@@ -66,7 +66,7 @@ func fingerprinted(sets []Setting) map[string]string {
 }
 
 // ConfigSHA256 is the fingerprint a second person compares: sha256 over
-// the canonical JSON of the fingerprinted settings and the Identities
+// the canonical JSON of the fingerprinted settings and the identities
 // (encoding/json writes map keys sorted).
 func ConfigSHA256(sets []Setting, id Identities) string {
 	b, err := json.Marshal(struct {
@@ -120,7 +120,7 @@ func (r configRecord) differences(now configRecord) []string {
 	return out
 }
 
-// LogConfig logs the effective configuration once: every Setting with
+// LogConfig logs the effective configuration once: every setting with
 // its value and origin, secrets as "set (where, length)", and the
 // fingerprint with what it binds. One schema whatever the command: the
 // settings are one object, each {"value", "origin"} in JSON, and

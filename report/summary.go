@@ -262,6 +262,27 @@ type Throttle struct {
 	WaitedSeconds float64 `json:"waited_seconds"`
 }
 
+// Phases of a job whose retries Summary.Retries counts apart.
+const (
+	PhaseChecks  = "checks"  // reaching Elasticsearch, the guard rails, the identities recorded
+	PhaseRestore = "restore" // the restore: reads of the source and the original, _bulk, _mget
+	PhaseDiff    = "diff"    // the diff's scans and lookups
+	PhaseEnd     = "end"     // the counts at the end, the index comparison, the clean-ups
+	PhaseReport  = "report"  // the report's objects: S3 requests the SDK retried
+)
+
+// RetryPhases lists the phases of counts (Summary.Retries) in the order a
+// job runs them.
+func RetryPhases(counts map[string]Retries) []string {
+	var out []string
+	for _, p := range []string{PhaseChecks, PhaseRestore, PhaseDiff, PhaseEnd, PhaseReport} {
+		if _, ok := counts[p]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Retries is what transient failures (429, 5xx, refused or cut
 // connections, timeouts) cost one phase.
 type Retries struct {

@@ -196,10 +196,3 @@ func TestVerdictOKReviewFail(t *testing.T) {
 	}
 }
 
-func TestObjectName(t *testing.T) {
-	for file, want := range map[string]string{DiffName: "diff", FailuresName: "failures", PageName: "page", "config.json": "config.json"} {
-		if got := ObjectName(file); got != want {
-			t.Errorf("ObjectName(%q) = %q, want %q", file, got, want)
-		}
-	}
-}

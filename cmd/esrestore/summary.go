@@ -9,6 +9,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/job"
+	"github.com/esrestore/esrestore/report"
 )
 
 // teller tells the operator how a job ended.
@@ -117,7 +118,7 @@ func (t *teller) printSummary(j *job.Job) {
 			fmt.Fprintf(&b, "            of the indexed, %d by earlier attempts\n", r.WrittenByEarlierAttempts)
 		}
 	}
-	if phases := job.RetryPhases(s.Retries); len(phases) > 0 {
+	if phases := report.RetryPhases(s.Retries); len(phases) > 0 {
 		var parts []string
 		hit := false
 		for _, p := range phases {
