@@ -195,4 +195,3 @@ func TestVerdictOKReviewFail(t *testing.T) {
 		t.Errorf("line %q, want the reasons in order", fail.Line())
 	}
 }
-
