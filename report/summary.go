@@ -21,6 +21,21 @@ const (
 	PageName     = s3out.PageName
 )
 
+// ObjectName is the name Summary.Objects lists a report object by:
+// "diff", "failures" and "page" for theirs, the file's own name for any
+// other.
+func ObjectName(file string) string {
+	switch file {
+	case DiffName:
+		return "diff"
+	case FailuresName:
+		return "failures"
+	case PageName:
+		return "page"
+	}
+	return file
+}
+
 // Summary is summary.json. Every field a reviewer acts on is here; the
 // objects beside it hold the detail (one line per document).
 type Summary struct {
@@ -245,6 +260,27 @@ type Throttle struct {
 	Backoffs int64 `json:"backoffs"`
 	// WaitedSeconds is the time workers spent waiting for the rate limit.
 	WaitedSeconds float64 `json:"waited_seconds"`
+}
+
+// Phases of a job whose retries Summary.Retries counts apart.
+const (
+	PhaseChecks  = "checks"  // reaching Elasticsearch, the guard rails, the identities recorded
+	PhaseRestore = "restore" // the restore: reads of the source and the original, _bulk, _mget
+	PhaseDiff    = "diff"    // the diff's scans and lookups
+	PhaseEnd     = "end"     // the counts at the end, the index comparison, the clean-ups
+	PhaseReport  = "report"  // the report's objects: S3 requests the SDK retried
+)
+
+// RetryPhases lists the phases of counts (Summary.Retries) in the order a
+// job runs them.
+func RetryPhases(counts map[string]Retries) []string {
+	var out []string
+	for _, p := range []string{PhaseChecks, PhaseRestore, PhaseDiff, PhaseEnd, PhaseReport} {
+		if _, ok := counts[p]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Retries is what transient failures (429, 5xx, refused or cut

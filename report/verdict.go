@@ -133,6 +133,19 @@ func Judge(s *Summary) Verdict {
 	return v
 }
 
+// FailOn are the texts of the reasons whose kind the --fail-on list
+// kinds names, in the verdict's order: a run with any finishes, then
+// fails.
+func (v Verdict) FailOn(kinds []string) []string {
+	var hit []string
+	for _, r := range v.Reasons {
+		if slices.Contains(kinds, r.Kind) {
+			hit = append(hit, r.Text)
+		}
+	}
+	return hit
+}
+
 // Line is the verdict in one line, for the end of the job's output.
 func (v Verdict) Line() string {
 	if v.Status == StatusOK {

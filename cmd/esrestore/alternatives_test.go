@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/job"
 	"github.com/esrestore/esrestore/report"
 )
 
@@ -40,10 +41,10 @@ func TestPreferAlternativesOnLiveWrites(t *testing.T) {
 		// The effective configuration names the paths and where they
 		// came from.
 		rec := effectiveSettings(t, c.stderr.Bytes())
-		if got := rec["profile"]; got.Value != strings.Join(commonsProfile, ",") || got.Origin != originMapping {
+		if got := rec["profile"]; got.Value != strings.Join(commonsProfile, ",") || got.Origin != job.OriginMapping {
 			t.Errorf("--prefer %s: profile %+v, want the mapping's keyword paths", prefer, got)
 		}
-		if got := rec["profile_date"]; got.Value != "/modified" || got.Origin != originMapping {
+		if got := rec["profile_date"]; got.Value != "/modified" || got.Origin != job.OriginMapping {
 			t.Errorf("--prefer %s: profile_date %+v, want /modified from the mapping", prefer, got)
 		}
 		if !strings.Contains(c.stderr.String(), "may have been lost, or deleted on purpose since the backup") {
@@ -285,26 +286,4 @@ func recountLossProfile(t *testing.T, orig, backup docSet, paths []string, dateP
 		pd.Buckets = append(pd.Buckets, diff.DateBucket{Key: k, ProfileCounts: *keyed[k]})
 	}
 	return fields, pd
-}
-
-// TestMappingFields reads the fields to profile from a mapping as an
-// 8.19 node answers GET /INDEX: objects without a type, nested fields
-// with one, multi-fields left out (they are not in _source).
-func TestMappingFields(t *testing.T) {
-	m := `{"properties": {"a": {"type": "keyword"}, "n": {"type": "nested", "properties": {"k": {"type": "keyword"}}},` +
-		` "o": {"properties": {"b": {"type": "boolean"}, "d": {"type": "date_nanos"}, "c": {"type": "date"}}},` +
-		` "t": {"type": "text", "fields": {"kw": {"type": "keyword"}}}, "x/y": {"type": "constant_keyword", "value": "v"}}}`
-	kw, dates, err := mappingFields(json.RawMessage(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"/a", "/n/k", "/o/b", "/x~1y"}; !slices.Equal(kw, want) {
-		t.Errorf("keyword fields %q, want %q", kw, want)
-	}
-	if want := []string{"/o/c", "/o/d"}; !slices.Equal(dates, want) {
-		t.Errorf("date fields %q, want %q", dates, want)
-	}
-	if kw, dates, err := mappingFields(json.RawMessage(`{}`)); err != nil || kw != nil || dates != nil {
-		t.Errorf("empty mapping: %q %q %v", kw, dates, err)
-	}
 }

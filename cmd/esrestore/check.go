@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esrestore/esrestore/internal/redact"
 	"github.com/esrestore/esrestore/internal/shell"
-	"github.com/esrestore/esrestore/s3out"
 )
 
 type checkCmd struct{}
@@ -41,52 +41,17 @@ func (checkCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	j := newJob("check", env, cfg, phases{check: true})
-	if err := j.check(ctx); err != nil {
-		j.logConfig()
+	j := newJob("check", env, cfg)
+	if err := j.Check(ctx); err != nil {
 		return err
 	}
-	sha := j.summary.ConfigSHA256
+	sha := j.Summary().ConfigSHA256
 	next := nextRunCommand(fv, cfg.RunID, sha)
-	j.log.Info("every check passed", "original", cfg.Original, "target", cfg.Target, "source", redactURL(cfg.Source),
-		"report", j.report.URL(""), "next", next, "config_sha256", sha)
+	env.log.Info("every check passed", "original", cfg.Original, "target", cfg.Target, "source", redact.URLs(cfg.Source),
+		"report", j.ReportURL(""), "next", next, "config_sha256", sha)
 	fmt.Fprintf(env.Stdout, "ok: %s → %s in %s, report to %s\nrun id %s; to run with it:\n  %s\n"+
 		"config_sha256, for a second person to compare with the values logged (the Job's ESRESTORE_EXPECT_CONFIG):\n%s\n",
-		cfg.Original, cfg.Target, j.summary.Environment, j.report.URL(""), cfg.RunID, next, sha)
-	return nil
-}
-
-// check runs the guard rails, takes the fingerprint, and leaves
-// config.json, the configuration it vouches for, where the run's report
-// goes.
-func (j *job) check(ctx context.Context) error {
-	if err := j.openReport(ctx); err != nil {
-		return err
-	}
-	if err := j.loadScope(ctx); err != nil {
-		return err
-	}
-	if err := j.connect(ctx); err != nil {
-		return err
-	}
-	if _, _, err := j.checkRestore(ctx); err != nil {
-		return err
-	}
-	if err := j.identify(ctx); err != nil {
-		return err
-	}
-	// check makes the fingerprint the run is held to: it tells whether it
-	// is the one expected, and what differs, but refuses nothing for it.
-	if j.cfg.ExpectConfig != "" {
-		if err := j.expectConfig(ctx); err != nil {
-			j.log.Warn("the configuration is not the one --expect-config names: the run would exit 2", "error", err.Error())
-		} else {
-			j.log.Info("the configuration is the one --expect-config names", "config_sha256", j.summary.ConfigSHA256)
-		}
-	}
-	if err := j.report.WriteJSON(ctx, s3out.ConfigName, j.record()); err != nil {
-		return guardError(fmt.Errorf("--output: write %s: %w", j.report.URL(s3out.ConfigName), err))
-	}
+		cfg.Original, cfg.Target, j.Summary().Environment, j.ReportURL(""), cfg.RunID, next, sha)
 	return nil
 }
 
@@ -116,7 +81,7 @@ func nextRunCommand(fv *flagValues, runID, sha string) string {
 			continue
 		}
 		// A URL's user:password@ stays out of stdout too.
-		parts = append(parts, "--"+n, shell.Quote(redactURL(rv.value)))
+		parts = append(parts, "--"+n, shell.Quote(redact.URLs(rv.value)))
 	}
 	return strings.Join(append(parts, "--run-id", shell.Quote(runID), "--expect-config", sha), " ")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/restore"
 )
 
 // Checks of one value, for flagDef.check: each returns why a value is
@@ -132,10 +133,10 @@ func httpURLs(v string) string {
 }
 
 func indexOrDump(v string) string {
-	if v == "" || isDumpURL(v) {
+	if v == "" || restore.IsDumpURL(v) {
 		return ""
 	}
-	return validIndexName(v)
+	return restore.CheckIndexName(v)
 }
 
 func sourceForm(v string) string {

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/redact"
+	"github.com/esrestore/esrestore/job"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -63,7 +63,7 @@ var (
 	restoreFlags = []flagDef{
 		{name: "original", usage: "the live index that lost documents (never written)", check: indexOrDump},
 		{name: "source", usage: "backup: snapshot:REPO/SNAP[/INDEX], index:NAME, https://host:9200/NAME, file:///dump.ndjson[.gz], s3://bucket/dump.ndjson[.gz]", check: sourceForm},
-		{name: "target", usage: "the new index to restore into (default ORIGINAL_restored_YYYYMMDD)", check: optional(validIndexName)},
+		{name: "target", usage: "the new index to restore into (default ORIGINAL_restored_YYYYMMDD)", check: optional(restore.CheckIndexName)},
 		{name: "mode", def: "merge", usage: "merge (target = original + source) or source (target = source only)", check: oneOf("merge", "source")},
 		{name: "prefer", def: "original", usage: "in merge mode, what the target holds on an id present in both: original, source, or fill (the original with every field it lacks filled from the source)", check: oneOf("original", "source", "fill")},
 		{name: "strategy", def: "reconcile", usage: "how a merge builds the target: reconcile (start from the backup, a snapshot restored as the target when its mapping allows, and write only what differs) or passes (write both sides whole)", check: oneOf("reconcile", "passes")},
@@ -74,7 +74,7 @@ var (
 		{name: "retry-for", def: "5m", usage: "how long a request failing with 429, 5xx, a cut connection or a timeout is retried (1s..24h)", check: durationIn(time.Second, 24*time.Hour)},
 		{name: "bulk-timeout", def: "2m", usage: "timeout of one _bulk request; one that times out is retried (1s..1h)", check: durationIn(time.Second, time.Hour)},
 		{name: "drain-timeout", def: "60s", usage: "after SIGTERM/SIGINT, how long in-flight requests may finish before failures and summary are written (0s..10m)", check: durationIn(0, 10*time.Minute)},
-		{name: "source-index", usage: "with a snapshot source, the snapshot's index to restore when it is not the original's, named on purpose: it must repeat the INDEX of snapshot:REPO/SNAP/INDEX; the verdict then says so (without it such a source is refused)", check: optional(validIndexName)},
+		{name: "source-index", usage: "with a snapshot source, the snapshot's index to restore when it is not the original's, named on purpose: it must repeat the INDEX of snapshot:REPO/SNAP/INDEX; the verdict then says so (without it such a source is refused)", check: optional(restore.CheckIndexName)},
 		{name: "allow-empty-source", def: "false", usage: "restore a source that holds no document (refused by default: usually a wrong path)", isBool: true},
 		{name: "keep-staging", def: "false", usage: "keep the staging index a snapshot source is restored into", isBool: true},
 		{name: "skip-ids", usage: "a list of ids of the backup that must not come back, one a line: a local path or s3://bucket/key (its sha256 is in the fingerprint); they are counted skipped, never lost", check: optional(skipIDsFile)},
@@ -280,84 +280,10 @@ func printUsage(env *Env, fs *flag.FlagSet, name, summary string, fv *flagValues
 }
 
 // Config is a command's validated configuration.
-type Config struct {
-	ES       esConfig
-	Original string
-	Source   string
-	// src is --source parsed, once.
-	src         sourceSpec
-	Target      string
-	Mode        string
-	Prefer      string
-	FillNull    bool
-	Strategy    string
-	Workers     int
-	BatchSize   int
-	BatchBytes  int
-	RetryFor    time.Duration
-	BulkTimeout time.Duration
-	Drain       time.Duration
-	AllowEmpty  bool
-	// SourceIndex is the snapshot's index named on purpose when it is not
-	// the original's, "" for none.
-	SourceIndex string
-	Rerun       bool
-	KeepStaging bool
-	// SkipIDs is --skip-ids, the list's path or URL, "" for none; the job
-	// reads it (loadScope).
-	SkipIDs string
-	// OnlyQuery is --only-query, compacted, nil for none.
-	OnlyQuery json.RawMessage
-	// MaxDocsPerSecond limits the restore's writes, 0 for no limit.
-	MaxDocsPerSecond float64
-	// Notify is the webhook URL (a secret), "" for none.
-	Notify string
-	Ignore []string
-	// Profile are the paths the loss is profiled by: nil until read from
-	// the original's mapping, empty for none. ProfileDate is the date
-	// path, "" until read from the mapping, "none" for none.
-	Profile     []string
-	ProfileDate string
-	Output      string
-	S3Endpoint  string
-	S3Region    string
-	S3SSE       string
-	S3KMSKeyID  string
-	Environment string
-	RunID       string
-	// LeaseTTL is how long the run id's lease lasts without renewal.
-	LeaseTTL time.Duration
-	DryRun   bool
-	FailOn   []string
-	// ExpectConfig is the config_sha256 the run must have, "" for any.
-	ExpectConfig string
-	LogFormat    string
-	LogLevel     string
-	Progress     time.Duration
-
-	// Watch lists the watched paths (--watch); failOnWatched says
-	// watched was added to the default --fail-on for them.
-	Watch         []diff.Watch
-	failOnWatched bool
-
-	// settings are every flag's effective value and origin, in the
-	// command's flag order: the record, the summary's options and
-	// config_sha256 are made of them.
-	settings []setting
-	// overrides are the variables a flag overrode.
-	overrides []override
-}
+type Config = job.Config
 
 // esConfig is how to reach Elasticsearch.
-type esConfig struct {
-	URLs          []string // without credentials
-	Username      string
-	Password      string
-	APIKey        string
-	BearerToken   string
-	CACert        string
-	TLSServerName string
-}
+type esConfig = job.ESConfig
 
 var (
 	runIDRE       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -474,40 +400,19 @@ func sortedErrors(errs []error) error {
 	return errors.Join(errs...)
 }
 
-// sourceSpec is a parsed --source.
-type sourceSpec struct {
-	kind  string // "snapshot", "index", "remote", "dump"
-	repo  string
-	snap  string
-	index string // snapshot index, index name, or remote index
-	url   string // remote cluster base URL (credentials removed), or dump URL
-	user  string // remote cluster credentials from the URL
-	pass  string
-}
-
 // parseSource reads --source (restore.ParseSourceSpec); the reason says
 // what forms are accepted.
-func parseSource(raw string) (sourceSpec, string) {
+func parseSource(raw string) (restore.SourceSpec, string) {
 	s, err := restore.ParseSourceSpec(raw)
 	if err != nil {
 		var fe *fielderr.Error
 		if errors.As(err, &fe) {
-			return sourceSpec{}, fe.Reason
+			return restore.SourceSpec{}, fe.Reason
 		}
-		return sourceSpec{}, err.Error()
+		return restore.SourceSpec{}, err.Error()
 	}
-	return sourceSpec{kind: string(s.Kind), repo: s.Repo, snap: s.Snapshot, index: s.Index, url: s.URL, user: s.User, pass: s.Password}, ""
+	return s, ""
 }
-
-// The libraries' helpers, by the names the command's files call them.
-var (
-	// redactURL hides the user:password@ of the URLs in a value.
-	redactURL = redact.URLs
-	// isDumpURL reports whether a value names an NDJSON dump.
-	isDumpURL = restore.IsDumpURL
-	// validIndexName says why a new index could not have a name.
-	validIndexName = restore.CheckIndexName
-)
 
 // build validates every registered flag and returns the configuration, or
 // one error listing every problem. required names flags that must be set.
@@ -534,8 +439,8 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		LogFormat: fv.str("log-format"), LogLevel: fv.str("log-level"), Progress: fv.duration("progress"),
 		SkipIDs: fv.str("skip-ids"), OnlyQuery: restore.CompactQuery(json.RawMessage(fv.str("only-query"))),
 	}
-	c.src, _ = parseSource(c.Source)
-	if p := fv.str("profile"); p == profileNone {
+	c.Src, _ = parseSource(c.Source)
+	if p := fv.str("profile"); p == job.ProfileNone {
 		c.Profile = []string{}
 	} else if p != "" {
 		c.Profile = splitList(p)
@@ -548,14 +453,14 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		}
 	}
 	if c.Watch = parseWatches(fv.get("watch").value); len(c.Watch) > 0 && has("fail-on") && !fv.get("fail-on").set {
-		c.FailOn, c.failOnWatched = watchFailOn(c.FailOn), true
+		c.FailOn, c.FailOnWatched = watchFailOn(c.FailOn), true
 	}
 	errs = append(errs, fv.watchConflicts(c)...)
 	if has("run-id") && c.RunID == "" {
 		c.RunID = restore.NewRunID(now)
 	}
 	if has("target") && c.Target == "" && c.Original != "" {
-		c.Target = reportName(c.Original) + "_restored_" + targetDate(fv.str("run-id"), now)
+		c.Target = job.ReportName(c.Original) + "_restored_" + targetDate(fv.str("run-id"), now)
 	}
 
 	// What no single value says: the values together.
@@ -576,10 +481,10 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			errs = append(errs, fv.bad("es-ca-cert", "cannot read the CA file: "+err.Error()))
 		}
 	}
-	if c.src.kind == "index" && c.src.index == c.Original && c.Original != "" {
+	if c.Src.Kind == restore.SourceIndex && c.Src.Index == c.Original && c.Original != "" {
 		errs = append(errs, fv.bad("source", "is the original: a backup must be another index"))
 	}
-	if why := validIndexName(c.Target); c.Target != "" && why != "" && !fv.get("target").set {
+	if why := restore.CheckIndexName(c.Target); c.Target != "" && why != "" && !fv.get("target").set {
 		errs = append(errs, fv.bad("original", "makes the default --target "+c.Target+", which "+why))
 	}
 	if c.Target != "" && c.Target == c.Original {
@@ -594,7 +499,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if c.FillNull && c.Prefer != "fill" {
 		errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
 	}
-	if c.OnlyQuery != nil && c.src.kind == "dump" {
+	if c.OnlyQuery != nil && c.Src.Kind == restore.SourceDump {
 		errs = append(errs, fv.bad("only-query", "a dump source cannot be queried: list the ids to leave out with --skip-ids"))
 	}
 	if c.S3KMSKeyID != "" && c.S3SSE != "aws:kms" {
@@ -603,7 +508,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if len(errs) > 0 {
 		return c, usageError(fmt.Errorf("invalid configuration:\n%w", sortedErrors(errs)))
 	}
-	c.settings, c.overrides = fv.settings(c)
+	c.Settings, c.Overrides = fv.settings(c)
 	return c, nil
 }
 

@@ -136,12 +136,12 @@ func TestConfigSecrets(t *testing.T) {
 	if c.ES.URLs[0] != "https://es.internal:9200" || c.ES.Username != "elastic" || c.ES.Password != "hunter2" {
 		t.Errorf("url credentials: %v %q %q", c.ES.URLs, c.ES.Username, c.ES.Password)
 	}
-	for _, s := range c.settings {
-		if strings.Contains(s.value, "hunter2") {
-			t.Errorf("%s shows the password: %q", s.name, s.value)
+	for _, s := range c.Settings {
+		if strings.Contains(s.Value, "hunter2") {
+			t.Errorf("%s shows the password: %q", s.Name, s.Value)
 		}
-		if s.name == "es-password" && s.value != "set (--es-url, 7 bytes)" {
-			t.Errorf("the password of --es-url shows as %q", s.value)
+		if s.Name == "es-password" && s.Value != "set (--es-url, 7 bytes)" {
+			t.Errorf("the password of --es-url shows as %q", s.Value)
 		}
 	}
 	// Errors never show a secret value.
@@ -156,39 +156,6 @@ func TestConfigSecrets(t *testing.T) {
 	_, err = buildConfig(t, map[string]string{"ESRESTORE_ES_PASSWORD": "a", "ESRESTORE_ES_PASSWORD_FILE": "/run/secrets/es-password"}, files, validArgs...)
 	if err == nil || !strings.Contains(err.Error(), "ESRESTORE_ES_PASSWORD and ESRESTORE_ES_PASSWORD_FILE: set only one") {
 		t.Errorf("both secret and file: %v", err)
-	}
-}
-
-func TestParseSource(t *testing.T) {
-	for _, tt := range []struct {
-		raw  string
-		want sourceSpec
-		bad  string
-	}{
-		{raw: "snapshot:backups/before-loss", want: sourceSpec{kind: "snapshot", repo: "backups", snap: "before-loss"}},
-		{raw: "snapshot:backups/before-loss/documents", want: sourceSpec{kind: "snapshot", repo: "backups", snap: "before-loss", index: "documents"}},
-		{raw: "index:documents_copy", want: sourceSpec{kind: "index", index: "documents_copy"}},
-		{raw: "https://u:p@backup.internal:9200/documents", want: sourceSpec{kind: "remote", index: "documents", url: "https://backup.internal:9200", user: "u", pass: "p"}},
-		{raw: "file:///data/dump.ndjson.gz", want: sourceSpec{kind: "dump", url: "file:///data/dump.ndjson.gz"}},
-		{raw: "s3://bucket/dumps/documents.ndjson", want: sourceSpec{kind: "dump", url: "s3://bucket/dumps/documents.ndjson"}},
-		{raw: "./dump.ndjson", want: sourceSpec{kind: "dump", url: "./dump.ndjson"}},
-		{raw: "snapshot:backups", bad: "must be snapshot:"},
-		{raw: "https://backup.internal:9200", bad: "must end with the index name"},
-		{raw: "file:///data/dump.json", bad: "must end in .ndjson"},
-		{raw: "documents", bad: "must be snapshot:"},
-	} {
-		t.Run(tt.raw, func(t *testing.T) {
-			got, why := parseSource(tt.raw)
-			if tt.bad != "" {
-				if !strings.Contains(why, tt.bad) {
-					t.Errorf("got %q, want error containing %q", why, tt.bad)
-				}
-				return
-			}
-			if why != "" || got != tt.want {
-				t.Errorf("got %+v (%s), want %+v", got, why, tt.want)
-			}
-		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/job"
 	"github.com/esrestore/esrestore/s3out"
 )
 
@@ -85,12 +86,12 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	j := newJob("demo", env, cfg, phases{restore: true, diff: true})
-	runErr := j.run(ctx)
+	j := newJob("demo", env, cfg)
+	runErr := j.Run(ctx)
 	if exitCode(runErr) == exitError || exitCode(runErr) == exitInterrupted || exitCode(runErr) == exitUsage {
 		return runErr
 	}
-	j.explain(sc)
+	explain(env, j, sc)
 	return runErr
 }
 
@@ -102,8 +103,8 @@ func lossFraction(v string) string {
 }
 
 // explain tells a newcomer what happened and where to look.
-func (j *job) explain(sc fixtures.Scenario) {
-	s := j.summary
+func explain(env *Env, j *job.Job, sc fixtures.Scenario) {
+	s := j.Summary()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nWhat happened\n")
 	if r := s.Restore; r != nil {
@@ -128,12 +129,12 @@ func (j *job) explain(sc fixtures.Scenario) {
 		fmt.Fprintf(&b, "    %7d not recovered: backup documents or fields the new index lacks too\n", l.NotRecovered)
 	}
 	fmt.Fprintf(&b, "  The %s\n", s.Verdict.Line())
-	if j.report != nil {
+	if j.ReportURL("") != "" {
 		fmt.Fprintf(&b, "\nWhere to look\n")
-		fmt.Fprintf(&b, "  %s  open this first, in a browser: the verdict, the counts, the fields and the documents\n", j.report.URL(s3out.PageName))
-		fmt.Fprintf(&b, "  %s  complete: %v, the counts and options; sha256 %s\n", j.report.URL(s3out.SummaryName), s.Complete, j.summarySHA256())
-		fmt.Fprintf(&b, "  %s  one line per added, changed or removed document (zcat it)\n", j.report.URL(s3out.DiffName))
-		fmt.Fprintf(&b, "  %s  documents that could not be restored, with the Elasticsearch error\n", j.report.URL(s3out.FailuresName))
+		fmt.Fprintf(&b, "  %s  open this first, in a browser: the verdict, the counts, the fields and the documents\n", j.ReportURL(s3out.PageName))
+		fmt.Fprintf(&b, "  %s  complete: %v, the counts and options; sha256 %s\n", j.ReportURL(s3out.SummaryName), s.Complete, j.SummarySHA256())
+		fmt.Fprintf(&b, "  %s  one line per added, changed or removed document (zcat it)\n", j.ReportURL(s3out.DiffName))
+		fmt.Fprintf(&b, "  %s  documents that could not be restored, with the Elasticsearch error\n", j.ReportURL(s3out.FailuresName))
 	}
-	fmt.Fprint(j.env.Stdout, b.String())
+	fmt.Fprint(env.Stdout, b.String())
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/restore"
 )
 
 type diffCmd struct{}
@@ -31,7 +31,7 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	required := []string{"original", "restored"}
-	if !isDumpURL(fv.str("original")) || !isDumpURL(fv.str("restored")) {
+	if !restore.IsDumpURL(fv.str("original")) || !restore.IsDumpURL(fv.str("restored")) {
 		required = append(required, "es-url")
 	}
 	cfg, err := fv.build(time.Now(), required...)
@@ -42,25 +42,7 @@ func (diffCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if restored == cfg.Original {
 		return usageError(fmt.Errorf("invalid configuration:\n%w", fv.bad("restored", "must differ from --original")))
 	}
-	j := newJob("diff", env, cfg, phases{diff: true})
-	j.summary.Restored = redactURL(restored)
-	if err := j.openReport(ctx); err != nil {
-		j.logConfig()
-		return err
-	}
-	if len(cfg.ES.URLs) > 0 {
-		if err := j.connect(ctx); err != nil {
-			j.logConfig()
-			return err
-		}
-		defer j.closeInstant()
-	}
-	if err := j.identify(ctx); err != nil {
-		return err
-	}
-	j.notifyStart(ctx)
-	err = j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Target: j.side(restored)}, diff.OverlayNone)
-	return j.end(ctx, err)
+	return newJob("diff", env, cfg).Diff(ctx, restored)
 }
 
 // diffCmdFlags are the flags of esrestore diff.

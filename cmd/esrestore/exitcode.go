@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/esrestore/esrestore/internal/dump"
+	"github.com/esrestore/esrestore/job"
 )
 
 // Exit codes, repeated in every command's -h.
@@ -43,11 +44,14 @@ func usageError(err error) error { return &exitErr{code: exitUsage, err: err} }
 // exitCode maps a command's error to the process exit code.
 func exitCode(err error) int {
 	var e *exitErr
+	var je *job.Error
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &e):
 		return e.code
+	case errors.As(err, &je):
+		return jobExit[je.Kind]
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, dump.ErrCorrupt):
@@ -55,4 +59,24 @@ func exitCode(err error) int {
 		return exitUsage
 	}
 	return exitError
+}
+
+// jobExit is the exit code of each kind of a job's error.
+var jobExit = map[job.Kind]int{
+	job.Failed:        exitError,
+	job.Misconfigured: exitUsage,
+	job.FailOn:        exitFailOn,
+	job.Interrupted:   exitInterrupted,
+}
+
+// told reports whether the operator was told err already: the command
+// printed it before the verdict, or it is a --fail-on outcome, which the
+// verdict tells.
+func told(err error) bool {
+	var e *exitErr
+	if errors.As(err, &e) {
+		return e.reported
+	}
+	var je *job.Error
+	return errors.As(err, &je) && je.Kind == job.FailOn
 }

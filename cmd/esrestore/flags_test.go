@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/pem"
 	"fmt"
-	"github.com/esrestore/esrestore/internal/dump"
 	"io"
 	"maps"
 	"net/http"
@@ -21,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/esrestore/esrestore/internal/dump"
 
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/fixtures"

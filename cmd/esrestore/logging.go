@@ -101,22 +101,5 @@ func (u *uniqueKeys) WithGroup(name string) slog.Handler {
 	return &uniqueKeys{h: u.h.WithGroup(name)}
 }
 
-// atLeast passes on the records of min and above only.
-type atLeast struct {
-	h   slog.Handler
-	min slog.Level
-}
-
-func (a atLeast) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= a.min && a.h.Enabled(ctx, l)
-}
-func (a atLeast) Handle(ctx context.Context, r slog.Record) error { return a.h.Handle(ctx, r) }
-func (a atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return atLeast{h: a.h.WithAttrs(attrs), min: a.min}
-}
-func (a atLeast) WithGroup(name string) slog.Handler {
-	return atLeast{h: a.h.WithGroup(name), min: a.min}
-}
-
 // since is the seconds elapsed since t, for records that time a step.
 func since(t time.Time) float64 { return time.Since(t).Seconds() }

@@ -95,8 +95,7 @@ func Main(ctx context.Context, env *Env, args []string) int {
 			if errors.Is(err, flag.ErrHelp) {
 				return exitOK
 			}
-			var e *exitErr
-			if err != nil && !(errors.As(err, &e) && e.reported) {
+			if err != nil && !told(err) {
 				reportError(env, args, c.Name(), err)
 			}
 			return exitCode(err)

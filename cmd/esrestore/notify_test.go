@@ -14,13 +14,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/esrestore/esrestore/job"
 )
 
 // hookReceiver is a local incoming-webhook endpoint that records what it
 // is posted and answers with status.
 type hookReceiver struct {
 	mu     sync.Mutex
-	posts  []webhookMessage
+	posts  []job.WebhookMessage
 	status int
 }
 
@@ -28,7 +30,7 @@ func newHookReceiver(t *testing.T, status int) (*hookReceiver, string) {
 	t.Helper()
 	h := &hookReceiver{status: status}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m webhookMessage
+		var m job.WebhookMessage
 		b, _ := io.ReadAll(r.Body)
 		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(b, &m) != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
@@ -45,10 +47,10 @@ func newHookReceiver(t *testing.T, status int) (*hookReceiver, string) {
 	return h, srv.URL + "/services/T000/B000/XyzzyHookToken"
 }
 
-func (h *hookReceiver) messages() []webhookMessage {
+func (h *hookReceiver) messages() []job.WebhookMessage {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]webhookMessage(nil), h.posts...)
+	return append([]job.WebhookMessage(nil), h.posts...)
 }
 
 func TestNotify(t *testing.T) {
@@ -68,13 +70,13 @@ func TestNotify(t *testing.T) {
 	}
 	start, end := msgs[0], msgs[1]
 	if !strings.HasPrefix(start.Text, "PROD: esrestore documents → documents_restored started") ||
-		start.Attachments[0].Color != notifyColours[notifyStarted] {
+		start.Attachments[0].Color != job.NotifyColours[job.NotifyStarted] {
 		t.Errorf("start message: %+v", start)
 	}
 	restored := len(sc.Lost) + len(sc.Stripped)
 	want := "PROD: esrestore documents → documents_restored finished: " + itoa(restored) + " restored, 0 would be lost, verdict ok"
-	if !strings.HasPrefix(end.Text, want) || end.Attachments[0].Color != notifyColours[notifySuccess] {
-		t.Errorf("end message %q (colour %s), want it to start %q in %s", end.Text, end.Attachments[0].Color, want, notifyColours[notifySuccess])
+	if !strings.HasPrefix(end.Text, want) || end.Attachments[0].Color != job.NotifyColours[job.NotifySuccess] {
+		t.Errorf("end message %q (colour %s), want it to start %q in %s", end.Text, end.Attachments[0].Color, want, job.NotifyColours[job.NotifySuccess])
 	}
 	report := "file://" + filepath.Join(out, "documents", "n1")
 	if !strings.Contains(end.Text, report) {
@@ -94,7 +96,7 @@ func TestNotify(t *testing.T) {
 	if !strings.Contains(end.Text, "\nsummary.json sha256 "+sha) {
 		t.Errorf("end message %q lacks the summary's sha256 %s", end.Text, sha)
 	}
-	if i := slices.IndexFunc(end.Attachments[0].Fields, func(f webhookField) bool { return f.Title == "summary_sha256" }); i < 0 || end.Attachments[0].Fields[i].Value != sha {
+	if i := slices.IndexFunc(end.Attachments[0].Fields, func(f job.WebhookField) bool { return f.Title == "summary_sha256" }); i < 0 || end.Attachments[0].Fields[i].Value != sha {
 		t.Errorf("end message fields %+v lack summary_sha256 %s", end.Attachments[0].Fields, sha)
 	}
 	if strings.Contains(start.Text, "summary.json sha256") {
@@ -112,14 +114,14 @@ func TestNotify(t *testing.T) {
 	if code := c.run(t.Context(), runArgs(es, out, "n2", "--target", "documents_n2")...); code != exitFailOn {
 		t.Fatalf("prefer original: exit %d, want 3\n%s", code, c.stderr.String())
 	}
-	if m := hook.messages(); len(m) != 4 || m[3].Attachments[0].Color != notifyColours[notifyReview] || !strings.Contains(m[3].Text, "verdict review") {
+	if m := hook.messages(); len(m) != 4 || m[3].Attachments[0].Color != job.NotifyColours[job.NotifyReview] || !strings.Contains(m[3].Text, "verdict review") {
 		t.Errorf("review message: %+v", m[len(m)-1])
 	}
 	// A failed guard rail is a failure, and says why.
 	if code := c.run(t.Context(), runArgs(es, out, "n3", "--original", "nope")...); code != exitUsage {
 		t.Fatalf("missing original: exit %d", code)
 	}
-	if m := hook.messages(); len(m) != 5 || m[4].Attachments[0].Color != notifyColours[notifyFailure] || !strings.Contains(m[4].Text, "failed: ") {
+	if m := hook.messages(); len(m) != 5 || m[4].Attachments[0].Color != job.NotifyColours[job.NotifyFailure] || !strings.Contains(m[4].Text, "failed: ") {
 		t.Errorf("failure message: %+v", m[len(m)-1])
 	}
 

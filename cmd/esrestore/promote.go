@@ -12,9 +12,12 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 
+	"github.com/esrestore/esrestore/internal/redact"
 	"github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/job"
 	"github.com/esrestore/esrestore/promote"
 	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/restore"
 	"github.com/esrestore/esrestore/s3out"
 )
 
@@ -113,11 +116,11 @@ func parseAfterReview(env *Env, name, help string, args []string, extra ...[]fla
 	}
 	ar := &afterReview{cfg: cfg, dir: dir, fv: fv, blockWrites: fv.flag("block-writes"),
 		aliases: splitList(fv.str("alias")), accept: splitList(fv.str("accept"))}
-	ar.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("command", name, "report", redactURL(dir))
+	ar.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("command", name, "report", redact.URLs(dir))
 	// The effective configuration, as a job logs it: one schema.
 	rec := newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", fv.str("run-id"), "environment", strings.ToUpper(cfg.Environment))
-	logOverrides(rec, cfg)
-	logConfig(rec, name, cfg, "", identities{}, jsonLogs(env, cfg.LogFormat))
+	job.LogOverrides(rec, cfg)
+	job.LogConfig(rec, name, cfg, "", job.Identities{}, jsonLogs(env, cfg.LogFormat))
 	ar.s3opt = s3out.Options{Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, SSE: cfg.S3SSE, KMSKeyID: cfg.S3KMSKeyID}
 	return ar, nil
 }
@@ -141,28 +144,28 @@ func reportDir(fv *flagValues) (string, error) {
 		return "", fmt.Errorf("--report: is required, or else %s (env %s, or %s)", strings.Join(missing, ", "),
 			envName("report"), strings.Join([]string{envName("output"), envName("original"), envName("run-id")}, ", "))
 	}
-	if why := validIndexName(fv.str("original")); why != "" {
+	if why := restore.CheckIndexName(fv.str("original")); why != "" {
 		return "", fv.bad("original", why)
 	}
 	if !runIDRE.MatchString(fv.str("run-id")) {
 		return "", fv.bad("run-id", "must be letters, digits, ., _ or - (at most 64)")
 	}
-	return strings.TrimSuffix(fv.str("output"), "/") + "/" + reportName(fv.str("original")) + "/" + fv.str("run-id"), nil
+	return strings.TrimSuffix(fv.str("output"), "/") + "/" + job.ReportName(fv.str("original")) + "/" + fv.str("run-id"), nil
 }
 
 // connect reaches Elasticsearch and the report; failures are exit 2.
 func (ar *afterReview) connect(ctx context.Context, env *Env) error {
 	es, err := newESClient(env, ar.cfg.ES)
 	if err != nil {
-		return guardError(err)
+		return job.GuardError(err)
 	}
 	v, err := pingES(ctx, es, retry.Policy{Budget: ar.cfg.RetryFor, Logger: ar.log}.WithDefaults(), strings.Join(ar.cfg.ES.URLs, ","))
 	if err != nil {
-		return guardError(err)
+		return job.GuardError(err)
 	}
 	ar.log.Info("elasticsearch reachable", "version", v)
 	if ar.store, err = promote.ReportStore(ctx, ar.dir, ar.s3opt); err != nil {
-		return guardError(fmt.Errorf("--report %s: %w", redactURL(ar.dir), err))
+		return job.GuardError(fmt.Errorf("--report %s: %w", redact.URLs(ar.dir), err))
 	}
 	ar.es = es
 	return nil
@@ -207,7 +210,7 @@ func afterReviewError(ctx context.Context, err error) error {
 	case errors.Is(err, promote.ErrCheck) && ctx.Err() == nil:
 		return usageError(err)
 	}
-	return interrupted(ctx, err)
+	return job.Interruption(ctx, err)
 }
 
 func (promoteCmd) Run(ctx context.Context, env *Env, args []string) error {

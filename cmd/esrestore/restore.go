@@ -27,6 +27,5 @@ func (restoreCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if cfg.DryRun {
 		return usageError(fmt.Errorf("--dry-run: use 'esrestore run --dry-run', which diffs without writing"))
 	}
-	j := newJob("restore", env, cfg, phases{restore: true})
-	return j.run(ctx)
+	return newJob("restore", env, cfg).Run(ctx)
 }

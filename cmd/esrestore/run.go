@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"strings"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 
-	"github.com/esrestore/esrestore/diff"
-	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/internal/retry"
+	"github.com/esrestore/esrestore/job"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -40,328 +39,33 @@ func (runCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	j := newJob("run", env, cfg, phases{restore: true, diff: true})
-	if cfg.DryRun {
-		return j.dryRun(ctx)
-	}
-	return j.run(ctx)
+	return newJob("run", env, cfg).Run(ctx)
 }
 
 // dryRunOffline reports a dry run between two dumps, which needs no
 // cluster.
 func dryRunOffline(fv *flagValues) bool {
-	return fv.str("dry-run") == "true" && isDumpURL(fv.str("original")) && isDumpURL(fv.str("source")) && fv.str("es-url") == ""
+	return fv.str("dry-run") == "true" && restore.IsDumpURL(fv.str("original")) && restore.IsDumpURL(fv.str("source")) && fv.str("es-url") == ""
 }
 
-// run is the whole job: guard rails, restore, diff (original, backup and
-// target), index differences, report.
-func (j *job) run(ctx context.Context) error {
-	if err := j.openReport(ctx); err != nil {
-		return j.abort(ctx, err)
-	}
-	if err := j.loadScope(ctx); err != nil {
-		return j.abort(ctx, err)
-	}
-	if err := j.connect(ctx); err != nil {
-		return j.abort(ctx, err)
-	}
-	defer j.closeInstant()
-	// The lease before any delete or write: a second runner of this run
-	// id must leave everything as it is, the report's leftovers included.
-	parent := ctx
-	ctx, err := j.holdLease(ctx)
-	if err != nil {
-		return j.abort(ctx, err)
-	}
-	defer j.releaseLease(parent)
-	if j.ident, err = j.where(ctx); err == nil {
-		err = j.claimReport()
-	}
-	if err != nil {
-		return j.abort(parent, j.orLost(err))
-	}
-	_, src, err := j.checkRestore(ctx)
-	if err == nil {
-		err = j.pin(ctx)
-	}
-	if err != nil {
-		return j.abort(parent, j.orLost(err))
-	}
-	j.log.Info("guard rails passed", "original", j.cfg.Original, "target", j.cfg.Target, "source", src.Name())
-	j.notifyStart(ctx)
-	err = j.recordRunning(ctx)
-	if err == nil {
-		err = j.restorePhase(ctx, src)
-	}
-	if err == nil {
-		err = j.countHidden(ctx)
-	}
-	if err == nil && j.do.diff {
-		// Again, with the restore's counts.
-		if rerr := j.recordRunning(ctx); rerr != nil {
-			j.log.Warn("summary of the running attempt not written", "error", rerr)
-		}
-		err = j.diffPhase(ctx, diff.Sides{
-			Original: j.originalSide(),
-			Backup:   j.backup,
-			Target:   diff.IndexSide(j.es, j.cfg.Target),
-			// The snapshot restored as the target, and again as the
-			// staging index (the backup), which nothing writes.
-			SharedHistory: j.summary.Restore != nil && j.summary.Restore.Load == restore.LoadSnapshot,
-		}, diff.OverlayNone)
-		if err == nil {
-			err = j.compareIndexes(ctx)
-		}
-	}
-	if lost := j.leaseLost(); lost != nil {
-		return j.lostLease(parent, lost, err)
-	}
-	if cerr := j.runCleanups(ctx); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
-	}
-	if err == nil {
-		err = j.recordEnd(ctx)
-	}
-	if lost := j.leaseLost(); lost != nil {
-		return j.lostLease(parent, lost, err)
-	}
-	return j.end(parent, err)
-}
-
-// abort ends a job stopped by its guard rails, before any write: the
-// notification says so; Main reports the error.
-func (j *job) abort(ctx context.Context, err error) error {
-	j.logConfig()
-	err = interrupted(ctx, err)
-	j.notifyEnd(ctx, err, nil)
-	return err
-}
-
-// end closes a job that got past its guard rails: it applies --fail-on,
-// writes summary.json (complete only without error), sends the
-// notification, and tells the operator: the human summary, the error if
-// any, and the verdict as the last stderr line (in JSON mode, as records
-// in the same order). A met --fail-on condition still completes the
-// report, then exits 3.
-func (j *job) end(ctx context.Context, err error) error {
-	var failOn error
-	if err == nil {
-		failOn = j.failOn()
-	}
-	// The notification goes after summary.json is written, so that it
-	// carries the summary's own sha256 (the summary records whether the
-	// start message went; the log, whether the end message did).
-	j.settle(err)
-	err = interrupted(ctx, j.finish(ctx, err))
-	j.notifyEnd(ctx, err, failOn)
-	// The summary is written: the run id is free for another process.
-	j.releaseLease(ctx)
-	j.printSummary()
-	if err != nil {
-		reportError(j.env, nil, j.cmd, err)
-		err = reported(err)
-	}
-	j.printVerdict()
-	if err != nil {
-		return err
-	}
-	return failOn
-}
-
-// reported marks err as told to the operator already, keeping its exit
-// code, so Main does not print it again after the verdict.
-func reported(err error) error {
-	return &exitErr{code: exitCode(err), err: err, reported: true}
-}
-
-// dryRun diffs the original against what the target would be, writing
-// nothing to the original and creating no target. A snapshot source is
-// restored into a temporary staging index, the one write, deleted at the
-// end: so the production configuration can be tried as it is.
-func (j *job) dryRun(ctx context.Context) error {
-	spec := j.cfg.src
-	if err := j.openReport(ctx); err != nil {
-		return j.abort(ctx, err)
-	}
-	if err := j.loadScope(ctx); err != nil {
-		return j.abort(ctx, err)
-	}
-	parent := ctx
-	if !isDumpURL(j.cfg.Original) || spec.kind != "dump" {
-		if err := j.connect(ctx); err != nil {
-			return j.abort(ctx, err)
-		}
-		defer j.closeInstant()
-		// A snapshot source is restored into a staging index, which only
-		// the run id's one runner may create and delete; other dry runs
-		// write nothing to Elasticsearch, not even a lease.
-		if spec.kind == "snapshot" {
-			var err error
-			if ctx, err = j.holdLease(ctx); err != nil {
-				return j.abort(parent, err)
-			}
-			defer j.releaseLease(parent)
-		}
-		var err error
-		if j.ident, err = j.where(ctx); err != nil {
-			return j.abort(parent, j.orLost(err))
-		}
-	}
-	if err := j.claimReport(); err != nil {
-		return j.abort(parent, err)
-	}
-	if spec.kind != "snapshot" {
-		// A snapshot source is checked by stageSnapshot, before its one
-		// write.
-		if err := j.checkDrySource(ctx); err != nil {
-			return j.abort(ctx, err)
-		}
-	}
-	var restored diff.Side
-	// The backup index the scope's query is resolved on.
-	var scopeES *elasticsearch.Client
-	var scopeIndex string
-	switch spec.kind {
-	case "dump":
-		restored = diff.DumpSide(j.openDump(spec.url), redactURL(spec.url))
-		j.backupTotal = j.nameTotal(spec.url)
-	case "index":
-		restored = diff.IndexSide(j.es, spec.index)
-		j.backupTotal = indexTotal(j.es, spec.index)
-		scopeES, scopeIndex = j.es, spec.index
-	case "remote":
-		es, err := j.remoteClient(ctx, spec)
-		if err != nil {
-			return j.abort(parent, j.orLost(err))
-		}
-		restored = diff.IndexSide(es, spec.index)
-		j.backupTotal = indexTotal(es, spec.index)
-		scopeES, scopeIndex = es, spec.index
-	case "snapshot":
-		side, err := j.stageSnapshot(ctx, spec)
-		if err != nil {
-			if lost := j.leaseLost(); lost != nil {
-				return j.lostLease(parent, lost, err)
-			}
-			if cerr := j.runCleanups(ctx); cerr != nil {
-				err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
-			}
-			return j.abort(parent, err)
-		}
-		restored = side
-		scopeES, scopeIndex = j.es, restore.StagingIndex(j.cfg.RunID)
-	}
-	if err := j.pin(ctx); err != nil {
-		return j.abort(ctx, err)
-	}
-	// The same scope as the run: the diff leaves the same backup
-	// documents out.
-	inScope, err := j.diffScope(ctx, scopeES, scopeIndex)
-	if err != nil {
-		if cerr := j.runCleanups(ctx); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
-		}
-		return j.abort(parent, j.orLost(err))
-	}
-	j.inScope = inScope
-	overlay := diff.OverlaySource
-	if j.cfg.Mode == "merge" {
-		overlay = diff.OverlayPreferOriginal
-		switch j.cfg.Prefer {
-		case "source":
-			overlay = diff.OverlayPreferSource
-		case "fill":
-			overlay = diff.OverlayFill
-		}
-	}
-	j.summary.Target = ""
-	j.summary.Restored = j.cfg.Target + " (not created: dry run)"
-	j.notifyStart(ctx)
-	// An original in a cluster got its identity and counts recorded by
-	// identify, as in a real run; a dump has none.
-	live := !isDumpURL(j.cfg.Original)
-	err = j.diffPhase(ctx, diff.Sides{Original: j.originalSide(), Backup: restored}, overlay)
-	if lost := j.leaseLost(); lost != nil {
-		return j.lostLease(parent, lost, err)
-	}
-	if cerr := j.runCleanups(ctx); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
-	}
-	if err == nil && live {
-		err = j.recordEnd(ctx)
-	}
-	if lost := j.leaseLost(); lost != nil {
-		return j.lostLease(parent, lost, err)
-	}
-	return j.end(parent, err)
-}
-
-// stageSnapshot runs a dry run's guard rails on a snapshot source (those
-// of a real run: the target must not exist, nothing may be written to the
-// original) and restores the snapshot into its staging index, the dry
-// run's only write, deleted by the job's clean-ups.
-func (j *job) stageSnapshot(ctx context.Context, spec sourceSpec) (diff.Side, error) {
-	src := restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID)
-	r, err := restore.New(j.es, j.restoreOptions(nil))
-	if err != nil {
-		return nil, usageError(err)
-	}
-	if err := r.Check(ctx, src); err != nil {
-		return nil, guardError(sourceIndexHint(err))
-	}
-	if err := j.hiddenFields(ctx); err != nil {
-		return nil, err
-	}
-	if err := j.duplicateIDs(ctx); err != nil {
-		return nil, err
-	}
-	if err := j.checkScopeQuery(ctx); err != nil {
-		return nil, err
-	}
-	// Before the staging restore, the dry run's one write.
-	if err := j.pin(ctx); err != nil {
-		return nil, err
-	}
-	staging := restore.StagingIndex(j.cfg.RunID)
-	j.summary.Staging = &report.Staging{Index: staging}
-	j.backupTotal = indexTotal(j.es, staging)
-	j.cleanups = append(j.cleanups, func(ctx context.Context) error {
-		if err := src.Cleanup(ctx); err != nil {
-			return err
-		}
-		j.summary.Staging.Deleted = !j.cfg.KeepStaging
-		return nil
+// newJob makes the job of a command: its logger, bound to the run and
+// environment, and every effect of the process (the Elasticsearch
+// client, progress, what it prints) handed to the job as values.
+func newJob(cmd string, env *Env, cfg Config) *job.Job {
+	asJSON := jsonLogs(env, cfg.LogFormat)
+	// Bound once: every record of the job names its run and environment.
+	log := newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", cfg.RunID, "environment", strings.ToUpper(cfg.Environment))
+	env.log, env.json = log, asJSON
+	t := &teller{cmd: cmd, env: env, log: log, json: asJSON}
+	return job.New(cfg, job.Options{
+		Command: cmd, Logger: log, JSONLogs: asJSON, Stdout: env.Stdout, WorkDir: env.WorkDir, ToolVersion: toolVersion(),
+		NewClient: func(c job.ESConfig) (*elasticsearch.Client, error) { return newESClient(env, c) },
+		Ping: func(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, where string) (string, error) {
+			return pingES(ctx, es, pol, where)
+		},
+		Progress: func(read func() job.Progress) interface{ Stop() } {
+			return startProgress(env, log, cfg.Progress, read)
+		},
+		Tell: t.tell,
 	})
-	j.log.Info("dry run: restoring the snapshot into a staging index, its only write", "staging", staging,
-		"snapshot", spec.repo+"/"+spec.snap)
-	if err := src.Prepare(ctx); err != nil {
-		return nil, fmt.Errorf("prepare source %s: %w", src.Name(), err)
-	}
-	return diff.IndexSide(j.es, staging), nil
-}
-
-// checkDrySource runs a run's checks on a dry run's --source, so that a
-// dry run fails where the run would: a missing or empty source (without
-// --allow-empty-source), and, with the original in a cluster, every guard
-// rail of the restore. The dump opened to check it is closed again.
-func (j *job) checkDrySource(ctx context.Context) error {
-	src, err := j.source(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := src.Cleanup(context.WithoutCancel(ctx)); cerr != nil {
-			j.log.Warn("dry run: the checked source did not close", "source", src.Name(), "error", cerr)
-		}
-	}()
-	if j.es == nil || isDumpURL(j.cfg.Original) {
-		// The original is a dump: what the source itself can tell.
-		run := restore.RunInfo{ES: j.es, AllowEmpty: j.cfg.AllowEmpty, Logger: j.log, Retry: j.retryPolicy()}
-		if err := src.Check(ctx, run); err != nil {
-			return guardError(err)
-		}
-		return nil
-	}
-	_, _, err = j.checkRestoreOf(ctx, src)
-	return err
 }

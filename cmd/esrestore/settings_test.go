@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/esrestore/esrestore/job"
 )
 
 // flagSamples are two good values of each flag of run, and the flags a
@@ -81,7 +83,7 @@ func recordOf(t *testing.T, vars map[string]string, args ...string) (map[string]
 		t.Fatalf("vars %v args %v: %v", vars, args, err)
 	}
 	var buf bytes.Buffer
-	logConfig(slog.New(slog.NewJSONHandler(&buf, nil)), "run", c, configSHA256(c.settings, identities{}), identities{}, true)
+	job.LogConfig(slog.New(slog.NewJSONHandler(&buf, nil)), "run", c, job.ConfigSHA256(c.Settings, job.Identities{}), job.Identities{}, true)
 	var rec struct {
 		Settings map[string]struct{ Value, Origin string } `json:"settings"`
 	}
@@ -98,7 +100,7 @@ func recordOf(t *testing.T, vars map[string]string, args ...string) (map[string]
 
 // TestEveryFlagHasVariableOriginAndFingerprint fails when a flag lacks its
 // variable, its origin in the effective configuration record, or its
-// place in config_sha256 (or in notFingerprinted, with why).
+// place in config_sha256 (or in job.NotFingerprinted, with why).
 func TestEveryFlagHasVariableOriginAndFingerprint(t *testing.T) {
 	// Every flag of every command has a variable esrestore accepts.
 	for _, g := range allFlagGroups() {
@@ -108,9 +110,9 @@ func TestEveryFlagHasVariableOriginAndFingerprint(t *testing.T) {
 			}
 		}
 	}
-	for name, why := range notFingerprinted {
+	for name, why := range job.NotFingerprinted {
 		if _, ok := flagSamples[name]; !ok || why == "" {
-			t.Errorf("notFingerprinted lists %q (reason %q): not a flag of run, or no reason", name, why)
+			t.Errorf("job.NotFingerprinted lists %q (reason %q): not a flag of run, or no reason", name, why)
 		}
 	}
 	base := map[string]string{"ESRESTORE_ES_URL": "https://es.internal:9200", "ESRESTORE_ORIGINAL": "documents",
@@ -141,8 +143,8 @@ func TestEveryFlagHasVariableOriginAndFingerprint(t *testing.T) {
 		for _, g := range groups {
 			for _, f := range g {
 				found := false
-				for _, s := range c.settings {
-					found = found || s.name == f.name && s.origin != ""
+				for _, s := range c.Settings {
+					found = found || s.Name == f.name && s.Origin != ""
 				}
 				if !found {
 					t.Errorf("%s: --%s is not in the effective configuration", cmd, f.name)
@@ -187,17 +189,17 @@ func TestEveryFlagHasVariableOriginAndFingerprint(t *testing.T) {
 				// Its place in the fingerprint.
 				_, cb := recordOf(t, with("", ""), append(append([]string{}, s.extra...), "--"+f.name+"="+s.b)...)
 				_, cv := recordOf(t, with(envName(f.name), s.a), s.extra...)
-				sa, sb, sv := configSHA256(ca.settings, identities{}), configSHA256(cb.settings, identities{}), configSHA256(cv.settings, identities{})
-				_, excluded := notFingerprinted[f.name]
+				sa, sb, sv := job.ConfigSHA256(ca.Settings, job.Identities{}), job.ConfigSHA256(cb.Settings, job.Identities{}), job.ConfigSHA256(cv.Settings, job.Identities{})
+				_, excluded := job.NotFingerprinted[f.name]
 				switch {
 				case excluded && sa != sb:
-					t.Errorf("--%s is in notFingerprinted, yet changes config_sha256", f.name)
+					t.Errorf("--%s is in job.NotFingerprinted, yet changes config_sha256", f.name)
 				case f.secret && sa != sb:
 					t.Errorf("secret --%s: its value changes config_sha256", f.name)
 				case f.secret && sa == sv:
 					t.Errorf("secret --%s: its origin (flag or %s) does not change config_sha256", f.name, envName(f.name))
 				case !excluded && !f.secret && sa == sb:
-					t.Errorf("--%s %s and %s give one config_sha256: the flag is not in the fingerprint (or add it to notFingerprinted, with why)", f.name, s.a, s.b)
+					t.Errorf("--%s %s and %s give one config_sha256: the flag is not in the fingerprint (or add it to job.NotFingerprinted, with why)", f.name, s.a, s.b)
 				case !excluded && !f.secret && sa != sv:
 					t.Errorf("--%s %s by flag and by %s give two fingerprints: a value's origin must not count", f.name, s.a, envName(f.name))
 				}
@@ -223,7 +225,7 @@ func TestEffectiveConfigurationDefaults(t *testing.T) {
 		"workers": "4", "batch_size": "1000", "batch_bytes": "5MiB", "fail_on": "failed,removed,overwritten,not-recovered,source-excludes",
 		"retry_for": "5m", "bulk_timeout": "2m", "drain_timeout": "1m", "strategy": "reconcile", "mode": "merge",
 		"prefer": "original", "fill_null": "false", "keep_staging": "false", "allow_empty_source": "false", "rerun": "false",
-		"dry_run": "false", "max_docs_per_second": "0", "output": defaultOutput, "target": "documents_restored_20211202",
+		"dry_run": "false", "max_docs_per_second": "0", "output": job.DefaultOutput, "target": "documents_restored_20211202",
 		"progress": "30s", "es_password": "", "notify": "",
 	} {
 		if got := rec[key]; got.Value != want || got.Origin != "default" {
@@ -233,10 +235,10 @@ func TestEffectiveConfigurationDefaults(t *testing.T) {
 	if got := rec["run_id"]; !strings.HasPrefix(got.Value, "20211202T100000Z-") || got.Origin != "default" {
 		t.Errorf("run_id: %+v", got)
 	}
-	id := identities{Cluster: "c1", Original: "o1", Snapshot: "s1"}
-	sum := configSHA256(c.settings, id)
-	for _, other := range []identities{{"c2", "o1", "s1"}, {"c1", "o2", "s1"}, {"c1", "o1", "s2"}} {
-		if configSHA256(c.settings, other) == sum {
+	id := job.Identities{Cluster: "c1", Original: "o1", Snapshot: "s1"}
+	sum := job.ConfigSHA256(c.Settings, id)
+	for _, other := range []job.Identities{{Cluster: "c2", Original: "o1", Snapshot: "s1"}, {Cluster: "c1", Original: "o2", Snapshot: "s1"}, {Cluster: "c1", Original: "o1", Snapshot: "s2"}} {
+		if job.ConfigSHA256(c.Settings, other) == sum {
 			t.Errorf("identities %+v and %+v give one config_sha256", id, other)
 		}
 	}

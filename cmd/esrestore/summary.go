@@ -3,25 +3,52 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/esrestore/esrestore/diff"
+	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/esrestore/esrestore/diff"
+	"github.com/esrestore/esrestore/job"
+	"github.com/esrestore/esrestore/report"
 )
+
+// teller tells the operator how a job ended.
+type teller struct {
+	cmd  string
+	env  *Env
+	log  *slog.Logger
+	json bool // stderr carries JSON records only
+}
+
+// tell prints the human summary, the error if any, and the verdict as
+// the last stderr line (in JSON mode, as records in the same order).
+func (t *teller) tell(j *job.Job, err error) error {
+	t.printSummary(j)
+	if err != nil {
+		reportError(t.env, nil, t.cmd, err)
+		err = reported(err)
+	}
+	t.printVerdict(j)
+	return err
+}
+
+// reported marks err as told to the operator already, keeping its exit
+// code, so Main does not print it again after the verdict.
+func reported(err error) error {
+	return &exitErr{code: exitCode(err), err: err, reported: true}
+}
 
 // printSummary tells the operator what the run did and where the report
 // is: a block of text on a terminal, one "summary" record in JSON mode
 // (never plain text between JSON records).
-func (j *job) printSummary() {
-	s := j.summary
+func (t *teller) printSummary(j *job.Job) {
+	s := *j.Summary()
 	target := s.Target
 	if target == "" {
 		target = s.Restored
 	}
-	location := ""
-	if j.report != nil {
-		location = j.report.URL("")
-	}
-	if j.json {
+	location := j.ReportURL("")
+	if t.json {
 		// Absent parts are empty objects, not missing keys or nulls: one
 		// message, one schema.
 		obj := func(v any, present bool) json.RawMessage {
@@ -46,7 +73,7 @@ func (j *job) printSummary() {
 			l.Profile, l.ProfileDate = nil, nil
 			loss = &l
 		}
-		j.log.Info("summary", "command", j.cmd, "original", s.Original, "source", s.Source, "mode", s.Mode,
+		t.log.Info("summary", "command", t.cmd, "original", s.Original, "source", s.Source, "mode", s.Mode,
 			"prefer", s.Prefer, "target", target, "staging", staging, "dry_run", s.DryRun, "complete", s.Complete,
 			"restore", obj(s.Restore, s.Restore != nil), "outcome", obj(s.Outcome, s.Outcome != nil),
 			"loss", obj(loss, loss != nil), "throttle", obj(s.Throttle, s.Throttle != nil),
@@ -55,7 +82,7 @@ func (j *job) printSummary() {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nesrestore %s · %s · run %s\n", j.cmd, s.Environment, s.RunID)
+	fmt.Fprintf(&b, "\nesrestore %s · %s · run %s\n", t.cmd, s.Environment, s.RunID)
 	fmt.Fprintf(&b, "  original  %s\n", s.Original)
 	if s.Source != "" {
 		fmt.Fprintf(&b, "  source    %s (mode %s", s.Source, s.Mode)
@@ -91,7 +118,7 @@ func (j *job) printSummary() {
 			fmt.Fprintf(&b, "            of the indexed, %d by earlier attempts\n", r.WrittenByEarlierAttempts)
 		}
 	}
-	if phases := retryPhases(s.Retries); len(phases) > 0 {
+	if phases := report.RetryPhases(s.Retries); len(phases) > 0 {
 		var parts []string
 		hit := false
 		for _, p := range phases {
@@ -160,22 +187,23 @@ func (j *job) printSummary() {
 	if location != "" {
 		fmt.Fprintf(&b, "  report    %s\n", location)
 	}
-	if sha := j.summarySHA256(); sha != "" {
+	if sha := j.SummarySHA256(); sha != "" {
 		fmt.Fprintf(&b, "  summary   sha256 %s (sha256sum summary.json)\n", sha)
 	}
 	for _, a := range s.Attention {
 		fmt.Fprintf(&b, "  ATTENTION %s\n", a)
 	}
-	fmt.Fprint(j.env.Stderr, b.String())
+	fmt.Fprint(t.env.Stderr, b.String())
 }
 
 // printVerdict ends the job's stderr with the verdict: the last line on
 // a terminal, the last record in JSON mode, which also carries the
 // summary's own sha256 ("" when no summary was written).
-func (j *job) printVerdict() {
-	v := j.summary.Verdict
-	if !j.json {
-		fmt.Fprintln(j.env.Stderr, v.Line())
+func (t *teller) printVerdict(j *job.Job) {
+	s := j.Summary()
+	v := s.Verdict
+	if !t.json {
+		fmt.Fprintln(t.env.Stderr, v.Line())
 		return
 	}
 	kinds := make([]string, 0, len(v.Reasons))
@@ -184,8 +212,8 @@ func (j *job) printVerdict() {
 		kinds = append(kinds, r.Kind)
 		texts = append(texts, r.Text)
 	}
-	j.log.Info("verdict", "status", v.Status, "reasons", kinds, "texts", texts, "line", v.Line(),
-		"complete", j.summary.Complete, "report", j.summary.Location, "summary_sha256", j.summarySHA256())
+	t.log.Info("verdict", "status", v.Status, "reasons", kinds, "texts", texts, "line", v.Line(),
+		"complete", s.Complete, "report", s.Location, "summary_sha256", j.SummarySHA256())
 }
 
 // nonNil keeps an empty list a JSON array, not null.

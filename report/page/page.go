@@ -421,11 +421,8 @@ func retriesTable(s *report.Summary) *countTable {
 		return nil
 	}
 	t := &countTable{Name: "retries", Title: "Retries", Note: "Elasticsearch calls made again after a 429, a 5xx or a refused or cut connection"}
-	for _, p := range []string{"checks", "restore", "diff", "end", "report"} {
-		r, ok := s.Retries[p]
-		if !ok {
-			continue
-		}
+	for _, p := range report.RetryPhases(s.Retries) {
+		r := s.Retries[p]
 		t.Rows = append(t.Rows, countRow{Key: "retries." + p + ".retries", Label: p, Value: r.Retries})
 		if r.GaveUp > 0 {
 			t.Rows = append(t.Rows, countRow{Key: "retries." + p + ".gave_up", Label: "gave up past --retry-for", Value: r.GaveUp, Sub: true, Bad: true})

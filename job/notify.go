@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"bytes"
@@ -18,38 +18,43 @@ import (
 // Outcomes of a run as a notification names them, each with its colour
 // (Slack's attachment colours: good, warning, danger, and two of ours).
 const (
-	notifyStarted = "started"
-	notifySuccess = "success"
-	notifyReview  = "review"
-	notifyFailure = "failure"
-	notifyAborted = "aborted"
+	NotifyStarted = "started"
+	NotifySuccess = "success"
+	NotifyReview  = "review"
+	NotifyFailure = "failure"
+	NotifyAborted = "aborted"
 )
 
-var notifyColours = map[string]string{
-	notifyStarted: "#439FE0",
-	notifySuccess: "#2EB67D",
-	notifyReview:  "#ECB22E",
-	notifyFailure: "#E01E5A",
-	notifyAborted: "#868686",
+// NotifyColours are the outcomes' colours.
+var NotifyColours = map[string]string{
+	NotifyStarted: "#439FE0",
+	NotifySuccess: "#2EB67D",
+	NotifyReview:  "#ECB22E",
+	NotifyFailure: "#E01E5A",
+	NotifyAborted: "#868686",
 }
 
 // notifyTimeout bounds one post: a slow webhook must not hold up a job.
 const notifyTimeout = 10 * time.Second
 
-// webhookMessage is a Slack incoming-webhook payload; Mattermost, Rocket
+// WebhookMessage is a Slack incoming-webhook payload; Mattermost, Rocket
 // Chat and Teams' Slack-compatible hooks read the same fields.
-type webhookMessage struct {
+type WebhookMessage struct {
 	Text        string              `json:"text"`
-	Attachments []webhookAttachment `json:"attachments"`
+	Attachments []WebhookAttachment `json:"attachments"`
 }
 
-type webhookAttachment struct {
+// WebhookAttachment is the message's one attachment: the outcome's
+// colour and the run's fields.
+type WebhookAttachment struct {
 	Color    string         `json:"color"`
 	Fallback string         `json:"fallback"`
-	Fields   []webhookField `json:"fields"`
+	Fields   []WebhookField `json:"fields"`
 }
 
-type webhookField struct {
+// WebhookField is one field of the attachment: environment, outcome,
+// run id, verdict, report.
+type WebhookField struct {
 	Title string `json:"title"`
 	Value string `json:"value"`
 	Short bool   `json:"short"`
@@ -57,7 +62,7 @@ type webhookField struct {
 
 // what names the run in a notification: "PROD: esrestore documents →
 // documents_20211202".
-func (j *job) what() string {
+func (j *Job) what() string {
 	s := j.summary
 	target := s.Target
 	if target == "" {
@@ -78,7 +83,7 @@ func (j *job) what() string {
 
 // notifyStart posts that the run has started, once its guard rails
 // passed.
-func (j *job) notifyStart(ctx context.Context) {
+func (j *Job) notifyStart(ctx context.Context) {
 	if j.cfg.Notify == "" {
 		return
 	}
@@ -89,7 +94,7 @@ func (j *job) notifyStart(ctx context.Context) {
 	if sha := j.summary.ConfigSHA256; sha != "" {
 		text += "\nconfig_sha256 " + sha
 	}
-	if err := j.post(ctx, notifyStarted, text); err == nil {
+	if err := j.post(ctx, NotifyStarted, text); err == nil {
 		j.summary.Notify.Started = true
 	}
 }
@@ -99,7 +104,7 @@ func (j *job) notifyStart(ctx context.Context) {
 // after summary.json, whose sha256 it carries; the summary's
 // notify.finished therefore stays false, and the "notification sent"
 // record says the end message went.
-func (j *job) notifyEnd(ctx context.Context, err, failOn error) {
+func (j *Job) notifyEnd(ctx context.Context, err, failOn error) {
 	if j.cfg.Notify == "" {
 		return
 	}
@@ -107,12 +112,12 @@ func (j *job) notifyEnd(ctx context.Context, err, failOn error) {
 		j.summary.Notify = &report.Notify{}
 	}
 	s := j.summary
-	outcome, text := notifySuccess, j.what()+" finished: "
+	outcome, text := NotifySuccess, j.what()+" finished: "
 	switch {
-	case err != nil && exitCode(err) == exitInterrupted:
-		outcome, text = notifyAborted, j.what()+" interrupted: "+err.Error()
+	case err != nil && isInterrupted(err):
+		outcome, text = NotifyAborted, j.what()+" interrupted: "+err.Error()
 	case err != nil:
-		outcome, text = notifyFailure, j.what()+" failed: "+err.Error()
+		outcome, text = NotifyFailure, j.what()+" failed: "+err.Error()
 	default:
 		var parts []string
 		if o := s.Outcome; o != nil {
@@ -123,13 +128,13 @@ func (j *job) notifyEnd(ctx context.Context, err, failOn error) {
 		parts = append(parts, "verdict "+s.Verdict.Status)
 		text += strings.Join(parts, ", ")
 		if s.Verdict.Status != report.StatusOK || failOn != nil {
-			outcome = notifyReview
+			outcome = NotifyReview
 		}
 	}
 	if s.Location != "" {
 		text += "\nreport: " + s.Location
 	}
-	if sha := j.summarySHA256(); sha != "" {
+	if sha := j.SummarySHA256(); sha != "" {
 		text += "\nsummary.json sha256 " + sha
 	}
 	j.post(ctx, outcome, text)
@@ -137,27 +142,27 @@ func (j *job) notifyEnd(ctx context.Context, err, failOn error) {
 
 // post sends one message. A failed post is a warning, never the job's
 // error, and neither the log nor the summary ever shows the URL.
-func (j *job) post(ctx context.Context, outcome, text string) error {
+func (j *Job) post(ctx context.Context, outcome, text string) error {
 	s := j.summary
-	fields := []webhookField{
+	fields := []WebhookField{
 		{Title: "environment", Value: s.Environment, Short: true},
 		{Title: "outcome", Value: outcome, Short: true},
 		{Title: "run id", Value: s.RunID, Short: true},
 	}
-	if outcome == notifyStarted && s.ConfigSHA256 != "" {
-		fields = append(fields, webhookField{Title: "config_sha256", Value: s.ConfigSHA256})
+	if outcome == NotifyStarted && s.ConfigSHA256 != "" {
+		fields = append(fields, WebhookField{Title: "config_sha256", Value: s.ConfigSHA256})
 	}
-	if s.Verdict.Status != "" && outcome != notifyStarted {
-		fields = append(fields, webhookField{Title: "verdict", Value: s.Verdict.Line()})
+	if s.Verdict.Status != "" && outcome != NotifyStarted {
+		fields = append(fields, WebhookField{Title: "verdict", Value: s.Verdict.Line()})
 	}
 	if s.Location != "" {
-		fields = append(fields, webhookField{Title: "report", Value: s.Location})
+		fields = append(fields, WebhookField{Title: "report", Value: s.Location})
 	}
-	if sha := j.summarySHA256(); sha != "" && outcome != notifyStarted {
-		fields = append(fields, webhookField{Title: "summary_sha256", Value: sha})
+	if sha := j.SummarySHA256(); sha != "" && outcome != NotifyStarted {
+		fields = append(fields, WebhookField{Title: "summary_sha256", Value: sha})
 	}
-	msg := webhookMessage{Text: text, Attachments: []webhookAttachment{{
-		Color: notifyColours[outcome], Fallback: text, Fields: fields,
+	msg := WebhookMessage{Text: text, Attachments: []WebhookAttachment{{
+		Color: NotifyColours[outcome], Fallback: text, Fields: fields,
 	}}}
 	body, err := json.Marshal(msg)
 	if err == nil {

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -6,15 +6,6 @@ import (
 
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
-)
-
-// Phases of a job whose retries the summary counts apart.
-const (
-	phaseChecks  = "checks"  // reaching Elasticsearch, the guard rails, the identities recorded
-	phaseRestore = "restore" // the restore: reads of the source and the original, _bulk, _mget
-	phaseDiff    = "diff"    // the diff's scans and lookups
-	phaseEnd     = "end"     // the counts at the end, the index comparison, the clean-ups
-	phaseReport  = "report"  // the report's objects: S3 requests the SDK retried
 )
 
 // phaseRetries counts the retries of each phase of a job.
@@ -26,7 +17,7 @@ type phaseRetries struct {
 // phase returns ctx carrying the retry counter of the named phase and the
 // job's logger: every call of the phase that retries, under whatever
 // policy, is counted and warns while it keeps failing.
-func (j *job) phase(ctx context.Context, name string) context.Context {
+func (j *Job) phase(ctx context.Context, name string) context.Context {
 	j.retries.mu.Lock()
 	if j.retries.by == nil {
 		j.retries.by = map[string]*retry.Counter{}
@@ -42,7 +33,7 @@ func (j *job) phase(ctx context.Context, name string) context.Context {
 
 // retryCounts is the summary's account of the retries of each phase that
 // ran, nil when none did.
-func (j *job) retryCounts() map[string]report.Retries {
+func (j *Job) retryCounts() map[string]report.Retries {
 	j.retries.mu.Lock()
 	defer j.retries.mu.Unlock()
 	if len(j.retries.by) == 0 {
@@ -52,17 +43,6 @@ func (j *job) retryCounts() map[string]report.Retries {
 	for name, c := range j.retries.by {
 		n := c.Counts()
 		out[name] = report.Retries{Retries: n.Retries, Backoffs: n.Backoffs, BackoffSeconds: n.Waited.Seconds(), GaveUp: n.GaveUp}
-	}
-	return out
-}
-
-// retryPhases lists the phases of counts in the order a job runs them.
-func retryPhases(counts map[string]report.Retries) []string {
-	var out []string
-	for _, p := range []string{phaseChecks, phaseRestore, phaseDiff, phaseEnd, phaseReport} {
-		if _, ok := counts[p]; ok {
-			out = append(out, p)
-		}
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // way the wait is at most one --lease-ttl, so a pod that follows a killed
 // one resumes in the same attempt instead of spending the Job's
 // backoffLimit on attempts that each fail at once.
-func (j *job) holdLease(ctx context.Context) (context.Context, error) {
+func (j *Job) holdLease(ctx context.Context) (context.Context, error) {
 	l, err := lease.Acquire(ctx, j.es, lease.Options{ID: j.cfg.RunID, TTL: j.cfg.LeaseTTL, Retry: j.retryPolicy(), Logger: j.log})
 	var held *lease.HeldError
 	switch {
@@ -29,9 +29,9 @@ func (j *job) holdLease(ctx context.Context) (context.Context, error) {
 		return ctx, fmt.Errorf("%w; this process deleted nothing and stops, for the Job to retry after that run ends (lease %s/%s)",
 			err, held.Index, held.ID)
 	case errors.Is(err, lease.ErrInvalidOptions):
-		return ctx, usageError(err)
+		return ctx, misconfigured(err)
 	case err != nil:
-		return ctx, guardError(fmt.Errorf("take the lease of run %q (the job's Elasticsearch user needs create_index, read, write and delete on index %s): %w",
+		return ctx, GuardError(fmt.Errorf("take the lease of run %q (the job's Elasticsearch user needs create_index, read, write and delete on index %s): %w",
 			j.cfg.RunID, lease.DefaultIndex, err))
 	}
 	j.lease = l
@@ -42,7 +42,7 @@ func (j *job) holdLease(ctx context.Context) (context.Context, error) {
 
 // leaseLost is the error of a lease lost during the run, nil while it is
 // held (or without one).
-func (j *job) leaseLost() error {
+func (j *Job) leaseLost() error {
 	if j.lease == nil {
 		return nil
 	}
@@ -52,16 +52,16 @@ func (j *job) leaseLost() error {
 // lostLease ends a job whose lease was lost: another process may be the
 // run's runner now, so this one stops where it is, cleaning nothing up and
 // writing no summary (both are the new runner's), and exits 1.
-func (j *job) lostLease(ctx context.Context, lost, err error) error {
+func (j *Job) lostLease(ctx context.Context, lost, err error) error {
 	msg := fmt.Errorf("%w; stopped without cleaning up or writing the summary, which are the current runner's", lost)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		msg = fmt.Errorf("%w (the run had: %v)", msg, err)
 	}
-	return j.abort(ctx, &exitErr{code: exitError, err: msg})
+	return j.abort(ctx, &Error{Kind: Failed, Err: msg})
 }
 
 // releaseLease releases a held lease at the end of the job.
-func (j *job) releaseLease(ctx context.Context) {
+func (j *Job) releaseLease(ctx context.Context) {
 	if j.lease == nil {
 		return
 	}
@@ -75,9 +75,9 @@ func (j *job) releaseLease(ctx context.Context) {
 
 // orLost is err, or the lost lease's error when the lease was lost (err
 // is then its consequence: a cancelled request).
-func (j *job) orLost(err error) error {
+func (j *Job) orLost(err error) error {
 	if lost := j.leaseLost(); lost != nil {
-		return &exitErr{code: exitError, err: fmt.Errorf("%w; stopped before any write", lost)}
+		return &Error{Kind: Failed, Err: fmt.Errorf("%w; stopped before any write", lost)}
 	}
 	return err
 }

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -77,7 +77,7 @@ func attemptRestore(r *report.Restore) *report.AttemptRestore {
 
 // thisAttempt is this attempt as it stands: running until ended says how
 // it ended.
-func (j *job) thisAttempt(ended string, err error) report.Attempt {
+func (j *Job) thisAttempt(ended string, err error) report.Attempt {
 	own := j.attempts.own
 	if own == nil {
 		own = j.summary.Restore // running: this attempt's own counts so far
@@ -99,7 +99,7 @@ func howEnded(err error) string {
 	switch {
 	case err == nil:
 		return report.AttemptComplete
-	case exitCode(err) == exitInterrupted || errors.Is(err, context.Canceled):
+	case isInterrupted(err) || errors.Is(err, context.Canceled):
 		return report.AttemptInterrupted
 	}
 	return report.AttemptFailed
@@ -108,7 +108,7 @@ func howEnded(err error) string {
 // settleAttempts lists every attempt in the summary, this one ended by
 // err, and makes the restore counts and the retries cover them all. It
 // may run more than once.
-func (j *job) settleAttempts(err error) {
+func (j *Job) settleAttempts(err error) {
 	if j.attempts.own == nil && j.summary.Restore != nil {
 		own := *j.summary.Restore
 		j.attempts.own = &own
@@ -185,7 +185,7 @@ func wholeRun(own *report.Restore, earlier []report.Attempt) *report.Restore {
 // it resumes where this one ran (sameWhere). The first one is the record
 // that check needs, so failing to write it stops the attempt before its
 // first write; the later one is a warning, the end saying more.
-func (j *job) recordRunning(ctx context.Context) error {
+func (j *Job) recordRunning(ctx context.Context) error {
 	if j.report == nil {
 		return nil
 	}

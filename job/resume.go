@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 
 // retryPolicy is the one retry policy of every Elasticsearch call of the
 // job: --retry-for long, backoff capped at retry's 30s.
-func (j *job) retryPolicy() retry.Policy {
+func (j *Job) retryPolicy() retry.Policy {
 	return retry.Policy{Budget: j.cfg.RetryFor, Logger: j.log}.WithDefaults()
 }
 
@@ -33,20 +33,10 @@ const reportGrace = 30 * time.Second
 // (a SIGTERM) by the drain and reportGrace, so that the failures recorded
 // so far are written and listed, yet the job ends within the pod's grace
 // period.
-func (j *job) reportContext(ctx context.Context) context.Context {
+func (j *Job) reportContext(ctx context.Context) context.Context {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	context.AfterFunc(ctx, func() { time.AfterFunc(j.cfg.Drain+reportGrace, cancel) })
 	return rctx
-}
-
-// guardError marks a failed guard rail: a configuration problem (exit 2),
-// unless it is transient (Elasticsearch unreachable, 5xx, timeouts past
-// the retry budget): a later pod may pass it, so it is an error (exit 1).
-func guardError(err error) error {
-	if retry.IsTransient(err) {
-		return err
-	}
-	return usageError(err)
 }
 
 // previousRun looks at the report of this run id. A complete one ends the
@@ -54,7 +44,7 @@ func guardError(err error) error {
 // beside it, under RUN_ID-rerun-TIME. An incomplete one is an earlier
 // attempt's, which claimReport checks and cleans up once the lease is
 // held.
-func (j *job) previousRun(ctx context.Context, dest s3out.Destination, rep *s3out.Report) (*s3out.Report, error) {
+func (j *Job) previousRun(ctx context.Context, dest s3out.Destination, rep *s3out.Report) (*s3out.Report, error) {
 	if !j.do.restore && !j.do.diff {
 		return rep, nil
 	}
@@ -77,23 +67,23 @@ func (j *job) previousRun(ctx context.Context, dest s3out.Destination, rep *s3ou
 	}
 	j.attempts.earlier = nil // a rerun is a run of its own
 	if !j.cfg.Rerun {
-		return nil, usageError(fmt.Errorf("run %q already finished, its report is complete: %s; read it, or pass --rerun to run again with a new report beside it",
+		return nil, misconfigured(fmt.Errorf("run %q already finished, its report is complete: %s; read it, or pass --rerun to run again with a new report beside it",
 			j.cfg.RunID, rep.URL(s3out.SummaryName)))
 	}
 	dir := j.cfg.RunID + "-rerun-" + j.start.UTC().Format("20060102T150405Z")
 	j.log.Info("rerunning a finished run: the new report goes beside the old one", "old", rep.URL(""), "run_id", j.cfg.RunID)
-	return s3out.NewReport(j.reportContext(ctx), dest, reportName(j.cfg.Original), dir), nil
+	return s3out.NewReport(j.reportContext(ctx), dest, ReportName(j.cfg.Original), dir), nil
 }
 
 // reportSummary reads the summary of rep, nil if there is none (or none
 // that can be read).
-func (j *job) reportSummary(ctx context.Context, rep *s3out.Report) (*report.Summary, error) {
+func (j *Job) reportSummary(ctx context.Context, rep *s3out.Report) (*report.Summary, error) {
 	rc, err := s3out.OpenReader(ctx, rep.URL(s3out.SummaryName), j.s3opt)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, guardError(fmt.Errorf("--output: read the summary of run %q: %w", j.cfg.RunID, err))
+		return nil, GuardError(fmt.Errorf("--output: read the summary of run %q: %w", j.cfg.RunID, err))
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
@@ -115,32 +105,32 @@ func (j *job) reportSummary(ctx context.Context, rep *s3out.Report) (*report.Sum
 // original and, for a snapshot source, of the snapshot. A uuid that
 // cannot be read because its object is missing stays empty (the guard
 // rails name the missing object).
-func (j *job) where(ctx context.Context) (restore.Identity, error) {
+func (j *Job) where(ctx context.Context) (restore.Identity, error) {
 	id := restore.Identity{Environment: strings.ToUpper(j.cfg.Environment)}
 	if j.es == nil {
 		return id, nil
 	}
 	c, err := elastic.GetCluster(ctx, j.es, j.retryPolicy())
 	if err != nil {
-		return id, guardError(err)
+		return id, GuardError(err)
 	}
 	id.ClusterUUID = c.UUID
-	if !isDumpURL(j.cfg.Original) {
+	if !restore.IsDumpURL(j.cfg.Original) {
 		ix, err := elastic.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
 		switch {
 		case err == nil:
 			id.OriginalUUID = ix.UUID
 		case !errors.Is(err, elastic.ErrNotFound):
-			return id, guardError(err)
+			return id, GuardError(err)
 		}
 	}
-	if spec, why := parseSource(j.cfg.Source); why == "" && spec.kind == "snapshot" {
-		sn, err := elastic.GetSnapshot(ctx, j.es, spec.repo, spec.snap, j.retryPolicy())
+	if spec := j.cfg.Src; spec.Kind == restore.SourceSnapshot {
+		sn, err := elastic.GetSnapshot(ctx, j.es, spec.Repo, spec.Snapshot, j.retryPolicy())
 		switch {
 		case err == nil:
 			id.SnapshotUUID = sn.UUID
 		case !errors.Is(err, elastic.ErrNotFound):
-			return id, guardError(err)
+			return id, GuardError(err)
 		}
 	}
 	return id, nil
@@ -150,7 +140,7 @@ func (j *job) where(ctx context.Context) (restore.Identity, error) {
 // once this process holds the run id's lease: the attempt must have run
 // where this one runs (sameWhere), and the temporary files it left in a
 // local report directory are removed.
-func (j *job) claimReport() error {
+func (j *Job) claimReport() error {
 	if j.report == nil || !j.do.restore {
 		return nil
 	}
@@ -166,7 +156,7 @@ func (j *job) claimReport() error {
 // (where the target may not even exist), another original (same name,
 // other uuid), target, environment or snapshot. Each difference is named;
 // nothing has been written or deleted yet.
-func (j *job) sameWhere(rep *s3out.Report, prev *report.Summary) error {
+func (j *Job) sameWhere(rep *s3out.Report, prev *report.Summary) error {
 	if prev == nil || !j.do.restore {
 		return nil
 	}
@@ -182,7 +172,7 @@ func (j *job) sameWhere(rep *s3out.Report, prev *report.Summary) error {
 		was.SnapshotUUID = in.Snapshot.UUID
 	}
 	if d := sameScope(prev.Scope, j.summary.Scope); len(d) > 0 {
-		return usageError(fmt.Errorf("run %q cannot resume with another scope than its earlier attempt's (%s): %s; rerun with the same --skip-ids and --only-query, or start a new --run-id: %w",
+		return misconfigured(fmt.Errorf("run %q cannot resume with another scope than its earlier attempt's (%s): %s; rerun with the same --skip-ids and --only-query, or start a new --run-id: %w",
 			j.cfg.RunID, rep.URL(s3out.SummaryName), strings.Join(d, "; "), restore.ErrResumeMismatch))
 	}
 	diffs := was.Differences(j.ident)
@@ -193,7 +183,7 @@ func (j *job) sameWhere(rep *s3out.Report, prev *report.Summary) error {
 	if len(diffs) == 0 {
 		return nil
 	}
-	return usageError(fmt.Errorf("run %q cannot resume here: its earlier attempt (%s) ran elsewhere: %s; resume it with that attempt's cluster, --target and --environment, or start a new --run-id: %w",
+	return misconfigured(fmt.Errorf("run %q cannot resume here: its earlier attempt (%s) ran elsewhere: %s; resume it with that attempt's cluster, --target and --environment, or start a new --run-id: %w",
 		j.cfg.RunID, rep.URL(s3out.SummaryName), strings.Join(diffs, "; "), restore.ErrResumeMismatch))
 }
 
@@ -201,7 +191,7 @@ func (j *job) sameWhere(rep *s3out.Report, prev *report.Summary) error {
 // local report directory. In S3 a killed attempt leaves incomplete
 // multipart uploads, which the bucket's AbortIncompleteMultipartUpload
 // lifecycle rule removes; the job does not list and abort them itself.
-func (j *job) removeStale(rep *s3out.Report) {
+func (j *Job) removeStale(rep *s3out.Report) {
 	loc, err := s3out.ParseURL(j.cfg.Output)
 	if err != nil || loc.Scheme == s3out.SchemeS3 {
 		return

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/esrestore/esrestore/diff"
 	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/report"
+	"github.com/esrestore/esrestore/restore"
 )
 
 // metaKey is esrestore's member of the target's mappings._meta.
@@ -15,8 +16,8 @@ const metaKey = "esrestore"
 
 // recordStart notes what the report is about before the first write: the
 // cluster, the original's identity and count, the snapshot.
-func (j *job) recordStart(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseChecks)
+func (j *Job) recordStart(ctx context.Context) error {
+	ctx = j.phase(ctx, report.PhaseChecks)
 	in := &j.summary.Integrity
 	if c, err := elastic.GetCluster(ctx, j.es, j.retryPolicy()); err == nil {
 		in.Cluster = &report.Cluster{Name: c.Name, UUID: c.UUID, Version: c.Version}
@@ -28,21 +29,21 @@ func (j *job) recordStart(ctx context.Context) error {
 		return err
 	}
 	in.Original = st
-	spec := j.cfg.src
-	switch spec.kind {
-	case "snapshot":
-		sn, err := elastic.GetSnapshot(ctx, j.es, spec.repo, spec.snap, j.retryPolicy())
+	spec := j.cfg.Src
+	switch spec.Kind {
+	case restore.SourceSnapshot:
+		sn, err := elastic.GetSnapshot(ctx, j.es, spec.Repo, spec.Snapshot, j.retryPolicy())
 		if err != nil {
 			return err
 		}
-		index := spec.index
+		index := spec.Index
 		if index == "" {
 			index = st.Name
 		}
 		in.Snapshot = &report.Snapshot{Repository: sn.Repository, Name: sn.Name, UUID: sn.UUID, Index: index,
 			State: sn.State, StartTime: sn.Start, EndTime: sn.End}
-	case "index":
-		if in.Backup, err = j.indexState(ctx, spec.index); err != nil {
+	case restore.SourceIndex:
+		if in.Backup, err = j.indexState(ctx, spec.Index); err != nil {
 			return err
 		}
 	}
@@ -51,8 +52,8 @@ func (j *job) recordStart(ctx context.Context) error {
 
 // recordEnd notes the counts at the end: a change in the original's means
 // it took writes during the run.
-func (j *job) recordEnd(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseEnd)
+func (j *Job) recordEnd(ctx context.Context) error {
+	ctx = j.phase(ctx, report.PhaseEnd)
 	in := &j.summary.Integrity
 	n, err := elastic.Count(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
@@ -82,7 +83,7 @@ func (j *job) recordEnd(ctx context.Context) error {
 }
 
 // indexState reads an index's identity and count.
-func (j *job) indexState(ctx context.Context, name string) (*report.IndexState, error) {
+func (j *Job) indexState(ctx context.Context, name string) (*report.IndexState, error) {
 	ix, err := elastic.GetIndex(ctx, j.es, name, j.retryPolicy())
 	if err != nil {
 		return nil, err
@@ -97,8 +98,8 @@ func (j *job) indexState(ctx context.Context, name string) (*report.IndexState, 
 // compareIndexes records the mapping and settings differences between the
 // original and the target, and for a snapshot source between the original
 // and the snapshot's index (its staging copy).
-func (j *job) compareIndexes(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseEnd)
+func (j *Job) compareIndexes(ctx context.Context) error {
+	ctx = j.phase(ctx, report.PhaseEnd)
 	orig, err := elastic.GetIndex(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"context"
@@ -8,17 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/esrestore/esrestore/diff"
-	"github.com/esrestore/esrestore/internal/elastic"
 	"github.com/esrestore/esrestore/internal/esscan"
 	"github.com/esrestore/esrestore/internal/fielderr"
 	"github.com/esrestore/esrestore/internal/lease"
+	"github.com/esrestore/esrestore/internal/redact"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
 	"github.com/esrestore/esrestore/report/page"
@@ -26,9 +25,42 @@ import (
 	"github.com/esrestore/esrestore/s3out"
 )
 
-// defaultOutput is where reports go without --output: a directory under
-// the working directory.
-const defaultOutput = "esrestore-report"
+// DefaultOutput is where reports go without Config.Output: a directory
+// under Options.WorkDir.
+const DefaultOutput = "esrestore-report"
+
+// Options are what a job takes from the command that runs it: what it
+// is, and every effect of the process's environment, as values.
+type Options struct {
+	// Command names the job: "run" and "demo" restore and diff,
+	// "restore" restores, "diff" diffs, "check" runs the guard rails.
+	Command string
+	// Logger takes every record of the job; JSONLogs says it writes
+	// JSON (the effective configuration is then one object per setting).
+	Logger   *slog.Logger
+	JSONLogs bool
+	// Stdout gets the report's location once the summary is written.
+	Stdout io.Writer
+	// WorkDir is where the default output goes; "" is the current
+	// directory.
+	WorkDir string
+	// ToolVersion is recorded in the summary and the target's _meta.
+	ToolVersion string
+	// NewClient builds the Elasticsearch client of c; Ping checks that
+	// es answers as Elasticsearch and accepts the credentials, retrying
+	// under pol, and returns its version (where names it in errors).
+	// Both are required when Config.ES has URLs.
+	NewClient func(c ESConfig) (*elasticsearch.Client, error)
+	Ping      func(ctx context.Context, es *elasticsearch.Client, pol retry.Policy, where string) (string, error)
+	// Progress starts reporting a phase's advance from read every
+	// Config.Progress, until Stop; nil reports none.
+	Progress func(read func() Progress) interface{ Stop() }
+	// Tell is called once a job that got past its guard rails has
+	// written its summary and sent its notification, with the job's
+	// error: the command tells the operator, and returns the error the
+	// job ends with. nil tells nothing.
+	Tell func(j *Job, err error) error
+}
 
 // phases says what a job does.
 type phases struct {
@@ -37,11 +69,24 @@ type phases struct {
 	diff    bool
 }
 
-// job is one run of a command: configuration, clients, report.
-type job struct {
+// phasesOf are the phases of a command.
+func phasesOf(command string) phases {
+	switch command {
+	case "check":
+		return phases{check: true}
+	case "restore":
+		return phases{restore: true}
+	case "diff":
+		return phases{diff: true}
+	}
+	return phases{restore: true, diff: true}
+}
+
+// Job is one run of a command: configuration, clients, report.
+type Job struct {
 	cmd   string
 	cfg   Config
-	env   *Env
+	opt   Options
 	log   *slog.Logger
 	json  bool // stderr carries JSON records only
 	start time.Time
@@ -77,7 +122,7 @@ type job struct {
 
 	// ids are the identities config_sha256 binds, read by identify;
 	// identified and configLogged make identify and the record once.
-	ids                      identities
+	ids                      Identities
 	identified, configLogged bool
 	// retries counts the retries of each phase.
 	retries phaseRetries
@@ -110,30 +155,35 @@ func summarizeRestore(s restore.Stats) *report.Restore {
 	return rs
 }
 
-func newJob(cmd string, env *Env, cfg Config, do phases) *job {
-	j := &job{cmd: cmd, cfg: cfg, env: env, start: time.Now(), do: do, pages: page.NewCollector(page.Options{})}
-	j.json = jsonLogs(env, cfg.LogFormat)
+// New makes a job of cfg: nothing is read or written before one of its
+// commands runs (Run, Check, Diff).
+func New(cfg Config, opt Options) *Job {
+	j := &Job{cmd: opt.Command, cfg: cfg, opt: opt, log: opt.Logger, json: opt.JSONLogs, start: time.Now(),
+		do: phasesOf(opt.Command), pages: page.NewCollector(page.Options{})}
+	if j.log == nil {
+		j.log = slog.New(slog.DiscardHandler)
+	}
+	if j.opt.Stdout == nil {
+		j.opt.Stdout = io.Discard
+	}
 	j.ident = restore.Identity{Environment: strings.ToUpper(cfg.Environment)}
-	// Bound once: every record of the job names its run and environment.
-	j.log = newLogger(env, cfg.LogFormat, cfg.LogLevel).With("run_id", cfg.RunID, "environment", strings.ToUpper(cfg.Environment))
-	env.log, env.json = j.log, j.json
-	logOverrides(j.log, cfg)
+	LogOverrides(j.log, cfg)
 	opts := cfg.options()
 	j.summary = report.Summary{
 		SourceIndex: cfg.SourceIndex,
-		Command:     cmd, Environment: strings.ToUpper(cfg.Environment), RunID: cfg.RunID, DryRun: cfg.DryRun,
-		Original: redactURL(cfg.Original), Target: cfg.Target, Source: redactURL(cfg.Source), Mode: cfg.Mode, Prefer: cfg.Prefer,
-		ToolVersion: toolVersion(), Options: opts, Started: j.start.UTC(), Objects: map[string]report.Object{},
+		Command:     j.cmd, Environment: strings.ToUpper(cfg.Environment), RunID: cfg.RunID, DryRun: cfg.DryRun,
+		Original: redact.URLs(cfg.Original), Target: cfg.Target, Source: redact.URLs(cfg.Source), Mode: cfg.Mode, Prefer: cfg.Prefer,
+		ToolVersion: opt.ToolVersion, Options: opts, Started: j.start.UTC(), Objects: map[string]report.Object{},
 		FailOn: cfg.FailOn, Attention: []string{}, Ignored: []string{},
-		Integrity: report.Integrity{ToolVersion: toolVersion()},
+		Integrity: report.Integrity{ToolVersion: opt.ToolVersion},
 	}
 	if j.summary.FailOn == nil {
 		j.summary.FailOn = []string{}
 	}
 	if cfg.Output == "" {
-		j.cfg.Output = defaultOutput
-		if env.WorkDir != "" {
-			j.cfg.Output = filepath.Join(env.WorkDir, defaultOutput)
+		j.cfg.Output = DefaultOutput
+		if opt.WorkDir != "" {
+			j.cfg.Output = filepath.Join(opt.WorkDir, DefaultOutput)
 		}
 	}
 	j.throttle = restore.NewThrottle(cfg.MaxDocsPerSecond, cfg.Workers)
@@ -144,22 +194,22 @@ func newJob(cmd string, env *Env, cfg Config, do phases) *job {
 
 // openReport checks the output location and, unless only checking, puts
 // and deletes a marker so a wrong bucket fails now, not after hours.
-func (j *job) openReport(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseReport)
+func (j *Job) openReport(ctx context.Context) error {
+	ctx = j.phase(ctx, report.PhaseReport)
 	loc, err := s3out.ParseURL(j.cfg.Output)
 	if err != nil {
-		return guardError(fmt.Errorf("--output: %w", err))
+		return GuardError(fmt.Errorf("--output: %w", err))
 	}
 	if err := j.s3opt.Validate(loc); err != nil {
-		return guardError(fmt.Errorf("--output: %w", asFlags(err)))
+		return GuardError(fmt.Errorf("--output: %w", asFlags(err)))
 	}
 	dest, err := s3out.Open(ctx, j.cfg.Output, j.s3opt)
 	if err != nil {
-		return guardError(fmt.Errorf("--output: %w", err))
+		return GuardError(fmt.Errorf("--output: %w", err))
 	}
-	rep := s3out.NewReport(j.reportContext(ctx), dest, reportName(j.cfg.Original), j.cfg.RunID)
+	rep := s3out.NewReport(j.reportContext(ctx), dest, ReportName(j.cfg.Original), j.cfg.RunID)
 	if err := rep.Preflight(ctx); err != nil {
-		return guardError(fmt.Errorf("--output %s is not writable: %w", redactURL(j.cfg.Output), err))
+		return GuardError(fmt.Errorf("--output %s is not writable: %w", redact.URLs(j.cfg.Output), err))
 	}
 	if rep, err = j.previousRun(ctx, dest, rep); err != nil {
 		return err
@@ -169,10 +219,10 @@ func (j *job) openReport(ctx context.Context) error {
 	return nil
 }
 
-// reportName is the ORIGINAL part of the report path: the index name, or
+// ReportName is the ORIGINAL part of the report path: the index name, or
 // the dump's file name.
-func reportName(original string) string {
-	if isDumpURL(original) {
+func ReportName(original string) string {
+	if restore.IsDumpURL(original) {
 		base := filepath.Base(strings.TrimPrefix(strings.TrimPrefix(original, "file://"), "s3://"))
 		base = strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".ndjson")
 		if base != "" && base != "." && base != "/" {
@@ -184,26 +234,26 @@ func reportName(original string) string {
 }
 
 // connect builds the Elasticsearch client and checks it answers.
-func (j *job) connect(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseChecks)
-	es, err := newESClient(j.env, j.cfg.ES)
+func (j *Job) connect(ctx context.Context) error {
+	ctx = j.phase(ctx, report.PhaseChecks)
+	es, err := j.opt.NewClient(j.cfg.ES)
 	if err != nil {
-		return guardError(err)
+		return GuardError(err)
 	}
-	v, err := pingES(ctx, es, j.retryPolicy(), strings.Join(j.cfg.ES.URLs, ","))
+	v, err := j.opt.Ping(ctx, es, j.retryPolicy(), strings.Join(j.cfg.ES.URLs, ","))
 	if err != nil {
-		return guardError(err)
+		return GuardError(err)
 	}
 	j.es = es
 	j.log.Info("elasticsearch reachable", "version", v)
-	if !isDumpURL(j.cfg.Original) {
+	if !restore.IsDumpURL(j.cfg.Original) {
 		j.instant = esscan.NewInstant(es, j.cfg.Original, esscan.InstantOptions{Retry: j.retryPolicy(), Logger: j.log})
 	}
 	return nil
 }
 
 // pin runs before a job's first write: identify, then --expect-config.
-func (j *job) pin(ctx context.Context) error {
+func (j *Job) pin(ctx context.Context) error {
 	if err := j.identify(ctx); err != nil {
 		return err
 	}
@@ -213,12 +263,12 @@ func (j *job) pin(ctx context.Context) error {
 // identify runs once, before the first write: it reads what the report
 // is about (recordStart), takes config_sha256 over the configuration and
 // those identities, and logs the effective configuration with it.
-func (j *job) identify(ctx context.Context) error {
+func (j *Job) identify(ctx context.Context) error {
 	if j.identified {
 		return nil
 	}
 	j.identified = true
-	if j.es != nil && !isDumpURL(j.cfg.Original) && j.cmd != "diff" {
+	if j.es != nil && !restore.IsDumpURL(j.cfg.Original) && j.cmd != "diff" {
 		if err := j.recordStart(ctx); err != nil {
 			return err
 		}
@@ -236,43 +286,43 @@ func (j *job) identify(ctx context.Context) error {
 	if err := j.detectProfile(ctx); err != nil {
 		return err
 	}
-	j.summary.ConfigSHA256 = configSHA256(j.cfg.settings, j.ids)
+	j.summary.ConfigSHA256 = ConfigSHA256(j.cfg.Settings, j.ids)
 	j.logConfig()
 	return nil
 }
 
 // logConfig logs the effective configuration, once: with its fingerprint
 // when identify took it, else (a job stopped before) without.
-func (j *job) logConfig() {
+func (j *Job) logConfig() {
 	if j.configLogged {
 		return
 	}
 	j.configLogged = true
-	logConfig(j.log, j.cmd, j.cfg, j.summary.ConfigSHA256, j.ids, j.json)
+	LogConfig(j.log, j.cmd, j.cfg, j.summary.ConfigSHA256, j.ids, j.json)
 }
 
 // record is what config.json holds for this configuration.
-func (j *job) record() configRecord {
-	return configRecord{ConfigSHA256: j.summary.ConfigSHA256, Settings: fingerprinted(j.cfg.settings), identities: j.ids}
+func (j *Job) record() configRecord {
+	return configRecord{ConfigSHA256: j.summary.ConfigSHA256, Settings: fingerprinted(j.cfg.Settings), Identities: j.ids}
 }
 
 // expectConfig refuses a configuration whose fingerprint is not the one
 // --expect-config gives (exit 2), naming the settings that differ from
 // the record check left at the report location, when it is there.
-func (j *job) expectConfig(ctx context.Context) error {
+func (j *Job) expectConfig(ctx context.Context) error {
 	want, got := j.cfg.ExpectConfig, j.summary.ConfigSHA256
 	if want == "" || want == got {
 		return nil
 	}
 	where := "--expect-config"
-	for _, s := range j.cfg.settings {
-		if s.name == "expect-config" && s.origin != "flag" {
-			where = s.origin
+	for _, s := range j.cfg.Settings {
+		if s.Name == "expect-config" && s.Origin != "flag" {
+			where = s.Origin
 		}
 	}
 	msg := fmt.Sprintf("%s: this configuration's config_sha256 is %s, not the %s expected; nothing was written", where, got, want)
 	if j.report == nil {
-		return usageError(errors.New(msg))
+		return misconfigured(errors.New(msg))
 	}
 	url := j.report.URL(s3out.ConfigName)
 	checked, err := j.readConfigRecord(ctx, url)
@@ -289,11 +339,11 @@ func (j *job) expectConfig(ctx context.Context) error {
 	default:
 		msg += fmt.Sprintf("; what differs from the configuration check recorded at %s:\n%s", url, strings.Join(checked.differences(j.record()), "\n"))
 	}
-	return usageError(errors.New(msg))
+	return misconfigured(errors.New(msg))
 }
 
 // readConfigRecord reads the config.json check left.
-func (j *job) readConfigRecord(ctx context.Context, url string) (configRecord, error) {
+func (j *Job) readConfigRecord(ctx context.Context, url string) (configRecord, error) {
 	var r configRecord
 	rc, err := s3out.OpenReader(ctx, url, j.s3opt)
 	if err != nil {
@@ -308,7 +358,7 @@ func (j *job) readConfigRecord(ctx context.Context, url string) (configRecord, e
 }
 
 // closeInstant releases the original's point in time.
-func (j *job) closeInstant() {
+func (j *Job) closeInstant() {
 	if j.instant != nil {
 		j.instant.Close()
 	}
@@ -316,7 +366,7 @@ func (j *job) closeInstant() {
 
 // originalSide is the diff's view of the original: an index read at the
 // job's instant, or a dump.
-func (j *job) originalSide() diff.Side {
+func (j *Job) originalSide() diff.Side {
 	if j.instant != nil {
 		return diff.IndexSideAt(j.es, j.instant)
 	}
@@ -326,7 +376,7 @@ func (j *job) originalSide() diff.Side {
 // finish writes the summary: complete only when err is nil, with the
 // verdict and the objects' digests; summarySHA256 is then its own. It runs on a fresh context so an
 // interrupted job still leaves its summary.
-func (j *job) finish(ctx context.Context, err error) error {
+func (j *Job) finish(ctx context.Context, err error) error {
 	j.settle(err)
 	if j.report == nil {
 		return err
@@ -356,19 +406,19 @@ func (j *job) finish(ctx context.Context, err error) error {
 	j.log.Info("summary written", "complete", j.summary.Complete, "location", j.report.URL(s3out.SummaryName),
 		"sha256", j.summarySHA)
 	if err == nil {
-		fmt.Fprintln(j.env.Stdout, j.report.URL(""))
+		fmt.Fprintln(j.opt.Stdout, j.report.URL(""))
 	}
 	return err
 }
 
-// summarySHA256 is the hex sha256 of the summary.json this job's end
+// SummarySHA256 is the hex sha256 of the summary.json this job's end
 // wrote, "" when it wrote none (a summary of the running attempt does
 // not count).
-func (j *job) summarySHA256() string { return j.summarySHA }
+func (j *Job) SummarySHA256() string { return j.summarySHA }
 
 // settle records how the job ended in the summary: finished, complete
 // only without error, the verdict, the report's location.
-func (j *job) settle(err error) {
+func (j *Job) settle(err error) {
 	j.summary.Finished = time.Now().UTC()
 	j.settleAttempts(err)
 	j.summary.Complete = err == nil
@@ -383,16 +433,16 @@ func (j *job) settle(err error) {
 }
 
 // listObjects puts the committed objects' digests into the summary.
-func (j *job) listObjects() {
+func (j *Job) listObjects() {
 	for name, o := range j.report.Objects() {
-		j.summary.Objects[objectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
+		j.summary.Objects[report.ObjectName(name)] = report.Object{Key: o.Key, URL: o.URL, ContentType: o.ContentType,
 			Bytes: o.Bytes, Lines: o.Lines, SHA256: o.SHA256}
 	}
 }
 
 // writePage writes report.html from the summary and the lines the
 // collector kept.
-func (j *job) writePage(ctx context.Context) error {
+func (j *Job) writePage(ctx context.Context) error {
 	pw, err := j.report.Page(ctx)
 	if err != nil {
 		return err
@@ -404,65 +454,38 @@ func (j *job) writePage(ctx context.Context) error {
 	return pw.Close()
 }
 
-// objectName is the summary's name of a report object.
-func objectName(file string) string {
-	switch file {
-	case s3out.DiffName:
-		return "diff"
-	case s3out.FailuresName:
-		return "failures"
-	case report.PageName:
-		return "page"
-	}
-	return file
-}
-
-// interrupted turns an error after a SIGINT/SIGTERM into exit 130.
-func interrupted(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil {
-		return &exitErr{code: exitInterrupted, err: fmt.Errorf("interrupted: %w", err)}
-	}
-	return err
-}
-
-// failOn returns exit 3 when the verdict has a reason --fail-on names;
-// the reasons go into the summary's attention list.
-func (j *job) failOn() error {
-	v := report.Judge(&j.summary)
-	var hit []string
-	for _, r := range v.Reasons {
-		if slices.Contains(j.cfg.FailOn, r.Kind) {
-			hit = append(hit, r.Text)
-		}
-	}
+// failOn is the job's FailOn error when the verdict has a reason --fail-on
+// names; the reasons go into the summary's attention list.
+func (j *Job) failOn() error {
+	hit := report.Judge(&j.summary).FailOn(j.cfg.FailOn)
 	j.summary.Attention = append(j.summary.Attention, hit...)
 	if len(hit) == 0 {
 		return nil
 	}
-	return &exitErr{code: exitFailOn, reported: true,
-		err: fmt.Errorf("finished, but %s (--fail-on %s)", strings.Join(hit, "; "), strings.Join(j.cfg.FailOn, ","))}
+	return &Error{Kind: FailOn,
+		Err: fmt.Errorf("finished, but %s (--fail-on %s)", strings.Join(hit, "; "), strings.Join(j.cfg.FailOn, ","))}
 }
 
 // openDump opens a dump URL (file://, s3:// or a path) for reading.
-func (j *job) openDump(raw string) func(ctx context.Context) (io.ReadCloser, error) {
+func (j *Job) openDump(raw string) func(ctx context.Context) (io.ReadCloser, error) {
 	return func(ctx context.Context) (io.ReadCloser, error) {
 		rc, err := s3out.OpenReader(ctx, raw, j.s3opt)
 		if err != nil {
-			return nil, fmt.Errorf("open dump %s: %w", redactURL(raw), err)
+			return nil, fmt.Errorf("open dump %s: %w", redact.URLs(raw), err)
 		}
 		return rc, nil
 	}
 }
 
 // source builds the restore source of --source.
-func (j *job) source(ctx context.Context) (restore.Source, error) {
-	spec := j.cfg.src
-	if j.cfg.SourceIndex != "" && spec.kind != "snapshot" {
-		return nil, usageError(fmt.Errorf("--source-index: only for a snapshot source (snapshot:REPO/SNAP/INDEX), not %q", redactURL(j.cfg.Source)))
+func (j *Job) source(ctx context.Context) (restore.Source, error) {
+	spec := j.cfg.Src
+	if j.cfg.SourceIndex != "" && spec.Kind != restore.SourceSnapshot {
+		return nil, misconfigured(fmt.Errorf("--source-index: only for a snapshot source (snapshot:REPO/SNAP/INDEX), not %q", redact.URLs(j.cfg.Source)))
 	}
-	switch spec.kind {
-	case "snapshot":
-		src := restore.SnapshotSource(j.es, spec.repo, spec.snap, spec.index, j.cfg.KeepStaging, j.cfg.RunID)
+	switch spec.Kind {
+	case restore.SourceSnapshot:
+		src := restore.SnapshotSource(j.es, spec.Repo, spec.Snapshot, spec.Index, j.cfg.KeepStaging, j.cfg.RunID)
 		staging := restore.StagingIndex(j.cfg.RunID)
 		j.backup = diff.IndexSide(j.es, staging)
 		j.backupTotal = indexTotal(j.es, staging)
@@ -478,26 +501,26 @@ func (j *job) source(ctx context.Context) (restore.Source, error) {
 			return nil
 		})
 		return held, nil
-	case "index":
-		j.backup = diff.IndexSide(j.es, spec.index)
-		j.backupTotal = indexTotal(j.es, spec.index)
-		return restore.IndexSource(j.es, spec.index, j.cfg.Workers), nil
-	case "remote":
+	case restore.SourceIndex:
+		j.backup = diff.IndexSide(j.es, spec.Index)
+		j.backupTotal = indexTotal(j.es, spec.Index)
+		return restore.IndexSource(j.es, spec.Index, j.cfg.Workers), nil
+	case restore.SourceRemote:
 		es, err := j.remoteClient(ctx, spec)
 		if err != nil {
 			return nil, err
 		}
-		j.backup = diff.IndexSide(es, spec.index)
-		j.backupTotal = indexTotal(es, spec.index)
-		return restore.Named(restore.IndexSource(es, spec.index, j.cfg.Workers), spec.url+"/"+spec.index), nil
+		j.backup = diff.IndexSide(es, spec.Index)
+		j.backupTotal = indexTotal(es, spec.Index)
+		return restore.Named(restore.IndexSource(es, spec.Index, j.cfg.Workers), spec.URL+"/"+spec.Index), nil
 	default:
-		rc, err := j.openDump(spec.url)(ctx)
+		rc, err := j.openDump(spec.URL)(ctx)
 		if err != nil {
-			return nil, guardError(err)
+			return nil, GuardError(err)
 		}
-		j.backup = diff.DumpSide(j.openDump(spec.url), redactURL(spec.url))
-		j.backupTotal = j.nameTotal(spec.url)
-		return &closingSource{Source: restore.NDJSONSource(rc, redactURL(spec.url)), c: rc}, nil
+		j.backup = diff.DumpSide(j.openDump(spec.URL), redact.URLs(spec.URL))
+		j.backupTotal = j.nameTotal(spec.URL)
+		return &closingSource{Source: restore.NDJSONSource(rc, redact.URLs(spec.URL)), c: rc}, nil
 	}
 }
 
@@ -513,8 +536,8 @@ func (h *heldCleanup) Unwrap() restore.Source { return h.Source }
 
 // runCleanups runs the held clean-ups, on a fresh context when ctx is
 // done (an interrupted run still deletes its staging index).
-func (j *job) runCleanups(ctx context.Context) error {
-	ctx = j.phase(ctx, phaseEnd)
+func (j *Job) runCleanups(ctx context.Context) error {
+	ctx = j.phase(ctx, report.PhaseEnd)
 	cctx := ctx
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
@@ -539,14 +562,14 @@ func (s *closingSource) Cleanup(ctx context.Context) error {
 	return errors.Join(s.Source.Cleanup(ctx), s.c.Close())
 }
 
-func (j *job) restoreOptions(failures io.Writer) restore.Options {
+func (j *Job) restoreOptions(failures io.Writer) restore.Options {
 	return restore.Options{
 		Original: j.cfg.Original, Target: j.cfg.Target, Instant: j.instant,
 		Mode: restore.Mode(j.cfg.Mode), Prefer: restore.Prefer(j.cfg.Prefer), NullIsMissing: j.cfg.FillNull,
 		Strategy: restore.Strategy(j.cfg.Strategy),
 		Workers:  j.cfg.Workers, BatchBytes: j.cfg.BatchBytes, BatchDocs: j.cfg.BatchSize, Slices: j.cfg.Workers,
 		Retry: j.retryPolicy(), Timeout: j.cfg.BulkTimeout, Drain: j.cfg.Drain, Ignore: j.cfg.Ignore,
-		AllowEmptySource: j.cfg.AllowEmpty, SourceIndex: j.cfg.SourceIndex, RunID: j.cfg.RunID, ToolVersion: toolVersion(), Started: j.start,
+		AllowEmptySource: j.cfg.AllowEmpty, SourceIndex: j.cfg.SourceIndex, RunID: j.cfg.RunID, ToolVersion: j.opt.ToolVersion, Started: j.start,
 		KeepStaging: j.cfg.KeepStaging, Failures: failures, Logger: j.log, Throttle: j.throttle, Duplicates: j.dupes, Identity: j.ident,
 		Scope: j.scope,
 	}
@@ -565,8 +588,8 @@ func summarizeThrottle(s restore.ThrottleStats) *report.Throttle {
 // checkRestore runs the restore guard rails: the original exists, the
 // target is new or this run's, and differs from the original and its
 // aliases, and the source exists.
-func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Source, error) {
-	ctx = j.phase(ctx, phaseChecks)
+func (j *Job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Source, error) {
+	ctx = j.phase(ctx, report.PhaseChecks)
 	src, err := j.source(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -575,17 +598,17 @@ func (j *job) checkRestore(ctx context.Context) (*restore.Restorer, restore.Sour
 }
 
 // checkRestoreOf runs the restore guard rails on src.
-func (j *job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.Restorer, restore.Source, error) {
+func (j *Job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.Restorer, restore.Source, error) {
 	opt := j.restoreOptions(nil)
 	// The restore checks again right before it writes and logs that; this
 	// first pass is the job's "guard rails passed": one record per event.
 	opt.Logger = slog.New(atLeast{h: j.log.Handler(), min: slog.LevelWarn})
 	r, err := restore.New(j.es, opt)
 	if err != nil {
-		return nil, nil, usageError(err)
+		return nil, nil, misconfigured(err)
 	}
 	if err := r.Check(ctx, src); err != nil {
-		return nil, nil, guardError(sourceIndexHint(err))
+		return nil, nil, GuardError(sourceIndexHint(err))
 	}
 	if err := j.hiddenFields(ctx); err != nil {
 		return nil, nil, err
@@ -604,20 +627,20 @@ func (j *job) checkRestoreOf(ctx context.Context, src restore.Source) (*restore.
 // restore fails every copy of them, naming the routings, and the diff
 // leaves them out, so that they are failures of their documents, never
 // a count that does not add up.
-func (j *job) duplicateIDs(ctx context.Context) error {
-	if j.es == nil || isDumpURL(j.cfg.Original) {
+func (j *Job) duplicateIDs(ctx context.Context) error {
+	if j.es == nil || restore.IsDumpURL(j.cfg.Original) {
 		return nil
 	}
 	indexes := []string{j.cfg.Original}
-	if spec, _ := parseSource(j.cfg.Source); spec.kind == "index" {
-		indexes = append(indexes, spec.index)
+	if spec := j.cfg.Src; spec.Kind == restore.SourceIndex {
+		indexes = append(indexes, spec.Index)
 	}
 	j.dupes = nil
 	seen := map[string]bool{}
 	for _, index := range indexes {
 		found, err := restore.FindDuplicateIDs(ctx, j.es, index, j.retryPolicy())
 		if err != nil {
-			return guardError(fmt.Errorf("look for ids under several routings: %w", err))
+			return GuardError(fmt.Errorf("look for ids under several routings: %w", err))
 		}
 		for _, d := range found {
 			if !seen[d.ID] {
@@ -657,7 +680,7 @@ func sourceIndexHint(err error) error {
 const maxLoggedDuplicates = 20
 
 // skipIDs are the ids the diff leaves out: those under several routings.
-func (j *job) skipIDs() []string {
+func (j *Job) skipIDs() []string {
 	ids := make([]string, len(j.dupes))
 	for i, d := range j.dupes {
 		ids[i] = d.ID
@@ -670,13 +693,13 @@ func (j *job) skipIDs() []string {
 // each: a copy through _bulk cannot carry them, only a snapshot restored
 // as the target keeps them. The verdict's source-excludes reason lists
 // those the target lacks.
-func (j *job) hiddenFields(ctx context.Context) error {
-	if j.es == nil || isDumpURL(j.cfg.Original) {
+func (j *Job) hiddenFields(ctx context.Context) error {
+	if j.es == nil || restore.IsDumpURL(j.cfg.Original) {
 		return nil
 	}
 	hidden, err := restore.HiddenFields(ctx, j.es, j.cfg.Original, j.retryPolicy())
 	if err != nil {
-		return guardError(fmt.Errorf("read the original's _source.excludes: %w", err))
+		return GuardError(fmt.Errorf("read the original's _source.excludes: %w", err))
 	}
 	j.summary.SourceExcludes = nil
 	if len(hidden) == 0 {
@@ -696,7 +719,7 @@ func (j *job) hiddenFields(ctx context.Context) error {
 // countHidden counts, after the restore, the documents of the target
 // holding each of the original's hidden fields: the verdict compares them
 // with the original's.
-func (j *job) countHidden(ctx context.Context) error {
+func (j *Job) countHidden(ctx context.Context) error {
 	hs := j.summary.SourceExcludes
 	if len(hs) == 0 {
 		return nil
@@ -716,8 +739,8 @@ func (j *job) countHidden(ctx context.Context) error {
 }
 
 // restorePhase loads the target and reports the failures.
-func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
-	ctx = j.phase(ctx, phaseRestore)
+func (j *Job) restorePhase(ctx context.Context, src restore.Source) error {
+	ctx = j.phase(ctx, report.PhaseRestore)
 	failures, err := j.report.Failures()
 	if err != nil {
 		return err
@@ -725,16 +748,16 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 	r, err := restore.New(j.es, j.restoreOptions(io.MultiWriter(failures, j.pages.Failures())))
 	if err != nil {
 		failures.Close() //nolint:errcheck // the options error is what matters
-		return usageError(err)
+		return misconfigured(err)
 	}
-	prog := startProgress(j.env, j.log, j.cfg.Progress, j.restoreProgress(r))
+	prog := j.startProgress(j.restoreProgress(r))
 	stats, err := r.Run(ctx, src)
 	prog.Stop()
 	j.inScope = r.InScope()
 	if errors.Is(err, restore.ErrScopeQuery) || errors.Is(err, restore.ErrScopeTooLarge) {
 		// Found once a snapshot's staging index could be queried, before
 		// the target was made: a retry cannot fix it.
-		err = usageError(fmt.Errorf("--only-query: %w", err))
+		err = misconfigured(fmt.Errorf("--only-query: %w", err))
 	}
 	j.summary.Restore = summarizeRestore(stats)
 	j.summary.Throttle = summarizeThrottle(j.throttle.Stats())
@@ -750,8 +773,8 @@ func (j *job) restorePhase(ctx context.Context, src restore.Source) error {
 }
 
 // diffPhase compares the sides and writes the diff.
-func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Overlay) error {
-	ctx = j.phase(ctx, phaseDiff)
+func (j *Job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Overlay) error {
+	ctx = j.phase(ctx, report.PhaseDiff)
 	w, err := j.report.Diff()
 	if err != nil {
 		return err
@@ -760,7 +783,7 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 		Logger: j.log, Retry: j.retryPolicy(), SkipIDs: j.skipIDs(), Watch: j.cfg.Watch, Scope: j.inScope}
 	opt.Profile, opt.ProfileDate = j.cfg.profileOptions()
 	d := diff.New(opt)
-	prog := startProgress(j.env, j.log, j.cfg.Progress, j.diffProgress(d, sides))
+	prog := j.startProgress(j.diffProgress(d, sides))
 	counts, err := d.RunSides(ctx, sides, io.MultiWriter(w, j.pages))
 	prog.Stop()
 	if err != nil {
@@ -789,143 +812,32 @@ func (j *job) diffPhase(ctx context.Context, sides diff.Sides, overlay diff.Over
 }
 
 // side is a diff side named by an index or a dump URL.
-func (j *job) side(name string) diff.Side {
-	if isDumpURL(name) {
-		return diff.DumpSide(j.openDump(name), redactURL(name))
+func (j *Job) side(name string) diff.Side {
+	if restore.IsDumpURL(name) {
+		return diff.DumpSide(j.openDump(name), redact.URLs(name))
 	}
 	return diff.IndexSide(j.es, name)
 }
 
 // remoteClient connects to the cluster of a remote --source, with the
 // credentials of its URL or, without any, those of --es-*.
-func (j *job) remoteClient(ctx context.Context, spec sourceSpec) (*elasticsearch.Client, error) {
+func (j *Job) remoteClient(ctx context.Context, spec restore.SourceSpec) (*elasticsearch.Client, error) {
 	rc := j.cfg.ES
-	rc.URLs = []string{spec.url}
-	if spec.user != "" {
-		rc.Username, rc.Password, rc.APIKey, rc.BearerToken = spec.user, spec.pass, "", ""
+	rc.URLs = []string{spec.URL}
+	if spec.User != "" {
+		rc.Username, rc.Password, rc.APIKey, rc.BearerToken = spec.User, spec.Password, "", ""
 	}
-	es, err := newESClient(j.env, rc)
+	es, err := j.opt.NewClient(rc)
 	if err != nil {
-		return nil, guardError(err)
+		return nil, GuardError(err)
 	}
-	if _, err := pingES(ctx, es, j.retryPolicy(), spec.url); err != nil {
-		return nil, guardError(fmt.Errorf("source cluster: %w", err))
+	if _, err := j.opt.Ping(ctx, es, j.retryPolicy(), spec.URL); err != nil {
+		return nil, GuardError(fmt.Errorf("source cluster: %w", err))
 	}
 	return es, nil
 }
 
-// indexTotal counts an index's documents for progress.
-func indexTotal(es *elasticsearch.Client, index string) *sideTotal {
-	return newSideTotal(func(ctx context.Context) (int64, error) {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return elastic.Count(ctx, es, index, retry.Policy{})
-	})
-}
-
-// nameTotal counts a side named by an index of --es-url or a dump URL;
-// only local dumps are counted (an S3 dump would be read twice).
-func (j *job) nameTotal(name string) *sideTotal {
-	switch {
-	case !isDumpURL(name):
-		if j.es == nil {
-			return nil
-		}
-		return indexTotal(j.es, name)
-	case strings.HasPrefix(name, "s3://"):
-		return nil
-	}
-	return newSideTotal(countLines(j.openDump(name)))
-}
-
-// progressPart is one side a phase reads, in the order it reads them.
-type progressPart struct {
-	name  string
-	total *sideTotal
-	done  func() int64 // for the diff: this side's own count
-}
-
-// restoreProgress reports the restore side by side: in merge mode it
-// reads the preferred side, then the other, each counted against its own
-// total (Stats.Read counts both, one after the other).
-func (j *job) restoreProgress(r *restore.Restorer) func() progressSnapshot {
-	orig := progressPart{name: "original " + j.cfg.Original, total: j.nameTotal(j.cfg.Original)}
-	src := progressPart{name: "source " + redactURL(j.cfg.Source), total: j.backupTotal}
-	var parts []progressPart
-	switch {
-	case j.cfg.Mode == "source":
-		parts = []progressPart{src}
-	case j.cfg.Prefer == "source":
-		parts = []progressPart{src, orig}
-	default:
-		parts = []progressPart{orig, src}
-	}
-	return func() progressSnapshot {
-		s := r.Stats()
-		return splitRead(parts, s.Read, s.Indexed+s.Kept+s.Skipped+s.Failed, s.Failed)
-	}
-}
-
-// splitRead gives the documents read to the parts in order, each up to
-// its total: the part under way has the rest. Its done are the documents
-// settled (indexed, kept or failed), not read: reading runs ahead of the
-// writes by the batches in flight, and a rate of reads would promise
-// more than the throttle lets through.
-func splitRead(parts []progressPart, read, settled, failed int64) progressSnapshot {
-	for i, p := range parts {
-		total := p.total.get()
-		if i == len(parts)-1 || total == 0 || read < total {
-			s := progressSnapshot{Phase: "restore", Side: p.name, Part: i + 1, Parts: len(parts),
-				Done: max(settled, 0), Total: total, Failed: failed, ShowFailed: true}
-			if read > s.Done {
-				s.Read = read
-			}
-			return s
-		}
-		read -= total
-		settled -= total
-	}
-	return progressSnapshot{Phase: "restore"}
-}
-
-// diffProgress reports the diff's reading side by side, in the order the
-// lookup join reads them: the original, the target, the backup.
-func (j *job) diffProgress(d *diff.Differ, sides diff.Sides) func() progressSnapshot {
-	var parts []progressPart
-	if sides.Original != nil {
-		parts = append(parts, progressPart{name: "original " + sides.Original.Name(), total: j.nameTotal(j.cfg.Original),
-			done: func() int64 { return d.Stats().Outcome.Original }})
-	}
-	if sides.Target != nil {
-		name := j.cfg.Target
-		if j.cmd == "diff" {
-			name = j.summary.Restored
-		}
-		parts = append(parts, progressPart{name: "target " + sides.Target.Name(), total: j.nameTotal(name),
-			done: func() int64 { return d.Stats().Outcome.Target }})
-	}
-	if sides.Backup != nil {
-		parts = append(parts, progressPart{name: "backup " + sides.Backup.Name(), total: j.backupTotal,
-			done: func() int64 {
-				if l := d.Stats().Loss; l != nil {
-					return l.Backup
-				}
-				return 0
-			}})
-	}
-	return func() progressSnapshot {
-		cur := 0
-		for i, p := range parts {
-			if p.done() > 0 {
-				cur = i
-			}
-		}
-		p := parts[cur]
-		return progressSnapshot{Phase: "diff", Side: p.name, Part: cur + 1, Parts: len(parts), Done: p.done(), Total: p.total.get()}
-	}
-}
-
-// s3FlagOf names s3out's options by the flags that set them, so that an
+// s3FlagOf names s3out's options as the flags that set them, so that an
 // error says what the operator can change.
 var s3FlagOf = map[string]string{
 	"region":     "--s3-region",
