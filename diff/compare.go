@@ -164,7 +164,7 @@ func (c *comparer) scratch(depth int) ([]jsonscan.Span, []jsonscan.Span) {
 
 // scanSpans lists the members or elements of both values and checks that
 // each value ends where its bytes do.
-func (c *comparer) scanSpans(a, b []byte, depth int, object bool) ([]jsonscan.Span, []jsonscan.Span, error) {
+func (c *comparer) scanSpans(a, b []byte, depth int) ([]jsonscan.Span, []jsonscan.Span, error) {
 	sa, sb := c.scratch(depth)
 	var err error
 	for _, side := range []struct {
@@ -173,12 +173,7 @@ func (c *comparer) scanSpans(a, b []byte, depth int, object bool) ([]jsonscan.Sp
 		dst  *[]jsonscan.Span
 		name string
 	}{{&c.pa, a, &sa, "original"}, {&c.pb, b, &sb, "restored"}} {
-		if object {
-			*side.dst, err = side.d.MemberSpans(*side.dst, side.data, depth)
-		} else {
-			*side.dst, err = side.d.ElementSpans(*side.dst, side.data, depth)
-		}
-		if err != nil {
+		if *side.dst, err = side.d.Spans(*side.dst, side.data, depth); err != nil {
 			return nil, nil, sideErr(side.name, err)
 		}
 	}
@@ -207,7 +202,7 @@ func (c *comparer) hasDuplicateKey(s []jsonscan.Span) bool {
 }
 
 func (c *comparer) pairObjects(a, b []byte, mask jsonscan.Mask, depth int) (any, any, bool, error) {
-	sa, sb, err := c.scanSpans(a, b, depth, true)
+	sa, sb, err := c.scanSpans(a, b, depth)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -301,7 +296,7 @@ func (c *comparer) pairObjects(a, b []byte, mask jsonscan.Mask, depth int) (any,
 // placeholder here, as equal members are: the LCS would pair a placeholder
 // with any equal-looking value, a real null among them.)
 func (c *comparer) pairArrays(a, b []byte, mask jsonscan.Mask, depth int) (any, any, bool, error) {
-	sa, sb, err := c.scanSpans(a, b, depth, false)
+	sa, sb, err := c.scanSpans(a, b, depth)
 	if err != nil {
 		return nil, nil, false, err
 	}

@@ -292,39 +292,32 @@ type Span struct {
 	Start, End int
 }
 
-// MemberSpans appends to dst the members of the object v (exactly one
-// object, no spaces after it), found at depth in its document: names
-// decoded as Decode decodes them, values validated but not decoded.
-func (d *Decoder) MemberSpans(dst []Span, v []byte, depth int) ([]Span, error) {
+// Spans appends to dst the members of the object or the elements of the
+// array v (exactly one value, no spaces around it), found at depth in its
+// document: member names decoded as Decode decodes them (Key empty for an
+// element), values validated but not decoded.
+func (d *Decoder) Spans(dst []Span, v []byte, depth int) ([]Span, error) {
 	if depth >= maxDepth {
 		return nil, syntaxErr(v, 0, "too deep")
 	}
-	end, err := Object(v, 0, func(k []byte, vi int) (int, error) {
-		end, err := Skip(v, vi)
-		dst = append(dst, Span{Key: d.text(k), Start: vi, End: end})
-		return end, err
-	})
-	if err == nil && end != len(v) {
-		err = trailing(v, end)
+	var end int
+	var err error
+	switch {
+	case len(v) > 0 && v[0] == '{':
+		end, err = walkObject(v, 0, false, func(k []byte, vi int) (int, error) {
+			end, err := Skip(v, vi)
+			dst = append(dst, Span{Key: d.text(k), Start: vi, End: end})
+			return end, err
+		})
+	case len(v) > 0 && v[0] == '[':
+		end, err = walkArray(v, 0, func(vi int) (int, error) {
+			end, err := Skip(v, vi)
+			dst = append(dst, Span{Start: vi, End: end})
+			return end, err
+		})
+	default:
+		return nil, syntaxErr(v, 0, "not an object or an array")
 	}
-	if err != nil {
-		return nil, err
-	}
-	return dst, nil
-}
-
-// ElementSpans appends to dst the elements of the array v (exactly one
-// array, no spaces after it), found at depth in its document, validated
-// but not decoded.
-func (d *Decoder) ElementSpans(dst []Span, v []byte, depth int) ([]Span, error) {
-	if depth >= maxDepth {
-		return nil, syntaxErr(v, 0, "too deep")
-	}
-	end, err := Array(v, 0, func(vi int) (int, error) {
-		end, err := Skip(v, vi)
-		dst = append(dst, Span{Start: vi, End: end})
-		return end, err
-	})
 	if err == nil && end != len(v) {
 		err = trailing(v, end)
 	}
