@@ -30,15 +30,15 @@ func Compare(a, b []byte, ignore []Pointer) (jsondiff.Patch, bool, error) {
 	return append(jsondiff.Patch(nil), patch...), false, nil
 }
 
-// comparer holds the reusable state of one compare worker: two parsers, a
+// comparer holds the reusable state of one compare worker: two decoders, a
 // jsondiff.Differ and scratch lists, so that a steady stream of
 // comparisons allocates little beyond what differs.
 type comparer struct {
-	pa, pb parser
+	pa, pb jsonscan.Decoder
 	d      jsondiff.Differ
 	// Per nesting depth, the member or element spans of each side and
 	// which of b's spans were matched.
-	sa, sb [][]span
+	sa, sb [][]jsonscan.Span
 	used   [][]bool
 	keys   []string
 }
@@ -47,8 +47,8 @@ type comparer struct {
 // into the compared bytes, so the patch is only valid while they are.
 func newComparer(ignore []Pointer, borrow bool) *comparer {
 	c := &comparer{
-		pa: parser{ign: ignore, borrow: borrow},
-		pb: parser{ign: ignore, borrow: borrow},
+		pa: decoder(ignore, borrow),
+		pb: decoder(ignore, borrow),
 	}
 	// LCS: an element inserted into an array reads as one add, not as a
 	// replace of every element after it.
@@ -70,7 +70,7 @@ func (c *comparer) compare(a, b []byte) (jsondiff.Patch, bool, error) {
 		return nil, true, nil
 	}
 	a, b = trimSpace(a), trimSpace(b)
-	ta, tb, equal, err := c.pair(a, b, c.pa.allIgnored(), 0)
+	ta, tb, equal, err := c.pair(a, b, c.pa.All(), 0)
 	if err != nil || equal {
 		return nil, equal, err
 	}
@@ -100,7 +100,7 @@ func sideErr(side string, err error) error {
 // pair decodes the values a and b (each exactly one JSON value), found at
 // nesting depth, leaving out what is equal in both; equal reports that the
 // values are equal, and then nothing is decoded.
-func (c *comparer) pair(a, b []byte, mask uint64, depth int) (va, vb any, equal bool, err error) {
+func (c *comparer) pair(a, b []byte, mask jsonscan.Mask, depth int) (va, vb any, equal bool, err error) {
 	if len(a) > 0 && len(b) > 0 && a[0] == b[0] {
 		switch a[0] {
 		case '{':
@@ -130,19 +130,11 @@ func isNumberStart(b []byte) bool {
 
 // equalStrings compares two JSON strings by content.
 func (c *comparer) equalStrings(a, b []byte) (bool, error) {
-	c.pa.data, c.pa.pos = a, 0
-	sa, _, err := c.pa.stringBytes()
-	if err == nil && c.pa.pos != len(a) {
-		err = c.pa.errorf("unexpected %q after value", a[c.pa.pos])
-	}
+	sa, err := c.pa.Text(a)
 	if err != nil {
 		return false, sideErr("original", err)
 	}
-	c.pb.data, c.pb.pos = b, 0
-	sb, _, err := c.pb.stringBytes()
-	if err == nil && c.pb.pos != len(b) {
-		err = c.pb.errorf("unexpected %q after value", b[c.pb.pos])
-	}
+	sb, err := c.pb.Text(b)
 	if err != nil {
 		return false, sideErr("restored", err)
 	}
@@ -151,29 +143,19 @@ func (c *comparer) equalStrings(a, b []byte) (bool, error) {
 
 // equalNumbers compares two JSON numbers by value.
 func (c *comparer) equalNumbers(a, b []byte) (bool, error) {
-	c.pa.data, c.pa.pos = a, 0
-	ta, _, err := c.pa.scanNumber()
-	if err == nil && c.pa.pos != len(a) {
-		err = c.pa.errorf("unexpected %q after value", a[c.pa.pos])
-	}
+	na, err := c.pa.Number(a)
 	if err != nil {
 		return false, sideErr("original", err)
 	}
-	c.pb.data, c.pb.pos = b, 0
-	tb, _, err := c.pb.scanNumber()
-	if err == nil && c.pb.pos != len(b) {
-		err = c.pb.errorf("unexpected %q after value", b[c.pb.pos])
-	}
+	nb, err := c.pb.Number(b)
 	if err != nil {
 		return false, sideErr("restored", err)
 	}
-	c.pa.num = canonicalNumber(c.pa.num[:0], ta)
-	c.pb.num = canonicalNumber(c.pb.num[:0], tb)
-	return bytes.Equal(c.pa.num, c.pb.num), nil
+	return bytes.Equal(na, nb), nil
 }
 
 // scratch returns the span lists of depth, emptied.
-func (c *comparer) scratch(depth int) ([]span, []span) {
+func (c *comparer) scratch(depth int) ([]jsonscan.Span, []jsonscan.Span) {
 	for len(c.sa) <= depth {
 		c.sa, c.sb, c.used = append(c.sa, nil), append(c.sb, nil), append(c.used, nil)
 	}
@@ -182,25 +164,16 @@ func (c *comparer) scratch(depth int) ([]span, []span) {
 
 // scanSpans lists the members or elements of both values and checks that
 // each value ends where its bytes do.
-func (c *comparer) scanSpans(a, b []byte, depth int, object bool) ([]span, []span, error) {
+func (c *comparer) scanSpans(a, b []byte, depth int) ([]jsonscan.Span, []jsonscan.Span, error) {
 	sa, sb := c.scratch(depth)
 	var err error
 	for _, side := range []struct {
-		p    *parser
+		d    *jsonscan.Decoder
 		data []byte
-		dst  *[]span
+		dst  *[]jsonscan.Span
 		name string
 	}{{&c.pa, a, &sa, "original"}, {&c.pb, b, &sb, "restored"}} {
-		side.p.data, side.p.pos, side.p.depth = side.data, 0, depth
-		if object {
-			*side.dst, err = side.p.members(*side.dst)
-		} else {
-			*side.dst, err = side.p.elements(*side.dst)
-		}
-		if err == nil && side.p.pos != len(side.data) {
-			err = side.p.errorf("unexpected %q after value", side.data[side.p.pos])
-		}
-		if err != nil {
+		if *side.dst, err = side.d.Spans(*side.dst, side.data, depth); err != nil {
 			return nil, nil, sideErr(side.name, err)
 		}
 	}
@@ -211,13 +184,13 @@ func (c *comparer) scanSpans(a, b []byte, depth int, object bool) ([]span, []spa
 // hasDuplicateKey reports whether an object repeats a member name; such
 // objects are decoded whole, the last member winning as in encoding/json
 // (Elasticsearch itself refuses them).
-func (c *comparer) hasDuplicateKey(s []span) bool {
+func (c *comparer) hasDuplicateKey(s []jsonscan.Span) bool {
 	if len(s) < 2 {
 		return false
 	}
 	c.keys = c.keys[:0]
 	for _, m := range s {
-		c.keys = append(c.keys, m.key)
+		c.keys = append(c.keys, m.Key)
 	}
 	slices.Sort(c.keys)
 	for i := 1; i < len(c.keys); i++ {
@@ -228,8 +201,8 @@ func (c *comparer) hasDuplicateKey(s []span) bool {
 	return false
 }
 
-func (c *comparer) pairObjects(a, b []byte, mask uint64, depth int) (any, any, bool, error) {
-	sa, sb, err := c.scanSpans(a, b, depth, true)
+func (c *comparer) pairObjects(a, b []byte, mask jsonscan.Mask, depth int) (any, any, bool, error) {
+	sa, sb, err := c.scanSpans(a, b, depth)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -251,11 +224,11 @@ func (c *comparer) pairObjects(a, b []byte, mask uint64, depth int) (any, any, b
 	for i, m := range sa {
 		// The same member usually sits at the same place on both sides.
 		j := -1
-		if i < len(sb) && sb[i].key == m.key {
+		if i < len(sb) && sb[i].Key == m.Key {
 			j = i
 		} else {
 			for k := range sb {
-				if sb[k].key == m.key {
+				if sb[k].Key == m.Key {
 					j = k
 					break
 				}
@@ -264,23 +237,23 @@ func (c *comparer) pairObjects(a, b []byte, mask uint64, depth int) (any, any, b
 		if j >= 0 {
 			used[j] = true
 		}
-		sub, ignored := uint64(0), false
+		sub, ignored := jsonscan.Mask(0), false
 		if mask != 0 {
-			if sub, ignored = narrow(c.pa.ign, mask, depth, m.key, -1); ignored {
+			if sub, ignored = c.pa.Member(mask, depth, m.Key); ignored {
 				continue
 			}
 		}
-		ra := a[m.start:m.end]
+		ra := a[m.Start:m.End]
 		if j < 0 {
-			v, err := c.pa.parseAt(ra, sub, depth+1)
+			v, err := c.pa.DecodeAt(ra, sub, depth+1)
 			if err != nil {
 				return nil, nil, false, sideErr("original", err)
 			}
 			differ()
-			ta[m.key] = v
+			ta[m.Key] = v
 			continue
 		}
-		rb := b[sb[j].start:sb[j].end]
+		rb := b[sb[j].Start:sb[j].End]
 		if bytes.Equal(ra, rb) {
 			continue
 		}
@@ -292,24 +265,24 @@ func (c *comparer) pairObjects(a, b []byte, mask uint64, depth int) (any, any, b
 			continue
 		}
 		differ()
-		ta[m.key], tb[m.key] = va, vb
+		ta[m.Key], tb[m.Key] = va, vb
 	}
 	for j, m := range sb {
 		if used[j] {
 			continue
 		}
-		sub, ignored := uint64(0), false
+		sub, ignored := jsonscan.Mask(0), false
 		if mask != 0 {
-			if sub, ignored = narrow(c.pb.ign, mask, depth, m.key, -1); ignored {
+			if sub, ignored = c.pb.Member(mask, depth, m.Key); ignored {
 				continue
 			}
 		}
-		v, err := c.pb.parseAt(b[m.start:m.end], sub, depth+1)
+		v, err := c.pb.DecodeAt(b[m.Start:m.End], sub, depth+1)
 		if err != nil {
 			return nil, nil, false, sideErr("restored", err)
 		}
 		differ()
-		tb[m.key] = v
+		tb[m.Key] = v
 	}
 	if ta == nil {
 		return nil, nil, true, nil
@@ -322,8 +295,8 @@ func (c *comparer) pairObjects(a, b []byte, mask uint64, depth int) (any, any, b
 // inserted reads as one add. (Equal elements are not stood in for by a
 // placeholder here, as equal members are: the LCS would pair a placeholder
 // with any equal-looking value, a real null among them.)
-func (c *comparer) pairArrays(a, b []byte, mask uint64, depth int) (any, any, bool, error) {
-	sa, sb, err := c.scanSpans(a, b, depth, false)
+func (c *comparer) pairArrays(a, b []byte, mask jsonscan.Mask, depth int) (any, any, bool, error) {
+	sa, sb, err := c.scanSpans(a, b, depth)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -331,18 +304,18 @@ func (c *comparer) pairArrays(a, b []byte, mask uint64, depth int) (any, any, bo
 	// position; a pattern's index refers to the element's original place.
 	type elem struct {
 		raw []byte
-		sub uint64
+		sub jsonscan.Mask
 	}
-	keep := func(p *parser, data []byte, s []span) []elem {
+	keep := func(d *jsonscan.Decoder, data []byte, s []jsonscan.Span) []elem {
 		out := make([]elem, 0, len(s))
 		for i, e := range s {
-			sub, ignored := uint64(0), false
+			sub, ignored := jsonscan.Mask(0), false
 			if mask != 0 {
-				if sub, ignored = narrow(p.ign, mask, depth, "", i); ignored {
+				if sub, ignored = d.Element(mask, depth, i); ignored {
 					continue
 				}
 			}
-			out = append(out, elem{data[e.start:e.end], sub})
+			out = append(out, elem{data[e.Start:e.End], sub})
 		}
 		return out
 	}
@@ -372,12 +345,12 @@ func (c *comparer) pairArrays(a, b []byte, mask uint64, depth int) (any, any, bo
 	}
 	ta, tb := make([]any, len(ea)), make([]any, len(eb))
 	for i, e := range ea {
-		if ta[i], err = c.pa.parseAt(e.raw, e.sub, depth+1); err != nil {
+		if ta[i], err = c.pa.DecodeAt(e.raw, e.sub, depth+1); err != nil {
 			return nil, nil, false, sideErr("original", err)
 		}
 	}
 	for i, e := range eb {
-		if tb[i], err = c.pb.parseAt(e.raw, e.sub, depth+1); err != nil {
+		if tb[i], err = c.pb.DecodeAt(e.raw, e.sub, depth+1); err != nil {
 			return nil, nil, false, sideErr("restored", err)
 		}
 	}
@@ -385,12 +358,12 @@ func (c *comparer) pairArrays(a, b []byte, mask uint64, depth int) (any, any, bo
 }
 
 // pairWhole decodes both values whole.
-func (c *comparer) pairWhole(a, b []byte, mask uint64, depth int) (any, any, error) {
-	va, err := c.pa.parseAt(a, mask, depth)
+func (c *comparer) pairWhole(a, b []byte, mask jsonscan.Mask, depth int) (any, any, error) {
+	va, err := c.pa.DecodeAt(a, mask, depth)
 	if err != nil {
 		return nil, nil, sideErr("original", err)
 	}
-	vb, err := c.pb.parseAt(b, mask, depth)
+	vb, err := c.pb.DecodeAt(b, mask, depth)
 	if err != nil {
 		return nil, nil, sideErr("restored", err)
 	}
@@ -416,7 +389,7 @@ func appendPatch(b []byte, patch jsondiff.Patch) []byte {
 		switch op.Type {
 		case jsondiff.OperationAdd, jsondiff.OperationReplace, jsondiff.OperationTest:
 			b = append(b, `,"value":`...)
-			b = appendValue(b, op.Value)
+			b = jsonscan.AppendCanonical(b, op.Value)
 		}
 		b = append(b, '}')
 	}

@@ -115,7 +115,7 @@ func insertSample(samples []Sample, s Sample) []Sample {
 // sampleValue encodes v for a sample, cut to MaxSampleBytes: a cut value
 // becomes a JSON string of its encoding's first bytes and an ellipsis.
 func (f *fieldTally) sampleValue(v any, cut bool) (json.RawMessage, bool) {
-	f.scratch = appendValue(f.scratch[:0], v)
+	f.scratch = jsonscan.AppendCanonical(f.scratch[:0], v)
 	if len(f.scratch) <= MaxSampleBytes {
 		return json.RawMessage(append([]byte(nil), f.scratch...)), cut
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/wI2L/jsondiff"
 
 	"github.com/esrestore/esrestore/fixtures"
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // hugeExponent matches exponents the test's big.Rat arithmetic would take
@@ -184,8 +185,8 @@ func FuzzDiff(f *testing.F) {
 func checkSameAsJSONDiff(t *testing.T, a, b []byte, got jsondiff.Patch) {
 	t.Helper()
 	canonical := jsondiff.UnmarshalFunc(func(data []byte, v any) error {
-		var p parser
-		tree, err := p.parse(data)
+		var d jsonscan.Decoder
+		tree, err := d.Decode(data)
 		*(v.(*any)) = tree
 		return err
 	})

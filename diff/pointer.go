@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // ErrBadPointer is wrapped by the error for an ignore pattern that is not a
@@ -68,4 +70,14 @@ func ParsePointers(patterns []string) ([]Pointer, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// decoder returns a JSON decoder that leaves out what the patterns match;
+// with borrow set, decoded strings point into the decoded bytes.
+func decoder(ignore []Pointer, borrow bool) jsonscan.Decoder {
+	paths := make([][]string, len(ignore))
+	for i, p := range ignore {
+		paths[i] = p.segs
+	}
+	return jsonscan.Decoder{Borrow: borrow, Ignore: paths}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"github.com/esrestore/esrestore/internal/retry"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -280,17 +282,33 @@ func TestLiveOriginal(t *testing.T) {
 		es.LoadDocs(t, name, docs, 2)
 	}
 	es.Fake.SetFaults(fixtures.Faults{Latency: 20 * time.Millisecond, Endpoints: []string{"mget"}})
+	// The writes start once pass 1 is under way: its first _mget was sent.
+	mget := make(chan struct{})
+	var once sync.Once
+	started := func() { once.Do(func() { close(mget) }) }
+	client := proxied(t, es.URL, roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, "/_mget") {
+			started()
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	}))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(60 * time.Millisecond) // pass 1 is under way
+		<-mget
 		for i := range 3 {
 			estest.MustDo(t, es.Client(), esapi.IndexRequest{Index: "live_o", DocumentID: fmt.Sprintf("live-%d", i),
 				Body: strings.NewReader(`{"v":1}`), Refresh: "true"})
 		}
 	}()
 	c, err := New(Options{PageSize: 20, Workers: 2, Logger: slog.New(slog.DiscardHandler)}).RunSides(t.Context(),
-		Sides{Original: IndexSide(es.Client(), "live_o"), Target: IndexSide(es.Client(), "live_t")}, &bytes.Buffer{})
+		Sides{Original: IndexSide(client, "live_o"), Target: IndexSide(client, "live_t")}, &bytes.Buffer{})
+	select {
+	case <-mget:
+	default:
+		t.Error("the diff sent no _mget")
+		started()
+	}
 	<-done
 	es.Fake.SetFaults(fixtures.Faults{})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/esrestore/esrestore/internal/jsonscan"
 )
 
 // transPair is one transition of a path: the canonical JSON of the value
@@ -92,7 +94,7 @@ func (p *transPath) drop() {
 func (t *transTally) scalar(v any) (string, bool) {
 	switch v.(type) {
 	case nil, bool, string, json.Number, float64:
-		t.scratch = appendValue(t.scratch[:0], v)
+		t.scratch = jsonscan.AppendCanonical(t.scratch[:0], v)
 		return string(t.scratch), true
 	}
 	return "", false

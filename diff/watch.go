@@ -28,7 +28,7 @@ type watchSet struct {
 // newWatchSet parses the watches; Validate reports the errors.
 func newWatchSet(watches []Watch) (*watchSet, error) {
 	s := &watchSet{}
-	var p parser
+	var d jsonscan.Decoder
 	for _, w := range watches {
 		ptr, err := ParsePointer(w.Path)
 		if err != nil {
@@ -39,7 +39,7 @@ func newWatchSet(watches []Watch) (*watchSet, error) {
 		}
 		x := &watcher{Watch: w, segs: ptr.segs}
 		if w.Value != nil {
-			if x.value, err = canonicalJSON(nil, &p, w.Value); err != nil {
+			if x.value, err = canonicalJSON(nil, &d, w.Value); err != nil {
 				return nil, fmt.Errorf("%w: watch %s: value %s: %w", ErrBadOptions, w.Path, w.Value, err)
 			}
 		}
@@ -62,17 +62,17 @@ func validateWatches(watches []Watch) []error {
 // canonicalJSON appends the canonical JSON of the value v: keys sorted,
 // numbers in canonical form (1.0 is 1), strings unescaped where JSON
 // allows, so that values equal as the diff compares them encode the same.
-func canonicalJSON(dst []byte, p *parser, v []byte) ([]byte, error) {
-	tree, err := p.parse(v)
+func canonicalJSON(dst []byte, d *jsonscan.Decoder, v []byte) ([]byte, error) {
+	tree, err := d.Decode(v)
 	if err != nil {
 		return dst, err
 	}
-	return appendValue(dst, tree), nil
+	return jsonscan.AppendCanonical(dst, tree), nil
 }
 
 // watchScratch is a worker's reusable state for the watches.
 type watchScratch struct {
-	p     parser
+	d     jsonscan.Decoder
 	a, b  []byte
 	paths []string
 }
@@ -121,12 +121,12 @@ func (w *watcher) hit(ws *watchScratch, id string, o, t *ref) (bool, error) {
 	var err error
 	ws.a, ws.b = ws.a[:0], ws.b[:0]
 	if inO {
-		if ws.a, err = canonicalJSON(ws.a, &ws.p, ov); err != nil {
+		if ws.a, err = canonicalJSON(ws.a, &ws.d, ov); err != nil {
 			return false, fmt.Errorf("document %q: original's %s: %w", id, w.Path, err)
 		}
 	}
 	if inT {
-		if ws.b, err = canonicalJSON(ws.b, &ws.p, tv); err != nil {
+		if ws.b, err = canonicalJSON(ws.b, &ws.d, tv); err != nil {
 			return false, fmt.Errorf("document %q: target's %s: %w", id, w.Path, err)
 		}
 	}

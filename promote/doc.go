@@ -2,7 +2,7 @@
 // the original's alias to the restored target, with the writes the
 // original took since the run, and can move it back.
 //
-// A promote is four steps, each safe to repeat after an interruption:
+// A promote is five steps, each safe to repeat after an interruption:
 //
 //   - Check reads and never writes: the summary is complete, every object
 //     matches its sha256, the verdict is ok or each reason is accepted,

@@ -1,7 +1,8 @@
 // Package report holds summary.json: the record of one esrestore run that
 // a reviewer reads first, the page renders and promote checks. It is a
-// schema and a few pure functions over it (the verdict); the writing of
-// objects is s3out's, the counting diff's.
+// schema and a few pure functions over it: Decode (strict), Judge (the
+// verdict) and Alternatives (the verdict each prefer would get); the
+// writing of objects is s3out's, the counting diff's.
 package report
 
 import (

@@ -18,10 +18,10 @@
 // preferred with op_type index, the other with create, 409s kept. In
 // source mode the target is the source.
 //
-// Every document read ends indexed, kept or failed; failures go to
-// Options.Failures with the document and Elasticsearch's error. At the end
-// Run checks that read == indexed + kept + failed and that the target's
-// _count agrees (see Stats).
+// Every document read ends indexed, kept, skipped (out of Options.Scope)
+// or failed; failures go to Options.Failures with the document and
+// Elasticsearch's error. At the end Run checks that read == indexed + kept
+// + skipped + failed and that the target's _count agrees (see Stats).
 package restore
 
 import (

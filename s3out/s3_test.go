@@ -457,7 +457,9 @@ func TestConcurrencyBoundsPartsInFlight(t *testing.T) {
 							defer inFlight.Add(-1)
 							for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 							}
-							time.Sleep(250 * time.Millisecond) // let the others catch up
+							// Held in flight on the real clock: the window in
+							// which a part beyond the bound would show.
+							time.Sleep(250 * time.Millisecond)
 							return next.HandleInitialize(ctx, in)
 						}), middleware.Before)
 				})

@@ -204,10 +204,10 @@ func TestJSONLogsOneSchemaPerMessage(t *testing.T) {
 	fake.Fake.SetFaults(fixtures.Faults{Latency: 30 * time.Millisecond, Endpoints: []string{"bulk", "mget"}})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		for ctx.Err() == nil && !targetExists(fake, "documents_j3") {
+		// The reconciliation has begun once the target carries the run id.
+		for ctx.Err() == nil && targetRunID(fake, "documents_j3") != "j3" {
 			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
 		cancel()
 	}()
 	intr := collect("interrupted run", exitInterrupted, c.run(ctx, runArgs(fake, out, "j3", "--target", "documents_j3",

@@ -399,9 +399,8 @@ func TestExitCodesEndToEnd(t *testing.T) {
 func TestInterruptedRunResumes(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		// ready tells when the interruption may come, after wait.
-		ready func(es *estest.Cluster) bool
-		wait  time.Duration
+		// ready tells when the interruption may come.
+		ready func(es *estest.Cluster, sc fixtures.Scenario) bool
 		// realOnly: only a real node holds the point long enough to aim
 		// at it.
 		realOnly bool
@@ -411,9 +410,11 @@ func TestInterruptedRunResumes(t *testing.T) {
 		// stays there about half a second; the stand-in restores at once,
 		// and whether the interruption lands there depends on the
 		// machine's speed.
-		{"snapshot restore", func(es *estest.Cluster) bool { return targetExists(es, "documents_restored") }, 0, true},
-		// In the reconciliation: the target carries this run's _meta.
-		{"reconciliation", func(es *estest.Cluster) bool { return targetRunID(es, "documents_restored") == "sig1" }, 150 * time.Millisecond, false},
+		{"snapshot restore", func(es *estest.Cluster, _ fixtures.Scenario) bool { return targetExists(es, "documents_restored") }, true},
+		// In the reconciliation, once it has written a document.
+		{"reconciliation", func(es *estest.Cluster, sc fixtures.Scenario) bool {
+			return rewritten(es, "documents_restored", sc.Stripped)
+		}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.realOnly && !estest.Wanted() {
@@ -424,17 +425,16 @@ func TestInterruptedRunResumes(t *testing.T) {
 			c := newCLI(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			go func() {
-				for ctx.Err() == nil && !tt.ready(es) {
+				for ctx.Err() == nil && !tt.ready(es, sc) {
 					time.Sleep(10 * time.Millisecond)
 				}
-				time.Sleep(tt.wait)
 				cancel()
 			}()
 			// The snapshot is restored as the target and only the stripped
 			// documents (100) are written: in batches of 5, at 100
 			// documents a second (a pace a real node keeps too, where the
 			// stand-in's injected latency does not exist), the
-			// reconciliation outlasts the 150 ms before the interruption.
+			// reconciliation is still going after its first write.
 			code := c.run(ctx, runArgs(es, out, "sig1", "--batch-size", "5", "--workers", "2", "--max-docs-per-second", "100")...)
 			cancel()
 			if code != exitInterrupted {
@@ -484,6 +484,36 @@ func TestInterruptedRunResumes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rewritten reports whether index holds one of ids written since the
+// snapshot restored it (a _version above 1); false on an error (it is
+// called from a goroutine).
+func rewritten(es *estest.Cluster, index string, ids map[string][]string) bool {
+	var q struct {
+		IDs []string `json:"ids"`
+	}
+	for id := range ids {
+		q.IDs = append(q.IDs, id)
+	}
+	body, _ := json.Marshal(q)
+	res, err := esapi.MgetRequest{Index: index, Body: bytes.NewReader(body), Source: []string{"false"}}.Do(context.Background(), es.Client())
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	var got struct {
+		Docs []struct {
+			Version int64 `json:"_version"`
+		}
+	}
+	json.NewDecoder(res.Body).Decode(&got) //nolint:errcheck // none found then
+	for _, d := range got.Docs {
+		if d.Version > 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // targetRunID is the run id in an index's mappings._meta.esrestore, ""

@@ -32,6 +32,9 @@ func TestOutageCounted(t *testing.T) {
 			once.Do(func() {
 				go func() {
 					p.Down()
+					// A real outage on the real clock: the run's backoffs
+					// through it are what the summary must count (at
+					// least a second, below).
 					time.Sleep(1500 * time.Millisecond)
 					p.Up()
 				}()

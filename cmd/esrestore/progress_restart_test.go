@@ -49,6 +49,9 @@ func TestProgressAcrossRestart(t *testing.T) {
 	if err := es.Stop(true); err != nil {
 		t.Fatal(err)
 	}
+	// Down for two seconds of the real clock, longer than the throttle's
+	// half-second slack: the records after the restart show whether the
+	// throttle lets a burst through to make up for the lost time.
 	time.Sleep(2 * time.Second)
 	if err := es.Start(); err != nil {
 		t.Fatal(err)

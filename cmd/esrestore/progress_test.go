@@ -21,11 +21,11 @@ func TestProgressReports(t *testing.T) {
 	var logs bytes.Buffer
 	env := &Env{Stderr: &logs}
 	p := startProgress(env, slog.New(slog.NewJSONHandler(&logs, nil)), 5*time.Millisecond, read)
-	time.Sleep(40 * time.Millisecond)
+	waitReads(t, func() int64 { return done.Load() / 100 }, 3) // the first two are written
 	p.Stop()
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if len(lines) < 2 {
-		t.Fatalf("got %d progress lines in 40ms at 5ms", len(lines))
+		t.Fatalf("got %d progress lines after three reads at 5ms", len(lines))
 	}
 	var rec map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
@@ -46,10 +46,12 @@ func TestProgressReports(t *testing.T) {
 	var term bytes.Buffer
 	lw := &lockedWriter{w: &term}
 	env = &Env{Stderr: lw, IsTerminal: true}
+	var reads atomic.Int64
 	p = startProgress(env, slog.New(slog.NewTextHandler(lw, nil)), time.Millisecond, func() progressSnapshot {
+		reads.Add(1)
 		return progressSnapshot{Phase: "diff", Side: "target documents_restored", Part: 2, Parts: 3, Done: 50, Total: 200}
 	})
-	time.Sleep(50 * time.Millisecond)
+	waitReads(t, reads.Load, 2) // the first is drawn
 	p.Stop()
 	out := term.String()
 	if !strings.Contains(out, "\r\033[Kdiff 2/3 target documents_restored  50/200 docs 25.0%") || !strings.Contains(out, "ETA") ||
@@ -137,5 +139,15 @@ func TestMeasureSaneAcrossRestarts(t *testing.T) {
 	s, l := m.measure(part(2, 1_000_100, 1_000_000), at(150))
 	if s.Done > s.Total || l.percent != 100 || l.eta != -1 {
 		t.Errorf("done past a stale total: %+v %+v, want done ≤ total, 100%%, no ETA", s, l)
+	}
+}
+
+// waitReads waits until reads() reaches n, at most ten seconds.
+func waitReads(t *testing.T, reads func() int64, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); reads() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d progress reads in 10s, want %d", reads(), n)
+		}
 	}
 }

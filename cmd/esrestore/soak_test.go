@@ -100,8 +100,10 @@ func (p *outageProxy) handle(w http.ResponseWriter, r *http.Request) {
 // outage stops serving for d, then listens again on the same address.
 func (p *outageProxy) outage(d time.Duration) {
 	p.stop()
+	// The outage is what the soak puts the run through, on the real clock
+	// its retry budget is counted on (-soak.outage).
 	time.Sleep(d)
-	for {
+	for { // until the address is free again
 		ln, err := net.Listen("tcp", p.addr)
 		if err == nil {
 			p.serve(ln)

@@ -645,23 +645,26 @@ func TestInterruptionKeepsFailures(t *testing.T) {
 	// Every bulk item is refused: with a 1 s budget each fails for good.
 	es.Fake.SetFaults(fixtures.Faults{BulkItemReject: 1, Latency: 20 * time.Millisecond, Endpoints: []string{"bulk"}})
 	out := t.TempDir()
-	c := newCLI(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
+	// The interruption comes once a progress record counts a document
+	// failed for good, its second of retries spent.
+	stderr := &syncBuffer{}
+	failed := regexp.MustCompile(`"msg":"progress".*"failed":[1-9]`)
 	go func() {
-		for ctx.Err() == nil && !targetExists(es, "documents_restored") {
+		for deadline := time.Now().Add(time.Minute); ctx.Err() == nil && !failed.MatchString(stderr.String()) && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(1600 * time.Millisecond)
 		cancel()
 	}()
 	// --strategy passes writes the whole backup, so the refused items
 	// keep the restore busy until the interruption; a snapshot restored
 	// as the target would write almost nothing.
-	code := c.run(ctx, runArgs(es, out, "term1", "--retry-for", "1s", "--batch-size", "50", "--workers", "2", "--prefer", "source",
-		"--strategy", "passes")...)
+	env := &Env{Getenv: func(string) string { return "" }, Environ: func() []string { return nil }, Stdout: &bytes.Buffer{}, Stderr: stderr}
+	code := Main(ctx, env, runArgs(es, out, "term1", "--retry-for", "1s", "--batch-size", "50", "--workers", "2", "--prefer", "source",
+		"--strategy", "passes", "--progress", "20ms", "--log-format", "json"))
 	if code != exitInterrupted {
-		t.Fatalf("exit %d, want 130\n%s", code, c.stderr.String())
+		t.Fatalf("exit %d, want 130\n%s", code, stderr.String())
 	}
 	s := readSummary(t, out, "documents", "term1")
 	r := s.Restore

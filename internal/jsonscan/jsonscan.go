@@ -1,13 +1,20 @@
-// Package jsonscan walks JSON text without decoding it: it finds the
-// members of objects and the elements of arrays as slices of the input,
-// validating what it passes over. Readers of large answers (dump lines,
-// search pages) use it to pick a few fields and keep the rest, such as a
-// document's _source, as the bytes they arrived as.
+// Package jsonscan is esrestore's one JSON walker. It walks JSON text
+// without decoding it: it finds the members of objects and the elements of
+// arrays as slices of the input, validating what it passes over. Readers
+// of large answers (dump lines, search pages) use it to pick a few fields
+// and keep the rest, such as a document's _source, as the bytes they
+// arrived as.
+//
+// On the same walk a Decoder decodes what must be compared into the tree
+// encoding/json would make, numbers in a canonical form (CanonicalNumber)
+// and ignored paths left out, and AppendCanonical writes such a tree back
+// as canonical JSON. One string check and unescaper and one number check
+// serve them all.
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -162,6 +169,14 @@ func literal(b []byte, i int, lit string) (int, error) {
 }
 
 func skipNumber(b []byte, i int) (int, error) {
+	end, _, err := number(b, i)
+	return end, err
+}
+
+// number is the one number check: it validates the number at b[i] (a '-'
+// or a digit) and returns the index just past it, and whether it is an
+// integer (no fraction, no exponent).
+func number(b []byte, i int) (end int, integer bool, err error) {
 	start := i
 	if b[i] == '-' {
 		i++
@@ -171,14 +186,15 @@ func skipNumber(b []byte, i int) (int, error) {
 	} else if j := digits(b, i); j > i {
 		i = j
 	} else {
-		return start, syntaxErr(b, start, "bad number")
+		return start, false, syntaxErr(b, start, "bad number")
 	}
+	integer = true
 	if i < len(b) && b[i] == '.' {
 		j := digits(b, i+1)
 		if j == i+1 {
-			return start, syntaxErr(b, start, "bad number")
+			return start, false, syntaxErr(b, start, "bad number")
 		}
-		i = j
+		i, integer = j, false
 	}
 	if i < len(b) && b[i]|0x20 == 'e' { // 'e' or 'E'
 		i++
@@ -187,11 +203,11 @@ func skipNumber(b []byte, i int) (int, error) {
 		}
 		j := digits(b, i)
 		if j == i {
-			return start, syntaxErr(b, start, "bad number")
+			return start, false, syntaxErr(b, start, "bad number")
 		}
-		i = j
+		i, integer = j, false
 	}
-	return i, nil
+	return i, integer, nil
 }
 
 // digits returns the index of the first byte at or after i that is not a
@@ -384,16 +400,14 @@ func String(v []byte) (string, bool) {
 		return "", false
 	}
 	inner := v[1 : len(v)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			var s string
-			if json.Unmarshal(v, &s) != nil {
-				return "", false
-			}
-			return s, true
-		}
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner), true
 	}
-	return string(inner), true
+	end, err := skipString(v, 0)
+	if err != nil || Space(v, end) != len(v) {
+		return "", false
+	}
+	return string(unquote(nil, v[1:end-1])), true
 }
 
 // Scalar returns a string's text or a number's digits, as ids and routing

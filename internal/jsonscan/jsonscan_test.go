@@ -59,19 +59,32 @@ func TestSameAsReference(t *testing.T) {
 	for _, c := range cases {
 		sameAsReference(t, []byte(c), true)
 	}
-	for _, depth := range []int{maxDepth, maxDepth + 1, maxDepth + 2} {
-		for _, open := range []string{"[", `{"a":`} {
-			close := map[string]string{"[": "]", `{"a":`: "}"}[open]
-			b := []byte(strings.Repeat(open, depth) + strings.Repeat(close, depth))
-			sameAsReference(t, b, false)
+	// encoding/json takes maxDepth levels; the walks take one more, and
+	// fail past that.
+	for _, open := range []string{"[", `{"a":`} {
+		close := map[string]string{"[": "]", `{"a":`: "}"}[open]
+		nested := func(depth int) []byte {
+			return []byte(strings.Repeat(open, depth) + "1" + strings.Repeat(close, depth))
+		}
+		sameAsReference(t, nested(maxDepth), false)
+		b := nested(maxDepth + 1)
+		if end, err := Skip(b, 0); err != nil || end != len(b) {
+			t.Errorf("%d levels of %s: Skip = %d %v, want %d", maxDepth+1, open, end, err, len(b))
+		}
+		b = nested(maxDepth + 2)
+		wantAt := (maxDepth + 1) * len(open)
+		if end, err := Skip(b, 0); err == nil || err.Error() != fmt.Sprintf("invalid JSON: too deep at offset %d", wantAt) {
+			t.Errorf("%d levels of %s: Skip = %d %v, want too deep at offset %d", maxDepth+2, open, end, err, wantAt)
 		}
 	}
 }
 
-// sameAsReference checks that the walks decide b as the reference walk in
-// reference_test.go does: the same ends, the same errors at the same
-// offsets, the same members and elements, validating and trusted; with
-// everyOffset, for a value starting at each byte of b.
+// sameAsReference checks the walks against encoding/json (see
+// reference_test.go): the validating and trusted skips end a value where
+// encoding/json ends it, the validating one fails where encoding/json
+// finds no value, and on a valid object or array the walks see the
+// members and elements encoding/json sees; with everyOffset, for a value
+// starting at each byte of b.
 func sameAsReference(t *testing.T, b []byte, everyOffset bool) {
 	t.Helper()
 	offsets := 0
@@ -79,28 +92,35 @@ func sameAsReference(t *testing.T, b []byte, everyOffset bool) {
 		offsets = len(b)
 	}
 	for i := 0; i <= offsets; i++ {
-		if got, want := Space(b, i), refSpace(b, i); got != want {
-			t.Fatalf("%q: Space(%d) = %d, want %d", b, i, got, want)
+		want, ok := refEnd(b, i)
+		end, err := skip(b, Space(b, i), 0, false)
+		if ok != (err == nil) || ok && end != want {
+			t.Fatalf("%q: skip from %d = %d %v; encoding/json: end %d, ok %v", b, i, end, err, want, ok)
 		}
-		for _, trusted := range []bool{false, true} {
-			end, err := skip(b, i, 0, trusted)
-			refEnd, refErr := refSkipAt(b, i, 0, trusted)
-			if got, want := fmt.Sprint(end, err), fmt.Sprint(refEnd, refErr); got != want {
-				t.Fatalf("%q: skip from %d (trusted %v) = %s, want %s", b, i, trusted, got, want)
+		if err != nil && !errors.Is(err, ErrSyntax) {
+			t.Fatalf("%q: skip from %d: error %v does not wrap ErrSyntax", b, i, err)
+		}
+		if ok {
+			if end, err := skip(b, Space(b, i), 0, true); err != nil || end != want {
+				t.Fatalf("%q: trusted skip from %d = %d %v, want %d", b, i, end, err, want)
 			}
 		}
 	}
+	if !json.Valid(b) {
+		return
+	}
 	walks := []struct {
-		name      string
-		got, want func([]byte, int, MemberFunc) (int, error)
+		name string
+		kind byte
+		walk func([]byte, int, MemberFunc) (int, error)
 	}{
-		{"Members", Members, refMembers},
-		{"MembersTrusted", MembersTrusted, refMembersTrusted},
-		{"Elements", asMembers(Elements), asMembers(refElements)},
-		{"ElementsTrusted", asMembers(ElementsTrusted), asMembers(refElementsTrusted)},
+		{"Members", '{', Members},
+		{"MembersTrusted", '{', MembersTrusted},
+		{"Elements", '[', asMembers(Elements)},
+		{"ElementsTrusted", '[', asMembers(ElementsTrusted)},
 	}
 	for _, w := range walks {
-		if got, want := record(b, w.got), record(b, w.want); got != want {
+		if got, want := record(b, w.walk), refRecord(t, b, w.kind); got != want {
 			t.Fatalf("%q: %s:\n%s\nwant\n%s", b, w.name, got, want)
 		}
 	}
@@ -126,10 +146,14 @@ func asMembers(walk func([]byte, int, func([]byte) error) (int, error)) func([]b
 	}
 }
 
-// record is what a walk over b saw: each member, then its end and error.
+// record is what a walk over b saw: each member (its name decoded), then
+// its end and error.
 func record(b []byte, walk func([]byte, int, MemberFunc) (int, error)) string {
 	var sb strings.Builder
 	end, err := walk(b, 0, func(k, v []byte) error {
+		if k != nil {
+			k = unquote(nil, k)
+		}
 		fmt.Fprintf(&sb, "%q: %q\n", k, v)
 		return nil
 	})

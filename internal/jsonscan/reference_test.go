@@ -1,296 +1,119 @@
 package jsonscan
 
-// The walk as it was before it was made faster, kept to check that the
-// faster one decides every input the same way, with the same errors at
-// the same offsets.
+// The reference the walks are checked against: encoding/json decides
+// where a value ends, whether it is valid and what its members and
+// elements are; a table written by hand says which error each kind of
+// malformed input gets, and where.
 
 import (
 	"bytes"
-	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"strings"
+	"testing"
 )
 
-func refSyntaxErr(b []byte, i int, what string) error {
-	return fmt.Errorf("%w: %s at offset %d", ErrSyntax, what, i)
+// refEnd is where encoding/json ends the first value of b[i:] (after
+// spaces), or ok false when it finds none.
+func refEnd(b []byte, i int) (end int, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(b[i:]))
+	var raw json.RawMessage
+	if dec.Decode(&raw) != nil {
+		return 0, false
+	}
+	return i + int(dec.InputOffset()), true
 }
 
-func refSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
+// refRecord is what encoding/json sees in the valid value b, as record
+// writes it for a walk of the given kind ('{' members, '[' elements):
+// each member's name, decoded, and its value's bytes; then the end.
+func refRecord(t *testing.T, b []byte, kind byte) string {
+	t.Helper()
+	i := Space(b, 0)
+	if b[i] != kind {
+		return fmt.Sprintf("end %d, %v: %s at offset %d", i, ErrSyntax, map[byte]string{'{': "not an object", '[': "not an array"}[kind], i)
 	}
-	return i
-}
-
-func refSkip(b []byte, i int) (int, error) { return refSkipAt(b, refSpace(b, i), 0, false) }
-
-func refSkipAt(b []byte, i, depth int, trusted bool) (int, error) {
-	if i >= len(b) {
-		return i, refSyntaxErr(b, i, "unexpected end")
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil {
+		t.Fatalf("%q: %v", b, err)
 	}
-	switch c := b[i]; {
-	case c == '"':
-		if trusted {
-			return refSkipTrustedString(b, i)
-		}
-		return refSkipString(b, i)
-	case c == '{':
-		if depth > maxDepth {
-			return i, refSyntaxErr(b, i, "too deep")
-		}
-		return refMembersAt(b, i, depth, trusted, nil)
-	case c == '[':
-		if depth > maxDepth {
-			return i, refSyntaxErr(b, i, "too deep")
-		}
-		return refElementsAt(b, i, depth, trusted, nil)
-	case c == 't':
-		return refLiteral(b, i, "true")
-	case c == 'f':
-		return refLiteral(b, i, "false")
-	case c == 'n':
-		return refLiteral(b, i, "null")
-	case c == '-' || c >= '0' && c <= '9':
-		return refSkipNumber(b, i)
-	}
-	return i, refSyntaxErr(b, i, fmt.Sprintf("unexpected %q", b[i]))
-}
-
-func refLiteral(b []byte, i int, lit string) (int, error) {
-	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
-		return i + len(lit), nil
-	}
-	return i, refSyntaxErr(b, i, "bad literal")
-}
-
-func refSkipNumber(b []byte, i int) (int, error) {
-	start := i
-	if b[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if i < len(b) && b[i] == '0' {
-		i++
-	} else if digits() == 0 {
-		return start, refSyntaxErr(b, start, "bad number")
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
-			return start, refSyntaxErr(b, start, "bad number")
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return start, refSyntaxErr(b, start, "bad number")
-		}
-	}
-	return i, nil
-}
-
-func refPlainWord(b []byte, i int) bool {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	x := binary.LittleEndian.Uint64(b[i:])
-	hasZero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
-	lessThan0x20 := (x - ones*0x20) &^ x & highs
-	return lessThan0x20|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\')) == 0
-}
-
-func refSkipString(b []byte, i int) (int, error) {
-	start := i
-	i++
-	for i < len(b) {
-		for i+8 <= len(b) && refPlainWord(b, i) {
-			i += 8
-		}
-		if i >= len(b) {
-			break
-		}
-		c := b[i]
-		switch {
-		case c == '"':
-			return i + 1, nil
-		case c == '\\':
-			if i+1 >= len(b) {
-				return start, refSyntaxErr(b, start, "unterminated string")
+	var sb strings.Builder
+	for dec.More() {
+		var key []byte
+		if kind == '{' {
+			k, err := dec.Token()
+			if err != nil {
+				t.Fatalf("%q: %v", b, err)
 			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(b) {
-					return start, refSyntaxErr(b, i, "bad escape")
-				}
-				for _, h := range b[i+2 : i+6] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return start, refSyntaxErr(b, i, "bad escape")
-					}
-				}
-				i += 6
-			default:
-				return start, refSyntaxErr(b, i, "bad escape")
-			}
-		case c < 0x20:
-			return start, refSyntaxErr(b, i, "control character in string")
-		default:
-			i++
+			key = []byte(k.(string))
 		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatalf("%q: %v", b, err)
+		}
+		fmt.Fprintf(&sb, "%q: %q\n", key, []byte(raw))
 	}
-	return start, refSyntaxErr(b, start, "unterminated string")
+	if _, err := dec.Token(); err != nil {
+		t.Fatalf("%q: %v", b, err)
+	}
+	fmt.Fprintf(&sb, "end %d, <nil>", dec.InputOffset())
+	return sb.String()
 }
 
-func refSkipTrustedString(b []byte, i int) (int, error) {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return i, refSyntaxErr(b, i, "unterminated string")
-		}
-		j += k
-		bs := 0
-		for p := j - 1; p > i && b[p] == '\\'; p-- {
-			bs++
-		}
-		if bs%2 == 0 {
-			return j + 1, nil
-		}
-		j++
-	}
+// refErrors is, for each kind of malformed input, the error the walks
+// give and the index they stop at, from the start of b and, for an object,
+// from Members.
+var refErrors = []struct {
+	in            string
+	end           int
+	err           string
+	membersEnd    int
+	membersErrMsg string // "" when Members gives err, at end
+}{
+	{``, 0, "unexpected end at offset 0", 0, "not an object at offset 0"},
+	{` `, 1, "unexpected end at offset 1", 1, "not an object at offset 1"},
+	{`@`, 0, "unexpected '@' at offset 0", 0, "not an object at offset 0"},
+	{`{`, 1, "expected a key at offset 1", 1, ""},
+	{`{"a"`, 4, "expected ':' at offset 4", 4, ""},
+	{`{"a" 1}`, 5, "expected ':' at offset 5", 5, ""},
+	{`{"a":}`, 5, "unexpected '}' at offset 5", 5, ""},
+	{`{"a":1,}`, 7, "expected a key at offset 7", 7, ""},
+	{`{"a":1 "b":2}`, 7, "expected ',' or '}' at offset 7", 7, ""},
+	{`{"a":1`, 6, "unterminated object at offset 6", 6, ""},
+	{`{1:2}`, 1, "expected a key at offset 1", 1, ""},
+	{`{"a\x":1}`, 1, "bad escape at offset 3", 1, ""},
+	{`[1,]`, 3, "unexpected ']' at offset 3", 0, "not an object at offset 0"},
+	{`[1 2]`, 3, "expected ',' or ']' at offset 3", 0, "not an object at offset 0"},
+	{`[1`, 2, "unterminated array at offset 2", 0, "not an object at offset 0"},
+	{`[`, 1, "unexpected end at offset 1", 0, "not an object at offset 0"},
+	{`tru`, 0, "bad literal at offset 0", 0, "not an object at offset 0"},
+	{`-`, 0, "bad number at offset 0", 0, "not an object at offset 0"},
+	{`1.`, 0, "bad number at offset 0", 0, "not an object at offset 0"},
+	{`1e+`, 0, "bad number at offset 0", 0, "not an object at offset 0"},
+	{`"abc`, 0, "unterminated string at offset 0", 0, "not an object at offset 0"},
+	{`"\`, 0, "unterminated string at offset 0", 0, "not an object at offset 0"},
+	{`"a\x"`, 0, "bad escape at offset 2", 0, "not an object at offset 0"},
+	{`"\u12G4"`, 0, "bad escape at offset 1", 0, "not an object at offset 0"},
+	{"\"a\x01\"", 0, "control character in string at offset 2", 0, "not an object at offset 0"},
 }
 
-func refMembers(b []byte, i int, fn MemberFunc) (int, error) {
-	i = refSpace(b, i)
-	if i >= len(b) || b[i] != '{' {
-		return i, refSyntaxErr(b, i, "not an object")
-	}
-	return refMembersAt(b, i, 0, false, fn)
-}
-
-func refMembersTrusted(b []byte, i int, fn MemberFunc) (int, error) {
-	i = refSpace(b, i)
-	if i >= len(b) || b[i] != '{' {
-		return i, refSyntaxErr(b, i, "not an object")
-	}
-	return refMembersAt(b, i, 0, true, fn)
-}
-
-func refMembersAt(b []byte, i, depth int, trusted bool, fn MemberFunc) (int, error) {
-	return refWalkObject(b, i, trusted, func(key []byte, vi int) (int, error) {
-		vend, err := refSkipAt(b, vi, depth+1, trusted)
-		if err != nil || fn == nil {
-			return vend, err
+func TestErrorsAsWritten(t *testing.T) {
+	for _, tt := range refErrors {
+		b := []byte(tt.in)
+		want := fmt.Sprintf("%d invalid JSON: %s", tt.end, tt.err)
+		if end, err := Skip(b, 0); fmt.Sprint(end, " ", err) != want {
+			t.Errorf("Skip(%q) = %d %v, want %s", b, end, err, want)
 		}
-		return vend, fn(key, b[vi:vend])
-	})
-}
-
-func refElements(b []byte, i int, fn func(value []byte) error) (int, error) {
-	i = refSpace(b, i)
-	if i >= len(b) || b[i] != '[' {
-		return i, refSyntaxErr(b, i, "not an array")
-	}
-	return refElementsAt(b, i, 0, false, fn)
-}
-
-func refElementsTrusted(b []byte, i int, fn func(value []byte) error) (int, error) {
-	i = refSpace(b, i)
-	if i >= len(b) || b[i] != '[' {
-		return i, refSyntaxErr(b, i, "not an array")
-	}
-	return refElementsAt(b, i, 0, true, fn)
-}
-
-func refElementsAt(b []byte, i, depth int, trusted bool, fn func([]byte) error) (int, error) {
-	return refWalkArray(b, i, func(vi int) (int, error) {
-		vend, err := refSkipAt(b, vi, depth+1, trusted)
-		if err != nil || fn == nil {
-			return vend, err
+		if json.Valid(b) {
+			t.Errorf("%q is valid JSON", b)
 		}
-		return vend, fn(b[vi:vend])
-	})
-}
-
-func refWalkObject(b []byte, i int, trusted bool, fn func(key []byte, vi int) (int, error)) (int, error) {
-	i = refSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return i, refSyntaxErr(b, i, "expected a key")
+		msg := tt.membersErrMsg
+		if msg == "" {
+			msg = tt.err
 		}
-		var end int
-		var err error
-		if trusted {
-			end, err = refSkipTrustedString(b, i)
-		} else {
-			end, err = refSkipString(b, i)
-		}
-		if err != nil {
-			return end, err
-		}
-		key := b[i+1 : end-1]
-		i = refSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return i, refSyntaxErr(b, i, "expected ':'")
-		}
-		if i, err = fn(key, refSpace(b, i+1)); err != nil {
-			return i, err
-		}
-		i = refSpace(b, i)
-		if i >= len(b) {
-			return i, refSyntaxErr(b, i, "unterminated object")
-		}
-		switch b[i] {
-		case ',':
-			i = refSpace(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, refSyntaxErr(b, i, "expected ',' or '}'")
-		}
-	}
-}
-
-func refWalkArray(b []byte, i int, fn func(vi int) (int, error)) (int, error) {
-	i = refSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, nil
-	}
-	for {
-		var err error
-		if i, err = fn(i); err != nil {
-			return i, err
-		}
-		i = refSpace(b, i)
-		if i >= len(b) {
-			return i, refSyntaxErr(b, i, "unterminated array")
-		}
-		switch b[i] {
-		case ',':
-			i = refSpace(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, refSyntaxErr(b, i, "expected ',' or ']'")
+		want = fmt.Sprintf("%d invalid JSON: %s", tt.membersEnd, msg)
+		if end, err := Members(b, 0, nil); fmt.Sprint(end, " ", err) != want {
+			t.Errorf("Members(%q) = %d %v, want %s", b, end, err, want)
 		}
 	}
 }

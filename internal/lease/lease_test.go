@@ -213,8 +213,13 @@ func TestRenewalAnswerLost(t *testing.T) {
 	if p.Stats().Fired["rule0"] == 0 {
 		t.Fatal("no renewal was cut")
 	}
-	// Several renewals later the lease is still held.
-	time.Sleep(4 * opts("").Renew)
+	// Several renewals later (three more PUTs of the document) the lease
+	// is still held.
+	for deadline := time.Now().Add(30 * time.Second); p.Stats().Matched["rule0"] < 4; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d renewals in 30 s", p.Stats().Matched["rule0"])
+		}
+	}
 	if err := a.Err(); err != nil {
 		t.Fatalf("lease lost after a renewal's answer was lost: %v", err)
 	}

@@ -8,7 +8,12 @@
 // One Policy (budget, base, cap, jitter) serves every call site. An
 // Attempt is one operation's retries under it: Wait sleeps a capped,
 // jittered exponential backoff, and returns an error wrapping ErrBudget
-// once the budget, counted from the first failure, is spent.
+// once the budget, counted from the first failure, is spent. Do runs an
+// operation under a Policy; Transient marks an error a later try may not
+// see, and Transport and Status say which transport errors and HTTP
+// statuses are. A Counter carried by the context counts every retry made
+// under it, whatever the Policy. The Policy's Clock is the time slept on:
+// tests pass a fake one and sleep for no one.
 package retry
 
 import (
