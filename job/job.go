@@ -60,6 +60,10 @@ type Options struct {
 	// error: the command tells the operator, and returns the error the
 	// job ends with. nil tells nothing.
 	Tell func(j *Job, err error) error
+	// FieldName names an option of s3out as the operator set it (a
+	// flag), for the errors of its validation; nil or "" keeps the
+	// option's own name.
+	FieldName func(field string) string
 }
 
 // phases says what a job does.
@@ -201,7 +205,7 @@ func (j *Job) openReport(ctx context.Context) error {
 		return GuardError(fmt.Errorf("--output: %w", err))
 	}
 	if err := j.s3opt.Validate(loc); err != nil {
-		return GuardError(fmt.Errorf("--output: %w", asFlags(err)))
+		return GuardError(fmt.Errorf("--output: %w", j.asFlags(err)))
 	}
 	dest, err := s3out.Open(ctx, j.cfg.Output, j.s3opt)
 	if err != nil {
@@ -837,15 +841,6 @@ func (j *Job) remoteClient(ctx context.Context, spec restore.SourceSpec) (*elast
 	return es, nil
 }
 
-// s3FlagOf names s3out's options as the flags that set them, so that an
-// error says what the operator can change.
-var s3FlagOf = map[string]string{
-	"region":     "--s3-region",
-	"kms key id": "--s3-kms-key-id",
-	"sse":        "--s3-sse",
-	"endpoint":   "--s3-endpoint",
-}
-
 // flagNamed is an error whose text names flags; it still matches what it
 // wraps.
 type flagNamed struct {
@@ -857,8 +852,8 @@ func (e *flagNamed) Error() string { return e.msg }
 func (e *flagNamed) Unwrap() error { return e.err }
 
 // asFlags writes s3out's validation errors (one, or several joined) with
-// their options named by s3FlagOf.
-func asFlags(err error) error {
+// their options named as the command names them (Options.FieldName).
+func (j *Job) asFlags(err error) error {
 	var lines []string
 	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -866,7 +861,7 @@ func asFlags(err error) error {
 	}
 	for _, e := range errs {
 		if fe, ok := e.(*fielderr.Error); ok {
-			lines = append(lines, fe.Named(func(field string) string { return s3FlagOf[field] }))
+			lines = append(lines, fe.Named(j.opt.FieldName))
 		} else {
 			lines = append(lines, e.Error())
 		}

@@ -66,6 +66,16 @@ func newJob(cmd string, env *Env, cfg Config) *job.Job {
 		Progress: func(read func() job.Progress) interface{ Stop() } {
 			return startProgress(env, log, cfg.Progress, read)
 		},
-		Tell: t.tell,
+		Tell:      t.tell,
+		FieldName: func(field string) string { return s3FlagOf[field] },
 	})
+}
+
+// s3FlagOf names s3out's options as the flags that set them, so that an
+// error says what the operator can change.
+var s3FlagOf = map[string]string{
+	"region":     "--s3-region",
+	"kms key id": "--s3-kms-key-id",
+	"sse":        "--s3-sse",
+	"endpoint":   "--s3-endpoint",
 }
