@@ -5,16 +5,13 @@ import (
 	"time"
 
 	"github.com/esrestore/esrestore/diff"
-	"github.com/esrestore/esrestore/restore"
 )
 
 // Config is a job's configuration, validated by the command that runs it.
 type Config struct {
-	ES       ESConfig
-	Original string
-	Source   string
-	// Src is Source parsed, once.
-	Src         restore.SourceSpec
+	ES          ESConfig
+	Original    string
+	Source      string
 	Target      string
 	Mode        string
 	Prefer      string

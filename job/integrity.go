@@ -29,7 +29,7 @@ func (j *Job) recordStart(ctx context.Context) error {
 		return err
 	}
 	in.Original = st
-	spec := j.cfg.Src
+	spec := j.src
 	switch spec.Kind {
 	case restore.SourceSnapshot:
 		sn, err := elastic.GetSnapshot(ctx, j.es, spec.Repo, spec.Snapshot, j.retryPolicy())

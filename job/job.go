@@ -138,6 +138,8 @@ type Job struct {
 	leaseCancel context.CancelFunc
 	// ident is where this attempt runs (see where).
 	ident restore.Identity
+	// src is Config.Source parsed.
+	src restore.SourceSpec
 	// prev is the incomplete summary of an earlier attempt of the run
 	// id, nil if none.
 	prev *report.Summary
@@ -170,6 +172,9 @@ func New(cfg Config, opt Options) *Job {
 	if j.opt.Stdout == nil {
 		j.opt.Stdout = io.Discard
 	}
+	// The command has validated Source; a job without one (diff) has the
+	// zero spec.
+	j.src, _ = restore.ParseSourceSpec(cfg.Source)
 	j.ident = restore.Identity{Environment: strings.ToUpper(cfg.Environment)}
 	LogOverrides(j.log, cfg)
 	opts := cfg.options()
@@ -483,7 +488,7 @@ func (j *Job) openDump(raw string) func(ctx context.Context) (io.ReadCloser, err
 
 // source builds the restore source of --source.
 func (j *Job) source(ctx context.Context) (restore.Source, error) {
-	spec := j.cfg.Src
+	spec := j.src
 	if j.cfg.SourceIndex != "" && spec.Kind != restore.SourceSnapshot {
 		return nil, misconfigured(fmt.Errorf("--source-index: only for a snapshot source (snapshot:REPO/SNAP/INDEX), not %q", redact.URLs(j.cfg.Source)))
 	}
@@ -636,7 +641,7 @@ func (j *Job) duplicateIDs(ctx context.Context) error {
 		return nil
 	}
 	indexes := []string{j.cfg.Original}
-	if spec := j.cfg.Src; spec.Kind == restore.SourceIndex {
+	if spec := j.src; spec.Kind == restore.SourceIndex {
 		indexes = append(indexes, spec.Index)
 	}
 	j.dupes = nil

@@ -24,7 +24,6 @@ import (
 	"github.com/esrestore/esrestore/fixtures/faultproxy/fptest"
 	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/report"
-	"github.com/esrestore/esrestore/restore"
 )
 
 // runConfig is the configuration the command builds for a run of the
@@ -34,7 +33,6 @@ func runConfig(url, out, runID string) Config {
 	return Config{
 		ES:       ESConfig{URLs: []string{url}},
 		Original: "documents", Source: "snapshot:backups/before-loss",
-		Src:    restore.SourceSpec{Kind: restore.SourceSnapshot, Repo: "backups", Snapshot: "before-loss"},
 		Target: "documents_restored", Mode: "merge", Prefer: "source", Strategy: "reconcile",
 		Workers: 4, BatchSize: 1000, BatchBytes: 5 << 20,
 		RetryFor: time.Minute, BulkTimeout: 2 * time.Minute, Drain: time.Minute, LeaseTTL: time.Minute,

@@ -124,7 +124,7 @@ func (j *Job) where(ctx context.Context) (restore.Identity, error) {
 			return id, GuardError(err)
 		}
 	}
-	if spec := j.cfg.Src; spec.Kind == restore.SourceSnapshot {
+	if spec := j.src; spec.Kind == restore.SourceSnapshot {
 		sn, err := elastic.GetSnapshot(ctx, j.es, spec.Repo, spec.Snapshot, j.retryPolicy())
 		switch {
 		case err == nil:

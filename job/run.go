@@ -128,7 +128,7 @@ func (j *Job) end(ctx context.Context, err error) error {
 // restored into a temporary staging index, the one write, deleted at the
 // end: so the production configuration can be tried as it is.
 func (j *Job) dryRun(ctx context.Context) error {
-	spec := j.cfg.Src
+	spec := j.src
 	if err := j.openReport(ctx); err != nil {
 		return j.abort(ctx, err)
 	}

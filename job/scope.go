@@ -139,7 +139,7 @@ func (j *Job) checkScopeQuery(ctx context.Context) error {
 	if q == nil || j.es == nil {
 		return nil
 	}
-	spec := j.cfg.Src
+	spec := j.src
 	es, index, what := j.es, j.cfg.Original, "the original (the snapshot's index is read with it once restored)"
 	switch spec.Kind {
 	case restore.SourceIndex:

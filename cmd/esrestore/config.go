@@ -439,7 +439,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 		LogFormat: fv.str("log-format"), LogLevel: fv.str("log-level"), Progress: fv.duration("progress"),
 		SkipIDs: fv.str("skip-ids"), OnlyQuery: restore.CompactQuery(json.RawMessage(fv.str("only-query"))),
 	}
-	c.Src, _ = parseSource(c.Source)
+	src, _ := parseSource(c.Source)
 	if p := fv.str("profile"); p == job.ProfileNone {
 		c.Profile = []string{}
 	} else if p != "" {
@@ -481,7 +481,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 			errs = append(errs, fv.bad("es-ca-cert", "cannot read the CA file: "+err.Error()))
 		}
 	}
-	if c.Src.Kind == restore.SourceIndex && c.Src.Index == c.Original && c.Original != "" {
+	if src.Kind == restore.SourceIndex && src.Index == c.Original && c.Original != "" {
 		errs = append(errs, fv.bad("source", "is the original: a backup must be another index"))
 	}
 	if why := restore.CheckIndexName(c.Target); c.Target != "" && why != "" && !fv.get("target").set {
@@ -499,7 +499,7 @@ func (fv *flagValues) build(now time.Time, required ...string) (Config, error) {
 	if c.FillNull && c.Prefer != "fill" {
 		errs = append(errs, fv.bad("fill-null", "only applies to --prefer fill"))
 	}
-	if c.OnlyQuery != nil && c.Src.Kind == restore.SourceDump {
+	if c.OnlyQuery != nil && src.Kind == restore.SourceDump {
 		errs = append(errs, fv.bad("only-query", "a dump source cannot be queried: list the ids to leave out with --skip-ids"))
 	}
 	if c.S3KMSKeyID != "" && c.S3SSE != "aws:kms" {
