@@ -9,6 +9,7 @@ import (
 	"github.com/esrestore/esrestore/fixtures/estest"
 	"github.com/esrestore/esrestore/fixtures/faultproxy"
 	"github.com/esrestore/esrestore/fixtures/faultproxy/fptest"
+	"github.com/esrestore/esrestore/internal/retry"
 	"github.com/esrestore/esrestore/restore"
 )
 
@@ -88,6 +89,12 @@ func TestRealRejections(t *testing.T) {
 	opt := options("rejections")
 	opt.Strategy = restore.StrategyPasses
 	opt.Workers = 6
+	// Six workers share one write thread and a queue of one: the 5 ms
+	// backoff of the other tests is a hot loop here, and on a busy machine
+	// one worker can lose every race for the slot within 2 s. A backoff that
+	// grows to half a second, within the product's default budget, is what
+	// a loaded cluster gets in production.
+	opt.Retry = retry.Policy{Budget: retry.DefaultBudget, Base: 10 * time.Millisecond, Cap: 500 * time.Millisecond}
 	var fails bytes.Buffer
 	opt.Failures = &fails
 	r, err := restore.New(es.Client(), opt)
