@@ -27,8 +27,9 @@
 //     switch (if_seq_no and if_primary_term, or a create), so a document
 //     the application wrote to the target since the switch keeps its
 //     write. It repeats while the original still changes. With
-//     BlockWrites the original is write-blocked (index.blocks.write) for
-//     the final round and the switch only.
+//     BlockWrites the original is write-blocked (PUT /{index}/_block/write,
+//     which waits for the writes in flight) for the final round and the
+//     switch only.
 //   - Switch is one POST /_aliases: per alias, a remove from the original
 //     (must_exist) and an add to the target with the alias's filter,
 //     routing, is_hidden and is_write_index, so a reader of the alias sees

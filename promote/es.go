@@ -103,15 +103,46 @@ func writeBlocked(ctx context.Context, es *elasticsearch.Client, index string) (
 	return false, nil
 }
 
-// setWriteBlock sets (true) or resets (null) index.blocks.write on index.
-func setWriteBlock(ctx context.Context, es *elasticsearch.Client, index string, block bool) error {
-	body := `{"index.blocks.write":null}`
-	what := "remove index.blocks.write from %q"
-	if block {
-		body, what = `{"index.blocks.write":true}`, "set index.blocks.write on %q"
+// addWriteBlock write-blocks index through PUT /{index}/_block/write,
+// which answers once every write in flight on its shards is applied and
+// sets index.blocks.write. A block set through _settings does not wait: a
+// write that passed its block check before it would be acknowledged after
+// the refresh that follows, and the last catch-up round would miss it.
+// An index verified as blocked already is left out of the answer's
+// "indices"; one listed not blocked, or an answer not acknowledged, is an
+// error.
+func addWriteBlock(ctx context.Context, es *elasticsearch.Client, index string) error {
+	what := fmt.Sprintf("add the write block to %q", index)
+	var out struct {
+		Acknowledged *bool `json:"acknowledged"`
+		Indices      []struct {
+			Name    string `json:"name"`
+			Blocked bool   `json:"blocked"`
+		} `json:"indices"`
 	}
-	_, err := elastic.Once(ctx, es, fmt.Sprintf(what, index),
-		esapi.IndicesPutSettingsRequest{Index: []string{index}, Body: strings.NewReader(body)}, nil)
+	var b json.RawMessage
+	if _, err := elastic.Once(ctx, es, what, esapi.IndicesAddBlockRequest{Index: []string{index}, Block: "write"}, &b); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("%s: the answer is not an add-block response: %w: %.500s", what, err, b)
+	}
+	if out.Acknowledged == nil || !*out.Acknowledged {
+		return fmt.Errorf("%s: Elasticsearch did not acknowledge it: %.500s", what, b)
+	}
+	for _, ix := range out.Indices {
+		if ix.Name == index && !ix.Blocked {
+			return fmt.Errorf("%s: Elasticsearch did not block it: %.500s", what, b)
+		}
+	}
+	return nil
+}
+
+// removeWriteBlock resets index.blocks.write on index (null), which also
+// drops the index.verified_read_only the add-block API set.
+func removeWriteBlock(ctx context.Context, es *elasticsearch.Client, index string) error {
+	_, err := elastic.Once(ctx, es, fmt.Sprintf("remove index.blocks.write from %q", index),
+		esapi.IndicesPutSettingsRequest{Index: []string{index}, Body: strings.NewReader(`{"index.blocks.write":null}`)}, nil)
 	return err
 }
 

@@ -581,12 +581,13 @@ func (p *Promoter) freeze(ctx context.Context, s *state, rec *Record) error {
 }
 
 func (p *Promoter) setBlock(ctx context.Context, index string) error {
-	if err := setWriteBlock(ctx, p.es, index, true); err != nil {
+	if err := addWriteBlock(ctx, p.es, index); err != nil {
 		return err
 	}
 	p.log.Info("original write-blocked", "original", index, "setting", "index.blocks.write")
-	// Every write acknowledged before the block is then visible to the
-	// catch-up's diff.
+	// Every write acknowledged before the block is applied (addWriteBlock
+	// waited for those in flight), and the refresh makes them visible to
+	// the catch-up's diff.
 	return refresh(ctx, p.es, index)
 }
 
@@ -601,7 +602,7 @@ func (p *Promoter) unfreeze(ctx context.Context, s *state, rec *Record) error {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 	}
-	if err := setWriteBlock(ctx, p.es, s.sum.Original, false); err != nil {
+	if err := removeWriteBlock(ctx, p.es, s.sum.Original); err != nil {
 		rec.Block.Error = err.Error()
 		return fmt.Errorf("%w; remove it by hand: PUT %s/_settings {\"index.blocks.write\": null}", err, s.sum.Original)
 	}
