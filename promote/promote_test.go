@@ -3,6 +3,7 @@ package promote_test
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -179,6 +180,62 @@ func TestPromoteFreezeBlocksOriginalWrites(t *testing.T) {
 	}
 	if during >= 300 || rec.Block != nil {
 		t.Fatalf("without freeze: write answered %d %s, freeze record %+v", during, body, rec.Block)
+	}
+}
+
+// TestPromoteBlockWaitsForAWriteInFlight: a write to the original that
+// passed its block check before promote added the block, and is
+// acknowledged after it, is in the target: the block waited for the write
+// and the final round took it. (Set through _settings, the block did not
+// wait: the write reached the original after the final round read it, and
+// was lost.) The stand-in holds the write in flight; on a real node
+// TestLiveIndex meets the same race at random.
+func TestPromoteBlockWaitsForAWriteInFlight(t *testing.T) {
+	es := estest.Fake(t)
+	rv := newReviewedOn(t, es, 60)
+	p := rv.promoter(t, promote.Options{BlockWrites: true})
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	answered := make(chan answer, 1)
+	promote.SetStepHook(p, func(s string) {
+		if s != "caught-up" {
+			return
+		}
+		es.Fake.SetFaults(fixtures.Faults{HoldWrites: time.Second, HoldWritesTo: "documents"})
+		go func() {
+			res, err := esapi.IndexRequest{Index: "documents", DocumentID: "in-flight", Body: strings.NewReader(`{"title":"in flight"}`)}.Do(context.Background(), es.Client())
+			if err != nil {
+				answered <- answer{err: err}
+				return
+			}
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			answered <- answer{res.StatusCode, string(b), err}
+		}()
+		for deadline := time.Now().Add(10 * time.Second); es.Fake.Injected()["write_hold"] == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the write never reached the original")
+				return
+			}
+		}
+	})
+	rec, err := p.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := <-answered
+	es.Fake.SetFaults(fixtures.Faults{})
+	if a.err != nil || a.code != 201 {
+		t.Fatalf("the write in flight answered %d %s (%v), want 201", a.code, a.body, a.err)
+	}
+	if got := source(t, rv.es, "documents_restored", "in-flight"); got != `{"title":"in flight"}` {
+		t.Errorf("the write acknowledged while the block was added is not in the target: %q", got)
+	}
+	if f := rec.Block; f == nil || !f.Set || !f.Removed {
+		t.Errorf("block record %+v", f)
 	}
 }
 
