@@ -128,7 +128,9 @@ func (m *meter) measure(s progressSnapshot, now time.Time) (progressSnapshot, pr
 		case s.Done >= s.Total:
 			l.eta = 0
 		case l.rate > 0:
-			l.eta = math.Round(10*float64(s.Total-s.Done)/l.rate) / 10
+			// Up to the next tenth: work left never shows as an ETA of
+			// 0 (the epsilon keeps an exact tenth where it is).
+			l.eta = math.Ceil(10*float64(s.Total-s.Done)/l.rate-1e-9) / 10
 		}
 	}
 	return s, l

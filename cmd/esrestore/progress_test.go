@@ -91,6 +91,11 @@ func TestMeasure(t *testing.T) {
 	if _, l := newMeter(start).measure(progressSnapshot{Done: 250}, start.Add(5*time.Second)); l.percent != -1 || l.eta != -1 {
 		t.Errorf("unknown total: %+v, want -1 percent and eta", l)
 	}
+	// 50 documents left at 1,029 docs/s is 0.049 s: shown as 0.1 s, never
+	// as 0 while work is left.
+	if _, l := newMeter(start).measure(progressSnapshot{Done: 10290, Total: 10340}, start.Add(10*time.Second)); l.rate != 1029 || l.eta != 0.1 {
+		t.Errorf("50 left at 1029 docs/s: %+v, want an ETA of 0.1 s", l)
+	}
 }
 
 // TestMeasureSaneAcrossRestarts: what a stall, a part whose count jumps,
