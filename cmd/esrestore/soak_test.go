@@ -156,6 +156,7 @@ func indexDocs(t *testing.T, es *estest.Cluster, index string) map[string]string
 // expected target, the counts adding up, nothing failed and the original
 // untouched.
 func TestSoakFaultsAndOutages(t *testing.T) {
+	estest.StandInOnly(t) // faults and outages: the stand-in's, about 100 s of waiting
 	outage := 20 * time.Second
 	runs := 1
 	if *soakLong {
