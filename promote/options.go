@@ -48,11 +48,12 @@ type Options struct {
 	// read and accepts. A verdict "review" promotes only when every one of
 	// its reasons is accepted.
 	Accept []string
-	// BlockWrites sets index.blocks.write on the original for the final
-	// catch-up round and the switch only, and removes it afterwards, also
-	// on failure: the application's writes fail meanwhile (promote.json
-	// times it). It is the one write promote makes to the original's
-	// settings. Default false: the original takes writes throughout; the
+	// BlockWrites write-blocks the original (PUT /{index}/_block/write,
+	// which waits for the writes in flight, and sets index.blocks.write)
+	// for the final catch-up round and the switch only, and removes the
+	// block afterwards, also on failure: the application's writes fail
+	// meanwhile (promote.json times it). It is the one change promote
+	// makes to the original's settings. Default false: the original takes writes throughout; the
 	// final round, after the switch, brings across what reached it since
 	// the last round, without overwriting what the application wrote to
 	// the target since the switch.

@@ -557,7 +557,7 @@ func (p *Promoter) notify(ctx context.Context, rec *Record) {
 // promote's to remove.
 func ownsBlock(f *Block) bool { return f != nil && f.Set && !f.Removed }
 
-// freeze sets index.blocks.write on the original, recording first that it
+// freeze write-blocks the original (addWriteBlock), recording first that it
 // is this promote's, so a rerun after a crash knows to remove it.
 func (p *Promoter) freeze(ctx context.Context, s *state, rec *Record) error {
 	if ownsBlock(rec.Block) {

@@ -54,7 +54,7 @@ var reportFlags = []flagDef{
 var promoteFlags = []flagDef{
 	{name: "alias", usage: "aliases to move, comma-separated (default: the original's aliases as the summary recorded them)", check: anyList},
 	{name: "accept", usage: "verdict reasons accepted after review, comma-separated: " + strings.Join(promote.AcceptableKinds, ", "), check: anyList},
-	{name: "block-writes", def: "false", isBool: true, usage: "set index.blocks.write on the original for the final catch-up round and the switch only, and remove it afterwards, also on failure (the application's writes fail meanwhile): the one write promote makes to the original's settings"},
+	{name: "block-writes", def: "false", isBool: true, usage: "write-block the original (PUT _block/write, which waits for the writes in flight) for the final catch-up round and the switch only, and remove the block afterwards, also on failure (the application's writes fail meanwhile): the one change promote makes to the original's settings"},
 }
 
 // afterReviewFlags are shared by promote and rollback.
