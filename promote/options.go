@@ -53,10 +53,10 @@ type Options struct {
 	// for the final catch-up round and the switch only, and removes the
 	// block afterwards, also on failure: the application's writes fail
 	// meanwhile (promote.json times it). It is the one change promote
-	// makes to the original's settings. Default false: the original takes writes throughout; the
-	// final round, after the switch, brings across what reached it since
-	// the last round, without overwriting what the application wrote to
-	// the target since the switch.
+	// makes to the original's settings. Default false: the original takes
+	// writes throughout; the final round, after the switch, brings across
+	// what reached it since the last round, without overwriting what the
+	// application wrote to the target since the switch.
 	BlockWrites bool
 	// MaxRounds bounds the catch-up rounds before the switch. Default 5.
 	MaxRounds int
